@@ -1,0 +1,838 @@
+//! The resolved organisation: every id turned into a dense index once, every reference
+//! checked, so that a decision is a handful of array reads and binary searches.
+
+use std::collections::HashMap;
+
+use crate::clock::Timestamp;
+use crate::model::{AccessLevel, DEFAULT_PROFILES, KNOWN_PROFILE_PERMISSIONS, Org, Role};
+use crate::permission::{self, RolePermission};
+use crate::validate::{ValidationError, ValidationErrorKind, ValidationErrors};
+
+/// A validated organisation with its ids resolved: what the evaluator decides over.
+///
+/// Build one with [`Policy::new`]; it refuses an inconsistent organisation with every problem
+/// listed. A `Policy` only ever comes from a valid organisation.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) networks: Vec<NetworkEntry>,
+    pub(crate) offices: Vec<OfficeEntry>,
+    pub(crate) users: Vec<UserEntry>,
+    pub(crate) projects: Vec<ProjectEntry>,
+    pub(crate) agreements: Vec<AgreementEntry>,
+    pub(crate) groups: Vec<GroupEntry>,
+    pub(crate) dms: Vec<DmEntry>,
+    pub(crate) profiles: Interner,
+    pub(crate) permissions: Interner,
+    pub(crate) ids: Ids,
+}
+
+/// Id → index maps, one per kind.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ids {
+    pub(crate) networks: HashMap<String, Idx>,
+    pub(crate) offices: HashMap<String, Idx>,
+    pub(crate) users: HashMap<String, Idx>,
+    pub(crate) projects: HashMap<String, Idx>,
+    pub(crate) groups: HashMap<String, Idx>,
+    pub(crate) dms: HashMap<String, Idx>,
+}
+
+/// A dense index into one of the [`Policy`] tables.
+pub(crate) type Idx = u32;
+
+#[derive(Debug, Clone)]
+pub(crate) struct NetworkEntry {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// Indexed by profile: the permissions on by default.
+    pub(crate) defaults: Vec<BitSet>,
+    pub(crate) known_profiles: BitSet,
+    /// Indexed by [`RolePermission::index`].
+    pub(crate) thresholds: [Role; 5],
+    pub(crate) announcements: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct OfficeEntry {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) network: Idx,
+    /// Sorted by (profile, permission).
+    pub(crate) overrides: Vec<(Idx, Idx, bool)>,
+    /// Agreements whose host Office this is.
+    pub(crate) hosted: Vec<Idx>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct UserEntry {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) home_office: Idx,
+    pub(crate) network: Idx,
+    pub(crate) additional_offices: Vec<Idx>,
+    pub(crate) access: AccessLevel,
+    pub(crate) profile: Idx,
+    pub(crate) role: Role,
+    pub(crate) system_superuser: bool,
+    pub(crate) network_superuser: bool,
+    pub(crate) active: bool,
+    /// Agreements that share this user, sorted.
+    pub(crate) shared_by: Vec<Idx>,
+    /// Groups this user is a member of, sorted.
+    pub(crate) groups: Vec<Idx>,
+    /// People this user shares a direct message with, sorted.
+    pub(crate) dm_partners: Vec<Idx>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ProjectEntry {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) office: Idx,
+    pub(crate) network: Idx,
+    /// Sorted.
+    pub(crate) team: Vec<Idx>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AgreementEntry {
+    pub(crate) id: String,
+    pub(crate) host_office: Idx,
+    pub(crate) guest_office: Idx,
+    pub(crate) profile: Idx,
+    pub(crate) expires_at: Option<Timestamp>,
+}
+
+impl AgreementEntry {
+    pub(crate) fn active_at(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|expires_at| now < expires_at)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct GroupEntry {
+    pub(crate) id: String,
+    pub(crate) network: Idx,
+    /// Sorted.
+    pub(crate) members: Vec<Idx>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct DmEntry {
+    pub(crate) id: String,
+    pub(crate) participants: [Idx; 2],
+}
+
+/// Strings interned to dense indices.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Interner {
+    pub(crate) names: Vec<String>,
+    pub(crate) index: HashMap<String, Idx>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> Idx {
+        if let Some(&idx) = self.index.get(name) {
+            return idx;
+        }
+        let idx = to_idx(self.names.len());
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), idx);
+        idx
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<Idx> {
+        self.index.get(name).copied()
+    }
+
+    pub(crate) fn name(&self, idx: Idx) -> &str {
+        self.names.get(idx as usize).map_or("", String::as_str)
+    }
+}
+
+/// A fixed-size set of small indices.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct BitSet {
+    words: Vec<u64>,
+}
+
+impl BitSet {
+    fn with_len(len: usize) -> BitSet {
+        BitSet { words: vec![0; len.div_ceil(64)] }
+    }
+
+    fn insert(&mut self, idx: Idx) {
+        if let Some(word) = self.words.get_mut(idx as usize / 64) {
+            *word |= 1 << (idx % 64);
+        }
+    }
+
+    pub(crate) fn contains(&self, idx: Idx) -> bool {
+        self.words.get(idx as usize / 64).is_some_and(|word| word & (1 << (idx % 64)) != 0)
+    }
+}
+
+// INVARIANT: tables are far smaller than u32::MAX entries: the size limit on snapshots caps
+// them long before that. Saturating keeps this total anyway.
+fn to_idx(len: usize) -> Idx {
+    Idx::try_from(len).unwrap_or(Idx::MAX)
+}
+
+/// Collects problems while the organisation is read.
+struct Problems(Vec<ValidationError>);
+
+impl Problems {
+    fn push(&mut self, entity: &'static str, id: &str, field: &str, kind: ValidationErrorKind) {
+        self.0.push(ValidationError { entity, id: id.to_owned(), field: field.to_owned(), kind });
+    }
+}
+
+/// Builds an id → index map for one kind, reporting empty and duplicate ids.
+fn index_ids<'a>(
+    entity: &'static str,
+    ids: impl Iterator<Item = &'a str>,
+    problems: &mut Problems,
+) -> HashMap<String, Idx> {
+    let mut map = HashMap::new();
+    for (position, id) in ids.enumerate() {
+        if id.is_empty() {
+            problems.push(entity, "", &format!("[{position}].id"), ValidationErrorKind::EmptyId);
+        } else if map.insert(id.to_owned(), to_idx(position)).is_some() {
+            problems.push(entity, id, "id", ValidationErrorKind::DuplicateId);
+        }
+    }
+    map
+}
+
+/// Resolves a list of ids, reporting unknown and repeated ones; the result is sorted.
+fn resolve_list(
+    list: &[String],
+    map: &HashMap<String, Idx>,
+    expected: &'static str,
+    at: (&'static str, &str, &str),
+    problems: &mut Problems,
+) -> Vec<Idx> {
+    let (entity, id, field) = at;
+    let mut resolved = Vec::with_capacity(list.len());
+    for item in list {
+        match map.get(item) {
+            Some(&idx) => resolved.push(idx),
+            None => {
+                problems.push(entity, id, field, ValidationErrorKind::Dangling { expected, id: item.clone() })
+            }
+        }
+    }
+    resolved.sort_unstable();
+    let before = resolved.len();
+    resolved.dedup();
+    if resolved.len() != before {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(repeated) = list.iter().find(|item| !seen.insert(item.as_str())) {
+            problems.push(entity, id, field, ValidationErrorKind::Repeated { id: repeated.clone() });
+        }
+    }
+    resolved
+}
+
+impl Policy {
+    /// Validates `org` and resolves its ids; refuses it with every problem found.
+    pub fn new(org: &Org) -> Result<Policy, ValidationErrors> {
+        let mut problems = Problems(Vec::new());
+        let ids = Ids {
+            networks: index_ids("networks", org.networks.iter().map(|n| n.id.as_str()), &mut problems),
+            offices: index_ids("offices", org.offices.iter().map(|o| o.id.as_str()), &mut problems),
+            users: index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems),
+            projects: index_ids("projects", org.projects.iter().map(|p| p.id.as_str()), &mut problems),
+            groups: index_ids("groups", org.groups.iter().map(|g| g.id.as_str()), &mut problems),
+            dms: index_ids(
+                "direct_messages",
+                org.direct_messages.iter().map(|d| d.id.as_str()),
+                &mut problems,
+            ),
+        };
+        // Agreement ids are not queried, but must still be unique.
+        index_ids("agreements", org.agreements.iter().map(|a| a.id.as_str()), &mut problems);
+
+        // Intern profile names and permission keys first: bit sets are sized by them.
+        let mut profiles = Interner::default();
+        for name in DEFAULT_PROFILES {
+            profiles.intern(name);
+        }
+        let mut permissions = Interner::default();
+        for key in KNOWN_PROFILE_PERMISSIONS {
+            permissions.intern(key);
+        }
+        for network in &org.networks {
+            for (profile, keys) in &network.defaults {
+                profiles.intern(profile);
+                for key in keys {
+                    match permission::key_problem(key) {
+                        None => {
+                            permissions.intern(key);
+                        }
+                        Some(reason) => problems.push(
+                            "networks",
+                            &network.id,
+                            &format!("defaults.{profile}"),
+                            ValidationErrorKind::BadPermissionKey { key: key.clone(), reason },
+                        ),
+                    }
+                }
+            }
+        }
+        for office in &org.offices {
+            for (profile, switches) in &office.overrides {
+                for key in switches.keys() {
+                    match permission::key_problem(key) {
+                        None => {
+                            permissions.intern(key);
+                        }
+                        Some(reason) => problems.push(
+                            "offices",
+                            &office.id,
+                            &format!("overrides.{profile}"),
+                            ValidationErrorKind::BadPermissionKey { key: key.clone(), reason },
+                        ),
+                    }
+                }
+            }
+        }
+        let n_profiles = profiles.names.len();
+        let n_permissions = permissions.names.len();
+
+        let networks: Vec<NetworkEntry> = org
+            .networks
+            .iter()
+            .map(|network| {
+                let mut known_profiles = BitSet::with_len(n_profiles);
+                let mut defaults = vec![BitSet::with_len(n_permissions); n_profiles];
+                for idx in 0..DEFAULT_PROFILES.len() {
+                    known_profiles.insert(to_idx(idx));
+                }
+                for (profile, keys) in &network.defaults {
+                    let Some(profile_idx) = profiles.get(profile) else { continue };
+                    known_profiles.insert(profile_idx);
+                    if let Some(set) = defaults.get_mut(profile_idx as usize) {
+                        for key in keys {
+                            if let Some(key_idx) = permissions.get(key) {
+                                set.insert(key_idx);
+                            }
+                        }
+                    }
+                }
+                let mut thresholds = RolePermission::ALL.map(RolePermission::default_minimum);
+                for (key, threshold) in &network.messaging {
+                    let field = format!("messaging.{key}");
+                    let Some(role_permission) = RolePermission::from_key(key) else {
+                        problems.push(
+                            "networks",
+                            &network.id,
+                            &field,
+                            ValidationErrorKind::UnknownMessagingKey { key: key.clone() },
+                        );
+                        continue;
+                    };
+                    match threshold.role() {
+                        Some(role) => {
+                            if let Some(slot) = thresholds.get_mut(role_permission.index()) {
+                                *slot = role;
+                            }
+                        }
+                        None => problems.push(
+                            "networks",
+                            &network.id,
+                            &field,
+                            ValidationErrorKind::ThresholdAboveAdmin { key: key.clone() },
+                        ),
+                    }
+                }
+                NetworkEntry {
+                    id: network.id.clone(),
+                    name: network.name.clone(),
+                    defaults,
+                    known_profiles,
+                    thresholds,
+                    announcements: network.features.announcements,
+                }
+            })
+            .collect();
+
+        let network_id = |idx: Idx| networks.get(idx as usize).map_or("", |n| n.id.as_str());
+        let profile_known = |network: Idx, profile: Idx| {
+            networks.get(network as usize).is_some_and(|n| n.known_profiles.contains(profile))
+        };
+
+        let mut offices: Vec<OfficeEntry> = Vec::with_capacity(org.offices.len());
+        for office in &org.offices {
+            let network = match ids.networks.get(&office.network) {
+                Some(&idx) => idx,
+                None => {
+                    problems.push(
+                        "offices",
+                        &office.id,
+                        "network",
+                        ValidationErrorKind::Dangling { expected: "network", id: office.network.clone() },
+                    );
+                    Idx::MAX
+                }
+            };
+            let mut overrides = Vec::new();
+            for (profile, switches) in &office.overrides {
+                let profile_idx =
+                    profiles.get(profile).filter(|&p| network == Idx::MAX || profile_known(network, p));
+                let Some(profile_idx) = profile_idx else {
+                    if network != Idx::MAX {
+                        problems.push(
+                            "offices",
+                            &office.id,
+                            &format!("overrides.{profile}"),
+                            ValidationErrorKind::UnknownProfile {
+                                profile: profile.clone(),
+                                network: office.network.clone(),
+                            },
+                        );
+                    }
+                    continue;
+                };
+                for (key, &on) in switches {
+                    if let Some(key_idx) = permissions.get(key) {
+                        overrides.push((profile_idx, key_idx, on));
+                    }
+                }
+            }
+            overrides.sort_unstable();
+            offices.push(OfficeEntry {
+                id: office.id.clone(),
+                name: office.name.clone(),
+                network,
+                overrides,
+                hosted: Vec::new(),
+            });
+        }
+        let office_network = |idx: Idx| offices.get(idx as usize).map_or(Idx::MAX, |o| o.network);
+
+        let mut users: Vec<UserEntry> = Vec::with_capacity(org.users.len());
+        for user in &org.users {
+            let home_office = match ids.offices.get(&user.home_office) {
+                Some(&idx) => idx,
+                None => {
+                    problems.push(
+                        "users",
+                        &user.id,
+                        "home_office",
+                        ValidationErrorKind::Dangling { expected: "office", id: user.home_office.clone() },
+                    );
+                    Idx::MAX
+                }
+            };
+            let network = office_network(home_office);
+            let additional_offices = resolve_list(
+                &user.additional_offices,
+                &ids.offices,
+                "office",
+                ("users", &user.id, "additional_offices"),
+                &mut problems,
+            );
+            if network != Idx::MAX {
+                for (&office, name) in additional_offices.iter().zip(&user.additional_offices) {
+                    let actual = office_network(office);
+                    if actual != network {
+                        problems.push(
+                            "users",
+                            &user.id,
+                            "additional_offices",
+                            ValidationErrorKind::WrongNetwork {
+                                id: name.clone(),
+                                actual: network_id(actual).to_owned(),
+                                expected: network_id(network).to_owned(),
+                            },
+                        );
+                    }
+                }
+            }
+            let profile = profiles.get(&user.profile).filter(|&p| profile_known(network, p));
+            if profile.is_none() && network != Idx::MAX {
+                problems.push(
+                    "users",
+                    &user.id,
+                    "profile",
+                    ValidationErrorKind::UnknownProfile {
+                        profile: user.profile.clone(),
+                        network: network_id(network).to_owned(),
+                    },
+                );
+            }
+            users.push(UserEntry {
+                id: user.id.clone(),
+                name: user.name.clone(),
+                home_office,
+                network,
+                additional_offices,
+                access: user.access,
+                profile: profile.unwrap_or(Idx::MAX),
+                role: user.role,
+                system_superuser: user.system_superuser,
+                network_superuser: user.network_superuser,
+                active: user.active,
+                shared_by: Vec::new(),
+                groups: Vec::new(),
+                dm_partners: Vec::new(),
+            });
+        }
+
+        let mut projects = Vec::with_capacity(org.projects.len());
+        for project in &org.projects {
+            let office = match ids.offices.get(&project.office) {
+                Some(&idx) => idx,
+                None => {
+                    problems.push(
+                        "projects",
+                        &project.id,
+                        "office",
+                        ValidationErrorKind::Dangling { expected: "office", id: project.office.clone() },
+                    );
+                    Idx::MAX
+                }
+            };
+            let team = resolve_list(
+                &project.team,
+                &ids.users,
+                "user",
+                ("projects", &project.id, "team"),
+                &mut problems,
+            );
+            if let Some(creator) = &project.created_by {
+                match ids.users.get(creator) {
+                    None => problems.push(
+                        "projects",
+                        &project.id,
+                        "created_by",
+                        ValidationErrorKind::Dangling { expected: "user", id: creator.clone() },
+                    ),
+                    Some(idx) if team.binary_search(idx).is_err() => problems.push(
+                        "projects",
+                        &project.id,
+                        "created_by",
+                        ValidationErrorKind::CreatorNotOnTeam { user: creator.clone() },
+                    ),
+                    Some(_) => {}
+                }
+            }
+            projects.push(ProjectEntry {
+                id: project.id.clone(),
+                name: project.name.clone(),
+                office,
+                network: office_network(office),
+                team,
+            });
+        }
+
+        let mut agreements = Vec::with_capacity(org.agreements.len());
+        let mut hosted = Vec::new();
+        for (agreement_idx, agreement) in org.agreements.iter().enumerate() {
+            let agreement_idx = to_idx(agreement_idx);
+            let mut office_of = |field: &str, id: &String| match ids.offices.get(id) {
+                Some(&idx) => idx,
+                None => {
+                    problems.push(
+                        "agreements",
+                        &agreement.id,
+                        field,
+                        ValidationErrorKind::Dangling { expected: "office", id: id.clone() },
+                    );
+                    Idx::MAX
+                }
+            };
+            let host_office = office_of("host_office", &agreement.host_office);
+            let guest_office = office_of("guest_office", &agreement.guest_office);
+            let host_network = office_network(host_office);
+            if host_office != Idx::MAX
+                && guest_office != Idx::MAX
+                && host_network == office_network(guest_office)
+            {
+                problems.push(
+                    "agreements",
+                    &agreement.id,
+                    "guest_office",
+                    ValidationErrorKind::SameNetwork { network: network_id(host_network).to_owned() },
+                );
+            }
+            let profile = profiles.get(&agreement.profile).filter(|&p| profile_known(host_network, p));
+            if profile.is_none() && host_network != Idx::MAX {
+                problems.push(
+                    "agreements",
+                    &agreement.id,
+                    "profile",
+                    ValidationErrorKind::UnknownProfile {
+                        profile: agreement.profile.clone(),
+                        network: network_id(host_network).to_owned(),
+                    },
+                );
+            }
+            let shared: Vec<Idx> = match &agreement.users {
+                Some(list) => {
+                    let resolved = resolve_list(
+                        list,
+                        &ids.users,
+                        "user",
+                        ("agreements", &agreement.id, "users"),
+                        &mut problems,
+                    );
+                    for &user_idx in &resolved {
+                        let Some(user) = users.get(user_idx as usize) else { continue };
+                        if user.home_office != guest_office && guest_office != Idx::MAX {
+                            let home_office =
+                                org.offices.get(user.home_office as usize).map_or("", |o| o.id.as_str());
+                            problems.push(
+                                "agreements",
+                                &agreement.id,
+                                "users",
+                                ValidationErrorKind::NotOfGuestOffice {
+                                    user: user.id.clone(),
+                                    home_office: home_office.to_owned(),
+                                },
+                            );
+                        }
+                    }
+                    resolved
+                }
+                None => users
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, user)| user.home_office == guest_office)
+                    .map(|(idx, _)| to_idx(idx))
+                    .collect(),
+            };
+            for user_idx in shared {
+                if let Some(user) = users.get_mut(user_idx as usize) {
+                    user.shared_by.push(agreement_idx);
+                }
+            }
+            hosted.push((host_office, agreement_idx));
+            agreements.push(AgreementEntry {
+                id: agreement.id.clone(),
+                host_office,
+                guest_office,
+                profile: profile.unwrap_or(Idx::MAX),
+                expires_at: agreement.expires_at,
+            });
+        }
+
+        for (office, agreement) in hosted {
+            if let Some(office) = offices.get_mut(office as usize) {
+                office.hosted.push(agreement);
+            }
+        }
+
+        let mut groups = Vec::with_capacity(org.groups.len());
+        for (group_idx, group) in org.groups.iter().enumerate() {
+            let network = match ids.networks.get(&group.network) {
+                Some(&idx) => idx,
+                None => {
+                    problems.push(
+                        "groups",
+                        &group.id,
+                        "network",
+                        ValidationErrorKind::Dangling { expected: "network", id: group.network.clone() },
+                    );
+                    Idx::MAX
+                }
+            };
+            let members = resolve_list(
+                &group.members,
+                &ids.users,
+                "user",
+                ("groups", &group.id, "members"),
+                &mut problems,
+            );
+            let owners = resolve_list(
+                &group.owners,
+                &ids.users,
+                "user",
+                ("groups", &group.id, "owners"),
+                &mut problems,
+            );
+            for &member in &members {
+                let Some(user) = users.get_mut(member as usize) else { continue };
+                user.groups.push(to_idx(group_idx));
+                if network != Idx::MAX && user.network != Idx::MAX && user.network != network {
+                    problems.push(
+                        "groups",
+                        &group.id,
+                        "members",
+                        ValidationErrorKind::WrongNetwork {
+                            id: user.id.clone(),
+                            actual: network_id(user.network).to_owned(),
+                            expected: group.network.clone(),
+                        },
+                    );
+                }
+            }
+            for owner in owners {
+                if members.binary_search(&owner).is_err() {
+                    let id = users.get(owner as usize).map_or(String::new(), |u| u.id.clone());
+                    problems.push(
+                        "groups",
+                        &group.id,
+                        "owners",
+                        ValidationErrorKind::OwnerNotMember { user: id },
+                    );
+                }
+            }
+            groups.push(GroupEntry { id: group.id.clone(), network, members });
+        }
+
+        let mut dms = Vec::with_capacity(org.direct_messages.len());
+        for dm in &org.direct_messages {
+            let participants = resolve_list(
+                &dm.participants,
+                &ids.users,
+                "user",
+                ("direct_messages", &dm.id, "participants"),
+                &mut problems,
+            );
+            let pair = match participants.as_slice() {
+                [first, second] => Some([*first, *second]),
+                _ => {
+                    if dm.participants.iter().all(|p| ids.users.contains_key(p)) {
+                        problems.push(
+                            "direct_messages",
+                            &dm.id,
+                            "participants",
+                            ValidationErrorKind::Participants { count: participants.len() },
+                        );
+                    }
+                    None
+                }
+            };
+            if !dm.participants.contains(&dm.started_by) {
+                problems.push(
+                    "direct_messages",
+                    &dm.id,
+                    "started_by",
+                    ValidationErrorKind::StarterNotParticipant { user: dm.started_by.clone() },
+                );
+            }
+            if let Some([first, second]) = pair {
+                if let Some(user) = users.get_mut(first as usize) {
+                    user.dm_partners.push(second);
+                }
+                if let Some(user) = users.get_mut(second as usize) {
+                    user.dm_partners.push(first);
+                }
+                dms.push(DmEntry { id: dm.id.clone(), participants: [first, second] });
+            }
+        }
+        for user in &mut users {
+            user.groups.sort_unstable();
+            user.dm_partners.sort_unstable();
+            user.dm_partners.dedup();
+            user.shared_by.sort_unstable();
+        }
+
+        if !problems.0.is_empty() {
+            return Err(ValidationErrors::new(problems.0));
+        }
+        Ok(Policy { networks, offices, users, projects, agreements, groups, dms, profiles, permissions, ids })
+    }
+
+    /// How many entities of each kind the policy holds.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            networks: self.networks.len(),
+            offices: self.offices.len(),
+            users: self.users.len(),
+            projects: self.projects.len(),
+            agreements: self.agreements.len(),
+            groups: self.groups.len(),
+            direct_messages: self.dms.len(),
+        }
+    }
+
+    /// The profile permission keys this policy knows: the seven of the spec and every key a
+    /// Network or Office names.
+    pub fn profile_permissions(&self) -> impl Iterator<Item = &str> {
+        self.permissions.names.iter().map(String::as_str)
+    }
+
+    /// User ids, in source order.
+    pub fn user_ids(&self) -> impl Iterator<Item = &str> {
+        self.users.iter().map(|user| user.id.as_str())
+    }
+
+    /// Project ids, in source order.
+    pub fn project_ids(&self) -> impl Iterator<Item = &str> {
+        self.projects.iter().map(|project| project.id.as_str())
+    }
+
+    /// Group ids, in source order.
+    pub fn group_ids(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().map(|group| group.id.as_str())
+    }
+
+    /// Direct message ids, in source order.
+    pub fn dm_ids(&self) -> impl Iterator<Item = &str> {
+        self.dms.iter().map(|dm| dm.id.as_str())
+    }
+
+    /// Office ids, in source order.
+    pub fn office_ids(&self) -> impl Iterator<Item = &str> {
+        self.offices.iter().map(|office| office.id.as_str())
+    }
+
+    /// Network ids, in source order.
+    pub fn network_ids(&self) -> impl Iterator<Item = &str> {
+        self.networks.iter().map(|network| network.id.as_str())
+    }
+
+    pub(crate) fn office_id(&self, idx: Idx) -> String {
+        self.office(idx).map(|o| o.id.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn network_id(&self, idx: Idx) -> String {
+        self.network(idx).map(|n| n.id.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn user(&self, idx: Idx) -> Option<&UserEntry> {
+        self.users.get(idx as usize)
+    }
+
+    pub(crate) fn office(&self, idx: Idx) -> Option<&OfficeEntry> {
+        self.offices.get(idx as usize)
+    }
+
+    pub(crate) fn network(&self, idx: Idx) -> Option<&NetworkEntry> {
+        self.networks.get(idx as usize)
+    }
+
+    pub(crate) fn project(&self, idx: Idx) -> Option<&ProjectEntry> {
+        self.projects.get(idx as usize)
+    }
+
+    pub(crate) fn group(&self, idx: Idx) -> Option<&GroupEntry> {
+        self.groups.get(idx as usize)
+    }
+
+    pub(crate) fn agreement(&self, idx: Idx) -> Option<&AgreementEntry> {
+        self.agreements.get(idx as usize)
+    }
+}
+
+/// How many entities of each kind a policy holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Networks.
+    pub networks: usize,
+    /// Offices.
+    pub offices: usize,
+    /// Users.
+    pub users: usize,
+    /// Projects.
+    pub projects: usize,
+    /// Agreements.
+    pub agreements: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Direct messages.
+    pub direct_messages: usize,
+}
