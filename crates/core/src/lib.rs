@@ -55,7 +55,7 @@ pub use model::{
     Network, Office, Org, PROJECT_PERMISSIONS, Project, Role, Threshold, User,
 };
 pub use permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
-pub use policy::{Counts, Policy};
+pub use policy::{Counts, Policy, UserSummary};
 pub use query::{Query, QueryError, ResourceKind, Target};
 pub use scope::{ScopeError, cut};
 pub use snapshot::{

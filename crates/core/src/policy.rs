@@ -785,6 +785,66 @@ impl Policy {
         self.networks.iter().map(|network| network.id.as_str())
     }
 
+    /// Every user, in source order, with what the rules read of them.
+    pub fn users(&self) -> impl Iterator<Item = UserSummary<'_>> {
+        self.users.iter().map(|user| UserSummary {
+            id: &user.id,
+            name: &user.name,
+            network: self.network(user.network).map_or("", |n| n.id.as_str()),
+            home_office: self.office(user.home_office).map_or("", |o| o.id.as_str()),
+            access: user.access,
+            profile: self.profiles.name(user.profile),
+            role: user.role,
+            system_superuser: user.system_superuser,
+            network_superuser: user.network_superuser,
+            active: user.active,
+        })
+    }
+
+    /// One user's summary.
+    pub fn user_summary(&self, id: &str) -> Option<UserSummary<'_>> {
+        let idx = *self.ids.users.get(id)?;
+        self.users().nth(idx as usize)
+    }
+
+    /// A Project's name.
+    pub fn project_name(&self, id: &str) -> Option<&str> {
+        let idx = *self.ids.projects.get(id)?;
+        self.project(idx).map(|project| project.name.as_str())
+    }
+
+    /// The ids of the Projects `user` may see at `now`, in source order.
+    pub fn visible_projects<'a>(&'a self, user: &str, now: crate::Timestamp) -> Vec<&'a str> {
+        self.projects
+            .iter()
+            .filter(|project| {
+                self.allows(user, &crate::Query::view(crate::ResourceKind::Project, project.id.clone()), now)
+            })
+            .map(|project| project.id.as_str())
+            .collect()
+    }
+
+    /// Every permission that takes no target, with whether `user` holds it at `now`: profile
+    /// permissions outside a Project, role permissions and `network.manage`.
+    pub fn permissions_without_target<'a>(&'a self, user: &str, now: crate::Timestamp) -> Vec<(&'a str, bool)> {
+        let mut keys: Vec<&'a str> = self
+            .permissions
+            .names
+            .iter()
+            .map(String::as_str)
+            .filter(|key| !crate::model::PROJECT_PERMISSIONS.contains(key))
+            .collect();
+        keys.extend([
+            RolePermission::GroupCreate.key(),
+            RolePermission::PeopleSearchAll.key(),
+            RolePermission::AnnouncementOrg.key(),
+            crate::AdminPermission::NetworkManage.key(),
+        ]);
+        keys.into_iter()
+            .map(|key| (key, self.allows(user, &crate::Query::can(key, crate::Target::none()), now)))
+            .collect()
+    }
+
     pub(crate) fn office_id(&self, idx: Idx) -> String {
         self.office(idx).map(|o| o.id.clone()).unwrap_or_default()
     }
@@ -816,6 +876,31 @@ impl Policy {
     pub(crate) fn agreement(&self, idx: Idx) -> Option<&AgreementEntry> {
         self.agreements.get(idx as usize)
     }
+}
+
+/// What the rules read of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct UserSummary<'a> {
+    /// The user's id.
+    pub id: &'a str,
+    /// Their name.
+    pub name: &'a str,
+    /// Their Network.
+    pub network: &'a str,
+    /// Their home Office.
+    pub home_office: &'a str,
+    /// Their Project Access Level.
+    pub access: AccessLevel,
+    /// Their Permission Profile.
+    pub profile: &'a str,
+    /// Their messaging role.
+    pub role: Role,
+    /// System superuser.
+    pub system_superuser: bool,
+    /// Superuser of their Network.
+    pub network_superuser: bool,
+    /// Active.
+    pub active: bool,
 }
 
 /// How many entities of each kind a policy holds.
