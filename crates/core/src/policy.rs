@@ -197,8 +197,11 @@ fn index_ids<'a>(
     for (position, id) in ids.enumerate() {
         if id.is_empty() {
             problems.push(entity, "", &format!("[{position}].id"), ValidationErrorKind::EmptyId);
-        } else if map.insert(id.to_owned(), to_idx(position)).is_some() {
+        } else if map.contains_key(id) {
+            // The first declaration stands, so that follow-on problems point at the second.
             problems.push(entity, id, "id", ValidationErrorKind::DuplicateId);
+        } else {
+            map.insert(id.to_owned(), to_idx(position));
         }
     }
     map
@@ -813,6 +816,18 @@ impl Policy {
         self.project(idx).map(|project| project.name.as_str())
     }
 
+    /// An Office's name.
+    pub fn office_name(&self, id: &str) -> Option<&str> {
+        let idx = *self.ids.offices.get(id)?;
+        self.office(idx).map(|office| office.name.as_str())
+    }
+
+    /// A Network's name.
+    pub fn network_name(&self, id: &str) -> Option<&str> {
+        let idx = *self.ids.networks.get(id)?;
+        self.network(idx).map(|network| network.name.as_str())
+    }
+
     /// The ids of the Projects `user` may see at `now`, in source order.
     pub fn visible_projects<'a>(&'a self, user: &str, now: crate::Timestamp) -> Vec<&'a str> {
         self.projects
@@ -826,7 +841,11 @@ impl Policy {
 
     /// Every permission that takes no target, with whether `user` holds it at `now`: profile
     /// permissions outside a Project, role permissions and `network.manage`.
-    pub fn permissions_without_target<'a>(&'a self, user: &str, now: crate::Timestamp) -> Vec<(&'a str, bool)> {
+    pub fn permissions_without_target<'a>(
+        &'a self,
+        user: &str,
+        now: crate::Timestamp,
+    ) -> Vec<(&'a str, bool)> {
         let mut keys: Vec<&'a str> = self
             .permissions
             .names

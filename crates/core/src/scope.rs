@@ -130,8 +130,8 @@ impl Keep {
         *slot = (*slot).max(keep);
     }
 
-    /// A whole Network: every Office, user, Project and group of it, and every direct message
-    /// between its users.
+    /// A whole Network: every Office, user, Project and group of it. (Direct messages come with
+    /// each user's needs.)
     fn network_whole(&mut self, policy: &Policy, n: Idx) {
         self.network(n, NetworkKeep::Whole);
         for (o, office) in policy.offices.iter().enumerate() {
@@ -152,12 +152,6 @@ impl Keep {
         for (g, group) in policy.groups.iter().enumerate() {
             if group.network == n {
                 self.groups.insert(to_idx(g));
-            }
-        }
-        for (d, dm) in policy.dms.iter().enumerate() {
-            let of_network = |u: Idx| policy.user(u).is_some_and(|user| user.network == n);
-            if dm.participants.iter().all(|&u| of_network(u)) {
-                self.dms.insert(to_idx(d));
             }
         }
     }
@@ -196,9 +190,21 @@ impl Keep {
             for &g in &user.groups {
                 self.groups.insert(g);
             }
-            for (d, dm) in policy.dms.iter().enumerate() {
-                if dm.participants.contains(&u) {
-                    self.dms.insert(to_idx(d));
+        }
+        // Their direct messages. One may cross the firewall (started while an Agreement linked
+        // the two, and replying needs nothing): the other participant is kept as a person, since
+        // the user already converses with them.
+        for (d, dm) in policy.dms.iter().enumerate() {
+            if !dm.participants.contains(&u) {
+                continue;
+            }
+            self.dms.insert(to_idx(d));
+            for &v in &dm.participants {
+                let Some(person) = policy.user(v) else { continue };
+                if person.network != n {
+                    self.user(v, UserKeep::Foreign);
+                    self.office(person.home_office, None);
+                    self.network(person.network, NetworkKeep::Profiles(BTreeSet::new()));
                 }
             }
         }
@@ -219,7 +225,9 @@ impl Keep {
             self.office(agreement.host_office, Some(profile));
             self.office(agreement.guest_office, None);
             for (p, project) in policy.projects.iter().enumerate() {
-                if project.office == agreement.host_office && project.team.binary_search(&u).is_ok() {
+                if project.office == agreement.host_office
+                    && policy.allows(&user.id, &Query::view(ResourceKind::Project, project.id.clone()), now)
+                {
                     self.projects.insert(to_idx(p));
                 }
             }
@@ -230,12 +238,11 @@ impl Keep {
             }
         }
         // As a user of a host Office: the guests shared into it, and where they come from.
-        for (a, agreement) in policy.agreements.iter().enumerate() {
-            if agreement.host_office != user.home_office || !agreement.active_at(now) {
-                continue;
-            }
+        let hosted =
+            policy.office(user.home_office).map(|office| office.hosted.as_slice()).unwrap_or_default();
+        for &a in hosted {
+            let Some(agreement) = policy.agreement(a).filter(|a| a.active_at(now)) else { continue };
             let Some(guest) = policy.office(agreement.guest_office) else { continue };
-            let a = to_idx(a);
             self.network(guest.network, NetworkKeep::Profiles(BTreeSet::new()));
             self.office(agreement.guest_office, None);
             self.office(agreement.host_office, None);

@@ -1,6 +1,15 @@
 //! The core's integration tests, in one binary.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
 mod conformance;
 mod properties;
 mod snapshots;
 mod support;
+mod validation;
