@@ -77,6 +77,17 @@ impl Explain {
     }
 }
 
+/// What makes a person a Connection.
+#[derive(Clone, Copy)]
+enum Via {
+    Dm(Idx),
+    Group(Idx),
+}
+
+fn to_idx(i: usize) -> Idx {
+    Idx::try_from(i).unwrap_or(Idx::MAX)
+}
+
 /// How a user acts inside a visible Project: as themself, or under Agreements.
 #[derive(Clone, Copy)]
 enum Context {
@@ -547,6 +558,7 @@ impl<T: Trace> Evaluator<'_, T> {
     }
 
     fn people_search(&mut self, u: Idx, user: &UserEntry, v: Idx) -> Step<Code> {
+        let policy = self.policy;
         let code = self.person_visibility(u, user, v)?;
         if code == Code::Itself {
             return Ok(code);
@@ -556,13 +568,17 @@ impl<T: Trace> Evaluator<'_, T> {
         }
         let Some(person) = self.policy.user(v) else { return Err(Code::UnknownResource) };
         let via = self.connection(u, user, v);
-        self.trace.fact(|| Fact::Connection { person: person.id.clone(), via: via.clone() });
+        let describe = |via: Option<Via>| match via? {
+            Via::Dm(d) => policy.dms.get(d as usize).map(|dm| format!("direct message `{}`", dm.id)),
+            Via::Group(g) => policy.group(g).map(|group| format!("group `{}`", group.id)),
+        };
+        self.trace.fact(|| Fact::Connection { person: person.id.clone(), via: describe(via) });
         if via.is_some() {
             self.trace.say(|| {
                 format!(
                     "`{}` shares {} with `{}`, so person search finds them",
                     user.id,
-                    via.as_deref().unwrap_or_default(),
+                    describe(via).unwrap_or_default(),
                     person.id
                 )
             });
@@ -579,23 +595,20 @@ impl<T: Trace> Evaluator<'_, T> {
     }
 
     /// What makes `v` a Connection of `user`: a shared direct message or group.
-    fn connection(&self, u: Idx, user: &UserEntry, v: Idx) -> Option<String> {
+    fn connection(&self, u: Idx, user: &UserEntry, v: Idx) -> Option<Via> {
         if user.dm_partners.binary_search(&v).is_ok() {
             let dm = self
                 .policy
                 .dms
                 .iter()
-                .find(|dm| dm.participants.contains(&u) && dm.participants.contains(&v));
-            return Some(
-                dm.map_or_else(|| "a direct message".to_owned(), |dm| format!("direct message `{}`", dm.id)),
-            );
+                .position(|dm| dm.participants.contains(&u) && dm.participants.contains(&v));
+            return Some(Via::Dm(dm.map_or(Idx::MAX, to_idx)));
         }
-        let group = user
-            .groups
+        user.groups
             .iter()
-            .filter_map(|&g| self.policy.group(g))
-            .find(|group| group.members.binary_search(&v).is_ok())?;
-        Some(format!("group `{}`", group.id))
+            .copied()
+            .find(|&g| self.policy.group(g).is_some_and(|group| group.members.binary_search(&v).is_ok()))
+            .map(Via::Group)
     }
 
     fn admin_permission(

@@ -1,1 +1,139 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
+//!
+//! - `test`: everything CI checks: formatting, clippy, every test of the workspace, and the
+//!   core built for `wasm32-unknown-unknown`. Installs what it lacks (the wasm target).
+//! - `demo`: a dev key under `target/demo/`, the demo organisation signed, and a table of what
+//!   each of its users may do.
+//!
+//! Each task says what it runs before it runs it, and stops at the first failure.
+
+use std::env;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+
+mod tidy;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  test    formatting, clippy, every test, and the core built for wasm32
+  demo    sign the demo organisation with a dev key and show what its users may do";
+
+fn main() -> ExitCode {
+    let task = env::args().nth(1);
+    let result = match task.as_deref() {
+        Some("test") => test(),
+        Some("demo") => demo(),
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown task `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `program` with `args` in the workspace root, echoing the command; fails on a non-zero
+/// exit.
+fn run<I, S>(program: &str, args: I) -> Result<()>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<S> = args.into_iter().collect();
+    let shown: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
+    println!("$ {program} {}", shown.join(" "));
+    let status = Command::new(program)
+        .args(&args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot run `{program}`"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", shown.join(" "));
+    }
+    Ok(())
+}
+
+fn cargo() -> String {
+    env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// Makes sure the wasm target is installed: `rustup` is quick when it already is.
+fn ensure_wasm_target() -> Result<()> {
+    if Command::new("rustup").arg("--version").output().is_err() {
+        println!("rustup not found; assuming the wasm32-unknown-unknown target is installed");
+        return Ok(());
+    }
+    run("rustup", ["target", "add", "wasm32-unknown-unknown"])
+}
+
+fn test() -> Result<()> {
+    ensure_wasm_target()?;
+    let cargo = cargo();
+    run(&cargo, ["fmt", "--all", "--", "--check"]).context("run `cargo fmt --all` and commit")?;
+    run(&cargo, ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    run(&cargo, ["test", "--workspace"])?;
+    // The core must compile for the browser as it is (no I/O, no clock, no JS).
+    run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;
+    println!("xtask test: all checks passed");
+    Ok(())
+}
+
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+fn demo() -> Result<()> {
+    let cargo = cargo();
+    run(&cargo, ["build", "--quiet", "-p", "tessera-cli"])?;
+    let tessera = target_dir().join("debug").join("tessera");
+    let tessera = tessera.to_str().context("the target directory is not valid UTF-8")?;
+    let dir = target_dir().join("demo");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let key = dir.join("dev.key");
+    let key_text = key.to_str().context("the target directory is not valid UTF-8")?;
+    if !key.exists() {
+        run(tessera, ["keygen", "--out", key_text])?;
+    }
+    // Versions only grow: the clock in seconds does that across runs.
+    let version = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(1).to_string();
+    let org = root().join("tests/demo/org.json");
+    let snapshot = dir.join("org.snapshot.json");
+    let snapshot_text = snapshot.to_str().context("the target directory is not valid UTF-8")?;
+    let public = format!("{key_text}.pub");
+    run(
+        tessera,
+        [
+            "sign",
+            org.to_str().context("the workspace path is not valid UTF-8")?,
+            "--key",
+            key_text,
+            "--version",
+            &version,
+            "--issuer",
+            "tessera-demo",
+            "--out",
+            snapshot_text,
+        ],
+    )?;
+    run(tessera, ["inspect", snapshot_text, "--trust", &public, "--users"])?;
+    println!();
+    println!("Try a decision yourself, for example:");
+    println!("  {tessera} check {snapshot_text} --trust {public} --user u-cleo --can task.create --project p-rebrand");
+    Ok(())
+}
