@@ -45,7 +45,8 @@ fn main() -> ExitCode {
 
 /// The workspace root.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.ancestors().nth(2).unwrap_or(manifest_dir).to_path_buf()
 }
 
 /// Runs `program` with `args` in the workspace root, echoing the command; fails on a non-zero
@@ -94,46 +95,58 @@ fn test() -> Result<()> {
     Ok(())
 }
 
+/// The target directory, relative to the workspace root where it can be.
 fn target_dir() -> PathBuf {
-    env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from("target"),
+    }
 }
 
 fn demo() -> Result<()> {
     let cargo = cargo();
     run(&cargo, ["build", "--quiet", "-p", "tessera-cli"])?;
-    let tessera = target_dir().join("debug").join("tessera");
-    let tessera = tessera.to_str().context("the target directory is not valid UTF-8")?;
+    // Commands run in the workspace root, so the paths below are relative to it, except the
+    // binary itself, which must be found before the command changes directory.
+    let tessera = root().join(target_dir()).join("debug").join("tessera");
+    let tessera = utf8(&tessera)?;
     let dir = target_dir().join("demo");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::create_dir_all(root().join(&dir))
+        .with_context(|| format!("cannot create `{}`", dir.display()))?;
     let key = dir.join("dev.key");
-    let key_text = key.to_str().context("the target directory is not valid UTF-8")?;
-    if !key.exists() {
-        run(tessera, ["keygen", "--out", key_text])?;
+    let public = dir.join("dev.key.pub");
+    let snapshot = dir.join("org.snapshot.json");
+    if !root().join(&key).exists() {
+        run(tessera, ["keygen", "--out", utf8(&key)?])?;
     }
     // Versions only grow: the clock in seconds does that across runs.
     let version = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(1).to_string();
-    let org = root().join("tests/demo/org.json");
-    let snapshot = dir.join("org.snapshot.json");
-    let snapshot_text = snapshot.to_str().context("the target directory is not valid UTF-8")?;
-    let public = format!("{key_text}.pub");
     run(
         tessera,
         [
             "sign",
-            org.to_str().context("the workspace path is not valid UTF-8")?,
+            "tests/demo/org.json",
             "--key",
-            key_text,
+            utf8(&key)?,
             "--version",
             &version,
             "--issuer",
             "tessera-demo",
             "--out",
-            snapshot_text,
+            utf8(&snapshot)?,
         ],
     )?;
-    run(tessera, ["inspect", snapshot_text, "--trust", &public, "--users"])?;
+    run(tessera, ["inspect", utf8(&snapshot)?, "--trust", utf8(&public)?, "--users"])?;
     println!();
     println!("Try a decision yourself, for example:");
-    println!("  {tessera} check {snapshot_text} --trust {public} --user u-cleo --can task.create --project p-rebrand");
+    println!(
+        "  {tessera} check {} --trust {} --user u-cleo --can task.create --project p-rebrand",
+        snapshot.display(),
+        public.display()
+    );
     Ok(())
+}
+
+fn utf8(path: &Path) -> Result<&str> {
+    path.to_str().with_context(|| format!("`{}` is not valid UTF-8", path.display()))
 }

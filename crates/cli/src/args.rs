@@ -1,0 +1,146 @@
+//! The command line, as clap reads it.
+//!
+//! Values with a grammar of their own (`--now`, `--expires-in`, `--scope`, `--view`) stay
+//! strings here and are parsed by the commands, so that a bad value is reported like every
+//! other error: one line, exit code 1.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+/// Keys, signing, verification and decisions for Tessera policy snapshots.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a new Ed25519 signing key: KEY (secret) and KEY.pub (public)
+    Keygen(KeygenArgs),
+    /// Validate an organisation, cut it to a scope and sign it as a snapshot
+    Sign(SignArgs),
+    /// Verify a snapshot and print its header
+    Verify(VerifyArgs),
+    /// Decide one question for one user on a verified snapshot (exit 0 allowed, 2 denied)
+    Check(CheckArgs),
+    /// Verify a snapshot and summarise what it holds
+    Inspect(InspectArgs),
+}
+
+/// `tessera keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key; the public key goes to the same path plus `.pub`
+    #[arg(long, value_name = "KEY")]
+    pub out: PathBuf,
+    /// Overwrite existing key files
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `tessera sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The organisation, in the source format (JSON)
+    #[arg(value_name = "ORG.json")]
+    pub org: PathBuf,
+    /// The secret key to sign with
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// The snapshot version: a number that only grows
+    #[arg(long, value_name = "N")]
+    pub version: u64,
+    /// Where to write the snapshot
+    #[arg(long, value_name = "SNAP.json")]
+    pub out: PathBuf,
+    /// Who signs it
+    #[arg(long, value_name = "NAME", default_value = "tessera")]
+    pub issuer: String,
+    /// How long the snapshot is valid: a number and s, m, h or d (30m, 24h, 7d)
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub expires_in: String,
+    /// What to keep: org, user:ID or network:ID
+    #[arg(long, value_name = "SCOPE", default_value = "org")]
+    pub scope: String,
+    /// The signing time, RFC 3339 (default: the system clock)
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+/// A snapshot and the keys it must be signed by; shared by `verify`, `check` and `inspect`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The signed snapshot
+    #[arg(value_name = "SNAP.json")]
+    pub snapshot: PathBuf,
+    /// A trusted public key; repeat the flag to trust several
+    #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+    pub trust: Vec<PathBuf>,
+    /// The time to verify and decide at, RFC 3339 (default: the system clock)
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+/// `tessera verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    /// Refuse snapshots older than this version (rollback protection)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub min_version: u64,
+}
+
+/// `tessera check`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("question").required(true).args(["view", "can"])))]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    /// Who asks
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+    /// Print the decision as one line of JSON
+    #[arg(long)]
+    pub json: bool,
+    /// May the user view this resource? KIND is project, task, document, report, finance,
+    /// person or group
+    #[arg(long, value_name = "KIND:ID")]
+    pub view: Option<String>,
+    /// May the user do this?
+    #[arg(long, value_name = "PERMISSION")]
+    pub can: Option<String>,
+    /// The Project: the one a viewed resource hangs off, or the target of --can
+    #[arg(long, value_name = "ID")]
+    pub project: Option<String>,
+    /// The target group of --can
+    #[arg(long, value_name = "ID", conflicts_with = "view")]
+    pub group: Option<String>,
+    /// The target person of --can
+    #[arg(long, value_name = "ID", conflicts_with = "view")]
+    pub person: Option<String>,
+    /// The target direct message of --can
+    #[arg(long, value_name = "ID", conflicts_with = "view")]
+    pub dm: Option<String>,
+    /// The target Office of --can
+    #[arg(long, value_name = "ID", conflicts_with = "view")]
+    pub office: Option<String>,
+    /// The target Network of --can
+    #[arg(long, value_name = "ID", conflicts_with = "view")]
+    pub network: Option<String>,
+}
+
+/// `tessera inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    /// Also print one row per user
+    #[arg(long)]
+    pub users: bool,
+}
