@@ -4,6 +4,7 @@
 //!   core built for `wasm32-unknown-unknown`. Installs what it lacks (the wasm target).
 //! - `demo`: a dev key under `target/demo/`, the demo organisation signed, and a table of what
 //!   each of its users may do.
+//! - `generate`: a generated organisation (`tessera-generate`) of a preset size, as JSON.
 //!
 //! Each task says what it runs before it runs it, and stops at the first failure.
 
@@ -21,13 +22,16 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   test    formatting, clippy, every test, and the core built for wasm32
-  demo    sign the demo organisation with a dev key and show what its users may do";
+  demo    sign the demo organisation with a dev key and show what its users may do
+  generate --scale small|medium|large [--seed N] --out FILE
+          write a generated organisation (1k, 10k or 100k users) as JSON";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1);
     let result = match task.as_deref() {
         Some("test") => test(),
         Some("demo") => demo(),
+        Some("generate") => generate(env::args().skip(2).collect()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -143,6 +147,58 @@ fn demo() -> Result<()> {
         "  {tessera} check {} --trust {} --user u-cleo --can task.create --project p-rebrand",
         snapshot.display(),
         public.display()
+    );
+    Ok(())
+}
+
+/// `cargo xtask generate --scale small|medium|large [--seed N] --out FILE`.
+fn generate(args: Vec<String>) -> Result<()> {
+    let mut scale = None;
+    let mut seed = None;
+    let mut out = None;
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--scale" => {
+                let name = value()?;
+                scale = Some(
+                    tessera_generate::Scale::preset(&name)
+                        .with_context(|| format!("`{name}` is not a scale: use small, medium or large"))?,
+                );
+            }
+            "--seed" => {
+                let text = value()?;
+                seed = Some(text.parse::<u64>().with_context(|| format!("`{text}` is not a seed"))?);
+            }
+            "--out" => out = Some(PathBuf::from(value()?)),
+            other => bail!("unknown flag `{other}`\n\n{USAGE}"),
+        }
+    }
+    let (Some(mut scale), Some(out)) = (scale, out) else {
+        bail!("generate needs --scale and --out\n\n{USAGE}");
+    };
+    if let Some(seed) = seed {
+        scale.seed = seed;
+    }
+    let started = std::time::Instant::now();
+    let org = tessera_generate::generate(&scale);
+    let generated = started.elapsed();
+    let json = serde_json::to_vec(&org).context("cannot write the organisation as JSON")?;
+    std::fs::write(&out, &json).with_context(|| format!("cannot write `{}`", out.display()))?;
+    println!(
+        "wrote `{}`: {} networks, {} offices, {} users, {} projects, {} agreements, {} groups, {} direct messages; {} bytes; generated in {:.2} s (seed {})",
+        out.display(),
+        org.networks.len(),
+        org.offices.len(),
+        org.users.len(),
+        org.projects.len(),
+        org.agreements.len(),
+        org.groups.len(),
+        org.direct_messages.len(),
+        json.len(),
+        generated.as_secs_f64(),
+        scale.seed,
     );
     Ok(())
 }
