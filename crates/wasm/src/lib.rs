@@ -1,0 +1,615 @@
+//! WebAssembly bindings of the Tessera core, shipped as the npm package `tessera-policy`.
+//!
+//! Only this crate knows about JavaScript. Long-lived data (the verified snapshot) stays in
+//! Rust behind [`PolicyEngine`]; only small answers cross the boundary. A failed load or update
+//! throws a `TesseraError` (an `Error` whose `name` is `TesseraError`, with a stable `code`); a
+//! denial is never an exception. Nothing here can panic: the workspace lints forbid it.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Date, Reflect, Uint8Array};
+use serde::Serialize;
+use tessera_core::{
+    DEFAULT_MAX_BYTES, Engine, Header, PublicKey, Query, ResourceKind, Snapshot, Target, Timestamp,
+    TrustedKeys, VerifyOptions,
+};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** What a user can be asked to view. Tasks, documents, report and finance rows hang off a project. */
+export type ResourceKind = "project" | "task" | "document" | "report" | "finance" | "person" | "group";
+
+/** What a permission acts on: at most one of these. */
+export interface Target {
+  project?: string;
+  group?: string;
+  person?: string;
+  dm?: string;
+  office?: string;
+  network?: string;
+}
+
+/** One question: may the user view this, or may they do this. */
+export type Query =
+  | { view: ResourceKind; id: string; project?: string }
+  | { can: string; target?: Target };
+
+/** How to verify a snapshot. */
+export interface LoadOptions {
+  /** The contents of `KEY.pub` files written by `tessera keygen`. Several at once, for rotation. */
+  trustedKeys: string[];
+  /** The lowest version accepted: the highest accepted before (rollback protection). */
+  minVersion?: number;
+  /** The time to verify and decide at (milliseconds or a Date); by default the clock, read at each call. */
+  now?: number | Date;
+  /** The largest snapshot accepted, in bytes (default 32 MiB). */
+  maxBytes?: number;
+}
+
+/** What a verified snapshot says about itself. */
+export interface SnapshotInfo {
+  issuer: string;
+  version: number;
+  issuedAt: string;
+  expiresAt: string;
+  /** `org`, `network:ID` or `user:ID`. */
+  scope: string;
+  /** The trusted key whose signature verified. */
+  keyId: string;
+}
+
+/** A fact a decision rested on; `fact` says which kind (user, project, team, agreement, profile, override, ...). */
+export interface Fact {
+  fact: string;
+  [field: string]: unknown;
+}
+
+/** A decision, explained. */
+export interface Decision {
+  allowed: boolean;
+  /** A stable reason code, e.g. `on_team`, `firewall`, `profile_lacks_permission`. */
+  code: string;
+  /** A sentence a person can read. */
+  message: string;
+  facts: Fact[];
+}
+
+/** The stable codes of a `TesseraError`. */
+export type TesseraErrorCode =
+  | "malformed_envelope" | "wrong_payload_type" | "unknown_key" | "bad_signature" | "expired"
+  | "not_yet_valid" | "rollback" | "unsupported_schema" | "too_large" | "invalid_content"
+  | "invalid_key" | "invalid_options" | "invalid_input" | "invalid_query";
+
+/** A failed load or update: an `Error` whose `name` is `"TesseraError"`, with a stable `code`. */
+export interface TesseraError extends Error {
+  name: "TesseraError";
+  code: TesseraErrorCode;
+}
+
+/** Where a `VersionStore` keeps versions: `localStorage`, `sessionStorage`, or any look-alike. */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+export interface UserView {
+  /** The items the user may see, in order; an item of an unknown kind is left out. */
+  filter<T extends { kind: ResourceKind | string; id: string; project?: string }>(items: T[]): T[];
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Uint8Array | string`.
+    #[wasm_bindgen(typescript_type = "Uint8Array | string")]
+    pub type SnapshotInput;
+    /// `LoadOptions`.
+    #[wasm_bindgen(typescript_type = "LoadOptions")]
+    pub type LoadOptionsInput;
+    /// `Partial<LoadOptions>`.
+    #[wasm_bindgen(typescript_type = "Partial<LoadOptions>")]
+    pub type PartialLoadOptionsInput;
+    /// `SnapshotInfo`.
+    #[wasm_bindgen(typescript_type = "SnapshotInfo")]
+    pub type SnapshotInfoOutput;
+    /// `Query`.
+    #[wasm_bindgen(typescript_type = "Query")]
+    pub type QueryInput;
+    /// `Target`.
+    #[wasm_bindgen(typescript_type = "Target")]
+    pub type TargetInput;
+    /// `Decision`.
+    #[wasm_bindgen(typescript_type = "Decision")]
+    pub type DecisionOutput;
+    /// `Record<string, boolean>`.
+    #[wasm_bindgen(typescript_type = "Record<string, boolean>")]
+    pub type PermissionsOutput;
+    /// `StorageLike`.
+    #[wasm_bindgen(typescript_type = "StorageLike")]
+    pub type StorageInput;
+}
+
+/// Whether `value` is a `TesseraError` thrown by this package.
+#[wasm_bindgen(js_name = isTesseraError, unchecked_return_type = "value is TesseraError")]
+pub fn is_tessera_error(value: &JsValue) -> bool {
+    value.dyn_ref::<js_sys::Error>().is_some_and(|error| error.name() == "TesseraError")
+        && Reflect::get(value, &JsValue::from_str("code")).is_ok_and(|code| code.is_string())
+}
+
+/// A stable error code and a message, thrown to JavaScript as a `TesseraError`.
+fn error(code: &str, message: impl AsRef<str>) -> JsValue {
+    let error = js_sys::Error::new(message.as_ref());
+    error.set_name("TesseraError");
+    // Setting a property on a fresh object cannot fail; if it did, the error still throws.
+    let _ = Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
+    error.into()
+}
+
+/// The settings a load or update verifies with.
+#[derive(Clone)]
+struct Settings {
+    keys: TrustedKeys,
+    min_version: u64,
+    /// A fixed clock, when the caller gave one.
+    now: Option<Timestamp>,
+    max_bytes: usize,
+}
+
+impl Settings {
+    fn now(&self) -> Timestamp {
+        self.now.unwrap_or_else(clock)
+    }
+
+    fn verify_options(&self) -> VerifyOptions {
+        VerifyOptions {
+            min_version: self.min_version,
+            max_bytes: self.max_bytes,
+            ..VerifyOptions::new(self.now())
+        }
+    }
+
+    /// Reads `options` over `self`: only the fields given change. Unknown fields are refused, so
+    /// that a misspelt `minVersion` cannot silently switch rollback protection off.
+    fn read(mut self, options: &JsValue, whole: bool) -> Result<Settings, JsValue> {
+        if !options.is_object() {
+            return Err(error("invalid_options", "options must be an object such as { trustedKeys: [...] }"));
+        }
+        for key in js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !["trustedKeys", "minVersion", "now", "maxBytes"].contains(&key.as_str()) {
+                return Err(error("invalid_options", format!("unknown option `{key}`")));
+            }
+        }
+        let get = |name: &str| Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+
+        let keys = get("trustedKeys");
+        if keys.is_undefined() {
+            if whole {
+                return Err(error("invalid_options", "`trustedKeys` is required"));
+            }
+        } else {
+            let Some(array) = keys.dyn_ref::<Array>() else {
+                return Err(error("invalid_options", "`trustedKeys` must be an array of public keys"));
+            };
+            let mut trusted = TrustedKeys::new();
+            for (index, key) in array.iter().enumerate() {
+                let Some(text) = key.as_string() else {
+                    return Err(error("invalid_key", format!("trustedKeys[{index}] is not a string")));
+                };
+                let key = PublicKey::from_text(&text)
+                    .map_err(|e| error("invalid_key", format!("trustedKeys[{index}]: {e}")))?;
+                trusted.add(key);
+            }
+            self.keys = trusted;
+        }
+        if let Some(min_version) = whole_number(&get("minVersion"), "minVersion")? {
+            self.min_version = min_version;
+        }
+        if let Some(max_bytes) = whole_number(&get("maxBytes"), "maxBytes")? {
+            self.max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        }
+        let now = get("now");
+        if !now.is_undefined() {
+            let millis = match now.dyn_ref::<Date>() {
+                Some(date) => date.get_time(),
+                None => now.as_f64().unwrap_or(f64::NAN),
+            };
+            if !millis.is_finite() {
+                return Err(error("invalid_options", "`now` must be a Date or milliseconds since 1970"));
+            }
+            self.now = Some(from_millis(millis));
+        }
+        Ok(self)
+    }
+}
+
+/// A non-negative whole number option, if given.
+fn whole_number(value: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked to be a safe integer"
+        )]
+        Some(number) if number >= 0.0 && number.fract() == 0.0 && number <= 9_007_199_254_740_991.0 => {
+            Ok(Some(number as u64))
+        }
+        _ => Err(error("invalid_options", format!("`{name}` must be a whole number, 0 or more"))),
+    }
+}
+
+#[expect(clippy::cast_possible_truncation, reason = "whole seconds are enough; far ends saturate")]
+fn from_millis(millis: f64) -> Timestamp {
+    Timestamp::from_unix((millis / 1000.0).floor() as i64)
+}
+
+fn clock() -> Timestamp {
+    from_millis(Date::now())
+}
+
+fn snapshot_bytes(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
+    if let Some(text) = snapshot.as_string() {
+        return Ok(text.into_bytes());
+    }
+    if let Some(bytes) = snapshot.dyn_ref::<Uint8Array>() {
+        return Ok(bytes.to_vec());
+    }
+    Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
+}
+
+struct Shared {
+    engine: Engine,
+    settings: Settings,
+}
+
+/// A verified policy snapshot, and the settings it was verified with.
+#[wasm_bindgen]
+pub struct PolicyEngine {
+    shared: Rc<RefCell<Shared>>,
+}
+
+#[wasm_bindgen]
+impl PolicyEngine {
+    /// Verifies `snapshot` with `options` and loads it; throws a `TesseraError` if it does not
+    /// verify.
+    pub fn load(snapshot: &SnapshotInput, options: &LoadOptionsInput) -> Result<PolicyEngine, JsValue> {
+        let settings =
+            Settings { keys: TrustedKeys::new(), min_version: 0, now: None, max_bytes: DEFAULT_MAX_BYTES }
+                .read(options, true)?;
+        let bytes = snapshot_bytes(snapshot)?;
+        let engine = Engine::load(&bytes, &settings.keys, &settings.verify_options())
+            .map_err(|e| error(e.code(), e.to_string()))?;
+        Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings })) })
+    }
+
+    /// Replaces the snapshot with `snapshot` if it verifies and is no older than the current
+    /// one. Atomic: on any error it throws and the engine keeps the snapshot it had. Options
+    /// given here are kept for later updates.
+    pub fn update(
+        &self,
+        snapshot: &SnapshotInput,
+        options: Option<PartialLoadOptionsInput>,
+    ) -> Result<SnapshotInfoOutput, JsValue> {
+        let mut shared =
+            self.shared.try_borrow_mut().map_err(|_| error("invalid_input", "the engine is busy"))?;
+        let settings = match &options {
+            Some(options) => shared.settings.clone().read(options, false)?,
+            None => shared.settings.clone(),
+        };
+        let bytes = snapshot_bytes(snapshot)?;
+        shared
+            .engine
+            .update(&bytes, &settings.keys, &settings.verify_options())
+            .map_err(|e| error(e.code(), e.to_string()))?;
+        shared.settings = settings;
+        info(shared.engine.snapshot())
+    }
+
+    /// What the current snapshot says about itself.
+    #[wasm_bindgen(getter)]
+    pub fn info(&self) -> Result<SnapshotInfoOutput, JsValue> {
+        let shared = self.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
+        info(shared.engine.snapshot())
+    }
+
+    /// The decisions of one user. A view answers from the engine's current snapshot, so it
+    /// follows updates. An unknown or inactive user is denied everything, with that reason.
+    #[wasm_bindgen(js_name = forUser)]
+    pub fn for_user(&self, user_id: String) -> UserView {
+        UserView { shared: Rc::clone(&self.shared), user: user_id }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Info<'a> {
+    issuer: &'a str,
+    version: f64,
+    issued_at: String,
+    expires_at: String,
+    scope: String,
+    key_id: &'a str,
+}
+
+#[expect(clippy::cast_precision_loss, reason = "versions beyond 2^53 do not occur; JS numbers are f64")]
+fn info(snapshot: &Snapshot) -> Result<SnapshotInfoOutput, JsValue> {
+    let header: &Header = snapshot.header();
+    let info = Info {
+        issuer: &header.issuer,
+        version: header.version as f64,
+        issued_at: header.issued_at.to_string(),
+        expires_at: header.expires_at.to_string(),
+        scope: header.scope.to_string(),
+        key_id: snapshot.key_id().as_str(),
+    };
+    to_js(&info).map(JsCast::unchecked_into)
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| error("invalid_input", e.to_string()))
+}
+
+/// One user's decisions.
+#[wasm_bindgen]
+pub struct UserView {
+    shared: Rc<RefCell<Shared>>,
+    user: String,
+}
+
+impl UserView {
+    /// Runs `f` on the current snapshot and clock; a busy engine (impossible from single-threaded
+    /// JS, but not provably so) denies.
+    fn with<R>(&self, denied: R, f: impl FnOnce(&Snapshot, Timestamp) -> R) -> R {
+        match self.shared.try_borrow() {
+            Ok(shared) => f(shared.engine.snapshot(), shared.settings.now()),
+            Err(_) => denied,
+        }
+    }
+
+    fn allows(&self, query: &Query) -> bool {
+        self.with(false, |snapshot, now| snapshot.allows(&self.user, query, now))
+    }
+}
+
+fn view_query(kind: &str, id: String, project: Option<String>) -> Option<Query> {
+    ResourceKind::parse(kind).map(|kind| Query::View { kind, id, project })
+}
+
+#[wasm_bindgen]
+impl UserView {
+    /// The user this view decides for.
+    #[wasm_bindgen(getter, js_name = userId)]
+    pub fn user_id(&self) -> String {
+        self.user.clone()
+    }
+
+    /// May the user see this resource? An unknown kind is denied.
+    #[wasm_bindgen(js_name = canView)]
+    pub fn can_view(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ResourceKind")] kind: &str,
+        id: String,
+        project: Option<String>,
+    ) -> bool {
+        view_query(kind, id, project).is_some_and(|query| self.allows(&query))
+    }
+
+    /// May the user do this? Throws a `TesseraError` (`invalid_query`) only for a malformed
+    /// target object.
+    pub fn can(&self, permission: String, target: Option<TargetInput>) -> Result<bool, JsValue> {
+        let target = match target {
+            Some(target) if !target.is_undefined() && !target.is_null() => {
+                serde_wasm_bindgen::from_value::<Target>(target.into())
+                    .map_err(|e| error("invalid_query", format!("invalid target: {e}")))?
+            }
+            _ => Target::none(),
+        };
+        Ok(self.allows(&Query::can(permission, target)))
+    }
+
+    /// The decision, explained: `{ allowed, code, message, facts }`. Throws a `TesseraError`
+    /// (`invalid_query`) only for a malformed query.
+    pub fn explain(&self, query: QueryInput) -> Result<DecisionOutput, JsValue> {
+        let query: Query = serde_wasm_bindgen::from_value(query.into())
+            .map_err(|e| error("invalid_query", format!("invalid query: {e}")))?;
+        let shared = self.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
+        let decision = shared.engine.snapshot().decide(&self.user, &query, shared.settings.now());
+        to_js(&decision).map(JsCast::unchecked_into)
+    }
+
+    /// The items the user may see, in order. Each item's `kind`, `id` and `project` are read;
+    /// an item without them, or of an unknown kind, is left out.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn filter(&self, items: Array) -> Array {
+        let field = |item: &JsValue, name: &str| {
+            Reflect::get(item, &JsValue::from_str(name)).ok().and_then(|value| value.as_string())
+        };
+        self.with(Array::new(), |snapshot, now| {
+            items
+                .iter()
+                .filter(|item| {
+                    let (Some(kind), Some(id)) = (field(item, "kind"), field(item, "id")) else {
+                        return false;
+                    };
+                    view_query(&kind, id, field(item, "project"))
+                        .is_some_and(|query| snapshot.allows(&self.user, &query, now))
+                })
+                .collect()
+        })
+    }
+
+    /// The ids of `kind` the user may see, in order. An unknown kind keeps none.
+    #[wasm_bindgen(js_name = filterIds)]
+    pub fn filter_ids(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ResourceKind")] kind: &str,
+        ids: Vec<String>,
+        project: Option<String>,
+    ) -> Vec<String> {
+        let Some(kind) = ResourceKind::parse(kind) else { return Vec::new() };
+        self.with(Vec::new(), |snapshot, now| {
+            ids.into_iter()
+                .filter(|id| {
+                    let query = Query::View { kind, id: id.clone(), project: project.clone() };
+                    snapshot.allows(&self.user, &query, now)
+                })
+                .collect()
+        })
+    }
+
+    /// The ids of every Project the user may see.
+    #[wasm_bindgen(js_name = visibleProjects)]
+    pub fn visible_projects(&self) -> Vec<String> {
+        self.with(Vec::new(), |snapshot, now| {
+            if now >= snapshot.header().expires_at {
+                return Vec::new();
+            }
+            snapshot.policy().visible_projects(&self.user, now).into_iter().map(str::to_owned).collect()
+        })
+    }
+
+    /// Every permission that takes no target, with whether the user holds it.
+    pub fn permissions(&self) -> Result<PermissionsOutput, JsValue> {
+        let map: BTreeMap<String, bool> = self.with(BTreeMap::new(), |snapshot, now| {
+            let live = now < snapshot.header().expires_at;
+            snapshot
+                .policy()
+                .permissions_without_target(&self.user, now)
+                .into_iter()
+                .map(|(key, allowed)| (key.to_owned(), allowed && live))
+                .collect()
+        });
+        to_js(&map).map(JsCast::unchecked_into)
+    }
+}
+
+/// Rollback protection that survives a reload: keeps the highest snapshot version accepted per
+/// issuer in a storage (`localStorage` by default in a browser, memory elsewhere) and refuses
+/// anything older, across loads, updates and tabs.
+#[wasm_bindgen]
+pub struct VersionStore {
+    storage: Option<JsValue>,
+    memory: RefCell<BTreeMap<String, u64>>,
+    namespace: String,
+}
+
+#[wasm_bindgen]
+impl VersionStore {
+    /// A store in `storage` (default: `globalThis.localStorage` if there is one, else memory),
+    /// under keys that start with `namespace` (default `"tessera-policy"`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(storage: Option<StorageInput>, namespace: Option<String>) -> VersionStore {
+        let storage = match storage {
+            Some(storage) if storage.is_object() => Some(storage.into()),
+            _ => Reflect::get(&js_sys::global(), &JsValue::from_str("localStorage"))
+                .ok()
+                .filter(JsValue::is_object),
+        };
+        VersionStore {
+            storage,
+            memory: RefCell::new(BTreeMap::new()),
+            namespace: namespace.unwrap_or_else(|| "tessera-policy".to_owned()),
+        }
+    }
+
+    /// The highest version accepted from `issuer`, or 0.
+    #[wasm_bindgen(js_name = minVersion)]
+    pub fn min_version(&self, issuer: &str) -> f64 {
+        #[expect(clippy::cast_precision_loss, reason = "versions beyond 2^53 do not occur")]
+        let version = self.get(issuer) as f64;
+        version
+    }
+
+    /// Verifies and loads `snapshot`, refusing (`rollback`) a version older than one accepted
+    /// before from the same issuer; remembers the version it accepts.
+    pub fn load(&self, snapshot: &SnapshotInput, options: &LoadOptionsInput) -> Result<PolicyEngine, JsValue> {
+        let engine = PolicyEngine::load(snapshot, options)?;
+        let (issuer, version) = {
+            let shared = engine.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
+            let header = shared.engine.snapshot().header();
+            (header.issuer.clone(), header.version)
+        };
+        let accepted = self.get(&issuer);
+        if version < accepted {
+            return Err(error(
+                "rollback",
+                format!("version {version} is older than version {accepted} already accepted from `{issuer}`"),
+            ));
+        }
+        self.set(&issuer, version)?;
+        Ok(engine)
+    }
+
+    /// Updates `engine` with `snapshot` (atomically, as `PolicyEngine.update`), no older than
+    /// anything accepted from its issuer before, and remembers the version.
+    pub fn update(
+        &self,
+        engine: &PolicyEngine,
+        snapshot: &SnapshotInput,
+        options: Option<PartialLoadOptionsInput>,
+    ) -> Result<SnapshotInfoOutput, JsValue> {
+        let issuer = {
+            let shared = engine.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
+            shared.engine.snapshot().header().issuer.clone()
+        };
+        let floor = JsValue::from_f64(self.min_version(&issuer));
+        let options: JsValue = match options {
+            Some(options) if options.is_object() => options.into(),
+            _ => js_sys::Object::new().into(),
+        };
+        // The caller's options are not changed: the floor goes on a copy.
+        let merged = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+        let given = Reflect::get(&merged, &JsValue::from_str("minVersion")).ok().and_then(|v| v.as_f64());
+        if given.is_none_or(|given| given < floor.as_f64().unwrap_or(0.0)) {
+            let _ = Reflect::set(&merged, &JsValue::from_str("minVersion"), &floor);
+        }
+        let info = engine.update(snapshot, Some(JsValue::from(merged).unchecked_into()))?;
+        let shared = engine.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
+        let header = shared.engine.snapshot().header();
+        self.set(&header.issuer, header.version)?;
+        Ok(info)
+    }
+}
+
+impl VersionStore {
+    fn key(&self, issuer: &str) -> String {
+        format!("{}:{issuer}", self.namespace)
+    }
+
+    fn get(&self, issuer: &str) -> u64 {
+        let Some(storage) = &self.storage else {
+            return self.memory.borrow().get(issuer).copied().unwrap_or(0);
+        };
+        let get_item = Reflect::get(storage, &JsValue::from_str("getItem")).ok();
+        let value = get_item
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .and_then(|f| f.call1(storage, &JsValue::from_str(&self.key(issuer))).ok())
+            .and_then(|v| v.as_string());
+        // Anything unreadable counts as nothing accepted yet: the snapshot's own signature and
+        // the engine's version floor still hold.
+        value.and_then(|text| text.parse().ok()).unwrap_or(0)
+    }
+
+    fn set(&self, issuer: &str, version: u64) -> Result<(), JsValue> {
+        if version <= self.get(issuer) {
+            return Ok(());
+        }
+        let Some(storage) = &self.storage else {
+            self.memory.borrow_mut().insert(issuer.to_owned(), version);
+            return Ok(());
+        };
+        let set_item = Reflect::get(storage, &JsValue::from_str("setItem"))?
+            .dyn_into::<js_sys::Function>()
+            .map_err(|_| error("invalid_options", "the storage has no setItem"))?;
+        set_item.call2(storage, &JsValue::from_str(&self.key(issuer)), &JsValue::from_str(&version.to_string()))?;
+        Ok(())
+    }
+}
