@@ -321,8 +321,8 @@ impl PolicyEngine {
     /// The decisions of one user. A view answers from the engine's current snapshot, so it
     /// follows updates. An unknown or inactive user is denied everything, with that reason.
     #[wasm_bindgen(js_name = forUser)]
-    pub fn for_user(&self, user_id: String) -> UserView {
-        UserView { shared: Rc::clone(&self.shared), user: user_id }
+    pub fn for_user(&self, user: String) -> UserView {
+        UserView { shared: Rc::clone(&self.shared), user }
     }
 }
 
@@ -530,10 +530,15 @@ impl VersionStore {
 
     /// Verifies and loads `snapshot`, refusing (`rollback`) a version older than one accepted
     /// before from the same issuer; remembers the version it accepts.
-    pub fn load(&self, snapshot: &SnapshotInput, options: &LoadOptionsInput) -> Result<PolicyEngine, JsValue> {
+    pub fn load(
+        &self,
+        snapshot: &SnapshotInput,
+        options: &LoadOptionsInput,
+    ) -> Result<PolicyEngine, JsValue> {
         let engine = PolicyEngine::load(snapshot, options)?;
         let (issuer, version) = {
-            let shared = engine.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
+            let shared =
+                engine.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
             let header = shared.engine.snapshot().header();
             (header.issuer.clone(), header.version)
         };
@@ -541,7 +546,9 @@ impl VersionStore {
         if version < accepted {
             return Err(error(
                 "rollback",
-                format!("version {version} is older than version {accepted} already accepted from `{issuer}`"),
+                format!(
+                    "version {version} is older than version {accepted} already accepted from `{issuer}`"
+                ),
             ));
         }
         self.set(&issuer, version)?;
@@ -557,7 +564,8 @@ impl VersionStore {
         options: Option<PartialLoadOptionsInput>,
     ) -> Result<SnapshotInfoOutput, JsValue> {
         let issuer = {
-            let shared = engine.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
+            let shared =
+                engine.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
             shared.engine.snapshot().header().issuer.clone()
         };
         let floor = JsValue::from_f64(self.min_version(&issuer));
@@ -609,7 +617,11 @@ impl VersionStore {
         let set_item = Reflect::get(storage, &JsValue::from_str("setItem"))?
             .dyn_into::<js_sys::Function>()
             .map_err(|_| error("invalid_options", "the storage has no setItem"))?;
-        set_item.call2(storage, &JsValue::from_str(&self.key(issuer)), &JsValue::from_str(&version.to_string()))?;
+        set_item.call2(
+            storage,
+            &JsValue::from_str(&self.key(issuer)),
+            &JsValue::from_str(&version.to_string()),
+        )?;
         Ok(())
     }
 }

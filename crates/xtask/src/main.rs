@@ -16,12 +16,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+mod dist;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   test    formatting, clippy, every test, and the core built for wasm32
+  dist    build the npm package tessera-policy into target/npm/ and pack it
   demo    sign the demo organisation with a dev key and show what its users may do
   generate --scale small|medium|large [--seed N] --out FILE
           write a generated organisation (1k, 10k or 100k users) as JSON";
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("test") => test(),
         Some("demo") => demo(),
+        Some("dist") => dist::dist().map(|_| ()),
         Some("generate") => generate(env::args().skip(2).collect()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
@@ -48,14 +51,14 @@ fn main() -> ExitCode {
 }
 
 /// The workspace root.
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.ancestors().nth(2).unwrap_or(manifest_dir).to_path_buf()
 }
 
 /// Runs `program` with `args` in the workspace root, echoing the command; fails on a non-zero
 /// exit.
-fn run<I, S>(program: &str, args: I) -> Result<()>
+pub(crate) fn run<I, S>(program: &str, args: I) -> Result<()>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -74,12 +77,12 @@ where
     Ok(())
 }
 
-fn cargo() -> String {
+pub(crate) fn cargo() -> String {
     env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
 /// Makes sure the wasm target is installed: `rustup` is quick when it already is.
-fn ensure_wasm_target() -> Result<()> {
+pub(crate) fn ensure_wasm_target() -> Result<()> {
     if Command::new("rustup").arg("--version").output().is_err() {
         println!("rustup not found; assuming the wasm32-unknown-unknown target is installed");
         return Ok(());
@@ -89,18 +92,98 @@ fn ensure_wasm_target() -> Result<()> {
 
 fn test() -> Result<()> {
     ensure_wasm_target()?;
+    dist::ensure_wasm_bindgen()?;
+    dist::ensure_npm()?;
+    ensure_chromium()?;
     let cargo = cargo();
     run(&cargo, ["fmt", "--all", "--", "--check"]).context("run `cargo fmt --all` and commit")?;
     run(&cargo, ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    run(
+        &cargo,
+        [
+            "clippy",
+            "-p",
+            "tessera-wasm",
+            "--all-targets",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
     run(&cargo, ["test", "--workspace"])?;
     // The core must compile for the browser as it is (no I/O, no clock, no JS).
     run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;
+    wasm_tests()?;
+    let package = dist::dist()?;
+    run(&cargo, ["build", "--quiet", "-p", "tessera-cli"])?;
+    let tessera = root().join(target_dir()).join("debug").join("tessera");
+    println!("$ node --test tests/npm/");
+    let status = Command::new("node")
+        .args(["--test", "tests/npm/"])
+        .env("TESSERA_TARBALL", &package.tarball)
+        .env("TESSERA_BIN", &tessera)
+        .current_dir(root())
+        .status()
+        .context("cannot run `node`")?;
+    if !status.success() {
+        bail!("the npm package tests failed ({status})");
+    }
     println!("xtask test: all checks passed");
     Ok(())
 }
 
+/// The wasm build's tests, through the JavaScript-facing API: in Node, then in headless
+/// Chromium driven by chromedriver.
+fn wasm_tests() -> Result<()> {
+    let webdriver = root().join("crates/wasm/webdriver.json");
+    for browser in [false, true] {
+        let mut command = Command::new(cargo());
+        command
+            .args(["test", "-p", "tessera-wasm", "--target", "wasm32-unknown-unknown"])
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+            .current_dir(root());
+        if browser {
+            command
+                .env("WASM_BINDGEN_USE_BROWSER", "1")
+                .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver)
+                .env("CHROMEDRIVER", "/usr/bin/chromedriver");
+        }
+        let place = if browser { "headless Chromium" } else { "Node" };
+        println!("$ cargo test -p tessera-wasm --target wasm32-unknown-unknown  # in {place}");
+        let status = command.status().context("cannot run cargo")?;
+        if !status.success() {
+            bail!("the wasm tests failed in {place} ({status})");
+        }
+    }
+    Ok(())
+}
+
+/// Debian's Chromium and chromedriver, for the browser tests; installed when missing.
+fn ensure_chromium() -> Result<()> {
+    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
+        return Ok(());
+    }
+    let is_root =
+        Command::new("id").arg("-u").output().map(|out| out.stdout.starts_with(b"0")).unwrap_or(false);
+    if !is_root {
+        bail!("the browser tests need Chromium: run `sudo apt-get install -y chromium chromium-driver`");
+    }
+    run("apt-get", ["update", "-qq"])?;
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("cannot run apt-get")?;
+    if !status.success() {
+        bail!("`apt-get install chromium chromium-driver` failed ({status})");
+    }
+    Ok(())
+}
+
 /// The target directory, relative to the workspace root where it can be.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     match env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from("target"),

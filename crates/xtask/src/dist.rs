@@ -1,0 +1,246 @@
+//! `cargo xtask dist`: the npm package `tessera-policy`, built into `target/npm/tessera-policy/`
+//! and packed into `target/npm/tessera-policy-VERSION.tgz`.
+//!
+//! One wasm build, bound three ways by `wasm-bindgen` (`web`, `bundler`, `nodejs`), each
+//! shrunk by `wasm-opt -Oz` from the npm package `binaryen` (Debian's binaryen is too old and
+//! silently breaks modules). A `package.json` whose `exports` put `types` first, the package
+//! README and the licence are written next to them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, root, run, target_dir};
+
+/// The wasm-bindgen CLI must match the `wasm-bindgen` crate exactly.
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+const PACKAGE: &str = "tessera-policy";
+const OUT_NAME: &str = "tessera_policy";
+
+/// The three bindings: wasm-bindgen's target name, and the folder it goes to.
+const BINDINGS: [(&str, &str); 3] = [("web", "web"), ("bundler", "bundler"), ("nodejs", "node")];
+
+/// What `dist` built.
+pub struct Dist {
+    /// The `npm pack` tarball.
+    pub tarball: PathBuf,
+}
+
+/// Installs the wasm-bindgen CLI when the one on PATH is missing or another version.
+pub fn ensure_wasm_bindgen() -> Result<()> {
+    let installed = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains(WASM_BINDGEN_VERSION))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    // No --locked: with it, the install fails here on a missing webpki-roots version.
+    run(&cargo(), ["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION])
+}
+
+/// Installs the pinned JavaScript tools (`npm ci`) when `node_modules` is missing or stale.
+pub fn ensure_npm() -> Result<()> {
+    let lock = root().join("package-lock.json");
+    let installed = root().join("node_modules/.package-lock.json");
+    let fresh = match (
+        fs::metadata(&lock).and_then(|m| m.modified()),
+        fs::metadata(&installed).and_then(|m| m.modified()),
+    ) {
+        (Ok(lock), Ok(installed)) => installed >= lock,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    run("npm", ["ci", "--no-audit", "--no-fund"])
+}
+
+/// A tool from the pinned JavaScript tooling.
+pub fn node_bin(name: &str) -> String {
+    root().join("node_modules/.bin").join(name).display().to_string()
+}
+
+pub fn dist() -> Result<Dist> {
+    crate::ensure_wasm_target()?;
+    ensure_wasm_bindgen()?;
+    ensure_npm()?;
+    run(
+        &cargo(),
+        ["build", "-p", "tessera-wasm", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"],
+    )?;
+    let wasm = root().join(target_dir()).join("wasm32-unknown-unknown/wasm-release/tessera_wasm.wasm");
+
+    let npm_dir = root().join(target_dir()).join("npm");
+    let dir = npm_dir.join(PACKAGE);
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("cannot clear `{}`", dir.display()))?;
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+
+    let version = package_version()?;
+    for (target, folder) in BINDINGS {
+        let out = dir.join(folder);
+        run(
+            "wasm-bindgen",
+            [
+                "--target",
+                target,
+                "--out-dir",
+                &out.display().to_string(),
+                "--out-name",
+                OUT_NAME,
+                &wasm.display().to_string(),
+            ],
+        )?;
+        let module = out.join(format!("{OUT_NAME}_bg.wasm"));
+        let module = module.display().to_string();
+        // The features rustc enables by default for wasm32-unknown-unknown: binaryen must be
+        // told, since the target-features section does not survive stripping.
+        run(
+            &node_bin("wasm-opt"),
+            [
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-bulk-memory-opt",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-reference-types",
+                "--enable-multivalue",
+                "--strip-debug",
+                "--strip-producers",
+                &module,
+                "-o",
+                &module,
+            ],
+        )?;
+        // Each folder says how Node reads its `.js` files, and where an old resolver (TypeScript's
+        // node10) finds the subpath's entry.
+        let kind = if target == "nodejs" { "commonjs" } else { "module" };
+        write(
+            &out.join("package.json"),
+            &format!(
+                "{{\n  \"type\": \"{kind}\",\n  \"main\": \"./{OUT_NAME}.js\",\n  \"types\": \"./{OUT_NAME}.d.ts\"\n}}\n"
+            ),
+        )?;
+        // wasm-bindgen's types name `Symbol.dispose`: say which lib declares it, so that a
+        // consumer's `lib` setting does not have to.
+        let types = out.join(format!("{OUT_NAME}.d.ts"));
+        let text =
+            fs::read_to_string(&types).with_context(|| format!("cannot read `{}`", types.display()))?;
+        write(&types, &format!("/// <reference lib=\"esnext.disposable\" />\n{text}"))?;
+        // wasm-bindgen writes a .gitignore meant for publishing from git; npm pack would read it.
+        let _ = fs::remove_file(out.join(".gitignore"));
+    }
+
+    write(&dir.join("package.json"), &package_json(&version))?;
+    copy(&root().join("crates/wasm/README.md"), &dir.join("README.md"))?;
+    copy(&root().join("LICENSE"), &dir.join("LICENSE"))?;
+
+    let tarball = npm_dir.join(format!("{PACKAGE}-{version}.tgz"));
+    let _ = fs::remove_file(&tarball);
+    let status = Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(&npm_dir)
+        .current_dir(&dir)
+        .status()
+        .context("cannot run `npm pack`")?;
+    if !status.success() || !tarball.exists() {
+        bail!("`npm pack` did not write `{}`", tarball.display());
+    }
+    report_sizes(&dir)?;
+    println!("xtask dist: {}", tarball.display());
+    Ok(Dist { tarball })
+}
+
+/// The version of the wasm crate, which is the package's.
+fn package_version() -> Result<String> {
+    let manifest = fs::read_to_string(root().join("Cargo.toml")).context("cannot read Cargo.toml")?;
+    let in_package = manifest.split("[workspace.package]").nth(1).context("no [workspace.package]")?;
+    let line = in_package
+        .lines()
+        .find(|line| line.trim_start().starts_with("version"))
+        .context("no workspace version")?;
+    let version = line.split('"').nth(1).context("the workspace version is not a string")?;
+    Ok(version.to_owned())
+}
+
+fn package_json(version: &str) -> String {
+    format!(
+        r#"{{
+  "name": "{PACKAGE}",
+  "version": "{version}",
+  "description": "Verified, offline permission decisions for browser apps: the Tessera policy evaluator, compiled to WebAssembly.",
+  "license": "MIT",
+  "keywords": ["authorization", "permissions", "policy", "offline", "webassembly", "wasm"],
+  "type": "module",
+  "main": "./node/{OUT_NAME}.js",
+  "types": "./node/{OUT_NAME}.d.ts",
+  "module": "./bundler/{OUT_NAME}.js",
+  "exports": {{
+    ".": {{
+      "node": {{
+        "types": "./node/{OUT_NAME}.d.ts",
+        "default": "./node/{OUT_NAME}.js"
+      }},
+      "types": "./bundler/{OUT_NAME}.d.ts",
+      "default": "./bundler/{OUT_NAME}.js"
+    }},
+    "./web": {{
+      "types": "./web/{OUT_NAME}.d.ts",
+      "default": "./web/{OUT_NAME}.js"
+    }},
+    "./bundler": {{
+      "types": "./bundler/{OUT_NAME}.d.ts",
+      "default": "./bundler/{OUT_NAME}.js"
+    }},
+    "./node": {{
+      "types": "./node/{OUT_NAME}.d.ts",
+      "default": "./node/{OUT_NAME}.js"
+    }},
+    "./package.json": "./package.json"
+  }},
+  "files": [
+    "web/",
+    "bundler/",
+    "node/",
+    "README.md",
+    "LICENSE"
+  ],
+  "sideEffects": [
+    "./bundler/{OUT_NAME}.js"
+  ],
+  "engines": {{
+    "node": ">=18"
+  }}
+}}
+"#
+    )
+}
+
+/// Prints the size of the WebAssembly module, raw and gzipped.
+fn report_sizes(dir: &Path) -> Result<()> {
+    let module = dir.join("web").join(format!("{OUT_NAME}_bg.wasm"));
+    let raw = fs::metadata(&module).with_context(|| format!("cannot read `{}`", module.display()))?.len();
+    let gzip = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(&module)
+        .output()
+        .map(|out| out.stdout.len())
+        .unwrap_or(0);
+    println!("tessera_policy_bg.wasm: {raw} bytes raw, {gzip} bytes gzip -9");
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    fs::copy(from, to).map(|_| ()).with_context(|| format!("cannot copy `{}`", from.display()))
+}
