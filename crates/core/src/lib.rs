@@ -39,6 +39,7 @@
 
 mod clock;
 mod decision;
+mod diff;
 mod eval;
 mod model;
 mod permission;
@@ -50,6 +51,7 @@ mod validate;
 
 pub use clock::{Timestamp, TimestampError};
 pub use decision::{Code, Decision, Fact};
+pub use diff::{Access, Impact, UserImpact, diff};
 pub use model::{
     AccessLevel, Agreement, DEFAULT_PROFILES, DirectMessage, Features, Group, KNOWN_PROFILE_PERMISSIONS,
     Network, Office, Org, PROJECT_PERMISSIONS, Project, Role, Threshold, User,

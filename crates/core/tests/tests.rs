@@ -9,6 +9,7 @@
 )]
 
 mod conformance;
+mod diff;
 mod properties;
 mod snapshots;
 mod support;

@@ -5,6 +5,8 @@
 //! - `demo`: a dev key under `target/demo/`, the demo organisation signed, and a table of what
 //!   each of its users may do.
 //! - `generate`: a generated organisation (`tessera-generate`) of a preset size, as JSON.
+//! - `diff-time`: how long impact analysis takes on a generated organisation after one
+//!   override changes, built in release. A measurement, not a test.
 //!
 //! Each task says what it runs before it runs it, and stops at the first failure.
 
@@ -26,7 +28,9 @@ tasks:
   dist    build the npm package tessera-policy into target/npm/ and pack it
   demo    sign the demo organisation with a dev key and show what its users may do
   generate --scale small|medium|large [--seed N] --out FILE
-          write a generated organisation (1k, 10k or 100k users) as JSON";
+          write a generated organisation (1k, 10k or 100k users) as JSON
+  diff-time [small|medium|large] [SEED]
+          time `diff` on a generated organisation after one override changes (release build)";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1);
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("dist") => dist::dist().map(|_| ()),
         Some("generate") => generate(env::args().skip(2).collect()),
+        Some("diff-time") => diff_time(env::args().skip(2).collect()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -284,6 +289,15 @@ fn generate(args: Vec<String>) -> Result<()> {
         scale.seed,
     );
     Ok(())
+}
+
+/// `cargo xtask diff-time [small|medium|large] [SEED]`: the `diff_time` example of
+/// `tessera-generate`, in release. Timing is only meaningful optimised, so it is not a test.
+fn diff_time(args: Vec<String>) -> Result<()> {
+    let mut command =
+        vec!["run", "--release", "--quiet", "-p", "tessera-generate", "--example", "diff_time", "--"];
+    command.extend(args.iter().map(String::as_str));
+    run(&cargo(), command)
 }
 
 fn utf8(path: &Path) -> Result<&str> {
