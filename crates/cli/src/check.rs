@@ -124,6 +124,7 @@ fn describe(fact: &Fact) -> String {
         Fact::Office { office, network } => format!("office {office}: network {network}"),
         Fact::Superuser { kind, value } => format!("{kind} superuser: {}", yes_no(*value, "yes", "no")),
         Fact::SnapshotExpiry { expires_at } => format!("snapshot: expires {expires_at}"),
+        Fact::SnapshotScope { scope } => format!("snapshot: scoped to {scope}"),
     }
 }
 

@@ -179,7 +179,14 @@ impl fmt::Display for TimestampError {
 impl std::error::Error for TimestampError {}
 
 impl Serialize for Timestamp {
+    /// Refuses an instant RFC 3339 cannot spell (outside the years 0 to 9999): what is written
+    /// must read back.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !(MIN_SECONDS..=MAX_SECONDS).contains(&self.0) {
+            return Err(serde::ser::Error::custom(format!(
+                "{self} is outside the years 0 to 9999 that RFC 3339 can write"
+            )));
+        }
         serializer.collect_str(self)
     }
 }

@@ -96,6 +96,8 @@ pub enum Code {
     NotNetworkAdmin,
     /// The signed snapshot has expired.
     SnapshotExpired,
+    /// The snapshot is scoped to someone else (another user, or another Network).
+    OutOfScope,
 }
 
 impl Code {
@@ -158,6 +160,7 @@ impl Code {
             Code::NotSystemSuperuser => "not_system_superuser",
             Code::NotNetworkAdmin => "not_network_admin",
             Code::SnapshotExpired => "snapshot_expired",
+            Code::OutOfScope => "out_of_scope",
         }
     }
 }
@@ -323,5 +326,10 @@ pub enum Fact {
     SnapshotExpiry {
         /// When the snapshot expires.
         expires_at: String,
+    },
+    /// The snapshot's scope.
+    SnapshotScope {
+        /// `user:ID` or `network:ID`.
+        scope: String,
     },
 }

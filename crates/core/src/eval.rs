@@ -403,6 +403,15 @@ impl<T: Trace> Evaluator<'_, T> {
     // ---- Permissions ----------------------------------------------------------------------
 
     fn can(&mut self, u: Idx, user: &UserEntry, permission: &str, target: &Target) -> Step<Code> {
+        let known = RolePermission::from_key(permission).is_some()
+            || permission == DM_REPLY
+            || permission == PEOPLE_SEARCH
+            || AdminPermission::from_key(permission).is_some()
+            || self.policy.permissions.get(permission).is_some();
+        if !known {
+            self.trace.say(|| format!("`{permission}` is not a permission this snapshot knows"));
+            return Err(Code::UnknownPermission);
+        }
         let Ok(target) = target.single() else {
             self.trace.say(|| "a permission acts on one target at most".to_owned());
             return Err(Code::InvalidTarget);

@@ -44,10 +44,10 @@ pub struct Network {
     pub name: String,
     /// Per Permission Profile, the profile permissions that are on. A profile named here that
     /// is not one of the six defaults is a custom profile of this Network.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "unique::map", skip_serializing_if = "BTreeMap::is_empty")]
     pub defaults: BTreeMap<String, Vec<String>>,
     /// Minimum role per role permission; a key left out keeps its default threshold.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "unique::map", skip_serializing_if = "BTreeMap::is_empty")]
     pub messaging: BTreeMap<String, Threshold>,
     /// Feature switches.
     #[serde(default, skip_serializing_if = "Features::is_default")]
@@ -81,7 +81,7 @@ pub struct Office {
     pub network: String,
     /// Profile → permission → on or off, replacing the Network default for users whose home
     /// Office this is.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "unique::nested_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, BTreeMap<String, bool>>,
 }
 
@@ -128,7 +128,6 @@ pub struct Project {
     /// The owning Office.
     pub office: String,
     /// User ids on the Project's team.
-    #[serde(default)]
     pub team: Vec<String>,
     /// Who created it; on the team when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,10 +163,8 @@ pub struct Group {
     /// The Network the group lives in; every member is of it.
     pub network: String,
     /// Member user ids.
-    #[serde(default)]
     pub members: Vec<String>,
     /// Owner user ids; every owner is a member.
-    #[serde(default)]
     pub owners: Vec<String>,
 }
 
@@ -296,6 +293,63 @@ pub const KNOWN_PROFILE_PERMISSIONS: [&str; 7] = [
 
 /// Profile permissions that act inside a Project, and so need one as their target.
 pub const PROJECT_PERMISSIONS: [&str; 3] = ["task.create", "file.upload", "wiki.manage"];
+
+/// Maps read from JSON with duplicate keys refused: `{"client": [...], "client": []}` would
+/// otherwise keep the last silently, and a policy must say one thing once.
+mod unique {
+    use std::collections::BTreeMap;
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
+
+    pub(super) fn map<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        V: Deserialize<'de>,
+    {
+        deserializer.deserialize_map(UniqueMap(PhantomData))
+    }
+
+    pub(super) fn nested_map<'de, D>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, BTreeMap<String, bool>>, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        let outer: BTreeMap<String, Inner> = map(deserializer)?;
+        Ok(outer.into_iter().map(|(key, Inner(inner))| (key, inner)).collect())
+    }
+
+    struct Inner(BTreeMap<String, bool>);
+
+    impl<'de> Deserialize<'de> for Inner {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Inner, D::Error> {
+            map(deserializer).map(Inner)
+        }
+    }
+
+    struct UniqueMap<V>(PhantomData<V>);
+
+    impl<'de, V: Deserialize<'de>> Visitor<'de> for UniqueMap<V> {
+        type Value = BTreeMap<String, V>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map with unique keys")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut map = BTreeMap::new();
+            while let Some((key, value)) = access.next_entry::<String, V>()? {
+                if map.contains_key(&key) {
+                    return Err(A::Error::custom(format!("duplicate key `{key}`")));
+                }
+                map.insert(key, value);
+            }
+            Ok(map)
+        }
+    }
+}
 
 fn yes() -> bool {
     true

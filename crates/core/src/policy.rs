@@ -44,9 +44,8 @@ pub(crate) type Idx = u32;
 pub(crate) struct NetworkEntry {
     pub(crate) id: String,
     pub(crate) name: String,
-    /// Indexed by profile: the permissions on by default.
-    pub(crate) defaults: Vec<BitSet>,
-    pub(crate) known_profiles: BitSet,
+    /// Per profile the Network names, the permissions on by default.
+    pub(crate) defaults: Defaults,
     /// Indexed by [`RolePermission::index`].
     pub(crate) thresholds: [Role; 5],
     pub(crate) announcements: bool,
@@ -121,6 +120,28 @@ pub(crate) struct GroupEntry {
 pub(crate) struct DmEntry {
     pub(crate) id: String,
     pub(crate) participants: [Idx; 2],
+}
+
+/// A Network's default permissions, for the profiles it names only: memory grows with what the
+/// organisation says, never with the product of all profiles and all permission keys.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Defaults {
+    /// Sorted by profile; each set only as long as its highest permission needs.
+    sets: Vec<(Idx, BitSet)>,
+}
+
+impl Defaults {
+    /// The permissions on by default for `profile`, if the Network names it.
+    pub(crate) fn get(&self, profile: usize) -> Option<&BitSet> {
+        let profile = Idx::try_from(profile).ok()?;
+        let i = self.sets.binary_search_by_key(&profile, |(p, _)| *p).ok()?;
+        self.sets.get(i).map(|(_, set)| set)
+    }
+
+    /// Whether the Network knows `profile`: one of the six defaults, or one it names.
+    pub(crate) fn knows(&self, profile: Idx) -> bool {
+        (profile as usize) < DEFAULT_PROFILES.len() || self.get(profile as usize).is_some()
+    }
 }
 
 /// Strings interned to dense indices.
@@ -300,29 +321,26 @@ impl Policy {
                 }
             }
         }
-        let n_profiles = profiles.names.len();
-        let n_permissions = permissions.names.len();
 
         let networks: Vec<NetworkEntry> = org
             .networks
             .iter()
             .map(|network| {
-                let mut known_profiles = BitSet::with_len(n_profiles);
-                let mut defaults = vec![BitSet::with_len(n_permissions); n_profiles];
-                for idx in 0..DEFAULT_PROFILES.len() {
-                    known_profiles.insert(to_idx(idx));
-                }
-                for (profile, keys) in &network.defaults {
-                    let Some(profile_idx) = profiles.get(profile) else { continue };
-                    known_profiles.insert(profile_idx);
-                    if let Some(set) = defaults.get_mut(profile_idx as usize) {
+                let mut sets: Vec<(Idx, BitSet)> = network
+                    .defaults
+                    .iter()
+                    .filter_map(|(profile, keys)| {
+                        let profile = profiles.get(profile)?;
+                        let keys: Vec<Idx> = keys.iter().filter_map(|key| permissions.get(key)).collect();
+                        let mut set = BitSet::with_len(keys.iter().max().map_or(0, |&k| k as usize + 1));
                         for key in keys {
-                            if let Some(key_idx) = permissions.get(key) {
-                                set.insert(key_idx);
-                            }
+                            set.insert(key);
                         }
-                    }
-                }
+                        Some((profile, set))
+                    })
+                    .collect();
+                sets.sort_by_key(|(profile, _)| *profile);
+                let defaults = Defaults { sets };
                 let mut thresholds = RolePermission::ALL.map(RolePermission::default_minimum);
                 for (key, threshold) in &network.messaging {
                     let field = format!("messaging.{key}");
@@ -353,7 +371,6 @@ impl Policy {
                     id: network.id.clone(),
                     name: network.name.clone(),
                     defaults,
-                    known_profiles,
                     thresholds,
                     announcements: network.features.announcements,
                 }
@@ -362,7 +379,7 @@ impl Policy {
 
         let network_id = |idx: Idx| networks.get(idx as usize).map_or("", |n| n.id.as_str());
         let profile_known = |network: Idx, profile: Idx| {
-            networks.get(network as usize).is_some_and(|n| n.known_profiles.contains(profile))
+            networks.get(network as usize).is_some_and(|n| n.defaults.knows(profile))
         };
 
         let mut offices: Vec<OfficeEntry> = Vec::with_capacity(org.offices.len());
@@ -717,6 +734,34 @@ impl Policy {
                 );
             }
             if let Some([first, second]) = pair {
+                // Across the firewall only where an Agreement (in force or not: the conversation
+                // outlives it) linked the two.
+                let linked = |guest: Idx, host: Idx| {
+                    let (Some(guest), Some(host)) = (users.get(guest as usize), users.get(host as usize))
+                    else {
+                        return false;
+                    };
+                    guest.shared_by.iter().any(|&a| {
+                        agreements
+                            .get(a as usize)
+                            .is_some_and(|a: &AgreementEntry| a.host_office == host.home_office)
+                    })
+                };
+                let networks = (
+                    users.get(first as usize).map(|u| u.network),
+                    users.get(second as usize).map(|u| u.network),
+                );
+                if networks.0 != networks.1 && !linked(first, second) && !linked(second, first) {
+                    problems.push(
+                        "direct_messages",
+                        &dm.id,
+                        "participants",
+                        ValidationErrorKind::AcrossTheFirewall {
+                            first: dm.participants.first().cloned().unwrap_or_default(),
+                            second: dm.participants.get(1).cloned().unwrap_or_default(),
+                        },
+                    );
+                }
                 if let Some(user) = users.get_mut(first as usize) {
                     user.dm_partners.push(second);
                 }
@@ -862,6 +907,12 @@ impl Policy {
         keys.into_iter()
             .map(|key| (key, self.allows(user, &crate::Query::can(key, crate::Target::none()), now)))
             .collect()
+    }
+
+    /// The id of the Network of `user`'s home Office.
+    pub(crate) fn user_network_id(&self, user: &str) -> Option<&str> {
+        let user = self.user(*self.ids.users.get(user)?)?;
+        self.network(user.network).map(|network| network.id.as_str())
     }
 
     pub(crate) fn office_id(&self, idx: Idx) -> String {

@@ -205,6 +205,11 @@ impl Keep {
                     self.user(v, UserKeep::Foreign);
                     self.office(person.home_office, None);
                     self.network(person.network, NetworkKeep::Profiles(BTreeSet::new()));
+                    // And the Agreement that linked the two (in force or not), which is what
+                    // lets such a conversation exist.
+                    for (guest, host) in [(u, v), (v, u)] {
+                        self.linking_agreements(policy, guest, host);
+                    }
                 }
             }
         }
@@ -253,6 +258,22 @@ impl Keep {
                     self.user(v, UserKeep::Foreign);
                 }
             }
+        }
+    }
+
+    /// Keeps the Agreements that share `guest` into `host`'s home Office, for `guest` only.
+    fn linking_agreements(&mut self, policy: &Policy, guest: Idx, host: Idx) {
+        let (Some(guest_user), Some(host_user)) = (policy.user(guest), policy.user(host)) else { return };
+        for &a in &guest_user.shared_by {
+            let Some(agreement) = policy.agreement(a) else { continue };
+            if agreement.host_office != host_user.home_office {
+                continue;
+            }
+            self.agreements.entry(a).or_default().insert(guest);
+            let profile = policy.profiles.name(agreement.profile).to_owned();
+            self.network(host_user.network, NetworkKeep::Profiles(BTreeSet::from([profile])));
+            self.office(agreement.host_office, None);
+            self.office(agreement.guest_office, None);
         }
     }
 

@@ -28,6 +28,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const DEFAULT_MAX_BYTES: usize = 32 * 1024 * 1024;
 /// The default tolerance for a signer's clock running ahead, in seconds.
 pub const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 60;
+/// The most signatures an envelope may carry: enough for any key rotation, and a bound on the
+/// work an untrusted envelope can ask for.
+pub const MAX_SIGNATURES: usize = 8;
 
 const SECRET_PREFIX: &str = "tessera-ed25519-secret:";
 const PUBLIC_PREFIX: &str = "tessera-ed25519-public:";
@@ -396,6 +399,8 @@ pub enum LoadErrorKind {
     TooLarge,
     /// Signed, but the payload is not a consistent organisation.
     InvalidContent,
+    /// An update whose scope is not the current snapshot's.
+    ScopeMismatch,
 }
 
 impl LoadErrorKind {
@@ -412,6 +417,7 @@ impl LoadErrorKind {
             LoadErrorKind::UnsupportedSchema => "unsupported_schema",
             LoadErrorKind::TooLarge => "too_large",
             LoadErrorKind::InvalidContent => "invalid_content",
+            LoadErrorKind::ScopeMismatch => "scope_mismatch",
         }
     }
 }
@@ -468,7 +474,7 @@ impl Snapshot {
         if envelope.payload_type != PAYLOAD_TYPE {
             return Err(LoadError::new(
                 LoadErrorKind::WrongPayloadType,
-                format!("payload type `{}` is not `{PAYLOAD_TYPE}`", envelope.payload_type),
+                format!("payload type {} is not `{PAYLOAD_TYPE}`", untrusted(&envelope.payload_type)),
             ));
         }
         let payload = BASE64.decode(envelope.payload.as_bytes()).map_err(|_| {
@@ -519,25 +525,65 @@ impl Snapshot {
     }
 
     /// Decides `query` for `user` at `now`. Past the snapshot's expiry every decision is a
-    /// denial: a stale policy must not keep allowing.
+    /// denial (a stale policy must not keep allowing), and so is every decision for someone the
+    /// snapshot is not scoped to: a cut keeps only what its own user's decisions need.
     pub fn decide(&self, user: &str, query: &Query, now: Timestamp) -> Decision {
-        if now >= self.header.expires_at {
-            return Decision {
-                allowed: false,
-                code: Code::SnapshotExpired,
-                message: format!(
-                    "the policy snapshot expired at {}; fetch a new one",
-                    self.header.expires_at
-                ),
-                facts: vec![Fact::SnapshotExpiry { expires_at: self.header.expires_at.to_string() }],
+        if let Some(code) = self.refusal(user, now) {
+            let message = match code {
+                Code::SnapshotExpired => {
+                    format!("the policy snapshot expired at {}; fetch a new one", self.header.expires_at)
+                }
+                _ => {
+                    format!("this snapshot is scoped to `{}` and decides for no one else", self.header.scope)
+                }
             };
+            let fact = match code {
+                Code::SnapshotExpired => {
+                    Fact::SnapshotExpiry { expires_at: self.header.expires_at.to_string() }
+                }
+                _ => Fact::SnapshotScope { scope: self.header.scope.to_string() },
+            };
+            return Decision { allowed: false, code, message, facts: vec![fact] };
         }
         self.policy.decide(user, query, now)
     }
 
-    /// Whether `user` may, at `now`; denied past the snapshot's expiry.
+    /// Whether `user` may, at `now`; denied past the snapshot's expiry and outside its scope.
     pub fn allows(&self, user: &str, query: &Query, now: Timestamp) -> bool {
-        now < self.header.expires_at && self.policy.allows(user, query, now)
+        self.refusal(user, now).is_none() && self.policy.allows(user, query, now)
+    }
+
+    /// The Projects `user` may see at `now` (none past expiry or outside the scope).
+    pub fn visible_projects(&self, user: &str, now: Timestamp) -> Vec<&str> {
+        if self.refusal(user, now).is_some() {
+            return Vec::new();
+        }
+        self.policy.visible_projects(user, now)
+    }
+
+    /// Every permission that takes no target, with whether `user` holds it at `now` (none past
+    /// expiry or outside the scope).
+    pub fn permissions_without_target(&self, user: &str, now: Timestamp) -> Vec<(&str, bool)> {
+        let live = self.refusal(user, now).is_none();
+        let mut permissions = self.policy.permissions_without_target(user, now);
+        for (_, allowed) in &mut permissions {
+            *allowed &= live;
+        }
+        permissions
+    }
+
+    /// Why no decision for `user` at `now` may rest on this snapshot, if so.
+    fn refusal(&self, user: &str, now: Timestamp) -> Option<Code> {
+        if now >= self.header.expires_at {
+            return Some(Code::SnapshotExpired);
+        }
+        let in_scope = match &self.header.scope {
+            Scope::Org => true,
+            Scope::User(id) => id == user,
+            // An unknown user is the policy's to deny, with its own code.
+            Scope::Network(id) => self.policy.user_network_id(user).is_none_or(|network| network == id),
+        };
+        (!in_scope).then_some(Code::OutOfScope)
     }
 }
 
@@ -545,8 +591,15 @@ fn verify_signatures(envelope: &Envelope, payload: &[u8], keys: &TrustedKeys) ->
     if envelope.signatures.is_empty() {
         return Err(LoadError::new(LoadErrorKind::MalformedEnvelope, "the envelope has no signature"));
     }
+    if envelope.signatures.len() > MAX_SIGNATURES {
+        return Err(LoadError::new(
+            LoadErrorKind::MalformedEnvelope,
+            format!("{} signatures is more than the {MAX_SIGNATURES} allowed", envelope.signatures.len()),
+        ));
+    }
     let message = pae(&envelope.payload_type, payload);
-    let mut tried = false;
+    // Each trusted key is tried once at most, whatever the envelope asks.
+    let mut tried: Vec<&KeyId> = Vec::new();
     for signature in &envelope.signatures {
         // The key id is an unsigned hint: an empty one means "try every trusted key".
         let candidates: Vec<&(KeyId, PublicKey)> = if signature.keyid.is_empty() {
@@ -554,27 +607,42 @@ fn verify_signatures(envelope: &Envelope, payload: &[u8], keys: &TrustedKeys) ->
         } else {
             keys.get(&signature.keyid).into_iter().collect()
         };
-        if candidates.is_empty() {
+        let Ok(bytes) = BASE64.decode(signature.sig.as_bytes()) else {
+            tried.extend(candidates.iter().map(|(id, _)| id));
             continue;
-        }
-        tried = true;
-        let Ok(bytes) = BASE64.decode(signature.sig.as_bytes()) else { continue };
-        let Ok(sig) = Signature::from_slice(&bytes) else { continue };
+        };
+        let Ok(sig) = Signature::from_slice(&bytes) else {
+            tried.extend(candidates.iter().map(|(id, _)| id));
+            continue;
+        };
         for (key_id, key) in candidates {
+            if tried.contains(&key_id) {
+                continue;
+            }
+            tried.push(key_id);
             if key.0.verify_strict(&message, &sig).is_ok() {
                 return Ok(key_id.clone());
             }
         }
     }
-    if tried {
-        Err(LoadError::new(LoadErrorKind::BadSignature, "no signature verifies with a trusted key"))
-    } else {
-        let named: Vec<&str> = envelope.signatures.iter().map(|s| s.keyid.as_str()).collect();
+    if tried.is_empty() {
+        let named: Vec<String> = envelope.signatures.iter().map(|s| untrusted(&s.keyid)).collect();
         Err(LoadError::new(
             LoadErrorKind::UnknownKey,
-            format!("signed by untrusted key `{}`", named.join("`, `")),
+            format!("signed by untrusted key {}", named.join(", ")),
         ))
+    } else {
+        Err(LoadError::new(LoadErrorKind::BadSignature, "no signature verifies with a trusted key"))
     }
+}
+
+/// Text from an unverified envelope, fit to print: quoted, escaped and cut short, so that it
+/// can neither forge lines nor flood a terminal.
+fn untrusted(text: &str) -> String {
+    const LIMIT: usize = 64;
+    let shown: String = text.chars().take(LIMIT).collect();
+    let more = if text.chars().nth(LIMIT).is_some() { "…" } else { "" };
+    format!("{shown:?}{more}")
 }
 
 fn check_header(header: &Header, options: &VerifyOptions) -> Result<(), LoadError> {
@@ -622,7 +690,18 @@ impl Engine {
     ) -> Result<&Header, LoadError> {
         let mut options = options.clone();
         options.min_version = options.min_version.max(self.snapshot.header.version);
-        self.snapshot = Snapshot::verify(bytes, keys, &options)?;
+        let snapshot = Snapshot::verify(bytes, keys, &options)?;
+        // A snapshot cut for someone else must not slip in as an update.
+        if snapshot.header.scope != self.snapshot.header.scope {
+            return Err(LoadError::new(
+                LoadErrorKind::ScopeMismatch,
+                format!(
+                    "scope `{}` is not the engine's scope `{}`",
+                    snapshot.header.scope, self.snapshot.header.scope
+                ),
+            ));
+        }
+        self.snapshot = snapshot;
         Ok(&self.snapshot.header)
     }
 

@@ -133,6 +133,13 @@ pub enum ValidationErrorKind {
         /// The starter.
         user: String,
     },
+    /// A direct message between two Networks that no Agreement links.
+    AcrossTheFirewall {
+        /// One participant.
+        first: String,
+        /// The other.
+        second: String,
+    },
 }
 
 impl fmt::Display for ValidationError {
@@ -181,6 +188,9 @@ impl fmt::Display for ValidationError {
             }
             ValidationErrorKind::StarterNotParticipant { user } => {
                 write!(f, "`{user}` started it but is not a participant")
+            }
+            ValidationErrorKind::AcrossTheFirewall { first, second } => {
+                write!(f, "`{first}` and `{second}` are of different networks and no agreement links them")
             }
         }
     }

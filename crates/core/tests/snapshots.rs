@@ -300,3 +300,69 @@ fn every_single_byte_change_is_rejected() {
     );
     assert_eq!(rejected + same, original.len() * 255);
 }
+
+#[test]
+fn a_scoped_snapshot_decides_for_its_own_user_only() {
+    let k = key(1);
+    let keys = trust(&[&k]);
+    let scoped = |scope: Scope, version| {
+        let org = tessera_core::cut(&small_org(), &scope, now()).unwrap();
+        sign(&org, &Header { scope, ..header(version) }, &[&k]).unwrap()
+    };
+    let ada = load(&scoped(Scope::User("u-ada".into()), 1), &keys).unwrap();
+    let create = Query::can("project.create", Target::none());
+    assert!(ada.allows("u-ada", &create, now()));
+    // Anyone else is refused outright: the cut reset what their decisions would read.
+    let other = ada.decide("u-bob", &create, now());
+    assert_eq!((other.allowed, other.code), (false, Code::OutOfScope));
+    assert!(!ada.allows("u-bob", &Query::view(ResourceKind::Project, "p-rebrand"), now()));
+    assert!(ada.visible_projects("u-bob", now()).is_empty());
+    assert!(ada.permissions_without_target("u-bob", now()).iter().all(|(_, allowed)| !allowed));
+
+    // A Network scope decides for the users of that Network.
+    let emea = load(&scoped(Scope::Network("n-emea".into()), 1), &keys).unwrap();
+    assert!(emea.allows("u-ada", &create, now()));
+    assert_eq!(emea.decide("u-bob", &create, now()).code, Code::OutOfScope);
+
+    // And an engine never swaps one user's snapshot for another's.
+    let options = VerifyOptions::new(now());
+    let mut engine = Engine::load(&scoped(Scope::User("u-ada".into()), 1), &keys, &options).unwrap();
+    let error = engine.update(&scoped(Scope::User("u-bob".into()), 2), &keys, &options).unwrap_err();
+    assert_eq!(error.kind(), LoadErrorKind::ScopeMismatch);
+    assert_eq!(engine.snapshot().header().scope, Scope::User("u-ada".into()));
+    assert!(engine.update(&scoped(Scope::User("u-ada".into()), 2), &keys, &options).is_ok());
+}
+
+#[test]
+fn an_envelope_cannot_ask_for_unbounded_work() {
+    let k = key(1);
+    let mut value: Value = serde_json::from_slice(&signed(1, &k)).unwrap();
+    let good = value["signatures"][0].clone();
+    let spoilt = json!({ "keyid": "", "sig": BASE64.encode([0u8; 64]) });
+    // Eight is the most an envelope may carry; a ninth, even a good one, is refused unread.
+    value["signatures"] = json!(vec![spoilt; 8]);
+    value["signatures"].as_array_mut().unwrap().push(good);
+    let bytes = serde_json::to_vec(&value).unwrap();
+    assert_eq!(load(&bytes, &trust(&[&k])).err(), Some(LoadErrorKind::MalformedEnvelope));
+}
+
+#[test]
+fn unverified_text_is_quoted_in_errors() {
+    let k = key(1);
+    let bytes = envelope(b"{}", "x\nok: snapshot verified\u{1b}[2K", "x", &k, None);
+    let error = Snapshot::verify(&bytes, &trust(&[&k]), &VerifyOptions::new(now())).unwrap_err().to_string();
+    assert!(!error.contains('\n') && !error.contains('\u{1b}'), "{error}");
+    let mut value: Value = serde_json::from_slice(&signed(1, &k)).unwrap();
+    value["signatures"][0]["keyid"] = json!("zz\nissuer: trusted");
+    let error =
+        Snapshot::verify(&serde_json::to_vec(&value).unwrap(), &trust(&[&k]), &VerifyOptions::new(now()))
+            .unwrap_err()
+            .to_string();
+    assert!(error.starts_with("unknown_key") && !error.contains('\n'), "{error}");
+}
+
+#[test]
+fn what_cannot_be_read_back_is_not_signed() {
+    let far = Header { expires_at: Timestamp::from_unix(i64::MAX), ..header(1) };
+    assert!(matches!(sign(&small_org(), &far, &[&key(1)]), Err(tessera_core::SignError::Encode(_))));
+}

@@ -311,13 +311,23 @@ pub fn build(raw: &Raw) -> Org {
             }
         })
         .collect();
+    // A direct message crosses the firewall only where an Agreement (any) linked the two.
+    let shared = |agreement: &Agreement, u: usize| match &agreement.users {
+        Some(list) => list.contains(&user_id(u)),
+        None => office_id(user_office[u]) == agreement.guest_office,
+    };
+    let linked = |guest: usize, host: usize| {
+        agreements.iter().any(|a| shared(a, guest) && a.host_office == office_id(user_office[host]))
+    };
     let mut pairs = BTreeSet::new();
     let direct_messages: Vec<DirectMessage> = raw
         .dms
         .iter()
         .filter_map(|(a, b)| {
             let (a, b) = (a % n_users, b % n_users);
-            (a != b && pairs.insert((a.min(b), a.max(b)))).then_some((a, b))
+            let same_network = office_network[user_office[a]] == office_network[user_office[b]];
+            let allowed = same_network || linked(a, b) || linked(b, a);
+            (a != b && allowed && pairs.insert((a.min(b), a.max(b)))).then_some((a, b))
         })
         .enumerate()
         .map(|(d, (a, b))| DirectMessage {

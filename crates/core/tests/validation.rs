@@ -84,8 +84,9 @@ fn each_problem_names_its_place() {
     let (_, _, _, kind) = one(|v| v["agreements"][0]["users"] = json!(["u-ada"]));
     assert!(matches!(kind, ValidationErrorKind::NotOfGuestOffice { .. }), "{kind:?}");
 
-    let (_, _, _, kind) =
-        one(|v| v["groups"] = json!([{ "id": "g", "network": "n-emea", "members": ["u-bob"] }]));
+    let (_, _, _, kind) = one(|v| {
+        v["groups"] = json!([{ "id": "g", "network": "n-emea", "members": ["u-bob"], "owners": [] }])
+    });
     assert!(matches!(kind, ValidationErrorKind::WrongNetwork { .. }), "{kind:?}");
 
     let (_, _, _, kind) = one(|v| {
@@ -147,4 +148,38 @@ fn unknown_fields_and_defaults_follow_the_spec() {
     assert!(user.active && !user.system_superuser && !user.network_superuser);
     assert!(org.agreements.is_empty() && org.groups.is_empty() && org.direct_messages.is_empty());
     assert!(!org.networks[0].features.announcements);
+}
+
+#[test]
+fn a_direct_message_crosses_the_firewall_only_where_an_agreement_linked_the_two() {
+    // Bob (New York) is shared into London, Ada's home Office: they may talk.
+    assert!(
+        problems(|v| v["direct_messages"] =
+            json!([{ "id": "d", "participants": ["u-ada", "u-bob"], "started_by": "u-bob" }]))
+        .is_empty()
+    );
+    // Without the Agreement, they may not.
+    let (_, _, _, kind) = one(|v| {
+        v["agreements"] = json!([]);
+        v["direct_messages"] =
+            json!([{ "id": "d", "participants": ["u-ada", "u-bob"], "started_by": "u-bob" }]);
+    });
+    assert!(matches!(kind, ValidationErrorKind::AcrossTheFirewall { .. }), "{kind:?}");
+}
+
+#[test]
+fn a_policy_says_one_thing_once() {
+    let text = r#"{"networks":[{"id":"n","name":"N","defaults":{"client":["file.upload"],"client":[]}}],
+                   "offices":[],"users":[],"projects":[]}"#;
+    let error = serde_json::from_str::<Org>(text).unwrap_err().to_string();
+    assert!(error.contains("duplicate key `client`"), "{error}");
+    let text = r#"{"networks":[{"id":"n","name":"N"}],
+                   "offices":[{"id":"o","name":"O","network":"n","overrides":{"client":{"file.upload":true,"file.upload":false}}}],
+                   "users":[],"projects":[]}"#;
+    let error = serde_json::from_str::<Org>(text).unwrap_err().to_string();
+    assert!(error.contains("duplicate key `file.upload`"), "{error}");
+    // Spec §7 gives teams, members and owners no default.
+    let text = r#"{"networks":[],"offices":[],"users":[],"projects":[{"id":"p","name":"P","office":"o"}]}"#;
+    let error = serde_json::from_str::<Org>(text).unwrap_err().to_string();
+    assert!(error.contains("missing field `team`"), "{error}");
 }

@@ -80,7 +80,7 @@ export interface Decision {
 /** The stable codes of a `TesseraError`. */
 export type TesseraErrorCode =
   | "malformed_envelope" | "wrong_payload_type" | "unknown_key" | "bad_signature" | "expired"
-  | "not_yet_valid" | "rollback" | "unsupported_schema" | "too_large" | "invalid_content"
+  | "not_yet_valid" | "rollback" | "unsupported_schema" | "too_large" | "invalid_content" | "scope_mismatch"
   | "invalid_key" | "invalid_options" | "invalid_input" | "invalid_query";
 
 /** A failed load or update: an `Error` whose `name` is `"TesseraError"`, with a stable `code`. */
@@ -469,22 +469,17 @@ impl UserView {
     #[wasm_bindgen(js_name = visibleProjects)]
     pub fn visible_projects(&self) -> Vec<String> {
         self.with(Vec::new(), |snapshot, now| {
-            if now >= snapshot.header().expires_at {
-                return Vec::new();
-            }
-            snapshot.policy().visible_projects(&self.user, now).into_iter().map(str::to_owned).collect()
+            snapshot.visible_projects(&self.user, now).into_iter().map(str::to_owned).collect()
         })
     }
 
     /// Every permission that takes no target, with whether the user holds it.
     pub fn permissions(&self) -> Result<PermissionsOutput, JsValue> {
         let map: BTreeMap<String, bool> = self.with(BTreeMap::new(), |snapshot, now| {
-            let live = now < snapshot.header().expires_at;
             snapshot
-                .policy()
                 .permissions_without_target(&self.user, now)
                 .into_iter()
-                .map(|(key, allowed)| (key.to_owned(), allowed && live))
+                .map(|(key, allowed)| (key.to_owned(), allowed))
                 .collect()
         });
         to_js(&map).map(JsCast::unchecked_into)
