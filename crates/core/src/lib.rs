@@ -62,7 +62,7 @@ pub use query::{Query, QueryError, ResourceKind, Target};
 pub use scope::{ScopeError, cut};
 pub use snapshot::{
     DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_BYTES, Engine, Header, KeyError, KeyId, LoadError, LoadErrorKind,
-    PAYLOAD_TYPE, PublicKey, SCHEMA_VERSION, Scope, SecretKey, SignError, Snapshot, TrustedKeys,
-    VerifyOptions, sign,
+    MAX_SIGNATURES, PAYLOAD_TYPE, PublicKey, SCHEMA_VERSION, Scope, SecretKey, SignError, Snapshot,
+    TrustedKeys, VerifyOptions, sign,
 };
 pub use validate::{ValidationError, ValidationErrorKind, ValidationErrors};
