@@ -30,6 +30,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Verify a snapshot and summarise what it holds
     Inspect(InspectArgs),
+    /// What changes for each user from OLD to NEW (exit 0 nothing, 3 something)
+    Diff(DiffArgs),
 }
 
 /// `tessera keygen`.
@@ -143,4 +145,27 @@ pub struct InspectArgs {
     /// Also print one row per user
     #[arg(long)]
     pub users: bool,
+}
+
+/// `tessera diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The organisation as it was: a source file (JSON) or a signed snapshot
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The organisation as it would be: a source file (JSON) or a signed snapshot
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Only this user
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+    /// Print the impact as one line of JSON
+    #[arg(long)]
+    pub json: bool,
+    /// A trusted public key, needed for signed snapshots; repeat the flag to trust several
+    #[arg(long = "trust", value_name = "KEY.pub")]
+    pub trust: Vec<PathBuf>,
+    /// The time to verify and decide at, RFC 3339 (default: the system clock)
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
 }

@@ -4,8 +4,9 @@
 //! the command prints to the writer it is given and answers with a [`Status`]. Errors come back
 //! as [`anyhow::Error`]s; [`render_error`] turns one into what goes to stderr.
 //!
-//! Exit codes: 0 success or allowed, [`EXIT_DENIED`] (2) a denial, [`EXIT_ERROR`] (1) any
-//! failure, a usage error included. A denial is an answer, not a failure.
+//! Exit codes: 0 success or allowed, [`EXIT_DENIED`] (2) a denial, [`EXIT_CHANGED`] (3) a
+//! `diff` that found changes, [`EXIT_ERROR`] (1) any failure, a usage error included. A denial
+//! or a change is an answer, not a failure.
 
 use std::io::{self, Write};
 
@@ -14,17 +15,22 @@ use tessera_core::Timestamp;
 
 mod args;
 mod check;
+mod diff;
 mod keys;
 mod sign;
 mod snapshot;
 
-pub use args::{CheckArgs, Cli, Command, InspectArgs, KeygenArgs, SignArgs, SnapshotArgs, VerifyArgs};
+pub use args::{
+    CheckArgs, Cli, Command, DiffArgs, InspectArgs, KeygenArgs, SignArgs, SnapshotArgs, VerifyArgs,
+};
 pub use sign::{InvalidOrg, parse_duration};
 
 /// The exit code of a failure.
 pub const EXIT_ERROR: u8 = 1;
 /// The exit code of `check` when the decision is a denial.
 pub const EXIT_DENIED: u8 = 2;
+/// The exit code of `diff` when some user's access changes.
+pub const EXIT_CHANGED: u8 = 3;
 
 /// How a command that did not fail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +39,8 @@ pub enum Status {
     Success,
     /// `check` only: the decision is a denial.
     Denied,
+    /// `diff` only: some user's access changes.
+    Changed,
 }
 
 impl Status {
@@ -41,6 +49,7 @@ impl Status {
         match self {
             Status::Success => 0,
             Status::Denied => EXIT_DENIED,
+            Status::Changed => EXIT_CHANGED,
         }
     }
 }
@@ -53,6 +62,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Status> {
         Command::Verify(args) => snapshot::verify(&args, out)?,
         Command::Check(args) => check::check(&args, out)?,
         Command::Inspect(args) => snapshot::inspect(&args, out)?,
+        Command::Diff(args) => diff::diff(&args, out)?,
     };
     out.flush()?;
     Ok(status)

@@ -11,15 +11,21 @@ use crate::args::SignArgs;
 use crate::keys::read_secret_key;
 use crate::{Status, now_or_clock, read_text};
 
-/// An organisation refused at signing. Its message is one line; [`crate::render_error`] adds
-/// one line per problem under it.
+/// An organisation refused as inconsistent (at signing, or by `diff`). Its message is one line;
+/// [`crate::render_error`] adds one line per problem under it.
 #[derive(Debug)]
 pub struct InvalidOrg {
+    /// What was refused: `refusing to sign`, `cannot diff`.
+    action: &'static str,
     path: PathBuf,
     errors: ValidationErrors,
 }
 
 impl InvalidOrg {
+    pub(crate) fn new(action: &'static str, path: &Path, errors: ValidationErrors) -> InvalidOrg {
+        InvalidOrg { action, path: path.to_owned(), errors }
+    }
+
     /// Every problem, in the order found.
     pub fn problems(&self) -> &[ValidationError] {
         self.errors.errors()
@@ -31,7 +37,8 @@ impl fmt::Display for InvalidOrg {
         let count = self.errors.errors().len();
         write!(
             f,
-            "refusing to sign `{}`: {count} problem{} in the organisation",
+            "{} `{}`: {count} problem{} in the organisation",
+            self.action,
             self.path.display(),
             if count == 1 { "" } else { "s" }
         )
@@ -50,7 +57,7 @@ pub(crate) fn sign(args: &SignArgs, out: &mut dyn Write) -> anyhow::Result<Statu
     let secret_key = read_secret_key(&args.key)?;
     let org = read_org(&args.org)?;
     if let Err(errors) = Policy::new(&org) {
-        return Err(InvalidOrg { path: args.org.clone(), errors }.into());
+        return Err(InvalidOrg::new("refusing to sign", &args.org, errors).into());
     }
     let scoped = cut(&org, &scope, now)?;
     let header = Header {
@@ -79,7 +86,12 @@ pub(crate) fn sign(args: &SignArgs, out: &mut dyn Write) -> anyhow::Result<Statu
 /// Reads an organisation; a JSON error reads `PATH:LINE:COLUMN: message`.
 fn read_org(path: &Path) -> anyhow::Result<Org> {
     let text = read_text(path)?;
-    serde_json::from_str(&text).map_err(|e| {
+    parse_org(path, text.as_bytes())
+}
+
+/// Parses an organisation read from `path`; a JSON error reads `PATH:LINE:COLUMN: message`.
+pub(crate) fn parse_org(path: &Path, bytes: &[u8]) -> anyhow::Result<Org> {
+    serde_json::from_slice(bytes).map_err(|e| {
         let message = e.to_string();
         // serde_json ends its messages with the position; we lead with it instead.
         let suffix = format!(" at line {} column {}", e.line(), e.column());

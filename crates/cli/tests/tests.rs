@@ -13,4 +13,5 @@
 
 mod commands;
 mod conformance;
+mod diff;
 mod support;
