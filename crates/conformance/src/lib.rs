@@ -9,6 +9,9 @@ use std::fmt;
 use serde::Deserialize;
 use tessera_core::{Org, Query, Timestamp};
 
+pub mod generated;
+pub mod reference;
+
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/corpus.rs"));
 }

@@ -22,3 +22,22 @@ fn corpus_decides_as_written() {
     assert!(report.passed(), "{report}");
     assert!(report.queries >= 80, "the corpus holds only {} queries", report.queries);
 }
+
+#[test]
+fn the_reference_evaluator_agrees_with_the_corpus() {
+    let report = check(|_, case, expectation| {
+        let allowed = tessera_conformance::reference::allows(
+            &case.org,
+            &expectation.user,
+            &expectation.query,
+            case.now,
+        );
+        // The reference answers whether, not why: compare the verdict only.
+        Ok((
+            allowed,
+            if allowed == expectation.allowed { expectation.code.clone() } else { "(differs)".to_owned() },
+        ))
+    })
+    .unwrap();
+    assert!(report.passed(), "{report}");
+}

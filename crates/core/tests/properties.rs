@@ -212,6 +212,22 @@ proptest! {
         }
     }
 
+    /// The core agrees with the reference evaluator, written plainly from the spec, on every
+    /// question by everyone (and by someone unknown).
+    #[test]
+    fn the_core_agrees_with_the_reference_evaluator(org in arb_org()) {
+        let policy = Policy::new(&org).unwrap();
+        for user in org.users.iter().map(|u| u.id.as_str()).chain(["nobody"]) {
+            for query in all_queries(&org) {
+                prop_assert_eq!(
+                    policy.allows(user, &query, now()),
+                    tessera_conformance::reference::allows(&org, user, &query, now()),
+                    "{} {:?}: the core says {:?}", user, query, policy.decide(user, &query, now()).code
+                );
+            }
+        }
+    }
+
     /// The quick answer and the explained one are the same rules.
     #[test]
     fn allows_agrees_with_decide(org in arb_org()) {

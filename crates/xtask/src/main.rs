@@ -19,12 +19,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 
 mod dist;
+mod fuzz;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   test    formatting, clippy, every test, and the core built for wasm32
+  fuzz [--seconds N]
+          run every fuzz target for N seconds each (default 60)
   dist    build the npm package tessera-policy into target/npm/ and pack it
   demo    sign the demo organisation with a dev key and show what its users may do
   generate --scale small|medium|large [--seed N] --out FILE
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("demo") => demo(),
         Some("dist") => dist::dist().map(|_| ()),
+        Some("fuzz") => fuzz::fuzz(&env::args().skip(2).collect::<Vec<_>>()),
         Some("generate") => generate(env::args().skip(2).collect()),
         Some("diff-time") => diff_time(env::args().skip(2).collect()),
         Some("help" | "--help" | "-h") | None => {
