@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tessera_core::{Org, Query, Timestamp};
 
 pub mod generated;
+pub mod hostile;
 pub mod reference;
 
 mod embedded {
@@ -70,6 +71,18 @@ pub fn corpus() -> Result<Vec<(&'static str, Case)>, CorpusError> {
             serde_json::from_str(text)
                 .map(|case| (*file, case))
                 .map_err(|e| CorpusError { file: (*file).to_owned(), message: e.to_string() })
+        })
+        .collect()
+}
+
+/// Every hostile case of `tests/hostile/`, as committed: (stem, expectation, bytes).
+pub fn hostile_cases() -> Result<Vec<(&'static str, hostile::Expectation, &'static [u8])>, CorpusError> {
+    embedded::HOSTILE
+        .iter()
+        .map(|(stem, text, bytes)| {
+            serde_json::from_str(text)
+                .map(|expectation| (*stem, expectation, *bytes))
+                .map_err(|e| CorpusError { file: format!("{stem}.json"), message: e.to_string() })
         })
         .collect()
 }
