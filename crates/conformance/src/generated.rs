@@ -4,7 +4,11 @@
 //!
 //! Test-data generation, not product code: every index is folded into range before use (`% len`)
 //! and the few parsed constants are literals, so indexing and unwrapping cannot fail here.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, reason = "indices are folded into range; constants parse")]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    reason = "indices are folded into range; constants parse"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -5,6 +5,7 @@
 //! The files are what every face of the product runs; `cargo test -p tessera-conformance`
 //! checks that they are what this generator writes (and rewrites them with
 //! `UPDATE_HOSTILE=1`).
+#![allow(clippy::indexing_slicing, reason = "test data: the JSON indexed is built a few lines above")]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -120,23 +121,44 @@ pub fn cases() -> Vec<Case> {
     let mut cases: Vec<(&str, &str, &str, Vec<u8>)> = vec![
         ("valid", "a well-formed snapshot signed by the trusted key", "ok", good.clone()),
         ("empty", "no bytes at all", "malformed_envelope", Vec::new()),
-        ("truncated", "the first half of a valid snapshot", "malformed_envelope", good.get(..good.len() / 2).unwrap_or_default().to_vec()),
+        (
+            "truncated",
+            "the first half of a valid snapshot",
+            "malformed_envelope",
+            good.get(..good.len() / 2).unwrap_or_default().to_vec(),
+        ),
         ("not_json", "plain text", "malformed_envelope", b"tessera snapshot, honest".to_vec()),
-        ("non_utf8", "bytes that are not UTF-8", "malformed_envelope", [b"\xff\xfe\xfd{".as_slice(), &good].concat()),
-        ("bom", "a valid snapshot behind a UTF-8 byte order mark", "malformed_envelope", [b"\xef\xbb\xbf".as_slice(), &good].concat()),
+        (
+            "non_utf8",
+            "bytes that are not UTF-8",
+            "malformed_envelope",
+            [b"\xff\xfe\xfd{".as_slice(), &good].concat(),
+        ),
+        (
+            "bom",
+            "a valid snapshot behind a UTF-8 byte order mark",
+            "malformed_envelope",
+            [b"\xef\xbb\xbf".as_slice(), &good].concat(),
+        ),
         (
             "megabyte_id",
             "a signed organisation whose user id is a megabyte long",
             "over_limit",
             signed(&header(3), &with(org(), |o| o["users"][1]["id"] = json!("u".repeat(1 << 20)))),
         ),
-        ("deep_envelope", "an envelope nested 10,000 arrays deep", "malformed_envelope", "[".repeat(10_000).into_bytes()),
+        (
+            "deep_envelope",
+            "an envelope nested 10,000 arrays deep",
+            "malformed_envelope",
+            "[".repeat(10_000).into_bytes(),
+        ),
         (
             "deep_payload",
             "a signed payload whose organisation is nested 10,000 arrays deep",
             "invalid_content",
             envelope(
-                format!("{{\"header\":{},\"org\":{}{}}}", header(3), "[".repeat(10_000), "]".repeat(10_000)).as_bytes(),
+                format!("{{\"header\":{},\"org\":{}{}}}", header(3), "[".repeat(10_000), "]".repeat(10_000))
+                    .as_bytes(),
                 PAYLOAD_TYPE,
                 PAYLOAD_TYPE,
                 &key(),
@@ -148,31 +170,36 @@ pub fn cases() -> Vec<Case> {
             "a signed header whose version is 2^64",
             "invalid_content",
             envelope(
-                format!("{{\"header\":{},\"org\":{}}}", header(3).to_string().replace("\"version\":3", "\"version\":18446744073709551616"), org())
-                    .as_bytes(),
+                format!(
+                    "{{\"header\":{},\"org\":{}}}",
+                    header(3).to_string().replace("\"version\":3", "\"version\":18446744073709551616"),
+                    org()
+                )
+                .as_bytes(),
                 PAYLOAD_TYPE,
                 PAYLOAD_TYPE,
                 &key(),
                 None,
             ),
         ),
-        (
-            "duplicate_envelope_keys",
-            "an envelope that says `payload` twice",
-            "malformed_envelope",
-            {
-                let value: Value = serde_json::from_slice(&good).unwrap_or_default();
-                let payload = value["payload"].to_string();
-                String::from_utf8_lossy(&good).replacen("\"payload\":", &format!("\"payload\":{payload},\"payload\":"), 1).into_bytes()
-            },
-        ),
+        ("duplicate_envelope_keys", "an envelope that says `payload` twice", "malformed_envelope", {
+            let value: Value = serde_json::from_slice(&good).unwrap_or_default();
+            let payload = value["payload"].to_string();
+            String::from_utf8_lossy(&good)
+                .replacen("\"payload\":", &format!("\"payload\":{payload},\"payload\":"), 1)
+                .into_bytes()
+        }),
         (
             "duplicate_org_keys",
             "a signed organisation whose defaults name a profile twice",
             "invalid_content",
             envelope(
                 String::from_utf8_lossy(&payload(&header(3), &org()))
-                    .replacen("\"defaults\":{", "\"defaults\":{\"client\":[\"file.upload\"],\"client\":[],", 1)
+                    .replacen(
+                        "\"defaults\":{",
+                        "\"defaults\":{\"client\":[\"file.upload\"],\"client\":[],",
+                        1,
+                    )
                     .as_bytes(),
                 PAYLOAD_TYPE,
                 PAYLOAD_TYPE,
@@ -235,25 +262,20 @@ pub fn cases() -> Vec<Case> {
             "ok",
             envelope(&payload(&header(3), &org()), PAYLOAD_TYPE, PAYLOAD_TYPE, &key(), Some("")),
         ),
-        (
-            "one_good_signature_of_several",
-            "a stranger's signature, a spoilt one, and a good one",
-            "ok",
-            {
-                let body = payload(&header(3), &org());
-                json!({
-                    "payloadType": PAYLOAD_TYPE,
-                    "payload": BASE64.encode(&body),
-                    "signatures": [
-                        signature(&body, PAYLOAD_TYPE, &stranger, None),
-                        { "keyid": key().public_key().key_id().as_str(), "sig": BASE64.encode([0u8; 64]) },
-                        signature(&body, PAYLOAD_TYPE, &key(), None),
-                    ],
-                })
-                .to_string()
-                .into_bytes()
-            },
-        ),
+        ("one_good_signature_of_several", "a stranger's signature, a spoilt one, and a good one", "ok", {
+            let body = payload(&header(3), &org());
+            json!({
+                "payloadType": PAYLOAD_TYPE,
+                "payload": BASE64.encode(&body),
+                "signatures": [
+                    signature(&body, PAYLOAD_TYPE, &stranger, None),
+                    { "keyid": key().public_key().key_id().as_str(), "sig": BASE64.encode([0u8; 64]) },
+                    signature(&body, PAYLOAD_TYPE, &key(), None),
+                ],
+            })
+            .to_string()
+            .into_bytes()
+        }),
         (
             "too_many_signatures",
             "nine signatures, the last one good: more than the eight allowed",
@@ -271,10 +293,13 @@ pub fn cases() -> Vec<Case> {
             "expired",
             "expired an hour before the clock",
             "expired",
-            signed(&with(header(3), |h| {
-                h["issued_at"] = json!("2026-05-30T00:00:00Z");
-                h["expires_at"] = json!("2026-05-31T23:00:00Z");
-            }), &org()),
+            signed(
+                &with(header(3), |h| {
+                    h["issued_at"] = json!("2026-05-30T00:00:00Z");
+                    h["expires_at"] = json!("2026-05-31T23:00:00Z");
+                }),
+                &org(),
+            ),
         ),
         (
             "not_yet_valid",
@@ -296,7 +321,10 @@ pub fn cases() -> Vec<Case> {
             "over_limit",
             signed(
                 &header(3),
-                &with(org(), |o| o["projects"][0]["team"] = json!((0..=10_000).map(|i| format!("u-{i}")).collect::<Vec<_>>())),
+                &with(org(), |o| {
+                    o["projects"][0]["team"] =
+                        json!((0..=10_000).map(|i| format!("u-{i}")).collect::<Vec<_>>())
+                }),
             ),
         ),
     ];
@@ -352,7 +380,10 @@ mod tests {
             }
         }
         let on_disk = fs::read_dir(&dir).map(|entries| entries.count()).unwrap_or(0);
-        assert!(stale.is_empty(), "stale hostile cases {stale:?}: run `UPDATE_HOSTILE=1 cargo test -p tessera-conformance` and commit");
+        assert!(
+            stale.is_empty(),
+            "stale hostile cases {stale:?}: run `UPDATE_HOSTILE=1 cargo test -p tessera-conformance` and commit"
+        );
         assert_eq!(on_disk, expected.len(), "tests/hostile holds files the generator does not write");
     }
 }
