@@ -75,14 +75,25 @@ pub fn corpus() -> Result<Vec<(&'static str, Case)>, CorpusError> {
         .collect()
 }
 
-/// Every hostile case of `tests/hostile/`, as committed: (stem, expectation, bytes).
-pub fn hostile_cases() -> Result<Vec<(&'static str, hostile::Expectation, &'static [u8])>, CorpusError> {
+/// One hostile case of `tests/hostile/`, as committed.
+#[derive(Debug, Clone)]
+pub struct HostileFile {
+    /// The file stem, `NNN_name`.
+    pub name: &'static str,
+    /// How it is loaded and what it must answer.
+    pub expectation: hostile::Expectation,
+    /// What the loader is handed.
+    pub bytes: &'static [u8],
+}
+
+/// Every hostile case of `tests/hostile/`, as committed.
+pub fn hostile_cases() -> Result<Vec<HostileFile>, CorpusError> {
     embedded::HOSTILE
         .iter()
-        .map(|(stem, text, bytes)| {
+        .map(|(name, text, bytes)| {
             serde_json::from_str(text)
-                .map(|expectation| (*stem, expectation, *bytes))
-                .map_err(|e| CorpusError { file: format!("{stem}.json"), message: e.to_string() })
+                .map(|expectation| HostileFile { name, expectation, bytes })
+                .map_err(|e| CorpusError { file: format!("{name}.json"), message: e.to_string() })
         })
         .collect()
 }
