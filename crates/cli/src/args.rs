@@ -86,6 +86,9 @@ pub struct SnapshotArgs {
     /// The time to verify and decide at, RFC 3339 (default: the system clock)
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    /// Refuse snapshots larger than this many bytes
+    #[arg(long, value_name = "BYTES", default_value_t = tessera_core::DEFAULT_MAX_BYTES)]
+    pub max_bytes: usize,
 }
 
 /// `tessera verify`.

@@ -52,6 +52,7 @@ pub(crate) fn load(args: &SnapshotArgs, min_version: u64) -> anyhow::Result<(Sna
     let bytes = read_file(&args.snapshot)?;
     let mut options = VerifyOptions::new(now);
     options.min_version = min_version;
+    options.max_bytes = args.max_bytes;
     let snapshot = Snapshot::verify(&bytes, &keys, &options)?;
     Ok((snapshot, now))
 }

@@ -13,5 +13,6 @@
 
 mod commands;
 mod conformance;
+mod hostile;
 mod diff;
 mod support;

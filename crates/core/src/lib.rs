@@ -41,6 +41,7 @@ mod clock;
 mod decision;
 mod diff;
 mod eval;
+mod limits;
 mod model;
 mod permission;
 mod policy;
@@ -57,6 +58,7 @@ pub use model::{
     Network, Office, Org, PROJECT_PERMISSIONS, Project, Role, Threshold, User,
 };
 pub use permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
+pub use limits::{LimitError, Limits};
 pub use policy::{Counts, Policy, UserSummary};
 pub use query::{Query, QueryError, ResourceKind, Target};
 pub use scope::{ScopeError, cut};

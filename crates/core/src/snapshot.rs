@@ -2,7 +2,7 @@
 //! [`Engine`] that only ever holds a verified snapshot.
 //!
 //! Loading checks, in order: size, envelope, payload type, signature (before the payload is
-//! parsed at all), schema, expiry, not-yet-valid, rollback, then the organisation itself.
+//! parsed at all), schema, expiry, not-yet-valid, rollback, limits, then the organisation itself.
 
 use std::fmt;
 
@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
 use crate::decision::{Code, Decision, Fact};
+use crate::limits::Limits;
 use crate::model::Org;
 use crate::policy::Policy;
 use crate::query::Query;
@@ -353,6 +354,8 @@ pub struct VerifyOptions {
     pub max_bytes: usize,
     /// How far a signer's clock may run ahead of ours, in seconds.
     pub clock_skew_seconds: i64,
+    /// How much the organisation inside may hold.
+    pub limits: Limits,
 }
 
 impl VerifyOptions {
@@ -363,6 +366,7 @@ impl VerifyOptions {
             min_version: 0,
             max_bytes: DEFAULT_MAX_BYTES,
             clock_skew_seconds: DEFAULT_CLOCK_SKEW_SECONDS,
+            limits: Limits::default(),
         }
     }
 }
@@ -401,6 +405,8 @@ pub enum LoadErrorKind {
     InvalidContent,
     /// An update whose scope is not the current snapshot's.
     ScopeMismatch,
+    /// Signed, but holding more than the limits allow.
+    OverLimit,
 }
 
 impl LoadErrorKind {
@@ -418,6 +424,7 @@ impl LoadErrorKind {
             LoadErrorKind::TooLarge => "too_large",
             LoadErrorKind::InvalidContent => "invalid_content",
             LoadErrorKind::ScopeMismatch => "scope_mismatch",
+            LoadErrorKind::OverLimit => "over_limit",
         }
     }
 }
@@ -501,6 +508,7 @@ impl Snapshot {
         let org: Org = serde_json::from_str(parsed.org.get()).map_err(|e| {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the organisation is not valid: {e}"))
         })?;
+        options.limits.check(&org).map_err(|e| LoadError::new(LoadErrorKind::OverLimit, e.to_string()))?;
         let policy = Policy::new(&org).map_err(|errors| LoadError {
             kind: LoadErrorKind::InvalidContent,
             message: errors.to_string(),
@@ -598,8 +606,8 @@ fn verify_signatures(envelope: &Envelope, payload: &[u8], keys: &TrustedKeys) ->
         ));
     }
     let message = pae(&envelope.payload_type, payload);
-    // Each trusted key is tried once at most, whatever the envelope asks.
-    let mut tried: Vec<&KeyId> = Vec::new();
+    // At most MAX_SIGNATURES signatures times the trusted keys: bounded work.
+    let mut tried = false;
     for signature in &envelope.signatures {
         // The key id is an unsigned hint: an empty one means "try every trusted key".
         let candidates: Vec<&(KeyId, PublicKey)> = if signature.keyid.is_empty() {
@@ -607,25 +615,19 @@ fn verify_signatures(envelope: &Envelope, payload: &[u8], keys: &TrustedKeys) ->
         } else {
             keys.get(&signature.keyid).into_iter().collect()
         };
-        let Ok(bytes) = BASE64.decode(signature.sig.as_bytes()) else {
-            tried.extend(candidates.iter().map(|(id, _)| id));
+        if candidates.is_empty() {
             continue;
-        };
-        let Ok(sig) = Signature::from_slice(&bytes) else {
-            tried.extend(candidates.iter().map(|(id, _)| id));
-            continue;
-        };
+        }
+        tried = true;
+        let Ok(bytes) = BASE64.decode(signature.sig.as_bytes()) else { continue };
+        let Ok(sig) = Signature::from_slice(&bytes) else { continue };
         for (key_id, key) in candidates {
-            if tried.contains(&key_id) {
-                continue;
-            }
-            tried.push(key_id);
             if key.0.verify_strict(&message, &sig).is_ok() {
                 return Ok(key_id.clone());
             }
         }
     }
-    if tried.is_empty() {
+    if !tried {
         let named: Vec<String> = envelope.signatures.iter().map(|s| untrusted(&s.keyid)).collect();
         Err(LoadError::new(
             LoadErrorKind::UnknownKey,

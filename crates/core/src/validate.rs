@@ -24,10 +24,15 @@ impl ValidationErrors {
 
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line, of a readable length: the first few problems, then how many more.
+        const SHOWN: usize = 10;
         let count = self.errors.len();
         write!(f, "{count} problem{} in the organisation", if count == 1 { "" } else { "s" })?;
-        for error in &self.errors {
+        for error in self.errors.iter().take(SHOWN) {
             write!(f, "; {error}")?;
+        }
+        if count > SHOWN {
+            write!(f, "; and {} more", count - SHOWN)?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 )]
 
 mod conformance;
+mod hostile;
 mod diff;
 mod properties;
 mod snapshots;

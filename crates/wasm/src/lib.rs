@@ -80,7 +80,7 @@ export interface Decision {
 /** The stable codes of a `TesseraError`. */
 export type TesseraErrorCode =
   | "malformed_envelope" | "wrong_payload_type" | "unknown_key" | "bad_signature" | "expired"
-  | "not_yet_valid" | "rollback" | "unsupported_schema" | "too_large" | "invalid_content" | "scope_mismatch"
+  | "not_yet_valid" | "rollback" | "unsupported_schema" | "too_large" | "invalid_content" | "scope_mismatch" | "over_limit"
   | "invalid_key" | "invalid_options" | "invalid_input" | "invalid_query";
 
 /** A failed load or update: an `Error` whose `name` is `"TesseraError"`, with a stable `code`. */

@@ -275,3 +275,30 @@ fn a_version_store_refuses_rollback_across_reloads() {
     assert!(in_memory.load(bytes(3).unchecked_ref(), options(now(), &[]).unchecked_ref()).is_ok());
     assert!((in_memory.min_version("wasm-test") - 3.0).abs() < f64::EPSILON);
 }
+
+#[wasm_bindgen_test]
+fn every_hostile_case_gets_its_code() {
+    let key = JsValue::from_str(&tessera_conformance::hostile::key().public_key().to_text());
+    let cases = tessera_conformance::hostile_cases().unwrap();
+    assert!(cases.len() >= 25);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let expectation = &case.expectation;
+        let now = Timestamp::parse(&expectation.now).unwrap();
+        let mut extra = vec![
+            ("trustedKeys", JsValue::from(Array::of1(&key))),
+            ("minVersion", JsValue::from_f64(expectation.min_version as f64)),
+        ];
+        if let Some(max_bytes) = expectation.max_bytes {
+            extra.push(("maxBytes", JsValue::from_f64(max_bytes as f64)));
+        }
+        let got = match load(case.bytes, &options(now, &extra)) {
+            Ok(_) => "ok".to_owned(),
+            Err(error) => code_of(&error),
+        };
+        if got != expectation.expect {
+            failures.push(format!("{}: expected {}, got {got}", case.name, expectation.expect));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
