@@ -13,6 +13,6 @@
 
 mod commands;
 mod conformance;
-mod hostile;
 mod diff;
+mod hostile;
 mod support;
