@@ -67,7 +67,11 @@ impl Limits {
             over(&format!("the team of `{}`", short(&project.id)), project.team.len(), self.team_size)?;
         }
         for group in &org.groups {
-            over(&format!("group `{}`", short(&group.id)), group.members.len().max(group.owners.len()), self.group_size)?;
+            over(
+                &format!("group `{}`", short(&group.id)),
+                group.members.len().max(group.owners.len()),
+                self.group_size,
+            )?;
         }
         for agreement in &org.agreements {
             let listed = agreement.users.as_ref().map_or(0, Vec::len);
