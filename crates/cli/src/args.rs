@@ -113,6 +113,9 @@ pub struct CheckArgs {
     /// Print the decision as one line of JSON
     #[arg(long)]
     pub json: bool,
+    /// For a denial, also list the smallest edits of the organisation that would allow it
+    #[arg(long)]
+    pub explain: bool,
     /// May the user view this resource? KIND is project, task, document, report, finance,
     /// person or group
     #[arg(long, value_name = "KIND:ID")]

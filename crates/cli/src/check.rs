@@ -12,7 +12,11 @@ use crate::snapshot::load;
 pub(crate) fn check(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     let query = query_of(args)?;
     let (snapshot, now) = load(&args.snapshot, 0)?;
-    let decision = snapshot.decide(&args.user, &query, now);
+    let decision = if args.explain {
+        snapshot.explain(&args.user, &query, now)
+    } else {
+        snapshot.decide(&args.user, &query, now)
+    };
     if args.json {
         let line = serde_json::to_string(&decision).context("cannot write the decision as JSON")?;
         writeln!(out, "{line}")?;
@@ -66,6 +70,12 @@ fn write_decision(decision: &Decision, out: &mut dyn Write) -> anyhow::Result<()
     writeln!(out, "{verdict} ({}): {}", decision.code, decision.message)?;
     for fact in &decision.facts {
         writeln!(out, "  {}", describe(fact))?;
+    }
+    if !decision.grants.is_empty() {
+        writeln!(out, "would be allowed after any one of:")?;
+        for (n, grant) in decision.grants.iter().enumerate() {
+            writeln!(out, "  {}. {grant}", n + 1)?;
+        }
     }
     Ok(())
 }

@@ -14,5 +14,6 @@
 mod commands;
 mod conformance;
 mod diff;
+mod explain;
 mod hostile;
 mod support;

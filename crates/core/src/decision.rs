@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::grant::Grant;
+
 /// One decision, explained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
@@ -16,6 +18,10 @@ pub struct Decision {
     pub message: String,
     /// The facts the decision rested on, in the order the rules were checked.
     pub facts: Vec<Fact>,
+    /// For a denial from [`crate::Policy::explain`], the smallest edits of the organisation
+    /// that would allow it. Empty otherwise, and then left out of JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
 }
 
 /// The reason for a decision. A denial's code names the first rule that failed; an allowed

@@ -20,6 +20,16 @@ impl Policy {
         trace.into_decision(code)
     }
 
+    /// [`Policy::decide`], and for a denial the smallest edits that would allow it
+    /// ([`Policy::grants`]).
+    pub fn explain(&self, user: &str, query: &Query, now: Timestamp) -> Decision {
+        let mut decision = self.decide(user, query, now);
+        if !decision.allowed {
+            decision.grants = self.grants(user, query, now);
+        }
+        decision
+    }
+
     /// Whether `user` may, at `now`: the same rules as [`Policy::decide`], with no explanation
     /// built.
     pub fn allows(&self, user: &str, query: &Query, now: Timestamp) -> bool {
@@ -73,7 +83,7 @@ impl Explain {
         } else {
             self.sentences.last().cloned().unwrap_or_default()
         };
-        Decision { allowed, code, message, facts: self.facts }
+        Decision { allowed, code, message, facts: self.facts, grants: Vec::new() }
     }
 }
 

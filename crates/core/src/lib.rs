@@ -41,6 +41,7 @@ mod clock;
 mod decision;
 mod diff;
 mod eval;
+mod grant;
 mod limits;
 mod model;
 mod permission;
@@ -53,12 +54,13 @@ mod validate;
 pub use clock::{Timestamp, TimestampError};
 pub use decision::{Code, Decision, Fact};
 pub use diff::{Access, Impact, UserImpact, diff};
+pub use grant::{Edit, Grant, MAX_GRANTS};
+pub use limits::{LimitError, Limits};
 pub use model::{
     AccessLevel, Agreement, DEFAULT_PROFILES, DirectMessage, Features, Group, KNOWN_PROFILE_PERMISSIONS,
     Network, Office, Org, PROJECT_PERMISSIONS, Project, Role, Threshold, User,
 };
 pub use permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
-pub use limits::{LimitError, Limits};
 pub use policy::{Counts, Policy, UserSummary};
 pub use query::{Query, QueryError, ResourceKind, Target};
 pub use scope::{ScopeError, cut};

@@ -551,9 +551,19 @@ impl Snapshot {
                 }
                 _ => Fact::SnapshotScope { scope: self.header.scope.to_string() },
             };
-            return Decision { allowed: false, code, message, facts: vec![fact] };
+            return Decision { allowed: false, code, message, facts: vec![fact], grants: Vec::new() };
         }
         self.policy.decide(user, query, now)
+    }
+
+    /// [`Snapshot::decide`], and for a denial the smallest edits of the organisation that would
+    /// allow it. None past the snapshot's expiry or outside its scope: a new snapshot is what
+    /// those need.
+    pub fn explain(&self, user: &str, query: &Query, now: Timestamp) -> Decision {
+        if self.refusal(user, now).is_some() {
+            return self.decide(user, query, now);
+        }
+        self.policy.explain(user, query, now)
     }
 
     /// Whether `user` may, at `now`; denied past the snapshot's expiry and outside its scope.

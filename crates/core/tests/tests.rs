@@ -9,8 +9,9 @@
 )]
 
 mod conformance;
-mod hostile;
 mod diff;
+mod grants;
+mod hostile;
 mod properties;
 mod snapshots;
 mod support;
