@@ -11,6 +11,9 @@
 //! - [`Policy::decide`] answers a [`Query`] with a [`Decision`]: allowed or not, a stable
 //!   [`Code`], a sentence, and the [`Fact`]s it rested on. A denial is a value, not an error.
 //! - [`cut`] scopes an organisation to one user or one Network.
+//! - [`diff`] says what a change of the organisation does to each user ([`Impact`]);
+//!   [`Policy::explain`] adds to a denial the smallest edits ([`Grant`], [`Edit`]) that would
+//!   allow it.
 //!
 //! ```
 //! use tessera_core::{Org, Policy, Query, Target, Timestamp};
