@@ -351,10 +351,20 @@ fn info(snapshot: &Snapshot) -> Result<SnapshotInfoOutput, JsValue> {
     to_js(&info).map(JsCast::unchecked_into)
 }
 
+/// Structured values cross the boundary as JSON text: the JSON code is in the module anyway (for
+/// the snapshot), and a second serializer would cost size for no speed that matters here.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| error("invalid_input", e.to_string()))
+    let text = serde_json::to_string(value).map_err(|e| error("invalid_input", e.to_string()))?;
+    js_sys::JSON::parse(&text)
+}
+
+/// Reads a structured value from JavaScript (through JSON text, as [`to_js`] writes).
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsValue> {
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|text| text.as_string())
+        .ok_or_else(|| error("invalid_query", format!("invalid {what}: not JSON")))?;
+    serde_json::from_str(&text).map_err(|e| error("invalid_query", format!("invalid {what}: {e}")))
 }
 
 /// One user's decisions.
@@ -407,8 +417,7 @@ impl UserView {
     pub fn can(&self, permission: String, target: Option<TargetInput>) -> Result<bool, JsValue> {
         let target = match target {
             Some(target) if !target.is_undefined() && !target.is_null() => {
-                serde_wasm_bindgen::from_value::<Target>(target.into())
-                    .map_err(|e| error("invalid_query", format!("invalid target: {e}")))?
+                from_js::<Target>(&target, "target")?
             }
             _ => Target::none(),
         };
@@ -418,8 +427,7 @@ impl UserView {
     /// The decision, explained: `{ allowed, code, message, facts }`. Throws a `TesseraError`
     /// (`invalid_query`) only for a malformed query.
     pub fn explain(&self, query: QueryInput) -> Result<DecisionOutput, JsValue> {
-        let query: Query = serde_wasm_bindgen::from_value(query.into())
-            .map_err(|e| error("invalid_query", format!("invalid query: {e}")))?;
+        let query: Query = from_js(&query, "query")?;
         let shared = self.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
         let decision = shared.engine.snapshot().decide(&self.user, &query, shared.settings.now());
         to_js(&decision).map(JsCast::unchecked_into)
