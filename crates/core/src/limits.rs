@@ -49,9 +49,6 @@ impl std::error::Error for LimitError {}
 impl Limits {
     /// The first limit `org` goes over, if any.
     pub fn check(&self, org: &Org) -> Result<(), LimitError> {
-        let over = |what: &str, actual: usize, limit: usize| -> Result<(), LimitError> {
-            if actual > limit { Err(LimitError { what: what.to_owned(), actual, limit }) } else { Ok(()) }
-        };
         for (kind, count) in [
             ("networks", org.networks.len()),
             ("offices", org.offices.len()),
@@ -61,64 +58,54 @@ impl Limits {
             ("groups", org.groups.len()),
             ("direct_messages", org.direct_messages.len()),
         ] {
-            over(kind, count, self.entities_per_kind)?;
+            over(count, self.entities_per_kind, || kind.to_owned())?;
         }
         for project in &org.projects {
-            over(&format!("the team of `{}`", short(&project.id)), project.team.len(), self.team_size)?;
+            over(project.team.len(), self.team_size, || format!("the team of `{}`", short(&project.id)))?;
         }
         for group in &org.groups {
-            over(
-                &format!("group `{}`", short(&group.id)),
-                group.members.len().max(group.owners.len()),
-                self.group_size,
-            )?;
+            let size = group.members.len().max(group.owners.len());
+            over(size, self.group_size, || format!("group `{}`", short(&group.id)))?;
         }
         for agreement in &org.agreements {
             let listed = agreement.users.as_ref().map_or(0, Vec::len);
-            over(&format!("agreement `{}`", short(&agreement.id)), listed, self.group_size)?;
+            over(listed, self.group_size, || format!("agreement `{}`", short(&agreement.id)))?;
         }
-        let id = |text: &str| over("an id", text.len(), self.id_bytes);
-        for network in &org.networks {
-            id(&network.id)?;
-            for (profile, keys) in &network.defaults {
-                id(profile)?;
-                keys.iter().try_for_each(|key| id(key))?;
-            }
-        }
-        for office in &org.offices {
-            id(&office.id)?;
-            id(&office.network)?;
-            for (profile, switches) in &office.overrides {
-                id(profile)?;
-                switches.keys().try_for_each(|key| id(key))?;
-            }
-        }
-        for user in &org.users {
-            id(&user.id)?;
-            id(&user.home_office)?;
-            id(&user.profile)?;
-            user.additional_offices.iter().try_for_each(|office| id(office))?;
-        }
-        for project in &org.projects {
-            id(&project.id)?;
-            id(&project.office)?;
-            project.team.iter().try_for_each(|user| id(user))?;
-        }
-        for agreement in &org.agreements {
-            for text in [&agreement.id, &agreement.host_office, &agreement.guest_office, &agreement.profile] {
-                id(text)?;
-            }
-        }
-        for group in &org.groups {
-            id(&group.id)?;
-            group.members.iter().chain(&group.owners).try_for_each(|user| id(user))?;
-        }
-        for dm in &org.direct_messages {
-            id(&dm.id)?;
-            dm.participants.iter().try_for_each(|user| id(user))?;
+        let ids = org
+            .networks
+            .iter()
+            .flat_map(|n| {
+                std::iter::once(&n.id)
+                    .chain(n.defaults.iter().flat_map(|(p, keys)| std::iter::once(p).chain(keys)))
+            })
+            .chain(org.offices.iter().flat_map(|o| {
+                [&o.id, &o.network].into_iter().chain(
+                    o.overrides.iter().flat_map(|(p, switches)| std::iter::once(p).chain(switches.keys())),
+                )
+            }))
+            .chain(
+                org.users.iter().flat_map(|u| {
+                    [&u.id, &u.home_office, &u.profile].into_iter().chain(&u.additional_offices)
+                }),
+            )
+            .chain(org.projects.iter().flat_map(|p| [&p.id, &p.office].into_iter().chain(&p.team)))
+            .chain(org.agreements.iter().flat_map(|a| {
+                [&a.id, &a.host_office, &a.guest_office, &a.profile]
+                    .into_iter()
+                    .chain(a.users.iter().flatten())
+            }))
+            .chain(org.groups.iter().flat_map(|g| std::iter::once(&g.id).chain(&g.members).chain(&g.owners)))
+            .chain(org.direct_messages.iter().flat_map(|d| std::iter::once(&d.id).chain(&d.participants)));
+        for id in ids {
+            over(id.len(), self.id_bytes, || "an id".to_owned())?;
         }
         Ok(())
     }
+}
+
+/// An error when `actual` is over `limit`; what went over is only written out then.
+fn over(actual: usize, limit: usize, what: impl FnOnce() -> String) -> Result<(), LimitError> {
+    if actual > limit { Err(LimitError { what: what(), actual, limit }) } else { Ok(()) }
 }
 
 /// An id cut short for an error message.

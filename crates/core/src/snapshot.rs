@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha512};
 
 use crate::clock::Timestamp;
 use crate::decision::{Code, Decision, Fact};
@@ -88,9 +88,10 @@ impl PublicKey {
         format!("{PUBLIC_PREFIX}{}\n", BASE64.encode(self.0.to_bytes()))
     }
 
-    /// The key id: the first 16 hex digits of the SHA-256 of the raw public key.
+    /// The key id: the first 16 hex digits of the SHA-512 of the raw public key (SHA-512, the
+    /// hash Ed25519 itself uses, so that no second hash is shipped for this alone).
     pub fn key_id(&self) -> KeyId {
-        let digest = Sha256::digest(self.0.as_bytes());
+        let digest = Sha512::digest(self.0.as_bytes());
         let hex: String = digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
         KeyId(hex)
     }
@@ -279,9 +280,17 @@ struct PayloadOut<'a> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PayloadIn<'a> {
-    header: serde_json::Value,
+    #[serde(borrow)]
+    header: &'a RawValue,
     #[serde(borrow)]
     org: &'a RawValue,
+}
+
+/// Only the header's schema: read before anything else in it, since the schema says how to
+/// read the rest.
+#[derive(Deserialize)]
+struct SchemaProbe {
+    schema: Option<u64>,
 }
 
 /// The DSSE pre-authentication encoding: what is signed.
@@ -493,7 +502,8 @@ impl Snapshot {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the payload is not a snapshot: {e}"))
         })?;
         // The schema decides how to read the rest, so it is read on its own first.
-        let schema = parsed.header.get("schema").and_then(serde_json::Value::as_u64);
+        let schema =
+            serde_json::from_str::<SchemaProbe>(parsed.header.get()).ok().and_then(|probe| probe.schema);
         if schema != Some(u64::from(SCHEMA_VERSION)) {
             let shown = schema.map_or_else(|| "missing".to_owned(), |s| s.to_string());
             return Err(LoadError::new(
@@ -501,7 +511,7 @@ impl Snapshot {
                 format!("schema {shown} is not the supported schema {SCHEMA_VERSION}"),
             ));
         }
-        let header: Header = serde_json::from_value(parsed.header).map_err(|e| {
+        let header: Header = serde_json::from_str(parsed.header.get()).map_err(|e| {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the header is not valid: {e}"))
         })?;
         check_header(&header, options)?;
