@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
-import { root, scratchProject, signDemo, resign, runJson, tarball } from "./support.mjs";
+import { writeFileSync } from "node:fs";
+import { root, scratchProject, signDemo, resign, runJson, tarball, tessera } from "./support.mjs";
 
 /** The budget for the WebAssembly module, gzip: Cedar's is 1,409 KB, Biscuit's 730 KB. */
 const BUDGET_GZIP_BYTES = 150 * 1000;
@@ -76,6 +77,23 @@ try {
 console.log(JSON.stringify(out));
 `;
 
+const FULL_CONSUMER = `
+import { readFileSync } from "node:fs";
+import { PolicyEngine } from "tessera-policy/full";
+import { PolicyEngine as LeanEngine } from "tessera-policy";
+
+const trustedKeys = [readFileSync("demo.key.pub", "utf8")];
+const before = PolicyEngine.load(readFileSync("demo-6.snapshot.json"), { trustedKeys });
+const after = PolicyEngine.load(readFileSync("demo-7.snapshot.json"), { trustedKeys });
+const query = { can: "task.create", target: { project: "p-rebrand" } };
+console.log(JSON.stringify({
+  impact: before.diff(after),
+  unchanged: before.diff(before),
+  explained: before.forUser("u-cleo").explain(query),
+  lean: LeanEngine.load(readFileSync("demo-6.snapshot.json"), { trustedKeys }).forUser("u-cleo").explain(query),
+}));
+`;
+
 const CJS_CONSUMER = `
 const { readFileSync } = require("node:fs");
 const { PolicyEngine } = require("tessera-policy");
@@ -88,6 +106,8 @@ console.log(JSON.stringify({ version: engine.info.version, ada: engine.forUser("
 const TS_CONSUMER = `
 import { PolicyEngine, VersionStore, isTesseraError } from "tessera-policy";
 import type { Decision, LoadOptions, Query, SnapshotInfo, Target, TesseraError } from "tessera-policy";
+import { PolicyEngine as FullEngine } from "tessera-policy/full";
+import type { Impact } from "tessera-policy/full";
 
 declare const bytes: Uint8Array;
 const options: LoadOptions = { trustedKeys: ["tessera-ed25519-public:..."], minVersion: 3, now: new Date() };
@@ -113,6 +133,10 @@ try {
   }
 }
 new VersionStore(undefined, "my-app").minVersion("tessera");
+const full = FullEngine.load(bytes, options);
+const impact: Impact = full.diff(FullEngine.load(bytes, options));
+const gained: string[] | undefined = impact.users[0]?.gained.projects;
+console.log(gained, full.forUser("u-1").explain(query).grants?.[0]?.edits[0]?.edit);
 // @ts-expect-error: not a resource kind
 view.canView("widget", "w-1");
 // @ts-expect-error: a query is a view or a permission
@@ -123,6 +147,7 @@ before(() => {
   dir = scratchProject("package", {
     "esm.mjs": ESM_CONSUMER,
     "cjs.cjs": CJS_CONSUMER,
+    "full.mjs": FULL_CONSUMER,
     "consumer.ts": TS_CONSUMER,
     "tsconfig.json": JSON.stringify({
       compilerOptions: { strict: true, noEmit: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2022", "dom"], types: [] },
@@ -136,6 +161,14 @@ before(() => {
   signed = signDemo(dir, { version: 5 });
   resign(dir, signed.key, 4);
   resign(dir, signed.key, 6);
+  // The next version of the demo organisation: London lets clients create tasks.
+  const org = JSON.parse(readFileSync(join(root, "tests/demo/org.json"), "utf8"));
+  const london = org.offices.find((office) => office.id === "o-lon");
+  london.overrides = { ...london.overrides, client: { ...(london.overrides?.client ?? {}), "task.create": true } };
+  writeFileSync(join(dir, "org-next.json"), JSON.stringify(org));
+  execFileSync(tessera(), ["sign", join(dir, "org-next.json"), "--key", signed.key, "--version", "7", "--out", join(dir, "demo-7.snapshot.json")], {
+    stdio: "ignore",
+  });
 });
 
 test("imported as ESM, it verifies a snapshot signed by `tessera sign` and decides", () => {
@@ -175,6 +208,22 @@ test("load and update failures throw TesseraErrors with stable codes; updates ar
   assert.equal(out.storeRollback, "rollback", "the version store refuses an older snapshot after a reload");
 });
 
+test("the full build says what a new snapshot changes, and what would grant a denial", () => {
+  const out = runJson(dir, "full.mjs");
+  assert.deepEqual(out.unchanged, { users: [] });
+  const cleo = out.impact.users.find((user) => user.user === "u-cleo");
+  assert.ok(cleo, "Cleo, a London client, gains task creation");
+  assert.ok(
+    cleo.gained.permissions.some((query) => query.can === "task.create" && query.target.project === "p-rebrand"),
+    JSON.stringify(cleo),
+  );
+  assert.ok(out.impact.users.every((user) => Object.keys(user.lost).length === 0), "nothing is lost");
+  assert.equal(out.explained.allowed, false);
+  assert.ok(out.explained.grants.length > 0, "a denial lists what would allow it");
+  assert.ok(out.explained.grants[0].edits.some((edit) => edit.edit === "override_on"), JSON.stringify(out.explained.grants));
+  assert.equal(out.lean.grants, undefined, "the default build does not carry suggestions");
+});
+
 test("required as CommonJS, it works the same", () => {
   const out = runJson(dir, "cjs.cjs");
   assert.deepEqual(out, { version: 5, ada: true });
@@ -197,10 +246,12 @@ test("publint finds no problem", () => {
 test("are the types wrong? no", () => {
   const attw = join(root, "node_modules/.bin/attw");
   // The main entry and the Node build: every rule.
-  execFileSync(attw, [tarball(), "--entrypoints", ".", "node", "package.json"], { stdio: "inherit" });
+  execFileSync(attw, [tarball(), "--entrypoints", ".", "node", "full", "package.json"], { stdio: "inherit" });
   // The web and bundler builds are ESM by nature (`import.meta.url`, ESM-integrated wasm), so
   // `require` of them resolving to ESM is by design; every other rule holds.
-  execFileSync(attw, [tarball(), "--entrypoints", "web", "bundler", "--ignore-rules", "cjs-resolves-to-esm"], { stdio: "inherit" });
+  execFileSync(attw, [tarball(), "--entrypoints", "web", "bundler", "full/web", "--ignore-rules", "cjs-resolves-to-esm"], {
+    stdio: "inherit",
+  });
 });
 
 test(`the WebAssembly module is within its budget of ${BUDGET_GZIP_BYTES / 1000} KB gzip`, () => {

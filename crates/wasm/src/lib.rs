@@ -75,6 +75,20 @@ export interface Decision {
   /** A sentence a person can read. */
   message: string;
   facts: Fact[];
+  /** For a denial, the smallest changes of the organisation that would allow it, smallest
+   * first: in the `tessera-policy/full` build only. */
+  grants?: Grant[];
+}
+
+/** One concrete edit of the organisation; `edit` says which kind (`add_to_team`, `override_on`, `raise_role`, ...). */
+export interface Edit {
+  edit: string;
+  [field: string]: unknown;
+}
+
+/** Edits that, applied together, would allow a denied decision. */
+export interface Grant {
+  edits: Edit[];
 }
 
 /** The stable codes of a `TesseraError`. */
@@ -98,6 +112,25 @@ export interface StorageLike {
 export interface UserView {
   /** The items the user may see, in order; an item of an unknown kind is left out. */
   filter<T extends { kind: ResourceKind | string; id: string; project?: string }>(items: T[]): T[];
+}
+"#;
+
+#[cfg(feature = "impact")]
+#[wasm_bindgen(typescript_custom_section)]
+const IMPACT_TYPES: &str = r#"
+/** What one user gains or loses between two snapshots. */
+export interface Access {
+  projects?: string[];
+  reports?: string[];
+  finance?: string[];
+  people?: string[];
+  groups?: string[];
+  permissions?: Query[];
+}
+
+/** Who gains or loses what between two snapshots; users whose access does not change are left out. */
+export interface Impact {
+  users: { user: string; gained: Access; lost: Access }[];
 }
 "#;
 
@@ -127,6 +160,10 @@ extern "C" {
     /// `Record<string, boolean>`.
     #[wasm_bindgen(typescript_type = "Record<string, boolean>")]
     pub type PermissionsOutput;
+    /// `Impact`.
+    #[cfg(feature = "impact")]
+    #[wasm_bindgen(typescript_type = "Impact")]
+    pub type ImpactOutput;
     /// `StorageLike`.
     #[wasm_bindgen(typescript_type = "StorageLike")]
     pub type StorageInput;
@@ -318,6 +355,25 @@ impl PolicyEngine {
         info(shared.engine.snapshot())
     }
 
+    /// What changes from this engine's snapshot to `other`'s: for every user whose access
+    /// changes, the Projects, people, report and finance rows and permissions they gain or lose.
+    /// Both sides are decided by the same evaluator at the same time, so it is exact: an app can
+    /// re-render just what a new snapshot changed. A snapshot scoped to one user answers for that
+    /// user only. (`tessera-policy/full` build only.)
+    #[cfg(feature = "impact")]
+    pub fn diff(&self, other: &PolicyEngine) -> Result<ImpactOutput, JsValue> {
+        let (Ok(ours), Ok(theirs)) = (self.shared.try_borrow(), other.shared.try_borrow()) else {
+            return Err(error("invalid_input", "the engine is busy"));
+        };
+        let (old, new) = (ours.engine.snapshot(), theirs.engine.snapshot());
+        let user = match &new.header().scope {
+            tessera_core::Scope::User(id) => Some(id.as_str()),
+            _ => None,
+        };
+        let impact = tessera_core::diff(old.policy(), new.policy(), ours.settings.now(), user);
+        to_js(&impact).map(JsCast::unchecked_into)
+    }
+
     /// The decisions of one user. A view answers from the engine's current snapshot, so it
     /// follows updates. An unknown or inactive user is denied everything, with that reason.
     #[wasm_bindgen(js_name = forUser)]
@@ -424,12 +480,18 @@ impl UserView {
         Ok(self.allows(&Query::can(permission, target)))
     }
 
-    /// The decision, explained: `{ allowed, code, message, facts }`. Throws a `TesseraError`
+    /// The decision, explained: `{ allowed, code, message, facts }` (and in the full build, for a
+    /// denial, `grants`: the smallest changes that would allow it). Throws a `TesseraError`
     /// (`invalid_query`) only for a malformed query.
     pub fn explain(&self, query: QueryInput) -> Result<DecisionOutput, JsValue> {
         let query: Query = from_js(&query, "query")?;
         let shared = self.shared.try_borrow().map_err(|_| error("invalid_input", "the engine is busy"))?;
-        let decision = shared.engine.snapshot().decide(&self.user, &query, shared.settings.now());
+        let snapshot = shared.engine.snapshot();
+        // The full build adds what would grant a denial; the default build stays small.
+        #[cfg(feature = "impact")]
+        let decision = snapshot.explain(&self.user, &query, shared.settings.now());
+        #[cfg(not(feature = "impact"))]
+        let decision = snapshot.decide(&self.user, &query, shared.settings.now());
         to_js(&decision).map(JsCast::unchecked_into)
     }
 

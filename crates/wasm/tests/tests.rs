@@ -302,3 +302,50 @@ fn every_hostile_case_gets_its_code() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The full build: impact analysis between two snapshots.
+#[cfg(feature = "impact")]
+#[wasm_bindgen_test]
+fn the_full_build_diffs_two_snapshots() {
+    let old = small_org();
+    // Everyone of the first office loses sight of every project once its projects move away.
+    let mut new = old.clone();
+    let first = new.users[0].clone();
+    new.projects.retain(|project| !project.team.contains(&first.id));
+    let before = load(&signed(&old, 1, now()), &options(now(), &[])).unwrap();
+    let after = load(&signed(&new, 2, now()), &options(now(), &[])).unwrap();
+    let impact = before.diff(&after).unwrap();
+    let users = Array::from(&get(&impact, "users"));
+    assert!(users.length() > 0, "removing projects changes someone's access");
+    let first_impact = users.iter().find(|u| get(u, "user").as_string() == Some(first.id.clone())).unwrap();
+    assert!(Array::from(&get(&get(&first_impact, "lost"), "projects")).length() > 0);
+    // Nothing changes between a snapshot and itself.
+    assert_eq!(Array::from(&get(&before.diff(&before).unwrap(), "users")).length(), 0);
+}
+
+/// The full build: a denial says what would allow it, and the default build does not.
+#[wasm_bindgen_test]
+fn explain_lists_grants_in_the_full_build_only() {
+    let org: Org = serde_json::from_str(
+        r#"{
+          "networks": [{ "id": "n", "name": "N", "defaults": { "project_manager": ["task.create"] } }],
+          "offices": [{ "id": "o", "name": "O", "network": "n" }],
+          "users": [{ "id": "u-cleo", "name": "Cleo", "home_office": "o", "profile": "client" }],
+          "projects": [{ "id": "p", "name": "P", "office": "o", "team": ["u-cleo"] }]
+        }"#,
+    )
+    .unwrap();
+    let engine = load(&signed(&org, 1, now()), &options(now(), &[])).unwrap();
+    let query = js(&tessera_core::Query::can("task.create", tessera_core::Target::project("p")));
+    let decision = engine.for_user("u-cleo".to_owned()).explain(query.unchecked_into()).unwrap();
+    assert_eq!(get(&decision, "allowed").as_bool(), Some(false));
+    let grants = get(&decision, "grants");
+    if cfg!(feature = "impact") {
+        let grants = Array::from(&grants);
+        assert!(grants.length() > 0, "a denial that an override would lift lists it");
+        let edits = Array::from(&get(&grants.get(0), "edits"));
+        assert!(get(&edits.get(0), "edit").is_string());
+    } else {
+        assert!(grants.is_undefined(), "the default build keeps explain small");
+    }
+}

@@ -69,20 +69,64 @@ pub fn dist() -> Result<Dist> {
     crate::ensure_wasm_target()?;
     ensure_wasm_bindgen()?;
     ensure_npm()?;
-    run(
-        &cargo(),
-        ["build", "-p", "tessera-wasm", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"],
-    )?;
-    let wasm = root().join(target_dir()).join("wasm32-unknown-unknown/wasm-release/tessera_wasm.wasm");
-
     let npm_dir = root().join(target_dir()).join("npm");
     let dir = npm_dir.join(PACKAGE);
     if dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("cannot clear `{}`", dir.display()))?;
     }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-
     let version = package_version()?;
+
+    // The default build, within its size budget, and the full one (impact analysis and what
+    // would grant, for apps that want them), each bound three ways.
+    for (features, folder) in [(None, dir.clone()), (Some("impact"), dir.join("full"))] {
+        let mut args = vec![
+            "build",
+            "-p",
+            "tessera-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "wasm-release",
+        ];
+        if let Some(features) = features {
+            args.extend(["--features", features]);
+        }
+        run(&cargo(), args)?;
+        bind(
+            &root().join(target_dir()).join("wasm32-unknown-unknown/wasm-release/tessera_wasm.wasm"),
+            &folder,
+        )?;
+    }
+    // TypeScript's node10 resolver finds `tessera-policy/full` through this.
+    write(
+        &dir.join("full/package.json"),
+        &format!("{{\n  \"main\": \"./node/{OUT_NAME}.js\",\n  \"types\": \"./node/{OUT_NAME}.d.ts\"\n}}\n"),
+    )?;
+
+    write(&dir.join("package.json"), &package_json(&version))?;
+    copy(&root().join("crates/wasm/README.md"), &dir.join("README.md"))?;
+    copy(&root().join("LICENSE"), &dir.join("LICENSE"))?;
+
+    let tarball = npm_dir.join(format!("{PACKAGE}-{version}.tgz"));
+    let _ = fs::remove_file(&tarball);
+    let status = Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(&npm_dir)
+        .current_dir(&dir)
+        .status()
+        .context("cannot run `npm pack`")?;
+    if !status.success() || !tarball.exists() {
+        bail!("`npm pack` did not write `{}`", tarball.display());
+    }
+    report_sizes(&dir, "tessera-policy")?;
+    report_sizes(&dir.join("full"), "tessera-policy/full")?;
+    println!("xtask dist: {}", tarball.display());
+    Ok(Dist { tarball })
+}
+
+/// Binds `wasm` three ways into `dir` (`web`, `bundler`, `node`), each shrunk by `wasm-opt`.
+fn bind(wasm: &Path, dir: &Path) -> Result<()> {
     for (target, folder) in BINDINGS {
         let out = dir.join(folder);
         run(
@@ -97,8 +141,7 @@ pub fn dist() -> Result<Dist> {
                 &wasm.display().to_string(),
             ],
         )?;
-        let module = out.join(format!("{OUT_NAME}_bg.wasm"));
-        let module = module.display().to_string();
+        let module = out.join(format!("{OUT_NAME}_bg.wasm")).display().to_string();
         // The features rustc enables by default for wasm32-unknown-unknown: binaryen must be
         // told, since the target-features section does not survive stripping.
         run(
@@ -137,25 +180,7 @@ pub fn dist() -> Result<Dist> {
         // wasm-bindgen writes a .gitignore meant for publishing from git; npm pack would read it.
         let _ = fs::remove_file(out.join(".gitignore"));
     }
-
-    write(&dir.join("package.json"), &package_json(&version))?;
-    copy(&root().join("crates/wasm/README.md"), &dir.join("README.md"))?;
-    copy(&root().join("LICENSE"), &dir.join("LICENSE"))?;
-
-    let tarball = npm_dir.join(format!("{PACKAGE}-{version}.tgz"));
-    let _ = fs::remove_file(&tarball);
-    let status = Command::new("npm")
-        .args(["pack", "--silent", "--pack-destination"])
-        .arg(&npm_dir)
-        .current_dir(&dir)
-        .status()
-        .context("cannot run `npm pack`")?;
-    if !status.success() || !tarball.exists() {
-        bail!("`npm pack` did not write `{}`", tarball.display());
-    }
-    report_sizes(&dir)?;
-    println!("xtask dist: {}", tarball.display());
-    Ok(Dist { tarball })
+    Ok(())
 }
 
 /// The version of the wasm crate, which is the package's.
@@ -203,17 +228,31 @@ fn package_json(version: &str) -> String {
       "types": "./node/{OUT_NAME}.d.ts",
       "default": "./node/{OUT_NAME}.js"
     }},
+    "./full": {{
+      "node": {{
+        "types": "./full/node/{OUT_NAME}.d.ts",
+        "default": "./full/node/{OUT_NAME}.js"
+      }},
+      "types": "./full/bundler/{OUT_NAME}.d.ts",
+      "default": "./full/bundler/{OUT_NAME}.js"
+    }},
+    "./full/web": {{
+      "types": "./full/web/{OUT_NAME}.d.ts",
+      "default": "./full/web/{OUT_NAME}.js"
+    }},
     "./package.json": "./package.json"
   }},
   "files": [
     "web/",
     "bundler/",
     "node/",
+    "full/",
     "README.md",
     "LICENSE"
   ],
   "sideEffects": [
-    "./bundler/{OUT_NAME}.js"
+    "./bundler/{OUT_NAME}.js",
+    "./full/bundler/{OUT_NAME}.js"
   ],
   "engines": {{
     "node": ">=18"
@@ -224,7 +263,7 @@ fn package_json(version: &str) -> String {
 }
 
 /// Prints the size of the WebAssembly module, raw and gzipped.
-fn report_sizes(dir: &Path) -> Result<()> {
+fn report_sizes(dir: &Path, entry: &str) -> Result<()> {
     let module = dir.join("web").join(format!("{OUT_NAME}_bg.wasm"));
     let raw = fs::metadata(&module).with_context(|| format!("cannot read `{}`", module.display()))?.len();
     let gzip = Command::new("gzip")
@@ -233,7 +272,7 @@ fn report_sizes(dir: &Path) -> Result<()> {
         .output()
         .map(|out| out.stdout.len())
         .unwrap_or(0);
-    println!("tessera_policy_bg.wasm: {raw} bytes raw, {gzip} bytes gzip -9");
+    println!("{entry}: {raw} bytes raw, {gzip} bytes gzip -9");
     Ok(())
 }
 

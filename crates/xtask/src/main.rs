@@ -107,20 +107,14 @@ fn test() -> Result<()> {
     let cargo = cargo();
     run(&cargo, ["fmt", "--all", "--", "--check"]).context("run `cargo fmt --all` and commit")?;
     run(&cargo, ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    run(
-        &cargo,
-        [
-            "clippy",
-            "-p",
-            "tessera-wasm",
-            "--all-targets",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
+    // The wasm crate on its own target, in its default and its full build.
+    for features in [&[][..], &["--features", "impact"][..]] {
+        let mut args =
+            vec!["clippy", "-p", "tessera-wasm", "--all-targets", "--target", "wasm32-unknown-unknown"];
+        args.extend(features);
+        args.extend(["--", "-D", "warnings"]);
+        run(&cargo, args)?;
+    }
     run(&cargo, ["test", "--workspace"])?;
     // The core must compile for the browser as it is (no I/O, no clock, no JS).
     run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;
@@ -147,10 +141,14 @@ fn test() -> Result<()> {
 /// Chromium driven by chromedriver.
 fn wasm_tests() -> Result<()> {
     let webdriver = root().join("crates/wasm/webdriver.json");
-    for browser in [false, true] {
+    for (browser, features) in [(false, None), (true, None), (false, Some("impact")), (true, Some("impact"))]
+    {
         let mut command = Command::new(cargo());
+        command.args(["test", "-p", "tessera-wasm", "--target", "wasm32-unknown-unknown"]);
+        if let Some(features) = features {
+            command.args(["--features", features]);
+        }
         command
-            .args(["test", "-p", "tessera-wasm", "--target", "wasm32-unknown-unknown"])
             .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
             .current_dir(root());
         if browser {
@@ -160,10 +158,11 @@ fn wasm_tests() -> Result<()> {
                 .env("CHROMEDRIVER", "/usr/bin/chromedriver");
         }
         let place = if browser { "headless Chromium" } else { "Node" };
-        println!("$ cargo test -p tessera-wasm --target wasm32-unknown-unknown  # in {place}");
+        let build = features.map_or("default build", |_| "full build");
+        println!("$ cargo test -p tessera-wasm --target wasm32-unknown-unknown  # {build}, in {place}");
         let status = command.status().context("cannot run cargo")?;
         if !status.success() {
-            bail!("the wasm tests failed in {place} ({status})");
+            bail!("the wasm tests ({build}) failed in {place} ({status})");
         }
     }
     Ok(())
