@@ -873,6 +873,20 @@ impl Policy {
         self.network(idx).map(|network| network.name.as_str())
     }
 
+    /// The id of the Office a Project belongs to.
+    pub fn project_office(&self, id: &str) -> Option<&str> {
+        let idx = *self.ids.projects.get(id)?;
+        let office = self.project(idx)?.office;
+        self.office(office).map(|office| office.id.as_str())
+    }
+
+    /// The two participants of a direct message.
+    pub fn dm_participants(&self, id: &str) -> Option<[&str; 2]> {
+        let idx = *self.ids.dms.get(id)?;
+        let [a, b] = self.dms.get(idx as usize)?.participants;
+        Some([self.user(a)?.id.as_str(), self.user(b)?.id.as_str()])
+    }
+
     /// The ids of the Projects `user` may see at `now`, in source order.
     pub fn visible_projects<'a>(&'a self, user: &str, now: crate::Timestamp) -> Vec<&'a str> {
         self.projects
