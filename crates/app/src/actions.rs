@@ -1,0 +1,161 @@
+//! The actions the app offers, each tied to the question that decides it, and what a user's
+//! snapshot says of them.
+//!
+//! Pure logic: which buttons a page has, whether each is allowed, and, for the "Why can't I?"
+//! view, the evaluator's explanation of each one that is not. The UI renders an allowed action
+//! as a button and a denied one not at all (or greyed out with its explanation when asked).
+
+use tessera_core::{
+    DM_REPLY, Decision, PEOPLE_SEARCH, Policy, Query, ResourceKind, Snapshot, Target, Timestamp, UserSummary,
+};
+
+/// One action and the decision about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    /// A stable key, used in the page (`data-action`).
+    pub key: &'static str,
+    /// The button's label.
+    pub label: &'static str,
+    /// The permission asked.
+    pub permission: &'static str,
+    /// Whether the user may.
+    pub allowed: bool,
+    /// The explanation, for a denied action (with the edits that would allow it).
+    pub why: Option<Decision>,
+}
+
+fn action(
+    snapshot: &Snapshot,
+    user: &str,
+    now: Timestamp,
+    (key, label, permission): (&'static str, &'static str, &'static str),
+    target: Target,
+) -> Action {
+    let query = Query::can(permission, target);
+    let allowed = snapshot.allows(user, &query, now);
+    let why = (!allowed).then(|| snapshot.explain(user, &query, now));
+    Action { key, label, permission, allowed, why }
+}
+
+/// The actions of a Project page.
+pub fn project_actions(snapshot: &Snapshot, user: &str, now: Timestamp, project: &str) -> Vec<Action> {
+    [
+        ("create-task", "Create task", "task.create"),
+        ("upload-file", "Upload file", "file.upload"),
+        ("edit-wiki", "Edit wiki", "wiki.manage"),
+    ]
+    .into_iter()
+    .map(|spec| action(snapshot, user, now, spec, Target::project(project)))
+    .collect()
+}
+
+/// The organisation-wide actions of the messaging page. Starting a direct message is allowed
+/// when it is allowed with at least one person the user may find; the picker then lists those.
+pub fn messaging_actions(snapshot: &Snapshot, user: &str, now: Timestamp) -> Vec<Action> {
+    let mut actions = vec![
+        action(snapshot, user, now, ("create-group", "Create group", "group.create"), Target::none()),
+        action(
+            snapshot,
+            user,
+            now,
+            ("send-announcement", "Send announcement", "announcement.org"),
+            Target::none(),
+        ),
+    ];
+    let dm = ("start-dm", "Start direct message", "dm.start");
+    let people = dm_candidates(snapshot, user, now);
+    actions.insert(
+        1,
+        match people.first() {
+            Some(person) => action(snapshot, user, now, dm, Target::person(person.id)),
+            None => Action {
+                key: dm.0,
+                label: dm.1,
+                permission: dm.2,
+                allowed: false,
+                why: Some(snapshot.explain(user, &Query::can(dm.2, Target::none()), now)),
+            },
+        },
+    );
+    actions
+}
+
+/// The people `user` may find (`people.search`) and start a direct message with, by name.
+pub fn dm_candidates<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) -> Vec<UserSummary<'a>> {
+    findable(snapshot, user, now)
+        .into_iter()
+        .filter(|person| snapshot.allows(user, &Query::can("dm.start", Target::person(person.id)), now))
+        .collect()
+}
+
+/// The people `user` may find in person search, by name.
+pub fn findable<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) -> Vec<UserSummary<'a>> {
+    let mut people: Vec<UserSummary<'a>> = snapshot
+        .policy()
+        .users()
+        .filter(|person| person.id != user)
+        .filter(|person| snapshot.allows(user, &Query::can(PEOPLE_SEARCH, Target::person(person.id)), now))
+        .collect();
+    people.sort_by(|a, b| a.name.cmp(b.name).then(a.id.cmp(b.id)));
+    people
+}
+
+/// A group the user belongs to, with its one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    /// The group's id.
+    pub id: String,
+    /// Send group announcement.
+    pub announce: Action,
+}
+
+/// The groups `user` is a member of (a member sees their group), each with its action.
+pub fn groups(snapshot: &Snapshot, user: &str, now: Timestamp) -> Vec<GroupRow> {
+    snapshot
+        .policy()
+        .group_ids()
+        .filter(|group| snapshot.allows(user, &Query::view(ResourceKind::Group, *group), now))
+        .map(|group| GroupRow {
+            id: group.to_owned(),
+            announce: action(
+                snapshot,
+                user,
+                now,
+                ("send-group-announcement", "Send group announcement", "announcement.group"),
+                Target::group(group),
+            ),
+        })
+        .collect()
+}
+
+/// The direct messages `user` takes part in. Replying needs nothing more, so there is no
+/// decision to show beyond membership.
+pub fn conversations<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) -> Vec<&'a str> {
+    snapshot
+        .policy()
+        .dm_ids()
+        .filter(|dm| snapshot.allows(user, &Query::can(DM_REPLY, Target::dm(*dm)), now))
+        .collect()
+}
+
+/// The Projects `user` sees, as (id, name, office name), by name.
+pub fn projects<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) -> Vec<(&'a str, &'a str, &'a str)> {
+    let policy: &Policy = snapshot.policy();
+    let mut rows: Vec<(&str, &str, &str)> = snapshot
+        .visible_projects(user, now)
+        .into_iter()
+        .filter_map(|id| {
+            let name = policy.project_name(id)?;
+            let office =
+                policy.project_office(id).and_then(|office| policy.office_name(office)).unwrap_or("");
+            Some((id, name, office))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+    rows
+}
+
+/// Create a Project (it lands in the user's home Office, with them on its team).
+pub fn project_create(snapshot: &Snapshot, user: &str, now: Timestamp) -> Action {
+    action(snapshot, user, now, ("new-project", "New project", "project.create"), Target::none())
+}

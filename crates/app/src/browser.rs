@@ -1,0 +1,115 @@
+//! What the app needs of the browser: fetch, the clock, local storage, Cache Storage and the
+//! online flag. Every call that can fail returns a `Result` or an `Option`; nothing here
+//! panics when an API is missing (a private window without storage still runs, with less
+//! memory).
+
+use tessera_core::Timestamp;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, Request, RequestCache, RequestInit, Response};
+
+/// The name of the Cache Storage cache holding search results.
+const SEARCH_CACHE: &str = "tessera-search-v1";
+/// The cache key of the search index.
+const SEARCH_KEY: &str = "/__tessera/search-index.json";
+
+/// A failed browser call, as a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserError(pub String);
+
+impl From<JsValue> for BrowserError {
+    fn from(value: JsValue) -> BrowserError {
+        let text = value
+            .dyn_ref::<js_sys::Error>()
+            .map(|error| String::from(error.message()))
+            .or_else(|| value.as_string())
+            .unwrap_or_else(|| "a browser call failed".to_owned());
+        BrowserError(text)
+    }
+}
+
+fn window() -> Result<web_sys::Window, BrowserError> {
+    web_sys::window().ok_or_else(|| BrowserError("no window".to_owned()))
+}
+
+/// Now, from the browser's clock.
+pub fn now() -> Timestamp {
+    Timestamp::from_unix((js_sys::Date::now() / 1000.0) as i64)
+}
+
+/// Whether the browser believes it is online.
+pub fn online() -> bool {
+    window().map_or(true, |window| window.navigator().on_line())
+}
+
+/// What a GET answered.
+pub struct Fetched {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `ETag` header, if any.
+    pub etag: Option<String>,
+    /// The body.
+    pub body: String,
+}
+
+/// GETs `url`, sending `If-None-Match` when `etag` is given. Bypasses the HTTP cache (the
+/// service worker still answers when the network is down).
+pub async fn get(url: &str, etag: Option<&str>) -> Result<Fetched, BrowserError> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_cache(RequestCache::NoStore);
+    let request = Request::new_with_str_and_init(url, &init)?;
+    if let Some(etag) = etag {
+        request.headers().set("If-None-Match", etag)?;
+    }
+    let response: Response = JsFuture::from(window()?.fetch_with_request(&request)).await?.dyn_into()?;
+    let status = response.status();
+    let etag = response.headers().get("ETag").ok().flatten();
+    let body = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    Ok(Fetched { status, etag, body })
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    window().ok()?.local_storage().ok().flatten()
+}
+
+/// A value from local storage.
+pub fn load(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok().flatten()
+}
+
+/// Stores a value in local storage; false when it could not be stored.
+pub fn store(key: &str, value: &str) -> bool {
+    local_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
+}
+
+async fn search_cache() -> Result<Cache, BrowserError> {
+    let caches = window()?.caches()?;
+    Ok(JsFuture::from(caches.open(SEARCH_CACHE)).await?.dyn_into()?)
+}
+
+/// The device's search index, as stored by [`store_search_index`]; `None` when there is none.
+pub async fn load_search_index() -> Result<Option<String>, BrowserError> {
+    let cache = search_cache().await?;
+    let found = JsFuture::from(cache.match_with_str(SEARCH_KEY)).await?;
+    let Ok(response) = found.dyn_into::<Response>() else {
+        return Ok(None);
+    };
+    Ok(JsFuture::from(response.text()?).await?.as_string())
+}
+
+/// Stores the device's search index in Cache Storage.
+pub async fn store_search_index(json: &str) -> Result<(), BrowserError> {
+    let cache = search_cache().await?;
+    let response = Response::new_with_opt_str(Some(json))?;
+    response.headers().set("Content-Type", "application/json")?;
+    JsFuture::from(cache.put_with_str(SEARCH_KEY, &response)).await?;
+    Ok(())
+}
+
+/// Records a performance mark (seen by tests and the browser's profiler).
+pub fn mark(name: &str) {
+    if let Some(performance) = window().ok().and_then(|window| window.performance()) {
+        let _ = performance.mark(name);
+    }
+}

@@ -1,0 +1,29 @@
+//! The Tessera demo app: a Leptos (client-side rendered) PWA that links `tessera-core`
+//! directly, hides what the signed-in user may not do and filters what they may not see, with
+//! or without a network.
+//!
+//! - [`trust`]: which snapshot may be used (signature, expiry, scope, no rollback).
+//! - [`search`]: search results, the device's cache of them, and the evaluator as their filter.
+//! - [`actions`]: the actions of each page and the decisions about them.
+//! - `state`, `ui`, `browser`: the signals, the pages, and the browser APIs (wasm only).
+//!
+//! The app shell (`index.html`, the service worker, the manifest, icons, styles) lives in
+//! `www/`; `cargo xtask serve` builds this crate with `wasm-bindgen` into `target/site/`.
+
+pub mod actions;
+pub mod search;
+pub mod trust;
+
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(target_arch = "wasm32")]
+mod state;
+#[cfg(target_arch = "wasm32")]
+mod ui;
+
+/// Mounts the app on the page's body; called once the module is instantiated.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    leptos::mount::mount_to_body(ui::App);
+}
