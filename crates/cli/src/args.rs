@@ -32,6 +32,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// What changes for each user from OLD to NEW (exit 0 nothing, 3 something)
     Diff(DiffArgs),
+    /// Serve per-user signed snapshots, search and the web app over HTTP (a reference server)
+    Serve(ServeArgs),
 }
 
 /// `tessera keygen`.
@@ -174,4 +176,30 @@ pub struct DiffArgs {
     /// The time to verify and decide at, RFC 3339 (default: the system clock)
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+}
+
+/// `tessera serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The organisation, in the source format (JSON); held in memory, never served whole
+    #[arg(long, value_name = "ORG.json")]
+    pub org: PathBuf,
+    /// The secret key that signs every snapshot
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Where to listen; port 0 picks a free port (the line printed at start names it)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// The built web app, served as static files (without it, only /api/)
+    #[arg(long, value_name = "DIR")]
+    pub www: Option<PathBuf>,
+    /// Tasks, documents, report and finance rows for /api/search: {"items": [...]}
+    #[arg(long, value_name = "CONTENT.json")]
+    pub content: Option<PathBuf>,
+    /// How long a served snapshot is valid, in hours (default a week, for offline use)
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_TTL_HOURS)]
+    pub ttl_hours: u32,
+    /// Who signs the snapshots
+    #[arg(long, value_name = "NAME", default_value = "tessera")]
+    pub issuer: String,
 }

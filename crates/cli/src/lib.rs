@@ -1,4 +1,5 @@
-//! The `tessera` command: keys, signing, verification and decisions from the shell.
+//! The `tessera` command: keys, signing, verification and decisions from the shell, and
+//! `tessera serve`, the reference snapshot server ([`serve`]).
 //!
 //! `main.rs` only parses the arguments ([`Cli`]) and hands them to [`run`], which writes what
 //! the command prints to the writer it is given and answers with a [`Status`]. Errors come back
@@ -6,7 +7,9 @@
 //!
 //! Exit codes: 0 success or allowed, [`EXIT_DENIED`] (2) a denial, [`EXIT_CHANGED`] (3) a
 //! `diff` that found changes, [`EXIT_ERROR`] (1) any failure, a usage error included. A denial
-//! or a change is an answer, not a failure.
+//! or a change is an answer, not a failure. `serve` runs until Ctrl-C or SIGTERM, then exits 0.
+//!
+//! [`serve`] is public so that tests can drive its HTTP [`serve::router`] in-process.
 
 use std::io::{self, Write};
 
@@ -17,11 +20,12 @@ mod args;
 mod check;
 mod diff;
 mod keys;
+pub mod serve;
 mod sign;
 mod snapshot;
 
 pub use args::{
-    CheckArgs, Cli, Command, DiffArgs, InspectArgs, KeygenArgs, SignArgs, SnapshotArgs, VerifyArgs,
+    CheckArgs, Cli, Command, DiffArgs, InspectArgs, KeygenArgs, ServeArgs, SignArgs, SnapshotArgs, VerifyArgs,
 };
 pub use sign::{InvalidOrg, parse_duration};
 
@@ -63,6 +67,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Status> {
         Command::Check(args) => check::check(&args, out)?,
         Command::Inspect(args) => snapshot::inspect(&args, out)?,
         Command::Diff(args) => diff::diff(&args, out)?,
+        Command::Serve(args) => serve::serve(&args, out)?,
     };
     out.flush()?;
     Ok(status)

@@ -84,7 +84,7 @@ pub(crate) fn sign(args: &SignArgs, out: &mut dyn Write) -> anyhow::Result<Statu
 }
 
 /// Reads an organisation; a JSON error reads `PATH:LINE:COLUMN: message`.
-fn read_org(path: &Path) -> anyhow::Result<Org> {
+pub(crate) fn read_org(path: &Path) -> anyhow::Result<Org> {
     let text = read_text(path)?;
     parse_org(path, text.as_bytes())
 }

@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The demo organisation of the repository (45 users).
 pub const DEMO_ORG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/demo/org.json");
 
+/// The demo content: tasks, documents, report and finance rows of the demo's Projects, for search.
+pub const DEMO_CONTENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/demo/content.json");
+
 /// A fixed clock for the demo organisation.
 pub const NOW: &str = "2026-06-01T09:00:00Z";
 

@@ -16,4 +16,5 @@ mod conformance;
 mod diff;
 mod explain;
 mod hostile;
+mod serve;
 mod support;
