@@ -6,6 +6,7 @@
 //! - `GET /api/snapshot?user=ID`: a snapshot cut to that user and signed afresh, with an `ETag`
 //!   (`If-None-Match` answers 304 without signing);
 //! - `GET /api/public-keys`: the key that signs them;
+//! - `GET /api/users`: the demo sign-in list (active users, with Network, Office and profile);
 //! - `GET /api/search?q=TEXT[&limit=N]`: unfiltered search over Projects, people (from the
 //!   organisation) and tasks, documents, report and finance rows (from a content file): the
 //!   client filters what its user may not see;
@@ -322,6 +323,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/snapshot", get(snapshot))
         .route("/api/public-keys", get(public_keys))
+        .route("/api/users", get(users))
         .route("/api/search", get(search))
         .route("/api/admin/override", post(set_override))
         .method_not_allowed_fallback(method_not_allowed)
@@ -523,6 +525,46 @@ async fn public_keys(State(state): State<AppState>) -> Response {
     let mut response = json_response(StatusCode::OK, &body);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+// ---- GET /api/users -----------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct Directory {
+    users: Vec<DirectoryEntry>,
+}
+
+#[derive(Serialize)]
+struct DirectoryEntry {
+    id: String,
+    name: String,
+    network: String,
+    office: String,
+    profile: String,
+}
+
+/// The demo sign-in list: every active user with their Network, home Office and profile. It
+/// stands in for authentication; the snapshot a user then gets is what protects data.
+async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let live = state.0.live.read().unwrap_or_else(PoisonError::into_inner);
+    let policy = Policy::new(&live.org)
+        .map_err(|errors| ApiError::internal(format!("the organisation is invalid: {errors}")))?;
+    let mut users: Vec<DirectoryEntry> = policy
+        .users()
+        .filter(|user| user.active)
+        .map(|user| DirectoryEntry {
+            id: user.id.to_owned(),
+            name: user.name.to_owned(),
+            network: policy.network_name(user.network).unwrap_or(user.network).to_owned(),
+            office: policy.office_name(user.home_office).unwrap_or(user.home_office).to_owned(),
+            profile: user.profile.to_owned(),
+        })
+        .collect();
+    drop(live);
+    users.sort_by(|a, b| (&a.network, &a.office, &a.name).cmp(&(&b.network, &b.office, &b.name)));
+    let mut response = json_response(StatusCode::OK, &Directory { users });
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
 }
 
 // ---- GET /api/search ----------------------------------------------------------------------------

@@ -263,6 +263,24 @@ fn snapshot_requests_are_checked() {
     server.get("/").assert_error(StatusCode::NOT_FOUND, "not_found");
 }
 
+#[test]
+fn the_sign_in_directory_lists_active_users_only() {
+    let server = Server::new();
+    let reply = server.get("/api/users");
+    assert_eq!(reply.status, StatusCode::OK);
+    let org = demo_org();
+    let users = reply.json()["users"].as_array().unwrap().clone();
+    let active: Vec<&str> =
+        org.users.iter().filter(|user| user.active).map(|user| user.id.as_str()).collect();
+    assert_eq!(users.len(), active.len());
+    assert!(active.len() < org.users.len(), "the demo organisation has an inactive user to leave out");
+    let ada = users.iter().find(|user| user["id"] == "u-ada").unwrap();
+    assert_eq!(ada["name"], org.users.iter().find(|user| user.id == "u-ada").unwrap().name.as_str());
+    assert_eq!(ada["profile"], "project_manager");
+    assert_eq!(ada["office"], "London");
+    assert_eq!(ada["network"], "EMEA");
+}
+
 // ---- GET /api/search ----------------------------------------------------------------------------
 
 /// The Network of each Project of the demo organisation.
