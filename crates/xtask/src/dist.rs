@@ -141,27 +141,7 @@ fn bind(wasm: &Path, dir: &Path) -> Result<()> {
                 &wasm.display().to_string(),
             ],
         )?;
-        let module = out.join(format!("{OUT_NAME}_bg.wasm")).display().to_string();
-        // The features rustc enables by default for wasm32-unknown-unknown: binaryen must be
-        // told, since the target-features section does not survive stripping.
-        run(
-            &node_bin("wasm-opt"),
-            [
-                "-Oz",
-                "--enable-bulk-memory",
-                "--enable-bulk-memory-opt",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                "--enable-reference-types",
-                "--enable-multivalue",
-                "--strip-debug",
-                "--strip-producers",
-                &module,
-                "-o",
-                &module,
-            ],
-        )?;
+        wasm_opt(&out.join(format!("{OUT_NAME}_bg.wasm")))?;
         // Each folder says how Node reads its `.js` files, and where an old resolver (TypeScript's
         // node10) finds the subpath's entry.
         let kind = if target == "nodejs" { "commonjs" } else { "module" };
@@ -181,6 +161,39 @@ fn bind(wasm: &Path, dir: &Path) -> Result<()> {
         let _ = fs::remove_file(out.join(".gitignore"));
     }
     Ok(())
+}
+
+/// Shrinks `module` in place with `wasm-opt -Oz` from the pinned npm package `binaryen`.
+pub fn wasm_opt(module: &Path) -> Result<()> {
+    let module = module.display().to_string();
+    // The features rustc enables by default for wasm32-unknown-unknown: binaryen must be told,
+    // since the target-features section does not survive stripping.
+    run(
+        &node_bin("wasm-opt"),
+        [
+            "-Oz",
+            "--enable-bulk-memory",
+            "--enable-bulk-memory-opt",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            "--enable-reference-types",
+            "--enable-multivalue",
+            "--strip-debug",
+            "--strip-producers",
+            &module,
+            "-o",
+            &module,
+        ],
+    )
+}
+
+/// The size of a file, raw and compressed by `gzip -9`.
+pub fn sizes(path: &Path) -> Result<(u64, usize)> {
+    let raw = fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?.len();
+    let gzip =
+        Command::new("gzip").args(["-9", "-c"]).arg(path).output().map(|out| out.stdout.len()).unwrap_or(0);
+    Ok((raw, gzip))
 }
 
 /// The version of the wasm crate, which is the package's.
@@ -264,14 +277,7 @@ fn package_json(version: &str) -> String {
 
 /// Prints the size of the WebAssembly module, raw and gzipped.
 fn report_sizes(dir: &Path, entry: &str) -> Result<()> {
-    let module = dir.join("web").join(format!("{OUT_NAME}_bg.wasm"));
-    let raw = fs::metadata(&module).with_context(|| format!("cannot read `{}`", module.display()))?.len();
-    let gzip = Command::new("gzip")
-        .args(["-9", "-c"])
-        .arg(&module)
-        .output()
-        .map(|out| out.stdout.len())
-        .unwrap_or(0);
+    let (raw, gzip) = sizes(&dir.join("web").join(format!("{OUT_NAME}_bg.wasm")))?;
     println!("{entry}: {raw} bytes raw, {gzip} bytes gzip -9");
     Ok(())
 }

@@ -2,6 +2,8 @@
 //!
 //! - `test`: everything CI checks: formatting, clippy, every test of the workspace, and the
 //!   core built for `wasm32-unknown-unknown`. Installs what it lacks (the wasm target).
+//! - `serve`: the web app built (`site`), served with the demo organisation by `tessera serve`
+//!   on 127.0.0.1:8080: the README's main job.
 //! - `demo`: a dev key under `target/demo/`, the demo organisation signed, and a table of what
 //!   each of its users may do.
 //! - `generate`: a generated organisation (`tessera-generate`) of a preset size, as JSON.
@@ -20,12 +22,16 @@ use anyhow::{Context, Result, bail};
 
 mod dist;
 mod fuzz;
+mod site;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   test    formatting, clippy, every test, and the core built for wasm32
+  serve [--addr HOST:PORT]
+          build the app, sign the demo organisation and serve it (default 127.0.0.1:8080)
+  site    build the app and its shell into target/site/
   fuzz [--seconds N]
           run every fuzz target for N seconds each (default 60)
   dist    build the npm package tessera-policy into target/npm/ and pack it
@@ -40,6 +46,8 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("test") => test(),
         Some("demo") => demo(),
+        Some("serve") => site::serve(&env::args().skip(2).collect::<Vec<_>>()),
+        Some("site") => site::site().map(|_| ()),
         Some("dist") => dist::dist().map(|_| ()),
         Some("fuzz") => fuzz::fuzz(&env::args().skip(2).collect::<Vec<_>>()),
         Some("generate") => generate(env::args().skip(2).collect()),

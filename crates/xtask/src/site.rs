@@ -1,0 +1,143 @@
+//! `cargo xtask site` and `cargo xtask serve`: the web app, built into `target/site/`, and the
+//! reference server serving it with the demo organisation.
+//!
+//! The app (`crates/app`) is built for `wasm32-unknown-unknown` in the `wasm-release` profile,
+//! bound by `wasm-bindgen --target web`, shrunk by `wasm-opt -Oz`, and put beside the static
+//! shell from `www/`. The service worker's cache is named after a hash of the built files, so
+//! that a new build replaces the old shell on the next visit.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, dist, root, run, target_dir, utf8};
+
+const OUT_NAME: &str = "tessera_app";
+
+/// Where the site is built.
+pub fn site_dir() -> PathBuf {
+    root().join(target_dir()).join("site")
+}
+
+/// Builds the app and its shell into `target/site/`; returns that directory.
+pub fn site() -> Result<PathBuf> {
+    crate::ensure_wasm_target()?;
+    dist::ensure_wasm_bindgen()?;
+    dist::ensure_npm()?;
+    run(
+        &cargo(),
+        ["build", "-p", "tessera-app", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"],
+    )?;
+    let dir = site_dir();
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("cannot clear `{}`", dir.display()))?;
+    }
+    let pkg = dir.join("pkg");
+    let wasm = root().join(target_dir()).join("wasm32-unknown-unknown/wasm-release/tessera_app.wasm");
+    run(
+        "wasm-bindgen",
+        [
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-dir",
+            utf8(&pkg)?,
+            "--out-name",
+            OUT_NAME,
+            utf8(&wasm)?,
+        ],
+    )?;
+    let module = pkg.join(format!("{OUT_NAME}_bg.wasm"));
+    dist::wasm_opt(&module)?;
+    let _ = fs::remove_file(pkg.join(".gitignore"));
+    copy_tree(&root().join("www"), &dir)?;
+    let _ = fs::remove_file(dir.join("README.md"));
+
+    // The service worker's cache name: a hash of everything it caches.
+    let mut hash = Fnv::new();
+    for file in
+        ["index.html", "app.css", "manifest.webmanifest", "pkg/tessera_app.js", "pkg/tessera_app_bg.wasm"]
+    {
+        let path = dir.join(file);
+        hash.write(&fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?);
+    }
+    let worker = dir.join("sw.js");
+    let text = fs::read_to_string(&worker).with_context(|| format!("cannot read `{}`", worker.display()))?;
+    if !text.contains("__TESSERA_BUILD__") {
+        bail!("`www/sw.js` lost its `__TESSERA_BUILD__` placeholder");
+    }
+    fs::write(&worker, text.replace("__TESSERA_BUILD__", &format!("{:016x}", hash.finish())))
+        .with_context(|| format!("cannot write `{}`", worker.display()))?;
+
+    let (raw, gzip) = dist::sizes(&module)?;
+    println!("xtask site: {} (app wasm {raw} bytes raw, {gzip} bytes gzip -9)", dir.display());
+    Ok(dir)
+}
+
+/// `cargo xtask serve [ARGS…]`: builds the site and the CLI, makes a demo key once, and runs
+/// `tessera serve` on the demo organisation (extra arguments go to it, e.g. `--addr`).
+pub fn serve(args: &[String]) -> Result<()> {
+    let site = site()?;
+    run(&cargo(), ["build", "--release", "-p", "tessera-cli"])?;
+    let tessera = root().join(target_dir()).join("release").join("tessera");
+    let dir = root().join(target_dir()).join("demo");
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let key = dir.join("serve.key");
+    if !key.exists() {
+        run(utf8(&tessera)?, ["keygen", "--out", utf8(&key)?])?;
+    }
+    let mut command = Command::new(&tessera);
+    command
+        .args(["serve", "--org", "tests/demo/org.json", "--content", "tests/demo/content.json", "--key"])
+        .arg(&key)
+        .arg("--www")
+        .arg(&site)
+        .args(["--issuer", "tessera-demo"]);
+    if !args.iter().any(|arg| arg == "--addr" || arg.starts_with("--addr=")) {
+        command.args(["--addr", "127.0.0.1:8080"]);
+    }
+    command.args(args).current_dir(root());
+    println!("$ tessera serve … (open the address below; Ctrl-C stops it)");
+    let status = command.status().context("cannot run `tessera serve`")?;
+    if !status.success() {
+        bail!("`tessera serve` failed ({status})");
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("cannot create `{}`", to.display()))?;
+    for entry in fs::read_dir(from).with_context(|| format!("cannot read `{}`", from.display()))? {
+        let entry = entry?;
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&path, &target)?;
+        } else {
+            fs::copy(&path, &target).with_context(|| format!("cannot copy `{}`", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: a stable hash without a dependency.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}

@@ -1,0 +1,90 @@
+// The Tessera demo's service worker: after one visit the app starts and works with the network
+// off.
+//
+// - The app shell (this build's HTML, script, WebAssembly, styles, manifest, icons) is cached at
+//   install, under a cache named after the build, and served cache-first.
+// - The policy endpoints (snapshot, public keys, sign-in list) go to the network first; each
+//   good answer is cached and served when the network is down. The app verifies every snapshot
+//   it gets, from the network or from here, so a cached one can never be trusted blindly.
+// - Search goes to the network only: the app keeps its own cache of results and searches it
+//   offline, filtering every result through the evaluator.
+// `cargo xtask site` replaces BUILD below with a hash of the built files.
+const BUILD = "__TESSERA_BUILD__";
+const SHELL = `tessera-shell-${BUILD}`;
+const API = "tessera-api-v1";
+const SHELL_FILES = [
+  "/",
+  "/index.html",
+  "/app.css",
+  "/manifest.webmanifest",
+  "/icons/icon.svg",
+  "/icons/icon-192.png",
+  "/icons/icon-512.png",
+  "/icons/maskable-512.png",
+  "/pkg/tessera_app.js",
+  "/pkg/tessera_app_bg.wasm",
+];
+const CACHED_API = ["/api/snapshot", "/api/public-keys", "/api/users"];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(SHELL).then((cache) => cache.addAll(SHELL_FILES)).then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) =>
+        Promise.all(
+          names
+            .filter((name) => name.startsWith("tessera-shell-") && name !== SHELL)
+            .map((name) => caches.delete(name)),
+        ),
+      )
+      .then(() => self.clients.claim()),
+  );
+});
+
+async function networkFirst(request) {
+  const cache = await caches.open(API);
+  try {
+    const response = await fetch(request);
+    if (response.ok) {
+      // Cached under the URL alone, so a conditional request can fall back to it too.
+      await cache.put(request.url, response.clone());
+    }
+    return response;
+  } catch (error) {
+    const cached = await cache.match(request.url);
+    if (cached) return cached;
+    throw error;
+  }
+}
+
+async function shellFirst(request) {
+  const cache = await caches.open(SHELL);
+  const cached = await cache.match(request, { ignoreSearch: true });
+  if (cached) return cached;
+  const response = await fetch(request);
+  return response;
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (CACHED_API.includes(url.pathname)) {
+    event.respondWith(networkFirst(request));
+  } else if (url.pathname.startsWith("/api/")) {
+    return; // Search and the admin API: the network, or a failure the app handles.
+  } else if (request.mode === "navigate") {
+    event.respondWith(
+      fetch(request).catch(() => caches.open(SHELL).then((cache) => cache.match("/index.html"))),
+    );
+  } else {
+    event.respondWith(shellFirst(request));
+  }
+});
