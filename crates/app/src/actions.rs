@@ -159,3 +159,74 @@ pub fn projects<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) -> Vec<(
 pub fn project_create(snapshot: &Snapshot, user: &str, now: Timestamp) -> Action {
     action(snapshot, user, now, ("new-project", "New project", "project.create"), Target::none())
 }
+
+#[cfg(test)]
+mod tests {
+    use tessera_core::{
+        Header, Org, SCHEMA_VERSION, Scope, SecretKey, TrustedKeys, VerifyOptions, cut, sign,
+    };
+
+    use super::*;
+
+    /// The demo organisation cut to `user` and signed, as the server sends it.
+    fn snapshot_of(user: &str) -> (Snapshot, Timestamp) {
+        let org: Org = serde_json::from_str(include_str!("../../../tests/demo/org.json")).unwrap();
+        let now = Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
+        let scope = Scope::User(user.to_owned());
+        let key = SecretKey::from_bytes([5; 32]);
+        let header = Header {
+            schema: SCHEMA_VERSION,
+            issuer: "test".into(),
+            version: 1,
+            issued_at: now,
+            expires_at: now.plus_seconds(3_600),
+            scope: scope.clone(),
+        };
+        let bytes = sign(&cut(&org, &scope, now).unwrap(), &header, &[&key]).unwrap();
+        let mut keys = TrustedKeys::new();
+        keys.add(key.public_key());
+        (Snapshot::verify(&bytes, &keys, &VerifyOptions::new(now)).unwrap(), now)
+    }
+
+    fn allowed(actions: &[Action]) -> Vec<&'static str> {
+        actions.iter().filter(|action| action.allowed).map(|action| action.key).collect()
+    }
+
+    #[test]
+    fn project_actions_follow_the_profile_and_explain_denials() {
+        let (ada, now) = snapshot_of("u-ada");
+        assert_eq!(
+            allowed(&project_actions(&ada, "u-ada", now, "p-rebrand")),
+            ["create-task", "upload-file", "edit-wiki"]
+        );
+        let (cleo, now) = snapshot_of("u-cleo");
+        let actions = project_actions(&cleo, "u-cleo", now, "p-rebrand");
+        assert_eq!(allowed(&actions), ["upload-file"]);
+        let why = actions.iter().find(|action| action.key == "create-task").unwrap().why.as_ref().unwrap();
+        assert_eq!(why.code.as_str(), "profile_lacks_permission");
+        assert!(!why.grants.is_empty(), "the explanation says what would allow it");
+    }
+
+    #[test]
+    fn pages_list_only_what_the_user_sees() {
+        let (priya, now) = snapshot_of("u-priya");
+        let ids: Vec<&str> = projects(&priya, "u-priya", now).into_iter().map(|(id, _, _)| id).collect();
+        assert_eq!(ids, ["p-par-launch", "p-lon-website"], "by name: Paris Store Launch, Website Relaunch");
+
+        let (oliver, now) = snapshot_of("u-oliver");
+        let rows = groups(&oliver, "u-oliver", now);
+        assert_eq!(rows.iter().map(|row| row.id.as_str()).collect::<Vec<_>>(), ["g-lon-design"]);
+        assert!(rows.iter().all(|row| row.announce.allowed));
+
+        let (grace, now) = snapshot_of("u-grace");
+        let top = messaging_actions(&grace, "u-grace", now);
+        assert!(!top.iter().any(|action| action.key == "send-announcement" && action.allowed));
+        let (ellen, now) = snapshot_of("u-ellen");
+        let top = messaging_actions(&ellen, "u-ellen", now);
+        assert!(top.iter().any(|action| action.key == "send-announcement" && action.allowed));
+        // Her Network, and Bob, whom an Agreement shares into her Office.
+        for person in dm_candidates(&ellen, "u-ellen", now) {
+            assert!(person.network == "n-emea" || person.id == "u-bob", "{}", person.id);
+        }
+    }
+}

@@ -237,7 +237,7 @@ fn Projects() -> impl IntoView {
             <section aria-labelledby="projects-title">
                 <h2 id="projects-title">"Projects " <span class="count">{count}</span></h2>
                 <div class="actions">{action_view(new_project, String::new())}</div>
-                <ul class="projects" data-testid="projects">
+                <ul class="projects" data-testid="projects" data-user=user.clone()>
                     {rows
                         .into_iter()
                         .map(|(id, name, office)| {
@@ -364,7 +364,7 @@ fn action_view(action: Action, context: String) -> Option<AnyView> {
                 </button>
                 <div class="why" id=described>
                     <p>
-                        {why.message} " " <code>{why.code.as_str()}</code>
+                        {sentence(&why.message)} " " <code>{why.code.as_str()}</code>
                     </p>
                     {(!grants.is_empty())
                         .then(|| {
@@ -399,7 +399,7 @@ fn Messaging() -> impl IntoView {
             .map(|person| (person.id.to_owned(), person.name.to_owned()))
             .collect();
         Some(view! {
-            <section aria-labelledby="messaging-title" data-testid="messaging">
+            <section aria-labelledby="messaging-title" data-testid="messaging" data-user=user.clone()>
                 <h2 id="messaging-title">"Messaging"</h2>
                 <div class="actions">
                     {top
@@ -541,19 +541,14 @@ fn SearchPage() -> impl IntoView {
             {move || {
                 let results = state.results.get()?;
                 let (snapshot, user, now) = state.ready()?;
-                Some(results_view(&snapshot, &user, now, &results.items, results.from_cache))
+                Some(results_view(&snapshot, &user, now, &results))
             }}
         </section>
     }
 }
 
-fn results_view(
-    snapshot: &Snapshot,
-    user: &str,
-    now: Timestamp,
-    items: &[Item],
-    from_cache: bool,
-) -> AnyView {
+fn results_view(snapshot: &Snapshot, user: &str, now: Timestamp, results: &crate::state::Results) -> AnyView {
+    let (items, from_cache) = (&results.items, results.from_cache);
     let state = expect_context::<AppState>();
     let shown = search::visible(snapshot, user, now, items);
     let count = shown.len();
@@ -588,10 +583,26 @@ fn results_view(
         })
         .collect_view();
     view! {
-        <p class="meta" data-testid="search-summary" data-source=if from_cache { "cache" } else { "server" }>
-            {format!("{count} results {source}")}
+        <p
+            class="meta"
+            data-testid="search-summary"
+            data-query=results.query.clone()
+            data-source=if from_cache { "cache" } else { "server" }
+        >
+            {format!("{count} {} {source}", if count == 1 { "result" } else { "results" })}
         </p>
         <ul class="results" data-testid="results">{rows}</ul>
     }
     .into_any()
+}
+
+/// A message as a sentence: a capital first letter and a full stop.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars.next().map(|first| first.to_uppercase().collect()).unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }

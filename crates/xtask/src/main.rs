@@ -141,6 +141,19 @@ fn test() -> Result<()> {
     if !status.success() {
         bail!("the npm package tests failed ({status})");
     }
+    // The app end to end: built as `cargo xtask serve` builds it, served by the same binary.
+    let site = site::site()?;
+    println!("$ node --test tests/e2e/");
+    let status = Command::new("node")
+        .args(["--test", "tests/e2e/"])
+        .env("TESSERA_BIN", &tessera)
+        .env("TESSERA_SITE", &site)
+        .current_dir(root())
+        .status()
+        .context("cannot run `node`")?;
+    if !status.success() {
+        bail!("the end-to-end tests failed ({status}); screenshots are in target/e2e/");
+    }
     println!("xtask test: all checks passed");
     Ok(())
 }

@@ -1,0 +1,294 @@
+// The app end to end: the real `tessera serve` with the demo organisation, the built app, and
+// Debian's Chromium. Each test asserts what the page shows and saves a screenshot under
+// target/e2e/. Run through `cargo xtask test` (which builds the app and the server first).
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import {
+  focus,
+  launch,
+  listedProjects,
+  openPage,
+  record,
+  screenshot,
+  search,
+  signIn,
+  startServer,
+} from "./support.mjs";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A server and a page for one test, both closed at its end. */
+async function session(t, contextOptions) {
+  const server = await startServer();
+  const { context, page } = await openPage(browser, contextOptions);
+  t.after(async () => {
+    await context.close();
+    server.stop();
+  });
+  return { server, context, page };
+}
+
+const actions = (page) =>
+  page.$$eval('[data-testid="project-actions"] button:not([disabled])', (buttons) =>
+    buttons.map((button) => button.dataset.action),
+  );
+
+async function openProject(page, name) {
+  await page.getByRole("button", { name, exact: true }).click();
+  await page.waitForSelector('[data-testid="project-page"]');
+}
+
+test("1. a Client in London sees no Create task; a Project Manager on the same project does", async (t) => {
+  const { server, page } = await session(t);
+
+  await signIn(page, server.url, "u-ada");
+  const firstRender = await page.evaluate(
+    () => performance.getEntriesByName("tessera:first-filtered-render")[0]?.startTime,
+  );
+  assert.ok(firstRender > 0, "the app marks its first filtered render");
+  await openProject(page, "Rebrand");
+  assert.deepEqual(await actions(page), ["create-task", "upload-file", "edit-wiki"]);
+  await screenshot(page, "1-project-manager");
+
+  // A first visit of a fresh browser, timed from navigation to the first filtered render.
+  const { context: fresh, page: cold } = await openPage(browser);
+  t.after(() => fresh.close());
+  await cold.addInitScript(() => localStorage.setItem("tessera.user", "u-cleo"));
+  await cold.goto(server.url);
+  await cold.waitForSelector('[data-testid="projects"]');
+  const coldRender = await cold.evaluate(
+    () => performance.getEntriesByName("tessera:first-filtered-render")[0]?.startTime,
+  );
+  record("first-filtered-render", { cold_ms: Math.round(coldRender), warm_ms: Math.round(firstRender) });
+
+  await openProject(cold, "Rebrand");
+  // The demo's Client profile may upload files, nothing more.
+  assert.deepEqual(await actions(cold), ["upload-file"]);
+  assert.equal(await cold.locator('[data-action="create-task"]').count(), 0);
+  await screenshot(cold, "1-client");
+
+  // "Why can't I?": the hidden action shows greyed out, with the evaluator's reason.
+  await cold.getByLabel("Why can't I?").check();
+  const denied = cold.locator('[data-denied="create-task"]');
+  await denied.waitFor();
+  assert.ok(await denied.locator("button").isDisabled());
+  assert.match(await denied.innerText(), /profile_lacks_permission/);
+  await screenshot(cold, "1-client-why-cant-i");
+  assert.deepEqual([...page.errors, ...cold.errors], []);
+});
+
+test("2. an invite-only user's projects and search results hold only their team's projects", async (t) => {
+  const { server, page } = await session(t);
+  await signIn(page, server.url, "u-priya");
+  const team = ["p-lon-website", "p-par-launch"];
+  assert.deepEqual(await listedProjects(page), team);
+
+  for (const text of ["budget", "website", "review", "launch"]) {
+    const results = await search(page, text);
+    const bound = results.filter((result) => result.kind !== "person");
+    assert.ok(bound.length > 0, `"${text}" finds something on her team's projects`);
+    for (const result of bound) {
+      assert.ok(team.includes(result.project), `"${text}" showed ${result.kind} ${result.id} of ${result.project}`);
+    }
+  }
+  // The server found more than she may see: the filtering is the client's.
+  const everything = await (await fetch(`${server.url}/api/search?q=budget`)).json();
+  assert.ok(everything.results.some((result) => result.project && !team.includes(result.project)));
+  await search(page, "budget");
+  await screenshot(page, "2-invite-only-search");
+  assert.deepEqual(page.errors, []);
+});
+
+test("3. the firewall holds in projects and search; an alien sees exactly the host projects of their teams", async (t) => {
+  const { server, page } = await session(t);
+  const org = await import("../demo/org.json", { with: { type: "json" } }).then((module) => module.default);
+  const officeNetwork = new Map(org.offices.map((office) => [office.id, office.network]));
+  const projectNetwork = new Map(org.projects.map((project) => [project.id, officeNetwork.get(project.office)]));
+  const userNetwork = new Map(org.users.map((user) => [user.id, officeNetwork.get(user.home_office)]));
+
+  // Dana, in New York (Americas): nothing of EMEA or APAC, in the list or in search.
+  await signIn(page, server.url, "u-dana");
+  for (const project of await listedProjects(page)) assert.equal(projectNetwork.get(project), "n-amer");
+  for (const text of ["budget", "website", "launch", "review", ""]) {
+    for (const result of await search(page, text)) {
+      const network = result.kind === "person" ? userNetwork.get(result.id) : projectNetwork.get(result.project);
+      assert.equal(network, "n-amer", `"${text}" showed ${result.kind} ${result.id}`);
+    }
+  }
+  await screenshot(page, "3-firewall-search");
+
+  // Bob, of New York, shared into London by an Agreement: London projects only where on the team.
+  await page.selectOption("#user", "u-bob");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-bob"]');
+  const listed = await listedProjects(page);
+  const london = listed.filter((project) => projectNetwork.get(project) === "n-emea");
+  const onTeam = org.projects
+    .filter((project) => project.office === "o-lon" && project.team.includes("u-bob"))
+    .map((project) => project.id)
+    .sort();
+  assert.deepEqual(london, onTeam);
+  assert.deepEqual(onTeam, ["p-lon-vendor-portal", "p-lon-website"]);
+  for (const result of await search(page, "")) {
+    if (result.kind === "person") continue;
+    if (projectNetwork.get(result.project) === "n-emea") assert.ok(onTeam.includes(result.project));
+  }
+  await screenshot(page, "3-alien-projects");
+  assert.deepEqual(page.errors, []);
+});
+
+test("4. offline, the app starts and searches its cache, still filtered", async (t) => {
+  const { server, context, page } = await session(t);
+  await signIn(page, server.url, "u-priya");
+  // The service worker holds the shell, and the search cache is warm.
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.waitForFunction(async () => {
+    const cache = await caches.open("tessera-search-v1");
+    return Boolean(await cache.match("/__tessera/search-index.json"));
+  });
+  await page.reload(); // Now controlled by the service worker.
+  await page.waitForSelector('[data-testid="projects"]');
+
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForSelector('[data-testid="projects"]');
+  assert.match(await page.getByTestId("network-status").innerText(), /Offline/);
+  assert.deepEqual(await listedProjects(page), ["p-lon-website", "p-par-launch"]);
+
+  const results = await search(page, "budget");
+  assert.equal(await page.getByTestId("search-summary").getAttribute("data-source"), "cache");
+  const bound = results.filter((result) => result.kind !== "person");
+  assert.ok(bound.length > 0);
+  for (const result of bound) assert.ok(["p-lon-website", "p-par-launch"].includes(result.project));
+  await screenshot(page, "4-offline-search");
+  assert.deepEqual(page.errors, []);
+});
+
+test("5. a tampered snapshot and a rolled-back snapshot are refused, with the banner and no data", async (t) => {
+  // Requests are intercepted from the page, so the service worker is kept out of the way.
+  const { server, context, page } = await session(t, { serviceWorkers: "block" });
+
+  // Tampered: one byte of the signed payload changed in transit.
+  await context.route("**/api/snapshot?*", async (route) => {
+    const response = await route.fetch();
+    const body = Buffer.from(await response.body());
+    // One base64 character in the middle of the payload: different bytes, same length.
+    const at = body.indexOf('"payload":"') + 11 + 200;
+    body[at] = body[at] === 0x41 ? 0x42 : 0x41;
+    await route.fulfill({ response, body });
+  });
+  await page.goto(server.url);
+  await page.selectOption("#user", "u-ada");
+  const banner = page.getByTestId("refusal");
+  await banner.waitFor();
+  assert.equal(await banner.getAttribute("data-code"), "bad_signature");
+  await page.getByTestId("no-data").waitFor();
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+  assert.equal(await page.locator("[data-action]").count(), 0);
+  await screenshot(page, "5-tampered");
+  await context.unroute("**/api/snapshot?*");
+
+  // Rolled back: an older version, signed by the right key, after a newer one was accepted.
+  const old = await server.snapshotBytes("u-ada");
+  await server.override({ office: "o-par", profile: "vendor", permission: "file.upload", allowed: true });
+  await page.reload();
+  await page.waitForSelector('[data-testid="projects"]');
+  assert.equal(await page.locator('[data-testid="refusal"]').count(), 0);
+  await context.route("**/api/snapshot?*", (route) =>
+    route.fulfill({ status: 200, contentType: "application/json", body: old }),
+  );
+  await focus(page);
+  await banner.waitFor();
+  assert.equal(await banner.getAttribute("data-code"), "rollback");
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+  assert.equal(await page.locator("[data-action]").count(), 0);
+  assert.match(await banner.innerText(), /last good snapshot/);
+  await screenshot(page, "5-rollback");
+
+  // A reload cannot roll it back either: the highest version is stored on the device.
+  await page.reload();
+  await banner.waitFor();
+  assert.equal(await banner.getAttribute("data-code"), "rollback");
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+
+  // The last good snapshot was kept: once the server's answer is good again, it is back.
+  await context.unroute("**/api/snapshot?*");
+  await focus(page);
+  await page.waitForSelector('[data-testid="projects"]');
+  assert.equal(await page.locator('[data-testid="refusal"]').count(), 0);
+  assert.deepEqual(page.errors, []);
+});
+
+test("6. an override switched on the server reaches the open page without a reload", async (t) => {
+  const { server, page } = await session(t);
+  await signIn(page, server.url, "u-ada");
+  await openProject(page, "Rebrand");
+  assert.ok((await actions(page)).includes("create-task"));
+  const before = await page.getByTestId("snapshot-status").innerText();
+  await page.evaluate(() => {
+    window.notReloaded = true;
+  });
+
+  const { version } = await server.override({
+    office: "o-lon",
+    profile: "project_manager",
+    permission: "task.create",
+    allowed: false,
+  });
+  await focus(page);
+  await page.waitForFunction(
+    (v) => document.querySelector('[data-testid="snapshot-status"]')?.textContent.includes(`v${v} `),
+    version,
+  );
+  assert.notEqual(await page.getByTestId("snapshot-status").innerText(), before);
+  assert.deepEqual(await actions(page), ["upload-file", "edit-wiki"]);
+  assert.equal(await page.evaluate(() => window.notReloaded), true);
+  await screenshot(page, "6-override-applied");
+  assert.deepEqual(page.errors, []);
+});
+
+test("7. announcements follow the feature switch, the role and group membership", async (t) => {
+  const { server, page } = await session(t);
+  const messaging = async (user) => {
+    await signIn(page, server.url, user);
+    await page.getByRole("button", { name: "Messaging", exact: true }).click();
+    await page.waitForSelector(`[data-testid="messaging"][data-user="${user}"]`);
+  };
+  const groupsWithAnnounce = () =>
+    page.$$eval('[data-testid="groups"] li', (items) =>
+      items.filter((item) => item.querySelector('[data-action="send-group-announcement"]')).map((item) => item.dataset.group),
+    );
+  const listedGroups = () =>
+    page.$$eval('[data-testid="groups"] li', (items) => items.map((item) => item.dataset.group));
+
+  // Ellen: admin in EMEA, where announcements are on.
+  await messaging("u-ellen");
+  assert.equal(await page.locator('[data-action="send-announcement"]').count(), 1);
+  await screenshot(page, "7-admin-announcements-on");
+
+  // Grace: admin in the Americas, where they are off.
+  await messaging("u-grace");
+  assert.equal(await page.locator('[data-action="send-announcement"]').count(), 0);
+  assert.deepEqual(await groupsWithAnnounce(), []);
+  await screenshot(page, "7-admin-announcements-off");
+
+  // Oliver: a manager in London, in one group: the group action there, and no org-wide one.
+  await messaging("u-oliver");
+  assert.deepEqual(await listedGroups(), ["g-lon-design"]);
+  assert.deepEqual(await groupsWithAnnounce(), ["g-lon-design"]);
+  assert.equal(await page.locator('[data-action="send-announcement"]').count(), 0);
+  await screenshot(page, "7-manager-groups");
+
+  // Ada: a plain user in the same group: no group announcement.
+  await messaging("u-ada");
+  assert.ok((await listedGroups()).includes("g-lon-design"));
+  assert.deepEqual(await groupsWithAnnounce(), []);
+  assert.deepEqual(page.errors, []);
+});

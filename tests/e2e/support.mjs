@@ -1,0 +1,135 @@
+// Shared set-up for the end-to-end tests: the real `tessera serve` on a free loopback port with
+// a fresh key and the built app, and Debian's Chromium driven by playwright-core.
+
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const shots = join(root, "target", "e2e");
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run these tests through \`cargo xtask test\``);
+  return value;
+}
+
+/** Starts `tessera serve` on the demo organisation; resolves once it prints its address. */
+export async function startServer() {
+  const tessera = required("TESSERA_BIN");
+  const site = required("TESSERA_SITE");
+  const dir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
+  const key = join(dir, "server.key");
+  execFileSync(tessera, ["keygen", "--out", key], { stdio: "ignore" });
+  const child = spawn(
+    tessera,
+    [
+      "serve",
+      "--org", join(root, "tests/demo/org.json"),
+      "--content", join(root, "tests/demo/content.json"),
+      "--key", key,
+      "--www", site,
+      "--addr", "127.0.0.1:0",
+      "--issuer", "tessera-e2e",
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const url = await new Promise((resolveUrl, reject) => {
+    let seen = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      seen += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(seen);
+      if (match) resolveUrl(match[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`tessera serve exited (${code}) before listening:\n${seen}`)));
+  });
+  return {
+    url,
+    async override(body) {
+      const response = await fetch(`${url}/api/admin/override`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`override refused: ${response.status} ${await response.text()}`);
+      return response.json();
+    },
+    async snapshotBytes(user) {
+      const response = await fetch(`${url}/api/snapshot?user=${encodeURIComponent(user)}`);
+      if (!response.ok) throw new Error(`snapshot: ${response.status}`);
+      return Buffer.from(await response.arrayBuffer());
+    },
+    stop() {
+      child.kill("SIGTERM");
+    },
+  };
+}
+
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+/** Debian's Chromium, headless. */
+export function launch() {
+  return chromium.launch({ executablePath: "/usr/bin/chromium", args: ARGS });
+}
+
+/** A page of a fresh context, with its errors collected (a test fails on any). */
+export async function openPage(browser, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("pageerror", (error) => page.errors.push(error.message));
+  return { context, page };
+}
+
+/** Loads the app and signs in as `user` through the picker; waits for the first filtered render. */
+export async function signIn(page, url, user) {
+  await page.goto(url);
+  await page.selectOption("#user", user);
+  await page.waitForSelector(`[data-testid="projects"][data-user="${user}"]`);
+}
+
+/** The project ids the page lists. */
+export function listedProjects(page) {
+  return page.$$eval('[data-testid="projects"] li', (items) => items.map((item) => item.dataset.project).sort());
+}
+
+/** Searches and returns the results shown, as {kind, id, project}. */
+export async function search(page, text) {
+  await page.getByRole("button", { name: "Search", exact: true }).first().click();
+  await page.fill("#q", text);
+  await page.press("#q", "Enter");
+  await page.waitForSelector(`[data-testid="search-summary"][data-query="${text}"]`);
+  return page.$$eval('[data-testid="results"] li', (items) =>
+    items.map((item) => ({ kind: item.dataset.kind, id: item.dataset.id, project: item.dataset.project })),
+  );
+}
+
+/** Saves a full-page screenshot as target/e2e/NAME.png. */
+export async function screenshot(page, name) {
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** Records a measurement in target/e2e/NAME.json. */
+export function record(name, value) {
+  mkdirSync(shots, { recursive: true });
+  writeFileSync(join(shots, `${name}.json`), `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Asks the app to look for a new snapshot now, as it does when the window gains focus. */
+export function focus(page) {
+  return page.evaluate(() => window.dispatchEvent(new Event("focus")));
+}
