@@ -123,6 +123,11 @@ fn test() -> Result<()> {
         args.extend(["--", "-D", "warnings"]);
         run(&cargo, args)?;
     }
+    // The app's browser half (state, pages, browser APIs) exists only on wasm32.
+    run(
+        &cargo,
+        ["clippy", "-p", "tessera-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
+    )?;
     run(&cargo, ["test", "--workspace"])?;
     // The core must compile for the browser as it is (no I/O, no clock, no JS).
     run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;
