@@ -3,9 +3,10 @@
 //
 // - The app shell (this build's HTML, script, WebAssembly, styles, manifest, icons) is cached at
 //   install, under a cache named after the build, and served cache-first.
-// - The policy endpoints (snapshot, public keys, sign-in list) go to the network first; each
-//   good answer is cached and served when the network is down. The app verifies every snapshot
-//   it gets, from the network or from here, so a cached one can never be trusted blindly.
+// - The public keys and the sign-in list go to the network first; each good answer is cached
+//   and served when the network is down.
+// - Snapshots go to the network, and offline are answered from the cache, which only the app
+//   writes, with bytes it verified: an answer the app refused never lands there.
 // - Search goes to the network only: the app keeps its own cache of results and searches it
 //   offline, filtering every result through the evaluator.
 // `cargo xtask site` replaces BUILD below with a hash of the built files.
@@ -24,11 +25,15 @@ const SHELL_FILES = [
   "/pkg/tessera_app.js",
   "/pkg/tessera_app_bg.wasm",
 ];
-const CACHED_API = ["/api/snapshot", "/api/public-keys", "/api/users"];
+const CACHED_API = ["/api/public-keys", "/api/users"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
-    caches.open(SHELL).then((cache) => cache.addAll(SHELL_FILES)).then(() => self.skipWaiting()),
+    caches
+      .open(SHELL)
+      // Past the HTTP cache: this build's files, never an older copy.
+      .then((cache) => cache.addAll(SHELL_FILES.map((url) => new Request(url, { cache: "reload" }))))
+      .then(() => self.skipWaiting()),
   );
 });
 
@@ -63,6 +68,16 @@ async function networkFirst(request) {
   }
 }
 
+async function networkThenVerified(request) {
+  try {
+    return await fetch(request);
+  } catch (error) {
+    const cached = await (await caches.open(API)).match(request.url);
+    if (cached) return cached;
+    throw error;
+  }
+}
+
 async function shellFirst(request) {
   const cache = await caches.open(SHELL);
   const cached = await cache.match(request, { ignoreSearch: true });
@@ -76,7 +91,9 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (CACHED_API.includes(url.pathname)) {
+  if (url.pathname === "/api/snapshot") {
+    event.respondWith(networkThenVerified(request));
+  } else if (CACHED_API.includes(url.pathname)) {
     event.respondWith(networkFirst(request));
   } else if (url.pathname.startsWith("/api/")) {
     return; // Search and the admin API: the network, or a failure the app handles.

@@ -14,7 +14,10 @@ import {
   screenshot,
   search,
   signIn,
+  spoil,
+  startProxy,
   startServer,
+  switchUser,
 } from "./support.mjs";
 
 let browser;
@@ -126,7 +129,7 @@ test("3. the firewall holds in projects and search; an alien sees exactly the ho
   await screenshot(page, "3-firewall-search");
 
   // Bob, of New York, shared into London by an Agreement: London projects only where on the team.
-  await page.selectOption("#user", "u-bob");
+  await switchUser(page, "u-bob");
   await page.waitForSelector('[data-testid="projects"][data-user="u-bob"]');
   const listed = await listedProjects(page);
   const london = listed.filter((project) => projectNetwork.get(project) === "n-emea");
@@ -146,7 +149,11 @@ test("3. the firewall holds in projects and search; an alien sees exactly the ho
 
 test("4. offline, the app starts and searches its cache, still filtered", async (t) => {
   const { server, context, page } = await session(t);
-  await signIn(page, server.url, "u-priya");
+  // Ada visits first; then the policy changes, and Priya visits on the newer version.
+  await signIn(page, server.url, "u-ada");
+  await server.override({ office: "o-par", profile: "vendor", permission: "file.upload", allowed: true });
+  await switchUser(page, "u-priya");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-priya"]');
   // The service worker holds the shell, and the search cache is warm.
   await page.evaluate(() => navigator.serviceWorker.ready);
   await page.waitForFunction(async () => {
@@ -168,6 +175,12 @@ test("4. offline, the app starts and searches its cache, still filtered", async 
   assert.ok(bound.length > 0);
   for (const result of bound) assert.ok(["p-lon-website", "p-par-launch"].includes(result.project));
   await screenshot(page, "4-offline-search");
+
+  // Offline, Ada's older snapshot is still hers to use: no false rollback.
+  await switchUser(page, "u-ada");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-ada"]');
+  assert.equal(await page.locator('[data-testid="refusal"]').count(), 0);
+  assert.ok((await listedProjects(page)).includes("p-rebrand"));
   assert.deepEqual(page.errors, []);
 });
 
@@ -178,14 +191,10 @@ test("5. a tampered snapshot and a rolled-back snapshot are refused, with the ba
   // Tampered: one byte of the signed payload changed in transit.
   await context.route("**/api/snapshot?*", async (route) => {
     const response = await route.fetch();
-    const body = Buffer.from(await response.body());
-    // One base64 character in the middle of the payload: different bytes, same length.
-    const at = body.indexOf('"payload":"') + 11 + 200;
-    body[at] = body[at] === 0x41 ? 0x42 : 0x41;
-    await route.fulfill({ response, body });
+    await route.fulfill({ response, body: spoil(await response.body()) });
   });
   await page.goto(server.url);
-  await page.selectOption("#user", "u-ada");
+  await switchUser(page, "u-ada");
   const banner = page.getByTestId("refusal");
   await banner.waitFor();
   assert.equal(await banner.getAttribute("data-code"), "bad_signature");
@@ -212,9 +221,18 @@ test("5. a tampered snapshot and a rolled-back snapshot are refused, with the ba
   assert.match(await banner.innerText(), /last good snapshot/);
   await screenshot(page, "5-rollback");
 
-  // A reload cannot roll it back either: the highest version is stored on the device.
+  // A reload cannot roll it back either: the highest version is stored on the device, and
+  // the refusal stands from the first render, before the (slow) answer arrives.
+  await context.unroute("**/api/snapshot?*");
+  await context.route("**/api/snapshot?*", async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.fulfill({ status: 200, contentType: "application/json", body: old });
+  });
   await page.reload();
   await banner.waitFor();
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+  assert.equal(await page.locator("[data-action]").count(), 0);
+  await page.waitForTimeout(2000);
   assert.equal(await banner.getAttribute("data-code"), "rollback");
   assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
 
@@ -223,6 +241,35 @@ test("5. a tampered snapshot and a rolled-back snapshot are refused, with the ba
   await focus(page);
   await page.waitForSelector('[data-testid="projects"]');
   assert.equal(await page.locator('[data-testid="refusal"]').count(), 0);
+  assert.deepEqual(page.errors, []);
+});
+
+test("5b. with the service worker on, a refused snapshot never reaches its offline cache", async (t) => {
+  const { server, page } = await session(t);
+  const proxy = await startProxy(t, server.url);
+  await signIn(page, proxy.url, "u-ada");
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload();
+  await page.waitForSelector('[data-testid="projects"][data-user="u-ada"]');
+  assert.ok(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)));
+  const cached = () =>
+    page.evaluate(async () => {
+      const response = await (await caches.open("tessera-api-v1")).match("/api/snapshot?user=u-ada");
+      return response ? response.text() : null;
+    });
+  const good = await cached();
+  assert.ok(good, "the app cached the snapshot it accepted");
+
+  // The service worker fetches; the answer is spoilt on the way to it.
+  proxy.tamper = true;
+  await server.override({ office: "o-par", profile: "vendor", permission: "file.upload", allowed: true });
+  await focus(page);
+  const banner = page.getByTestId("refusal");
+  await banner.waitFor();
+  assert.equal(await banner.getAttribute("data-code"), "bad_signature");
+  assert.equal(await cached(), good, "the refused answer was not cached");
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+  await screenshot(page, "5b-tampered-through-service-worker");
   assert.deepEqual(page.errors, []);
 });
 

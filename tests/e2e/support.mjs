@@ -94,10 +94,16 @@ export async function openPage(browser, options = {}) {
   return { context, page };
 }
 
-/** Loads the app and signs in as `user` through the picker; waits for the first filtered render. */
+/** Signs in as `user` through the picker, on the page as it is. */
+export async function switchUser(page, user) {
+  await page.selectOption("#user", user);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+/** Loads the app and signs in as `user`; waits for the first filtered render. */
 export async function signIn(page, url, user) {
   await page.goto(url);
-  await page.selectOption("#user", user);
+  await switchUser(page, user);
   await page.waitForSelector(`[data-testid="projects"][data-user="${user}"]`);
 }
 
@@ -109,9 +115,17 @@ export function listedProjects(page) {
 /** Searches and returns the results shown, as {kind, id, project}. */
 export async function search(page, text) {
   await page.getByRole("button", { name: "Search", exact: true }).first().click();
+  const summary = page.getByTestId("search-summary");
+  const before = (await summary.count()) ? await summary.getAttribute("data-seq") : null;
   await page.fill("#q", text);
   await page.press("#q", "Enter");
-  await page.waitForSelector(`[data-testid="search-summary"][data-query="${text}"]`);
+  await page.waitForFunction(
+    ([query, seq]) => {
+      const shown = document.querySelector('[data-testid="search-summary"]');
+      return shown && shown.dataset.query === query && shown.dataset.seq !== seq;
+    },
+    [text, before],
+  );
   return page.$$eval('[data-testid="results"] li', (items) =>
     items.map((item) => ({ kind: item.dataset.kind, id: item.dataset.id, project: item.dataset.project })),
   );
@@ -132,4 +146,46 @@ export function record(name, value) {
 /** Asks the app to look for a new snapshot now, as it does when the window gains focus. */
 export function focus(page) {
   return page.evaluate(() => window.dispatchEvent(new Event("focus")));
+}
+
+/**
+ * A proxy in front of `upstream` that can spoil snapshot answers on the way, for requests the
+ * page cannot intercept itself (those the service worker makes).
+ */
+export async function startProxy(t, upstream) {
+  const { createServer } = await import("node:http");
+  const proxy = { tamper: false };
+  const server = createServer(async (request, response) => {
+    const chunks = [];
+    for await (const chunk of request) chunks.push(chunk);
+    const headers = { ...request.headers };
+    delete headers.host;
+    const answer = await fetch(`${upstream}${request.url}`, {
+      method: request.method,
+      headers,
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+    });
+    let body = Buffer.from(await answer.arrayBuffer());
+    if (proxy.tamper && request.url.startsWith("/api/snapshot") && answer.status === 200) {
+      body = spoil(body);
+    }
+    const out = {};
+    answer.headers.forEach((value, name) => {
+      if (!["content-length", "content-encoding", "transfer-encoding", "connection"].includes(name)) out[name] = value;
+    });
+    response.writeHead(answer.status, out);
+    response.end(body);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => server.close());
+  proxy.url = `http://127.0.0.1:${server.address().port}`;
+  return proxy;
+}
+
+/** One base64 character in the middle of a snapshot's payload changed: same length, other bytes. */
+export function spoil(bytes) {
+  const body = Buffer.from(bytes);
+  const at = body.indexOf('"payload":"') + 11 + 200;
+  body[at] = body[at] === 0x41 ? 0x42 : 0x41;
+  return body;
 }

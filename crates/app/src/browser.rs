@@ -10,6 +10,8 @@ use web_sys::{Cache, Request, RequestCache, RequestInit, Response};
 
 /// The name of the Cache Storage cache holding search results.
 const SEARCH_CACHE: &str = "tessera-search-v1";
+/// The Cache Storage cache the service worker answers API requests from offline.
+const API_CACHE: &str = "tessera-api-v1";
 /// The cache key of the search index.
 const SEARCH_KEY: &str = "/__tessera/search-index.json";
 
@@ -78,6 +80,23 @@ pub fn load(key: &str) -> Option<String> {
     local_storage()?.get_item(key).ok().flatten()
 }
 
+/// Removes a value from local storage.
+pub fn remove(key: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(key);
+    }
+}
+
+/// Puts a verified snapshot where the service worker looks for it offline (`www/sw.js`).
+pub async fn cache_snapshot(url: &str, body: &str) -> Result<(), BrowserError> {
+    let caches = window()?.caches()?;
+    let cache: Cache = JsFuture::from(caches.open(API_CACHE)).await?.dyn_into()?;
+    let response = Response::new_with_opt_str(Some(body))?;
+    response.headers().set("Content-Type", "application/json")?;
+    JsFuture::from(cache.put_with_str(url, &response)).await?;
+    Ok(())
+}
+
 /// Stores a value in local storage; false when it could not be stored.
 pub fn store(key: &str, value: &str) -> bool {
     local_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
@@ -105,6 +124,17 @@ pub async fn store_search_index(json: &str) -> Result<(), BrowserError> {
     response.headers().set("Content-Type", "application/json")?;
     JsFuture::from(cache.put_with_str(SEARCH_KEY, &response)).await?;
     Ok(())
+}
+
+/// Moves the keyboard focus to the element with `id`.
+pub fn focus(id: &str) {
+    let element = window()
+        .ok()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id(id));
+    if let Some(element) = element.and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = element.focus();
+    }
 }
 
 /// Records a performance mark (seen by tests and the browser's profiler).

@@ -32,6 +32,9 @@ pub struct Item {
 pub struct Response {
     /// What the backend found.
     pub results: Vec<Item>,
+    /// Whether it found more than it returned.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// The question that decides whether `user` may see `item`; `None` for an item the app cannot

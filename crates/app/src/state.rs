@@ -3,7 +3,11 @@
 //!
 //! Everything rendered reads [`AppState::ready`]: a snapshot that passed [`crate::trust`] for
 //! the signed-in user, with no refusal standing. Whenever that is `None` the page shows no data
-//! and no actions.
+//! and no actions. It is a memo that changes only when the snapshot, the user or a time-bound
+//! decision (an Agreement's expiry) changes, so the clock ticking does not rebuild the page.
+//!
+//! Answers can arrive out of order (a focus and a poll at once, a search typed fast, a user
+//! switched mid-request): each request is numbered, and only the latest one's answer is used.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +34,32 @@ const EXPLAIN_KEY: &str = "tessera.explain";
 
 fn snapshot_key(user: &str) -> String {
     format!("tessera.snapshot.{user}")
+}
+
+fn refusal_key(user: &str) -> String {
+    format!("tessera.refusal.{user}")
+}
+
+fn snapshot_url(user: &str) -> String {
+    format!("/api/snapshot?user={}", String::from(js_sys::encode_uri_component(user)))
+}
+
+/// What the pages render from: a verified snapshot, the user it is for, and the time to decide
+/// at. Two are equal when they would decide alike: the same snapshot and user, and no
+/// time-bound decision changed between their clocks.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    snapshot: Arc<Snapshot>,
+    user: String,
+    now: Timestamp,
+    /// When a decision could next change with time alone (an Agreement expiring).
+    until: Option<Timestamp>,
+}
+
+impl PartialEq for Ready {
+    fn eq(&self, other: &Ready) -> bool {
+        Arc::ptr_eq(&self.snapshot, &other.snapshot) && self.user == other.user && self.until == other.until
+    }
 }
 
 /// A demo user of the sign-in picker (`GET /api/users`).
@@ -78,6 +108,8 @@ pub struct Results {
     pub items: Vec<Item>,
     /// Whether they came from the device's cache (offline).
     pub from_cache: bool,
+    /// Which search this was: each one has a new number.
+    pub seq: u64,
 }
 
 /// Every signal of the app; `Copy`, so each component takes what it needs.
@@ -109,6 +141,12 @@ pub struct AppState {
     pub cache: RwSignal<Cache>,
     /// The last search's results.
     pub results: RwSignal<Option<Results>>,
+    /// What the pages render from (see [`Ready`]).
+    ready: Memo<Option<Ready>>,
+    /// The number of the latest snapshot request; older answers are dropped.
+    snapshot_request: StoredValue<u64>,
+    /// The number of the latest search; older answers are dropped.
+    search_request: StoredValue<u64>,
 }
 
 impl AppState {
@@ -119,35 +157,51 @@ impl AppState {
             .map(|document| document.users)
             .unwrap_or_default();
         let keys = browser::load(KEYS_KEY).and_then(|json| trust::parse_keys(&json).ok()).map(Arc::new);
+        let user = RwSignal::new(browser::load(USER_KEY).unwrap_or_default());
+        let snapshot: RwSignal<Option<Arc<Snapshot>>> = RwSignal::new(None);
+        let refusal: RwSignal<Option<Refusal>> = RwSignal::new(None);
+        let now = RwSignal::new(browser::now());
+        let ready = Memo::new(move |_| {
+            if refusal.with(Option::is_some) {
+                return None;
+            }
+            let snapshot = snapshot.get()?;
+            let now = now.get();
+            trust::still_valid(&snapshot, now).ok()?;
+            let until = snapshot.policy().next_change(now);
+            Some(Ready { snapshot, user: user.get(), now, until })
+        });
         let state = AppState {
-            user: RwSignal::new(browser::load(USER_KEY).unwrap_or_default()),
+            user,
             users: RwSignal::new(users),
             keys: RwSignal::new(keys),
-            snapshot: RwSignal::new(None),
+            snapshot,
             etag: RwSignal::new(None),
-            refusal: RwSignal::new(None),
-            now: RwSignal::new(browser::now()),
+            refusal,
+            now,
             online: RwSignal::new(browser::online()),
             explain: RwSignal::new(browser::load(EXPLAIN_KEY).as_deref() == Some("on")),
             page: RwSignal::new(Page::Projects),
             notice: RwSignal::new(None),
             cache: RwSignal::new(Cache::default()),
             results: RwSignal::new(None),
+            ready,
+            snapshot_request: StoredValue::new(0),
+            search_request: StoredValue::new(0),
         };
         state.load_stored_snapshot();
         state
     }
 
-    /// The snapshot to render from, with the signed-in user: `None` while there is none, or a
-    /// refusal stands, or it has expired. Reactive.
+    /// The snapshot to render from, with the signed-in user and the time to decide at: `None`
+    /// while there is none, or a refusal stands, or it has expired. Reactive.
     pub fn ready(&self) -> Option<(Arc<Snapshot>, String, Timestamp)> {
-        if self.refusal.with(Option::is_some) {
-            return None;
-        }
-        let snapshot = self.snapshot.get()?;
-        let now = self.now.get();
-        trust::still_valid(&snapshot, now).ok()?;
-        Some((snapshot, self.user.get(), now))
+        self.ready.get().map(|ready| (ready.snapshot, ready.user, ready.now))
+    }
+
+    /// Whether there is anything to render. Reactive, and changes only when that does.
+    pub fn shown(&self) -> bool {
+        self.ready.with(Option::is_some)
     }
 
     /// Starts the app's background work: the first fetches, the poll, focus and online events,
@@ -156,6 +210,12 @@ impl AppState {
         spawn_local(async move {
             self.refresh_directory().await;
             self.refresh_snapshot().await;
+        });
+        spawn_local(async move {
+            if let Ok(Some(json)) = browser::load_search_index().await {
+                let stored = Cache::from_json(&json);
+                self.cache.update(|cache| cache.merge(stored.search("")));
+            }
             self.warm_search_cache().await;
         });
         set_interval(
@@ -181,29 +241,45 @@ impl AppState {
         let on_offline = window_event_listener_untyped("offline", move |_| self.online.set(false));
         // The listeners live as long as the page.
         std::mem::forget((on_focus, on_visible, on_online, on_offline));
-        spawn_local(async move {
-            if let Ok(Some(json)) = browser::load_search_index().await {
-                let stored = Cache::from_json(&json);
-                self.cache.update(|cache| cache.merge(stored.search("")));
-            }
-        });
     }
 
     fn tick(&self) {
         let now = browser::now();
         self.now.set(now);
-        self.online.set(browser::online());
+        let online = browser::online();
+        if self.online.get_untracked() != online {
+            self.online.set(online);
+        }
         if let Some(snapshot) = self.snapshot.get_untracked()
             && let Err(refusal) = trust::still_valid(&snapshot, now)
             && self.refusal.with_untracked(Option::is_none)
         {
-            self.refusal.set(Some(refusal));
+            self.refuse(refusal);
+        }
+    }
+
+    /// Refuses: the banner, no data, and the refusal remembered for this user across reloads
+    /// and sign-ins until a good snapshot (or a 304 for the one held) clears it.
+    fn refuse(&self, refusal: Refusal) {
+        let user = self.user.get_untracked();
+        if let Ok(json) = serde_json::to_string(&refusal) {
+            browser::store(&refusal_key(&user), &json);
+        }
+        self.refusal.set(Some(refusal));
+    }
+
+    fn clear_refusal(&self) {
+        browser::remove(&refusal_key(&self.user.get_untracked()));
+        if self.refusal.with_untracked(Option::is_some) {
+            self.refusal.set(None);
         }
     }
 
     /// Signs in as `user` (the demo picker): the snapshot stored for them, then a fresh one.
     pub fn sign_in(self, user: String) {
         browser::store(USER_KEY, &user);
+        self.snapshot_request.update_value(|n| *n += 1);
+        self.search_request.update_value(|n| *n += 1);
         self.user.set(user);
         self.snapshot.set(None);
         self.etag.set(None);
@@ -220,18 +296,19 @@ impl AppState {
         self.explain.set(on);
     }
 
-    fn highest(issuer: &str) -> u64 {
+    /// The highest version this device accepted for `user`.
+    fn highest(user: &str) -> u64 {
         browser::load(HIGHEST_KEY)
             .and_then(|json| serde_json::from_str::<BTreeMap<String, u64>>(&json).ok())
-            .and_then(|versions| versions.get(issuer).copied())
+            .and_then(|versions| versions.get(user).copied())
             .unwrap_or(0)
     }
 
-    fn raise_highest(issuer: &str, version: u64) {
+    fn raise_highest(user: &str, version: u64) {
         let mut versions = browser::load(HIGHEST_KEY)
             .and_then(|json| serde_json::from_str::<BTreeMap<String, u64>>(&json).ok())
             .unwrap_or_default();
-        let entry = versions.entry(issuer.to_owned()).or_insert(0);
+        let entry = versions.entry(user.to_owned()).or_insert(0);
         *entry = (*entry).max(version);
         if let Ok(json) = serde_json::to_string(&versions) {
             browser::store(HIGHEST_KEY, &json);
@@ -239,19 +316,27 @@ impl AppState {
     }
 
     /// The snapshot this device stored for the signed-in user, verified again (it may have
-    /// expired, or been tampered with in storage).
+    /// expired, or been tampered with in storage), and a refusal that still stands for them.
     fn load_stored_snapshot(&self) {
         let user = self.user.get_untracked();
         if user.is_empty() {
             return;
         }
+        if let Some(refusal) =
+            browser::load(&refusal_key(&user)).and_then(|json| serde_json::from_str::<Refusal>(&json).ok())
+        {
+            self.refusal.set(Some(refusal));
+        }
         let (Some(keys), Some(text)) = (self.keys.get_untracked(), browser::load(&snapshot_key(&user)))
         else {
             return;
         };
-        match trust::accept(text.as_bytes(), &keys, &user, browser::now(), AppState::highest) {
+        match trust::accept(text.as_bytes(), &keys, &user, browser::now(), AppState::highest(&user)) {
             Ok(snapshot) => self.snapshot.set(Some(snapshot)),
-            Err(refusal) => self.refusal.set(Some(refusal)),
+            Err(refusal) => {
+                self.snapshot.set(None);
+                self.refuse(refusal);
+            }
         }
     }
 
@@ -264,89 +349,121 @@ impl AppState {
             browser::store(USERS_KEY, &fetched.body);
             self.users.set(document.users);
         }
-        if let Ok(fetched) = browser::get("/api/public-keys", None).await
-            && fetched.status == 200
-        {
-            match trust::parse_keys(&fetched.body) {
-                Ok(keys) => {
-                    browser::store(KEYS_KEY, &fetched.body);
-                    self.keys.set(Some(Arc::new(keys)));
-                    if self.snapshot.with_untracked(Option::is_none) {
-                        self.refusal.set(None);
-                        self.load_stored_snapshot();
-                    }
+        self.refresh_keys().await;
+    }
+
+    /// Fetches the public keys. New keys are stored, and the snapshot held is verified again
+    /// under them (a key taken out of the list takes its snapshots with it).
+    async fn refresh_keys(self) {
+        let Ok(fetched) = browser::get("/api/public-keys", None).await else {
+            return;
+        };
+        if fetched.status != 200 {
+            return;
+        }
+        match trust::parse_keys(&fetched.body) {
+            Ok(keys) => {
+                if browser::load(KEYS_KEY).as_deref() == Some(fetched.body.as_str())
+                    && self.keys.with_untracked(Option::is_some)
+                {
+                    return;
                 }
-                Err(refusal) => self.refusal.set(Some(refusal)),
+                browser::store(KEYS_KEY, &fetched.body);
+                self.keys.set(Some(Arc::new(keys)));
+                self.etag.set(None);
+                if self
+                    .refusal
+                    .with_untracked(|refusal| refusal.as_ref().is_some_and(|r| r.code == "no_keys"))
+                {
+                    self.clear_refusal();
+                }
+                self.load_stored_snapshot();
             }
+            Err(refusal) => self.refuse(refusal),
         }
     }
 
     /// Asks the server for the signed-in user's snapshot; a new version is verified and, once
     /// accepted, replaces the current one and raises the highest version. A refused one leaves
     /// the last good snapshot stored, and the page empty behind a banner. A network failure
-    /// changes nothing (offline, the app runs on what it has).
+    /// changes nothing (offline, the app runs on what it has). Only the latest request's
+    /// answer counts.
     pub async fn refresh_snapshot(self) {
         let user = self.user.get_untracked();
         if user.is_empty() {
             return;
         }
-        let url = format!("/api/snapshot?user={}", String::from(js_sys::encode_uri_component(&user)));
+        if self.keys.with_untracked(Option::is_none) {
+            self.refresh_keys().await;
+        }
+        self.snapshot_request.update_value(|n| *n += 1);
+        let request = self.snapshot_request.get_value();
+        let url = snapshot_url(&user);
         let etag = self.etag.get_untracked();
-        let Ok(fetched) = browser::get(&url, etag.as_deref()).await else {
+        let fetched = browser::get(&url, etag.as_deref()).await;
+        if self.snapshot_request.get_value() != request || self.user.get_untracked() != user {
+            return; // A later request, or someone else signed in meanwhile.
+        }
+        let Ok(fetched) = fetched else {
             self.online.set(browser::online());
             return;
         };
-        if self.user.get_untracked() != user {
-            return; // Signed in as someone else meanwhile.
-        }
         match fetched.status {
             200 => {}
             304 => {
                 // The server's current snapshot is the one we hold: a refusal of some other
-                // response no longer stands.
+                // answer no longer stands.
                 if let Some(snapshot) = self.snapshot.get_untracked()
                     && trust::still_valid(&snapshot, browser::now()).is_ok()
                 {
-                    self.refusal.set(None);
+                    self.clear_refusal();
                 }
                 return;
             }
             404 => {
-                self.refusal.set(Some(Refusal::new(
+                browser::remove(&snapshot_key(&user));
+                self.snapshot.set(None);
+                self.refuse(Refusal::new(
                     "unknown_user",
                     "The server does not know this user; pick another.",
-                )));
+                ));
                 return;
             }
             _ => return,
         }
         let Some(keys) = self.keys.get_untracked() else {
-            self.refusal.set(Some(Refusal::new(
+            self.refuse(Refusal::new(
                 "no_keys",
                 "No trusted public key is known yet, so the snapshot cannot be checked.",
-            )));
+            ));
             return;
         };
-        match trust::accept(fetched.body.as_bytes(), &keys, &user, browser::now(), AppState::highest) {
+        match trust::accept(fetched.body.as_bytes(), &keys, &user, browser::now(), AppState::highest(&user)) {
             Ok(snapshot) => {
-                AppState::raise_highest(&snapshot.header().issuer, snapshot.header().version);
+                AppState::raise_highest(&user, snapshot.header().version);
                 browser::store(&snapshot_key(&user), &fetched.body);
+                // The service worker answers with this copy offline: only verified bytes go in.
+                let _ = browser::cache_snapshot(&url, &fetched.body).await;
                 self.etag.set(fetched.etag);
                 self.now.set(browser::now());
-                self.refusal.set(None);
+                self.clear_refusal();
                 self.snapshot.set(Some(snapshot));
             }
-            Err(refusal) => self.refusal.set(Some(refusal)),
+            Err(refusal) => self.refuse(refusal),
         }
     }
 
     /// Fetches every search result the backend has into the device's cache, so that search
-    /// works offline from the first visit.
+    /// works offline from the first visit. A complete answer replaces the cache (what the
+    /// backend no longer has is dropped).
     async fn warm_search_cache(self) {
         if let Ok(fetched) = browser::get("/api/search?q=&limit=10000", None).await
             && fetched.status == 200
             && let Ok(response) = serde_json::from_str::<search::Response>(&fetched.body)
         {
+            if !response.truncated {
+                self.cache.set(Cache::default());
+            }
             self.remember(response.results).await;
         }
     }
@@ -360,22 +477,29 @@ impl AppState {
     /// Searches: online through `/api/search` (the results join the cache), offline over the
     /// cache. Either way the results are filtered when rendered.
     pub fn search(self, text: String) {
+        self.search_request.update_value(|n| *n += 1);
+        let seq = self.search_request.get_value();
         spawn_local(async move {
             let url = format!("/api/search?q={}", String::from(js_sys::encode_uri_component(&text)));
             let online = browser::get(&url, None).await.ok().filter(|fetched| fetched.status == 200);
+            if self.search_request.get_value() != seq {
+                return; // A later search, or another user, meanwhile.
+            }
             let parsed =
                 online.and_then(|fetched| serde_json::from_str::<search::Response>(&fetched.body).ok());
             let results = match parsed {
                 Some(response) => {
                     self.remember(response.results.clone()).await;
-                    Results { query: text, items: response.results, from_cache: false }
+                    Results { query: text, items: response.results, from_cache: false, seq }
                 }
                 None => {
                     let items = self.cache.with_untracked(|cache| cache.search(&text));
-                    Results { query: text, items, from_cache: true }
+                    Results { query: text, items, from_cache: true, seq }
                 }
             };
-            self.results.set(Some(results));
+            if self.search_request.get_value() == seq {
+                self.results.set(Some(results));
+            }
         });
     }
 }

@@ -5,6 +5,7 @@
 //! disabled button with the evaluator's explanation and the edits that would allow it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -22,6 +23,16 @@ pub fn App() -> impl IntoView {
     let state = AppState::restore();
     state.start();
     provide_context(state);
+    // After a page change, focus moves to the new page, not to the body.
+    let first_page = StoredValue::new(true);
+    Effect::new(move |_| {
+        state.page.track();
+        if first_page.get_value() {
+            first_page.set_value(false);
+        } else {
+            browser::focus("main");
+        }
+    });
     let first_render = StoredValue::new(false);
     Effect::new(move |_| {
         if state.ready().is_some() && !first_render.get_value() {
@@ -43,7 +54,7 @@ pub fn App() -> impl IntoView {
             {move || {
                 if state.user.with(String::is_empty) {
                     view! { <p class="empty">"Pick a user above to sign in."</p> }.into_any()
-                } else if state.ready().is_none() {
+                } else if !state.shown() {
                     let text = if state.refusal.with(Option::is_some) {
                         "Nothing is shown: there is no policy snapshot the app can trust."
                     } else {
@@ -58,22 +69,30 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The demo sign-in: a select and a button, so that moving through the list with the arrow
+/// keys does not sign in as each user in turn.
 #[component]
 fn UserPicker() -> impl IntoView {
     let state = expect_context::<AppState>();
+    let chosen = RwSignal::new(state.user.get_untracked());
     view! {
-        <div class="picker">
+        <form
+            class="picker"
+            on:submit=move |ev: SubmitEvent| {
+                ev.prevent_default();
+                let user = chosen.get_untracked();
+                if !user.is_empty() && user != state.user.get_untracked() {
+                    state.sign_in(user);
+                }
+            }
+        >
             <label for="user">"Signed in as"</label>
-            <select
-                id="user"
-                on:change=move |ev| state.sign_in(event_target_value(&ev))
-                prop:value=move || state.user.get()
-            >
-                <option value="" disabled=true selected=move || state.user.with(String::is_empty)>
+            <select id="user" on:change=move |ev| chosen.set(event_target_value(&ev)) prop:value=move || chosen.get()>
+                <option value="" disabled=true selected=move || chosen.with(String::is_empty)>
                     "Choose a demo user…"
                 </option>
                 {move || {
-                    let current = state.user.get();
+                    let current = chosen.get_untracked();
                     state
                         .users
                         .get()
@@ -86,7 +105,8 @@ fn UserPicker() -> impl IntoView {
                         .collect_view()
                 }}
             </select>
-        </div>
+            <button type="submit" class="signin">"Sign in"</button>
+        </form>
     }
 }
 
@@ -106,31 +126,42 @@ fn ExplainToggle() -> impl IntoView {
     }
 }
 
+/// The snapshot's version and issuer and the network state are announced when they change;
+/// the age and expiry, which change every few seconds, are not.
 #[component]
 fn StatusBar() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let snapshot_text = move || {
+    let version = Memo::new(move |_| {
+        state.snapshot.with(|snapshot| {
+            snapshot.as_ref().map(|snapshot| {
+                let header = snapshot.header();
+                format!("Snapshot v{} from {}", header.version, header.issuer)
+            })
+        })
+    });
+    let times = move || {
         let now = state.now.get();
-        state.snapshot.with(|snapshot| match snapshot {
-            None => "No snapshot yet".to_owned(),
-            Some(snapshot) => {
+        state.snapshot.with(|snapshot| {
+            snapshot.as_ref().map(|snapshot| {
                 let header = snapshot.header();
                 format!(
-                    "Snapshot v{} from {} · signed {} · expires {}",
-                    header.version,
-                    header.issuer,
+                    " · signed {} · expires {}",
                     rough_duration(now.unix() - header.issued_at.unix()),
                     rough_duration(now.unix() - header.expires_at.unix()),
                 )
-            }
+            })
         })
     };
     view! {
-        <div class="status" role="status" aria-live="polite">
-            <span data-testid="snapshot-status">{snapshot_text}</span>
+        <div class="status">
+            <span data-testid="snapshot-status">
+                <span role="status">{move || version.get().unwrap_or_else(|| "No snapshot yet".to_owned())}</span>
+                {times}
+            </span>
             <span
                 class="net"
                 class:offline=move || !state.online.get()
+                role="status"
                 data-testid="network-status"
             >
                 {move || if state.online.get() { "● Online" } else { "○ Offline" }}
@@ -319,6 +350,9 @@ fn ProjectPage(id: String) -> impl IntoView {
     }
 }
 
+/// Numbers that keep element ids unique (explanations referred to by `aria-describedby`).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// An action: a button when allowed; nothing when denied, or, with "Why can't I?" on, a
 /// disabled button with the reason.
 fn action_view(action: Action, context: String) -> Option<AnyView> {
@@ -347,15 +381,15 @@ fn action_view(action: Action, context: String) -> Option<AnyView> {
     if !state.explain.get() {
         return None;
     }
-    let why = action.why.unwrap_or_else(|| tessera_core::Decision {
-        allowed: false,
-        code: tessera_core::Code::UnknownPermission,
-        message: "Denied.".to_owned(),
-        facts: Vec::new(),
-        grants: Vec::new(),
-    });
-    let grants: Vec<String> = why.grants.iter().map(ToString::to_string).collect();
-    let described = format!("why-{}", action.key);
+    let (message, code, grants) = match action.why {
+        Some(why) => (
+            sentence(&why.message),
+            Some(why.code.as_str()),
+            why.grants.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ),
+        None => ("There is nobody you may find in person search.".to_owned(), None, Vec::new()),
+    };
+    let described = format!("why-{}-{}", action.key, NEXT_ID.fetch_add(1, Ordering::Relaxed));
     Some(
         view! {
             <div class="denied" data-denied=action.key>
@@ -364,7 +398,7 @@ fn action_view(action: Action, context: String) -> Option<AnyView> {
                 </button>
                 <div class="why" id=described>
                     <p>
-                        {sentence(&why.message)} " " <code>{why.code.as_str()}</code>
+                        {message} " " {code.map(|code| view! { <code>{code}</code> })}
                     </p>
                     {(!grants.is_empty())
                         .then(|| {
@@ -587,6 +621,7 @@ fn results_view(snapshot: &Snapshot, user: &str, now: Timestamp, results: &crate
             class="meta"
             data-testid="search-summary"
             data-query=results.query.clone()
+            data-seq=results.seq
             data-source=if from_cache { "cache" } else { "server" }
         >
             {format!("{count} {} {source}", if count == 1 { "result" } else { "results" })}

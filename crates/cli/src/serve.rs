@@ -811,9 +811,9 @@ fn with_file_headers(name: &str, mut response: Response) -> Response {
         }
         _ => {}
     }
-    if name == "index.html" || name == "sw.js" {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
+    // The app's files keep their names from one build to the next: every one is revalidated
+    // (cheap, with `Last-Modified`), so a new build is never mixed with an old one.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 

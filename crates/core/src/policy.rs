@@ -880,6 +880,13 @@ impl Policy {
         self.office(office).map(|office| office.id.as_str())
     }
 
+    /// The first instant after `now` at which a decision could change with time alone: the
+    /// earliest Agreement expiry after `now`, if any. Decisions made at `now` hold until then
+    /// (a snapshot's own expiry aside), so a caller may cache them that long.
+    pub fn next_change(&self, now: crate::Timestamp) -> Option<crate::Timestamp> {
+        self.agreements.iter().filter_map(|agreement| agreement.expires_at).filter(|at| *at > now).min()
+    }
+
     /// The two participants of a direct message.
     pub fn dm_participants(&self, id: &str) -> Option<[&str; 2]> {
         let idx = *self.ids.dms.get(id)?;
