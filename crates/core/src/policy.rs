@@ -2,6 +2,8 @@
 //! checked, so that a decision is a handful of array reads and binary searches.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::Timestamp;
 use crate::model::{AccessLevel, DEFAULT_PROFILES, KNOWN_PROFILE_PERMISSIONS, Org, Role};
@@ -24,17 +26,64 @@ pub struct Policy {
     pub(crate) profiles: Interner,
     pub(crate) permissions: Interner,
     pub(crate) ids: Ids,
+    /// Tells this policy from every other one built in this process (a clone keeps it: it
+    /// decides the same), so that a [`crate::UserView`] only ever answers for its own.
+    pub(crate) stamp: u64,
+}
+
+/// Id → index maps hash with FxHash (rustc's): a few instructions per id where SipHash takes
+/// dozens. Keys come only from a verified snapshot, never from whoever asks a question, so
+/// there is no flooding to defend against; a query's id is only looked up.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut word = [0; 8];
+        for (to, from) in word.iter_mut().zip(chunks.remainder()) {
+            *to = *from;
+        }
+        self.add(u64::from_le_bytes(word));
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map from ids to dense indices.
+pub(crate) type IdMap = HashMap<String, Idx, BuildHasherDefault<IdHasher>>;
+
+fn next_stamp() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Id → index maps, one per kind.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ids {
-    pub(crate) networks: HashMap<String, Idx>,
-    pub(crate) offices: HashMap<String, Idx>,
-    pub(crate) users: HashMap<String, Idx>,
-    pub(crate) projects: HashMap<String, Idx>,
-    pub(crate) groups: HashMap<String, Idx>,
-    pub(crate) dms: HashMap<String, Idx>,
+    pub(crate) networks: IdMap,
+    pub(crate) offices: IdMap,
+    pub(crate) users: IdMap,
+    pub(crate) projects: IdMap,
+    pub(crate) groups: IdMap,
+    pub(crate) dms: IdMap,
 }
 
 /// A dense index into one of the [`Policy`] tables.
@@ -148,7 +197,7 @@ impl Defaults {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Interner {
     pub(crate) names: Vec<String>,
-    pub(crate) index: HashMap<String, Idx>,
+    pub(crate) index: IdMap,
 }
 
 impl Interner {
@@ -178,13 +227,23 @@ pub(crate) struct BitSet {
 }
 
 impl BitSet {
-    fn with_len(len: usize) -> BitSet {
+    pub(crate) fn with_len(len: usize) -> BitSet {
         BitSet { words: vec![0; len.div_ceil(64)] }
     }
 
-    fn insert(&mut self, idx: Idx) {
+    pub(crate) fn insert(&mut self, idx: Idx) {
         if let Some(word) = self.words.get_mut(idx as usize / 64) {
             *word |= 1 << (idx % 64);
+        }
+    }
+
+    /// Adds every member of `other`.
+    pub(crate) fn union_with(&mut self, other: &BitSet) {
+        if self.words.len() < other.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (word, other) in self.words.iter_mut().zip(&other.words) {
+            *word |= other;
         }
     }
 
@@ -209,12 +268,8 @@ impl Problems {
 }
 
 /// Builds an id → index map for one kind, reporting empty and duplicate ids.
-fn index_ids<'a>(
-    entity: &'static str,
-    ids: impl Iterator<Item = &'a str>,
-    problems: &mut Problems,
-) -> HashMap<String, Idx> {
-    let mut map = HashMap::new();
+fn index_ids<'a>(entity: &'static str, ids: impl Iterator<Item = &'a str>, problems: &mut Problems) -> IdMap {
+    let mut map = IdMap::default();
     for (position, id) in ids.enumerate() {
         if id.is_empty() {
             problems.push(entity, "", &format!("[{position}].id"), ValidationErrorKind::EmptyId);
@@ -231,7 +286,7 @@ fn index_ids<'a>(
 /// Resolves a list of ids, reporting unknown and repeated ones; the result is sorted.
 fn resolve_list(
     list: &[String],
-    map: &HashMap<String, Idx>,
+    map: &IdMap,
     expected: &'static str,
     at: (&'static str, &str, &str),
     problems: &mut Problems,
@@ -781,7 +836,19 @@ impl Policy {
         if !problems.0.is_empty() {
             return Err(ValidationErrors::new(problems.0));
         }
-        Ok(Policy { networks, offices, users, projects, agreements, groups, dms, profiles, permissions, ids })
+        Ok(Policy {
+            networks,
+            offices,
+            users,
+            projects,
+            agreements,
+            groups,
+            dms,
+            profiles,
+            permissions,
+            ids,
+            stamp: next_stamp(),
+        })
     }
 
     /// How many entities of each kind the policy holds.
