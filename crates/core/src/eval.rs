@@ -49,18 +49,6 @@ impl Policy {
         let mut evaluator = Evaluator { policy: self, now: Timestamp::from_unix(0), trace: &mut Quiet };
         evaluator.profile_holds(profile, office, network, key, None).is_ok()
     }
-
-    /// A question about Project `p` by user `u`, through the general rules: visible, and when
-    /// `key` is given, holding that profile permission there.
-    pub(crate) fn project_question(&self, u: Idx, p: Idx, key: Option<Idx>, now: Timestamp) -> bool {
-        let Some(user) = self.user(u) else { return false };
-        if !user.active {
-            return false;
-        }
-        let mut evaluator = Evaluator { policy: self, now, trace: &mut Quiet };
-        let Ok((_, context)) = evaluator.project_visibility(u, user, p) else { return false };
-        key.is_none_or(|key| evaluator.profile_permission(user, context, key).is_ok())
-    }
 }
 
 /// Where the rules write what they found. Closures are only called by a trace that keeps them.

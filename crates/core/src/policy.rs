@@ -26,6 +26,10 @@ pub struct Policy {
     pub(crate) profiles: Interner,
     pub(crate) permissions: Interner,
     pub(crate) ids: Ids,
+    /// Each Project's Office, and each Office's Network, packed: what a [`crate::UserView`]
+    /// reads per question, in a few cache lines rather than one entry each.
+    pub(crate) project_offices: Vec<Idx>,
+    pub(crate) office_networks: Vec<Idx>,
     /// Tells this policy from every other one built in this process (a clone keeps it: it
     /// decides the same), so that a [`crate::UserView`] only ever answers for its own.
     pub(crate) stamp: u64,
@@ -63,7 +67,9 @@ impl Hasher for IdHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // The multiplication mixes upwards: the table indexes by the low bits, so bring the
+        // well-mixed high bits down (as rustc-hash 2 does).
+        self.0.rotate_left(26)
     }
 }
 
@@ -130,6 +136,8 @@ pub(crate) struct UserEntry {
     pub(crate) groups: Vec<Idx>,
     /// People this user shares a direct message with, sorted.
     pub(crate) dm_partners: Vec<Idx>,
+    /// Projects whose team this user is on, sorted.
+    pub(crate) projects: Vec<Idx>,
 }
 
 #[derive(Debug, Clone)]
@@ -305,7 +313,8 @@ fn resolve_list(
     let before = resolved.len();
     resolved.dedup();
     if resolved.len() != before {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<&str, BuildHasherDefault<IdHasher>> =
+            std::collections::HashSet::default();
         if let Some(repeated) = list.iter().find(|item| !seen.insert(item.as_str())) {
             problems.push(entity, id, field, ValidationErrorKind::Repeated { id: repeated.clone() });
         }
@@ -552,6 +561,7 @@ impl Policy {
                 shared_by: Vec::new(),
                 groups: Vec::new(),
                 dm_partners: Vec::new(),
+                projects: Vec::new(),
             });
         }
 
@@ -591,6 +601,12 @@ impl Policy {
                         ValidationErrorKind::CreatorNotOnTeam { user: creator.clone() },
                     ),
                     Some(_) => {}
+                }
+            }
+            let project_idx = to_idx(projects.len());
+            for &member in &team {
+                if let Some(user) = users.get_mut(member as usize) {
+                    user.projects.push(project_idx);
                 }
             }
             projects.push(ProjectEntry {
@@ -836,6 +852,8 @@ impl Policy {
         if !problems.0.is_empty() {
             return Err(ValidationErrors::new(problems.0));
         }
+        let project_offices = projects.iter().map(|p| p.office).collect();
+        let office_networks = offices.iter().map(|o| o.network).collect();
         Ok(Policy {
             networks,
             offices,
@@ -847,6 +865,8 @@ impl Policy {
             profiles,
             permissions,
             ids,
+            project_offices,
+            office_networks,
             stamp: next_stamp(),
         })
     }

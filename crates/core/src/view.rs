@@ -56,10 +56,12 @@ pub struct UserView {
     reach: Reach,
     /// Sorted.
     additional_offices: Vec<Idx>,
+    /// The Projects whose team the user is on, sorted.
+    teams: Vec<Idx>,
     /// The profile permissions held in the user's own context.
     own: BitSet,
-    /// Sorted by Office: the Offices of other Networks that an active Agreement shares the user
-    /// into, with the profile permissions held there (any such Agreement granting suffices).
+    /// The Offices of other Networks that an active Agreement shares the user into (a few at
+    /// most), with the profile permissions held there (any such Agreement granting suffices).
     alien: Vec<(Idx, BitSet)>,
     /// The span over which every Agreement that shares the user is as it was at creation.
     valid_from: Option<Timestamp>,
@@ -117,26 +119,26 @@ impl Policy {
     /// The precomputed decisions of `user` at `now`. An unknown or inactive user gets a view
     /// that denies everything, as [`Policy::decide`] does.
     pub fn user_view(&self, user: &str, now: Timestamp) -> UserView {
+        self.view_of(self.ids.users.get(user).copied().unwrap_or(Idx::MAX), now)
+    }
+
+    fn view_of(&self, u: Idx, now: Timestamp) -> UserView {
         let mut view = UserView {
             stamp: self.stamp,
-            user: Idx::MAX,
+            user: u,
             denied: true,
             network: Idx::MAX,
             home_office: Idx::MAX,
             reach: Reach::Team,
             additional_offices: Vec::new(),
+            teams: Vec::new(),
             own: BitSet::default(),
             alien: Vec::new(),
             valid_from: None,
             valid_until: None,
             expires_at: None,
         };
-        let Some(&u) = self.ids.users.get(user) else { return view };
-        let Some(entry) = self.user(u) else { return view };
-        view.user = u;
-        if !entry.active {
-            return view;
-        }
+        let Some(entry) = self.user(u).filter(|entry| entry.active) else { return view };
         view.denied = false;
         view.network = entry.network;
         view.home_office = entry.home_office;
@@ -148,6 +150,7 @@ impl Policy {
             Reach::Team
         };
         view.additional_offices.clone_from(&entry.additional_offices);
+        view.teams.clone_from(&entry.projects);
         let keys = self.permissions.names.len();
         view.own = self.holds(entry.profile, entry.home_office, entry.network, keys);
         for &a in &entry.shared_by {
@@ -165,13 +168,9 @@ impl Policy {
             let office = agreement.host_office;
             let network = self.office(office).map_or(Idx::MAX, |o| o.network);
             let held = self.holds(agreement.profile, office, network, keys);
-            match view.alien.binary_search_by_key(&office, |(o, _)| *o) {
-                Ok(i) => {
-                    if let Some((_, set)) = view.alien.get_mut(i) {
-                        set.union_with(&held);
-                    }
-                }
-                Err(i) => view.alien.insert(i, (office, held)),
+            match view.alien.iter_mut().find(|(o, _)| *o == office) {
+                Some((_, set)) => set.union_with(&held),
+                None => view.alien.push((office, held)),
             }
         }
         view
@@ -264,15 +263,15 @@ impl UserView {
         if self.denied {
             return false;
         }
-        let Some(project) = policy.project(project.0) else { return false };
-        let on_team = project.team.binary_search(&self.user).is_ok();
-        let held = if project.network == self.network {
+        let Some(&office) = policy.project_offices.get(project.0 as usize) else { return false };
+        let network = policy.office_networks.get(office as usize).copied().unwrap_or(Idx::MAX);
+        let on_team = self.teams.binary_search(&project.0).is_ok();
+        let held = if network == self.network {
             let visible = on_team
                 || match self.reach {
                     Reach::Network => true,
                     Reach::Offices => {
-                        project.office == self.home_office
-                            || self.additional_offices.binary_search(&project.office).is_ok()
+                        office == self.home_office || self.additional_offices.binary_search(&office).is_ok()
                     }
                     Reach::Team => false,
                 };
@@ -285,17 +284,15 @@ impl UserView {
             if !on_team {
                 return false;
             }
-            match self.alien.binary_search_by_key(&project.office, |(o, _)| *o) {
-                Ok(i) => match self.alien.get(i) {
-                    Some((_, held)) => held,
-                    None => return false,
-                },
-                Err(_) => return false,
+            match self.alien.iter().find(|(o, _)| *o == office) {
+                Some((_, held)) => held,
+                None => return false,
             }
         };
         question.holds.is_none_or(|key| held.contains(key))
     }
 
+    /// Outside the span the view was made for: what a view made at `now` answers.
     fn general(
         &self,
         policy: &Policy,
@@ -306,6 +303,6 @@ impl UserView {
         if self.stamp != policy.stamp || self.denied || self.expires_at.is_some_and(|t| now >= t) {
             return false;
         }
-        policy.project_question(self.user, project.0, question.holds, now)
+        policy.view_of(self.user, now).precomputed(policy, question, project)
     }
 }

@@ -12,8 +12,8 @@ use std::rc::Rc;
 use js_sys::{Array, Date, Reflect, Uint8Array};
 use serde::Serialize;
 use tessera_core::{
-    DEFAULT_MAX_BYTES, Engine, Header, PublicKey, Query, ResourceKind, Snapshot, Target, Timestamp,
-    TrustedKeys, VerifyOptions,
+    DEFAULT_MAX_BYTES, Engine, Header, PROJECT_PERMISSIONS, ProjectIndex, ProjectQuestion, PublicKey, Query,
+    ResourceKind, Snapshot, Target, Timestamp, TrustedKeys, VerifyOptions,
 };
 use wasm_bindgen::prelude::*;
 
@@ -112,6 +112,8 @@ export interface StorageLike {
 export interface UserView {
   /** The items the user may see, in order; an item of an unknown kind is left out. */
   filter<T extends { kind: ResourceKind | string; id: string; project?: string }>(items: T[]): T[];
+  /** The ids of `kind` the user may see, in order. An unknown kind keeps none. */
+  filterIds(kind: ResourceKind, ids: string[], project?: string | null): string[];
 }
 "#;
 
@@ -303,6 +305,8 @@ fn snapshot_bytes(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
 struct Shared {
     engine: Engine,
     settings: Settings,
+    /// Counts updates: Project indices handed to JavaScript are only good for one generation.
+    generation: u32,
 }
 
 /// A verified policy snapshot, and the settings it was verified with.
@@ -322,7 +326,7 @@ impl PolicyEngine {
         let bytes = snapshot_bytes(snapshot)?;
         let engine = Engine::load(&bytes, &settings.keys, &settings.verify_options())
             .map_err(|e| error(e.code(), e.to_string()))?;
-        Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings })) })
+        Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings, generation: 0 })) })
     }
 
     /// Replaces the snapshot with `snapshot` if it verifies and is no older than the current
@@ -345,6 +349,7 @@ impl PolicyEngine {
             .update(&bytes, &settings.keys, &settings.verify_options())
             .map_err(|e| error(e.code(), e.to_string()))?;
         shared.settings = settings;
+        shared.generation = shared.generation.wrapping_add(1);
         info(shared.engine.snapshot())
     }
 
@@ -378,7 +383,7 @@ impl PolicyEngine {
     /// follows updates. An unknown or inactive user is denied everything, with that reason.
     #[wasm_bindgen(js_name = forUser)]
     pub fn for_user(&self, user: String) -> UserView {
-        UserView { shared: Rc::clone(&self.shared), user }
+        UserView { shared: Rc::clone(&self.shared), user, precomputed: RefCell::new(None) }
     }
 }
 
@@ -428,6 +433,24 @@ fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Resul
 pub struct UserView {
     shared: Rc<RefCell<Shared>>,
     user: String,
+    /// The core's precomputed view, made on first use and again when it goes stale.
+    precomputed: RefCell<Option<tessera_core::UserView>>,
+}
+
+/// What `__ask` answers, past 0 and 1, when the caller's Project indices belong to an older
+/// snapshot: this plus the current generation.
+const STALE: u32 = 2;
+
+/// The questions the fast path asks by number: 0 view a Project (or a task or document of
+/// it), 1 a report row, 2 a finance row, then `task.create`, `file.upload`, `wiki.manage`.
+fn question(snapshot: &Snapshot, code: u32) -> Option<ProjectQuestion> {
+    let policy = snapshot.policy();
+    match code {
+        0 => policy.view_question(ResourceKind::Project),
+        1 => policy.view_question(ResourceKind::Report),
+        2 => policy.view_question(ResourceKind::Finance),
+        _ => policy.can_question(PROJECT_PERMISSIONS.get(usize::try_from(code - 3).ok()?)?),
+    }
 }
 
 impl UserView {
@@ -442,6 +465,67 @@ impl UserView {
 
     fn allows(&self, query: &Query) -> bool {
         self.with(false, |snapshot, now| snapshot.allows(&self.user, query, now))
+    }
+
+    /// Runs `f` with the precomputed view, current at `now_ms` (the caller's clock, unless the
+    /// engine has a fixed one); `Err` with the current generation when `generation` is not it,
+    /// and with `u32::MAX` when the engine is busy.
+    fn precomputed<R>(
+        &self,
+        generation: u32,
+        now_ms: f64,
+        f: impl FnOnce(&Snapshot, &tessera_core::UserView, Timestamp) -> R,
+    ) -> Result<R, u32> {
+        let shared = self.shared.try_borrow().map_err(|_| u32::MAX)?;
+        if shared.generation != generation {
+            return Err(shared.generation);
+        }
+        let snapshot = shared.engine.snapshot();
+        let now = shared.settings.now.unwrap_or_else(|| from_millis(now_ms));
+        let mut cached = self.precomputed.try_borrow_mut().map_err(|_| u32::MAX)?;
+        if !cached.as_ref().is_some_and(|view| view.is_current(snapshot.policy(), now)) {
+            *cached = Some(snapshot.user_view(&self.user, now));
+        }
+        let view = cached.as_ref().ok_or(u32::MAX)?;
+        Ok(f(snapshot, view, now))
+    }
+}
+
+/// `filter` and `filterIds` as Rust wrote them. The npm package's are in JavaScript
+/// (`js/fast.js`): they ask about many Projects in one crossing, and the module stays within its
+/// size budget. These are what they answer like; the wasm tests check them.
+impl UserView {
+    /// The items the user may see, in order. Each item's `kind`, `id` and `project` are read;
+    /// an item without them, or of an unknown kind, is left out.
+    pub fn filter(&self, items: Array) -> Array {
+        let field = |item: &JsValue, name: &str| {
+            Reflect::get(item, &JsValue::from_str(name)).ok().and_then(|value| value.as_string())
+        };
+        self.with(Array::new(), |snapshot, now| {
+            items
+                .iter()
+                .filter(|item| {
+                    let (Some(kind), Some(id)) = (field(item, "kind"), field(item, "id")) else {
+                        return false;
+                    };
+                    view_query(&kind, id, field(item, "project"))
+                        .is_some_and(|query| snapshot.allows(&self.user, &query, now))
+                })
+                .collect()
+        })
+    }
+
+    /// The ids of `kind` the user may see, in order. An unknown kind keeps none.
+    pub fn filter_ids(&self, kind: &str, ids: Vec<String>, project: Option<String>) -> Vec<String> {
+        let Some(kind) = ResourceKind::parse(kind) else { return Vec::new() };
+        self.with(Vec::new(), |snapshot, now| {
+            ids.into_iter()
+                .filter(|id| {
+                    let query = Query::View { kind, id: id.clone(), project: project.clone() };
+                    snapshot.allows(&self.user, &query, now)
+                })
+                .collect()
+        })
     }
 }
 
@@ -495,52 +579,60 @@ impl UserView {
         to_js(&decision).map(JsCast::unchecked_into)
     }
 
-    /// The items the user may see, in order. Each item's `kind`, `id` and `project` are read;
-    /// an item without them, or of an unknown kind, is left out.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn filter(&self, items: Array) -> Array {
-        let field = |item: &JsValue, name: &str| {
-            Reflect::get(item, &JsValue::from_str(name)).ok().and_then(|value| value.as_string())
-        };
-        self.with(Array::new(), |snapshot, now| {
-            items
-                .iter()
-                .filter(|item| {
-                    let (Some(kind), Some(id)) = (field(item, "kind"), field(item, "id")) else {
-                        return false;
-                    };
-                    view_query(&kind, id, field(item, "project"))
-                        .is_some_and(|query| snapshot.allows(&self.user, &query, now))
-                })
-                .collect()
-        })
-    }
-
-    /// The ids of `kind` the user may see, in order. An unknown kind keeps none.
-    #[wasm_bindgen(js_name = filterIds)]
-    pub fn filter_ids(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "ResourceKind")] kind: &str,
-        ids: Vec<String>,
-        project: Option<String>,
-    ) -> Vec<String> {
-        let Some(kind) = ResourceKind::parse(kind) else { return Vec::new() };
-        self.with(Vec::new(), |snapshot, now| {
-            ids.into_iter()
-                .filter(|id| {
-                    let query = Query::View { kind, id: id.clone(), project: project.clone() };
-                    snapshot.allows(&self.user, &query, now)
-                })
-                .collect()
-        })
-    }
-
     /// The ids of every Project the user may see.
     #[wasm_bindgen(js_name = visibleProjects)]
     pub fn visible_projects(&self) -> Vec<String> {
         self.with(Vec::new(), |snapshot, now| {
             snapshot.visible_projects(&self.user, now).into_iter().map(str::to_owned).collect()
         })
+    }
+
+    /// The Projects' indices in the current snapshot, -1 for an unknown id; `ids` joined by
+    /// newlines, so that they cross the boundary as one string.
+    #[wasm_bindgen(js_name = "__projectIndices", skip_typescript)]
+    pub fn project_indices(&self, ids: &str) -> Vec<i32> {
+        self.with(Vec::new(), |snapshot, _| {
+            let policy = snapshot.policy();
+            ids.split('\n')
+                .map(|id| policy.project_index(id).and_then(|p| i32::try_from(p.get()).ok()).unwrap_or(-1))
+                .collect()
+        })
+    }
+
+    /// Question `question` about the Project at `project`: 1 allowed, 0 denied, and 2 plus the
+    /// current generation when `generation` is not it (the indices are stale). For the fast path
+    /// in JavaScript, which remembers Project indices.
+    #[wasm_bindgen(js_name = "__ask", skip_typescript)]
+    pub fn ask(&self, generation: u32, question_code: u32, project: u32, now_ms: f64) -> u32 {
+        let answer = self.precomputed(generation, now_ms, |snapshot, view, now| {
+            question(snapshot, question_code).is_some_and(|question| {
+                view.answer(snapshot.policy(), question, ProjectIndex::new(project), now)
+            })
+        });
+        match answer {
+            Ok(allowed) => u32::from(allowed),
+            Err(generation) => STALE.wrapping_add(generation),
+        }
+    }
+
+    /// Many questions at once, each `project * 8 + question`: 1 or 0 for each, or nothing when
+    /// `generation` is not the current one (then `__ask` tells the current one).
+    #[wasm_bindgen(js_name = "__askAll", skip_typescript)]
+    pub fn ask_all(&self, generation: u32, asked: &[u32], now_ms: f64) -> Vec<u8> {
+        self.precomputed(generation, now_ms, |snapshot, view, now| {
+            let questions: Vec<Option<ProjectQuestion>> =
+                (0..6).map(|code| question(snapshot, code)).collect();
+            asked
+                .iter()
+                .map(|&code| {
+                    let question = questions.get((code % 8) as usize).copied().flatten();
+                    u8::from(question.is_some_and(|question| {
+                        view.answer(snapshot.policy(), question, ProjectIndex::new(code / 8), now)
+                    }))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     /// Every permission that takes no target, with whether the user holds it.
