@@ -5,7 +5,11 @@
 //!
 //! `cargo xtask bench` runs this; `TESSERA_BENCH_SCALES=small,medium` picks the sizes.
 
-#![allow(clippy::indexing_slicing, reason = "a benchmark indexes its own workload, built just above")]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark indexes its own workload, built just above, and stops on a broken fixture"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -65,6 +69,17 @@ fn bench_scale(c: &mut Criterion, name: &str, scale: &Scale) {
             });
         });
     }
+    // The Project already resolved (as the npm package's fast path holds it): the decision alone.
+    let resolved: Vec<(usize, ProjectIndex)> =
+        f.pairs.iter().filter_map(|(user, project)| Some((*user, policy.project_index(project)?))).collect();
+    group.bench_function(BenchmarkId::new("task_create_by_index", name), |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (user, project) = resolved[i % resolved.len()];
+            i += 1;
+            black_box(f.views[user].answer(policy, create, project, now()))
+        });
+    });
     let queries: Vec<(usize, Query)> = f.pairs[..4096]
         .iter()
         .map(|(user, project)| (*user, Query::can("task.create", Target::project(project.clone()))))
