@@ -37,6 +37,26 @@ function tesseraPermission(permission) {
   }
 }
 
+// The clock is read once per 64 questions, and again in each new task (a microtask forgets it):
+// reading it costs more than a decision, and within one synchronous run of an app's code the
+// time hardly moves. Decisions still honour the snapshot's expiry and the Agreements' to the
+// second they are written in.
+let tesseraNow = -1;
+let tesseraAsked = 0;
+
+function tesseraForget() {
+  tesseraNow = -1;
+}
+
+function tesseraClock() {
+  if (tesseraNow < 0 || ++tesseraAsked > 63) {
+    if (tesseraNow < 0) queueMicrotask(tesseraForget);
+    tesseraNow = Date.now();
+    tesseraAsked = 0;
+  }
+  return tesseraNow;
+}
+
 /** The current generation, asked with one that is never current. */
 function tesseraGeneration(view) {
   return view.__ask(0xffffffff, 0, 0, 0) - 2;
@@ -99,7 +119,7 @@ function tesseraAsk(view, question, id) {
       if (index < 0) return false;
       state.projects.set(id, index);
     }
-    const answer = view.__ask(state.generation, question, index, Date.now());
+    const answer = view.__ask(state.generation, question, index, tesseraClock());
     if (answer < 2) return answer === 1;
     state.projects.clear();
     state.generation = answer - 2;

@@ -434,22 +434,44 @@ pub struct UserView {
     shared: Rc<RefCell<Shared>>,
     user: String,
     /// The core's precomputed view, made on first use and again when it goes stale.
-    precomputed: RefCell<Option<tessera_core::UserView>>,
+    precomputed: RefCell<Option<Precomputed>>,
 }
 
 /// What `__ask` answers, past 0 and 1, when the caller's Project indices belong to an older
 /// snapshot: this plus the current generation.
 const STALE: u32 = 2;
 
-/// The questions the fast path asks by number: 0 view a Project (or a task or document of
-/// it), 1 a report row, 2 a finance row, then `task.create`, `file.upload`, `wiki.manage`.
-fn question(snapshot: &Snapshot, code: u32) -> Option<ProjectQuestion> {
-    let policy = snapshot.policy();
-    match code {
-        0 => policy.view_question(ResourceKind::Project),
-        1 => policy.view_question(ResourceKind::Report),
-        2 => policy.view_question(ResourceKind::Finance),
-        _ => policy.can_question(PROJECT_PERMISSIONS.get(usize::try_from(code - 3).ok()?)?),
+/// A user's precomputed view, and the questions the fast path asks by number: 0 view a
+/// Project (or a task or document of it), 1 a report row, 2 a finance row, then `task.create`,
+/// `file.upload`, `wiki.manage`.
+struct Precomputed {
+    view: tessera_core::UserView,
+    questions: [Option<ProjectQuestion>; 6],
+}
+
+impl Precomputed {
+    fn new(snapshot: &Snapshot, user: &str, now: Timestamp) -> Precomputed {
+        let policy = snapshot.policy();
+        let [task, file, wiki] = PROJECT_PERMISSIONS.map(|key| policy.can_question(key));
+        Precomputed {
+            view: snapshot.user_view(user, now),
+            questions: [
+                policy.view_question(ResourceKind::Project),
+                policy.view_question(ResourceKind::Report),
+                policy.view_question(ResourceKind::Finance),
+                task,
+                file,
+                wiki,
+            ],
+        }
+    }
+
+    /// Question `code` about the Project at `project`; an unknown question is denied.
+    fn answer(&self, snapshot: &Snapshot, code: u32, project: u32, now: Timestamp) -> bool {
+        let question = self.questions.get(code as usize).copied().flatten();
+        question.is_some_and(|question| {
+            self.view.answer(snapshot.policy(), question, ProjectIndex::new(project), now)
+        })
     }
 }
 
@@ -474,7 +496,7 @@ impl UserView {
         &self,
         generation: u32,
         now_ms: f64,
-        f: impl FnOnce(&Snapshot, &tessera_core::UserView, Timestamp) -> R,
+        f: impl FnOnce(&Snapshot, &Precomputed, Timestamp) -> R,
     ) -> Result<R, u32> {
         let shared = self.shared.try_borrow().map_err(|_| u32::MAX)?;
         if shared.generation != generation {
@@ -483,8 +505,8 @@ impl UserView {
         let snapshot = shared.engine.snapshot();
         let now = shared.settings.now.unwrap_or_else(|| from_millis(now_ms));
         let mut cached = self.precomputed.try_borrow_mut().map_err(|_| u32::MAX)?;
-        if !cached.as_ref().is_some_and(|view| view.is_current(snapshot.policy(), now)) {
-            *cached = Some(snapshot.user_view(&self.user, now));
+        if !cached.as_ref().is_some_and(|cached| cached.view.is_current(snapshot.policy(), now)) {
+            *cached = Some(Precomputed::new(snapshot, &self.user, now));
         }
         let view = cached.as_ref().ok_or(u32::MAX)?;
         Ok(f(snapshot, view, now))
@@ -604,10 +626,8 @@ impl UserView {
     /// in JavaScript, which remembers Project indices.
     #[wasm_bindgen(js_name = "__ask", skip_typescript)]
     pub fn ask(&self, generation: u32, question_code: u32, project: u32, now_ms: f64) -> u32 {
-        let answer = self.precomputed(generation, now_ms, |snapshot, view, now| {
-            question(snapshot, question_code).is_some_and(|question| {
-                view.answer(snapshot.policy(), question, ProjectIndex::new(project), now)
-            })
+        let answer = self.precomputed(generation, now_ms, |snapshot, precomputed, now| {
+            precomputed.answer(snapshot, question_code, project, now)
         });
         match answer {
             Ok(allowed) => u32::from(allowed),
@@ -619,18 +639,12 @@ impl UserView {
     /// `generation` is not the current one (then `__ask` tells the current one).
     #[wasm_bindgen(js_name = "__askAll", skip_typescript)]
     pub fn ask_all(&self, generation: u32, asked: &[u32], now_ms: f64) -> Vec<u8> {
-        self.precomputed(generation, now_ms, |snapshot, view, now| {
-            let questions: Vec<Option<ProjectQuestion>> =
-                (0..6).map(|code| question(snapshot, code)).collect();
-            asked
-                .iter()
-                .map(|&code| {
-                    let question = questions.get((code % 8) as usize).copied().flatten();
-                    u8::from(question.is_some_and(|question| {
-                        view.answer(snapshot.policy(), question, ProjectIndex::new(code / 8), now)
-                    }))
-                })
-                .collect()
+        self.precomputed(generation, now_ms, |snapshot, precomputed, now| {
+            let mut answers = Vec::with_capacity(asked.len());
+            for &code in asked {
+                answers.push(u8::from(precomputed.answer(snapshot, code % 8, code / 8, now)));
+            }
+            answers
         })
         .unwrap_or_default()
     }
