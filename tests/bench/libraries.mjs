@@ -81,7 +81,7 @@ export function baseline(m) {
 /** tessera-policy, from the packed package's Node build. */
 export function tessera(packageDir, snapshot, publicKey, nowMs, users) {
   const { PolicyEngine } = require(`${packageDir}/node/tessera_policy.js`);
-  const engine = PolicyEngine.load(snapshot, { trustedKeys: [publicKey], now: nowMs });
+  const engine = PolicyEngine.load(snapshot, { trustedKeys: [publicKey], now: nowMs, maxBytes: 1 << 30 });
   const views = new Map(users.map((user) => [user, engine.forUser(user)]));
   return {
     engine,

@@ -46,7 +46,7 @@ for (const scale of scales) {
     `Filter of ${r.check.results.toLocaleString("en")} cached search results for one user: tessera-policy ${r.filterMs.tessera.toFixed(2)} ms, plain JS ${r.filterMs.baseline.toFixed(2)} ms (${ratio(r.filterMs.tessera, r.filterMs.baseline)}).`,
   );
   lines.push(
-    `Load and verify: ${r.load.loadMs.toFixed(0)} ms; memory after load ${mb(r.load.memoryBytes)} (process RSS growth) for a snapshot of ${mb(r.load.snapshotBytes)} (its organisation JSON: ${mb(r.load.orgJsonBytes)}).`,
+    `Load and verify: ${r.load.loadMs.toFixed(0)} ms; memory after load ${mb(r.load.memoryBytes)} (process RSS growth; of which the module's memory grew ${mb(r.load.wasmMemoryBytes)}) for a snapshot of ${mb(r.load.snapshotBytes)} (its organisation JSON: ${mb(r.load.orgJsonBytes)}): ${ratio(r.load.memoryBytes, r.load.snapshotBytes)} the snapshot.`,
   );
   lines.push(`Decisions checked identical first: ${r.check.pairs.toLocaleString("en")} pairs per question (Cedar: the first 2,000) and the filter.`);
   const native = [
