@@ -56,8 +56,52 @@ export function model(org, nowMs) {
   return { users, projects };
 }
 
-/** The hand-written baseline: Map and Set lookups precomputed per user, as a team would write. */
-export function baseline(m) {
+/** The hand-written baseline: per user, the Projects they may see and those they may create
+ * tasks in, precomputed as Sets, so that a decision is two lookups. */
+export function baseline(m, users) {
+  const byOffice = new Map();
+  const byNetwork = new Map();
+  for (const p of m.projects.values()) {
+    if (!byOffice.has(p.office)) byOffice.set(p.office, []);
+    if (!byNetwork.has(p.network)) byNetwork.set(p.network, []);
+    byOffice.get(p.office).push(p);
+    byNetwork.get(p.network).push(p);
+  }
+  const sets = new Map();
+  for (const id of users) {
+    const u = m.users.get(id);
+    const view = new Set();
+    const create = new Set();
+    const own = (p) => {
+      view.add(p.id);
+      if (u.taskCreate) create.add(p.id);
+    };
+    if (u.active) {
+      if (u.reach === "network") for (const p of byNetwork.get(u.network) ?? []) own(p);
+      if (u.reach === "offices") for (const office of u.offices) for (const p of byOffice.get(office) ?? []) own(p);
+      for (const p of u.teams) {
+        if (p.network === u.network) own(p);
+        else if (u.alien.has(p.office)) {
+          view.add(p.id);
+          if (u.alien.get(p.office)) create.add(p.id);
+        }
+      }
+    }
+    sets.set(id, { view, create });
+  }
+  return {
+    view: (user, project) => sets.get(user).view.has(project),
+    createTask: (user, project) => sets.get(user).create.has(project),
+    filter: (user, items) => {
+      const visible = sets.get(user).view;
+      return items.filter((item) => visible.has(item.kind === "project" ? item.id : item.project));
+    },
+  };
+}
+
+/** A second hand-written version: the rules themselves over Maps and Sets of users and Projects,
+ * nothing precomputed per Project. */
+export function rules(m) {
   const view = (u, p) => {
     if (u === undefined || p === undefined || !u.active) return false;
     if (p.network === u.network) return p.team.has(u.id) || u.reach === "network" || (u.reach === "offices" && u.offices.has(p.office));

@@ -9,7 +9,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-import { baseline, casbin, casl, cedar, model, tessera, workload } from "./libraries.mjs";
+import { baseline, casbin, casl, cedar, model, rules, tessera, workload } from "./libraries.mjs";
 
 const [mode, fixtures, packageDir, scale] = process.argv.slice(2);
 const require = (await import("node:module")).createRequire(import.meta.url);
@@ -28,7 +28,8 @@ async function libraries(sizes) {
   const work = workload(org, sizes);
   const m = model(org, now);
   const libs = {
-    baseline: baseline(m),
+    baseline: baseline(m, work.sample),
+    rules: rules(m),
     tessera: tessera(packageDir, snapshot, publicKey, now, work.sample),
     casl: casl(m, work.sample),
     casbin: await casbin(m, work.sample),
@@ -57,10 +58,12 @@ function check({ libs, work, filterUser }) {
       if (differ > 0) problems.push(`${name} ${question}: ${differ} of ${pairs.length} differ (first: ${first})`);
     }
   }
-  const expected = libs.baseline.filter(filterUser, work.items);
   const got = libs.tessera.filter(filterUser, work.items);
-  if (expected.length !== got.length || expected.some((item, i) => item !== got[i])) {
-    problems.push(`filter: tessera keeps ${got.length}, the baseline ${expected.length}`);
+  for (const name of ["baseline", "rules"]) {
+    const expected = libs[name].filter(filterUser, work.items);
+    if (expected.length !== got.length || expected.some((item, i) => item !== got[i])) {
+      problems.push(`filter: tessera keeps ${got.length}, ${name} ${expected.length}`);
+    }
   }
   const allowed = work.pairs.filter(([u, p]) => libs.tessera.view(u, p)).length;
   const created = work.pairs.filter(([u, p]) => libs.tessera.createTask(u, p)).length;
@@ -100,9 +103,9 @@ async function bench() {
     }
     decisions[question] = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, median(s)]));
   }
-  const filter = { baseline: [], tessera: [] };
+  const filter = { baseline: [], rules: [], tessera: [] };
   for (let round = 0; round <= rounds; round++) {
-    for (const name of ["baseline", "tessera"]) {
+    for (const name of ["baseline", "rules", "tessera"]) {
       const start = process.hrtime.bigint();
       libs[name].filter(filterUser, work.items);
       if (round > 0) filter[name].push(Number(process.hrtime.bigint() - start) / 1e6);
@@ -117,7 +120,7 @@ async function bench() {
     counts: { users: built.org.users.length, projects: built.org.projects.length },
     check: checked,
     decisions,
-    filterMs: { baseline: median(filter.baseline), tessera: median(filter.tessera) },
+    filterMs: Object.fromEntries(Object.entries(filter).map(([name, ms]) => [name, median(ms)])),
     versions,
     wasm: { raw: wasm.length, gzip: gzipSync(wasm, { level: 9 }).length },
   };
