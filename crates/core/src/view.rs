@@ -221,6 +221,16 @@ impl UserView {
             && self.valid_until.is_none_or(|until| now < until)
     }
 
+    /// From when the view answers from what it precomputed (`None`: since ever).
+    pub fn valid_from(&self) -> Option<Timestamp> {
+        self.valid_from
+    }
+
+    /// Until when (excluded) the view answers from what it precomputed (`None`: for ever).
+    pub fn valid_until(&self) -> Option<Timestamp> {
+        self.valid_until
+    }
+
     /// The answer to `question` about `project` at `now`, exactly as [`Policy::allows`] (or
     /// [`Snapshot::allows`], for a view made by [`Snapshot::user_view`]) gives it. Denied for a
     /// policy other than the view's own.

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use js_sys::{Array, Date, Reflect, Uint8Array};
 use serde::Serialize;
@@ -305,9 +306,11 @@ fn snapshot_bytes(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
 struct Shared {
     engine: Engine,
     settings: Settings,
-    /// Counts updates: Project indices handed to JavaScript are only good for one generation.
-    generation: u32,
 }
+
+/// Counts the updates of every engine: the fast path in JavaScript reads it straight from the
+/// module's memory, and forgets what it knew of any view when it changes.
+static UPDATES: AtomicU32 = AtomicU32::new(0);
 
 /// A verified policy snapshot, and the settings it was verified with.
 #[wasm_bindgen]
@@ -326,7 +329,7 @@ impl PolicyEngine {
         let bytes = snapshot_bytes(snapshot)?;
         let engine = Engine::load(&bytes, &settings.keys, &settings.verify_options())
             .map_err(|e| error(e.code(), e.to_string()))?;
-        Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings, generation: 0 })) })
+        Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings })) })
     }
 
     /// Replaces the snapshot with `snapshot` if it verifies and is no older than the current
@@ -349,7 +352,7 @@ impl PolicyEngine {
             .update(&bytes, &settings.keys, &settings.verify_options())
             .map_err(|e| error(e.code(), e.to_string()))?;
         shared.settings = settings;
-        shared.generation = shared.generation.wrapping_add(1);
+        UPDATES.fetch_add(1, Ordering::Relaxed);
         info(shared.engine.snapshot())
     }
 
@@ -437,20 +440,18 @@ pub struct UserView {
     precomputed: RefCell<Option<Precomputed>>,
 }
 
-/// What `__ask` answers, past 0 and 1, when the caller's Project indices belong to an older
-/// snapshot: this plus the current generation.
-const STALE: u32 = 2;
-
 /// A user's precomputed view, and the questions the fast path asks by number: 0 view a
 /// Project (or a task or document of it), 1 a report row, 2 a finance row, then `task.create`,
 /// `file.upload`, `wiki.manage`.
 struct Precomputed {
     view: tessera_core::UserView,
     questions: [Option<ProjectQuestion>; 6],
+    /// The engine's clock is fixed: the answers hold whatever the time.
+    fixed: bool,
 }
 
 impl Precomputed {
-    fn new(snapshot: &Snapshot, user: &str, now: Timestamp) -> Precomputed {
+    fn new(snapshot: &Snapshot, user: &str, now: Timestamp, fixed: bool) -> Precomputed {
         let policy = snapshot.policy();
         let [task, file, wiki] = PROJECT_PERMISSIONS.map(|key| policy.can_question(key));
         Precomputed {
@@ -463,6 +464,7 @@ impl Precomputed {
                 file,
                 wiki,
             ],
+            fixed,
         }
     }
 
@@ -490,26 +492,22 @@ impl UserView {
     }
 
     /// Runs `f` with the precomputed view, current at `now_ms` (the caller's clock, unless the
-    /// engine has a fixed one); `Err` with the current generation when `generation` is not it,
-    /// and with `u32::MAX` when the engine is busy.
+    /// engine has a fixed one); `None` when the engine is busy.
     fn precomputed<R>(
         &self,
-        generation: u32,
         now_ms: f64,
         f: impl FnOnce(&Snapshot, &Precomputed, Timestamp) -> R,
-    ) -> Result<R, u32> {
-        let shared = self.shared.try_borrow().map_err(|_| u32::MAX)?;
-        if shared.generation != generation {
-            return Err(shared.generation);
-        }
+    ) -> Option<R> {
+        let shared = self.shared.try_borrow().ok()?;
         let snapshot = shared.engine.snapshot();
-        let now = shared.settings.now.unwrap_or_else(|| from_millis(now_ms));
-        let mut cached = self.precomputed.try_borrow_mut().map_err(|_| u32::MAX)?;
+        let fixed = shared.settings.now;
+        let now = fixed.unwrap_or_else(|| from_millis(now_ms));
+        let mut cached = self.precomputed.try_borrow_mut().ok()?;
         if !cached.as_ref().is_some_and(|cached| cached.view.is_current(snapshot.policy(), now)) {
-            *cached = Some(Precomputed::new(snapshot, &self.user, now));
+            *cached = Some(Precomputed::new(snapshot, &self.user, now, fixed.is_some()));
         }
-        let view = cached.as_ref().ok_or(u32::MAX)?;
-        Ok(f(snapshot, view, now))
+        let precomputed = cached.as_ref()?;
+        Some(f(snapshot, precomputed, now))
     }
 }
 
@@ -609,42 +607,46 @@ impl UserView {
         })
     }
 
-    /// The Projects' indices in the current snapshot, -1 for an unknown id; `ids` joined by
-    /// newlines, so that they cross the boundary as one string.
-    #[wasm_bindgen(js_name = "__projectIndices", skip_typescript)]
-    pub fn project_indices(&self, ids: &str) -> Vec<i32> {
-        self.with(Vec::new(), |snapshot, _| {
-            let policy = snapshot.policy();
-            ids.split('\n')
-                .map(|id| policy.project_index(id).and_then(|p| i32::try_from(p.get()).ok()).unwrap_or(-1))
-                .collect()
-        })
+    /// Where in the module's memory the count of updates lies (the fast path in JavaScript
+    /// reads it there).
+    #[wasm_bindgen(js_name = "__updates", skip_typescript)]
+    pub fn updates(&self) -> usize {
+        std::ptr::from_ref(&UPDATES) as usize
     }
 
-    /// Question `question` about the Project at `project`: 1 allowed, 0 denied, and 2 plus the
-    /// current generation when `generation` is not it (the indices are stale). For the fast path
-    /// in JavaScript, which remembers Project indices.
-    #[wasm_bindgen(js_name = "__ask", skip_typescript)]
-    pub fn ask(&self, generation: u32, question_code: u32, project: u32, now_ms: f64) -> u32 {
-        let answer = self.precomputed(generation, now_ms, |snapshot, precomputed, now| {
-            precomputed.answer(snapshot, question_code, project, now)
-        });
-        match answer {
-            Ok(allowed) => u32::from(allowed),
-            Err(generation) => STALE.wrapping_add(generation),
-        }
-    }
-
-    /// Many questions at once, each `project * 8 + question`: 1 or 0 for each, or nothing when
-    /// `generation` is not the current one (then `__ask` tells the current one).
-    #[wasm_bindgen(js_name = "__askAll", skip_typescript)]
-    pub fn ask_all(&self, generation: u32, asked: &[u32], now_ms: f64) -> Vec<u8> {
-        self.precomputed(generation, now_ms, |snapshot, precomputed, now| {
-            let mut answers = Vec::with_capacity(asked.len());
-            for &code in asked {
-                answers.push(u8::from(precomputed.answer(snapshot, code % 8, code / 8, now)));
+    /// The ids of the Projects for which question `question_code` is allowed at `now_ms`, one a
+    /// line, after a first line with the span of time (milliseconds, `from until`) over which
+    /// the answers hold; empty when the engine is busy or an id holds a newline. For the fast
+    /// path in JavaScript, which keeps them as a `Set`.
+    #[wasm_bindgen(js_name = "__visible", skip_typescript)]
+    pub fn visible(&self, question_code: u32, now_ms: f64) -> String {
+        self.precomputed(now_ms, |snapshot, precomputed, now| {
+            // With a fixed clock, the answers hold whatever the time.
+            let millis = |t: Option<Timestamp>| {
+                t.filter(|_| !precomputed.fixed).map(|t| t.unix().saturating_mul(1000).to_string())
+            };
+            let view = &precomputed.view;
+            if !view.is_current(snapshot.policy(), now) {
+                // Past the snapshot's expiry (a view made now is current otherwise): nothing is
+                // allowed from then on.
+                let expired = millis(Some(snapshot.header().expires_at)).unwrap_or_default();
+                return format!("{expired} Infinity");
             }
-            answers
+            let from = millis(view.valid_from()).unwrap_or_else(|| "-Infinity".to_owned());
+            let until = millis(view.valid_until()).unwrap_or_else(|| "Infinity".to_owned());
+            let mut out = format!("{from} {until}");
+            let policy = snapshot.policy();
+            for (index, id) in policy.project_ids().enumerate() {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                if precomputed.answer(snapshot, question_code, index, now) {
+                    if id.contains('\n') {
+                        return String::new();
+                    }
+                    out.push('\n');
+                    out.push_str(id);
+                }
+            }
+            out
         })
         .unwrap_or_default()
     }

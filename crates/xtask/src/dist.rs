@@ -3,9 +3,10 @@
 //!
 //! One wasm build, bound three ways by `wasm-bindgen` (`web`, `bundler`, `nodejs`), each
 //! shrunk by `wasm-opt -Oz` from the npm package `binaryen` (Debian's binaryen is too old and
-//! silently breaks modules), with `crates/wasm/js/fast.js` (questions about Projects by index)
-//! appended to the JavaScript that declares the classes. A `package.json` whose `exports` put `types` first, the package
-//! README and the licence are written next to them.
+//! silently breaks modules), with `crates/wasm/js/fast.js` (questions about Projects answered
+//! from sets each view keeps) appended to the JavaScript that declares the classes. A
+//! `package.json` whose `exports` put `types` first, the package README and the licence are
+//! written next to them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -185,6 +186,13 @@ fn bind(wasm: &Path, dir: &Path) -> Result<()> {
             format!("{OUT_NAME}.js")
         });
         let text = fs::read_to_string(&glue).with_context(|| format!("cannot read `{}`", glue.display()))?;
+        // It uses the glue's `wasm` (the module's exports) and its classes: a wasm-bindgen that
+        // named them otherwise must fail here, not in an app.
+        for declared in ["let wasm", "class PolicyEngine", "class UserView"] {
+            if !text.contains(declared) {
+                bail!("`{}` has no `{declared}`: crates/wasm/js/fast.js needs it", glue.display());
+            }
+        }
         let fast = fs::read_to_string(root().join("crates/wasm/js/fast.js"))
             .context("cannot read crates/wasm/js/fast.js")?;
         write(&glue, &format!("{text}{fast}"))?;
