@@ -97,6 +97,8 @@ async function bench() {
     for (let round = 0; round <= rounds; round++) {
       for (const [name, lib] of Object.entries(libs)) {
         const calls = name === "cedar" ? 1_000 : 200_000;
+        // Each library starts clean: no other's garbage is collected in its time.
+        globalThis.gc?.();
         const ns = time(lib[question], work.pairs, calls);
         if (round > 0) samples[name].push(ns); // round 0 warms up
       }
@@ -106,6 +108,7 @@ async function bench() {
   const filter = { baseline: [], rules: [], tessera: [] };
   for (let round = 0; round <= rounds; round++) {
     for (const name of ["baseline", "rules", "tessera"]) {
+      globalThis.gc?.();
       const start = process.hrtime.bigint();
       libs[name].filter(filterUser, work.items);
       if (round > 0) filter[name].push(Number(process.hrtime.bigint() - start) / 1e6);
