@@ -4,6 +4,10 @@
 //! Rust behind [`PolicyEngine`]; only small answers cross the boundary. A failed load or update
 //! throws a `TesseraError` (an `Error` whose `name` is `TesseraError`, with a stable `code`); a
 //! denial is never an exception. Nothing here can panic: the workspace lints forbid it.
+//!
+//! Questions about Projects have a fast path in JavaScript, `js/fast.js`, which `cargo xtask
+//! dist` appends to the glue: it keeps per view and question the Set of Projects allowed, which
+//! the internal export `__visible` computes from the core's `UserView`.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -512,7 +516,7 @@ impl UserView {
 }
 
 /// `filter` and `filterIds` as Rust wrote them. The npm package's are in JavaScript
-/// (`js/fast.js`): they ask about many Projects in one crossing, and the module stays within its
+/// (`js/fast.js`): they answer from the Sets each view keeps, and the module stays within its
 /// size budget. These are what they answer like; the wasm tests check them.
 impl UserView {
     /// The items the user may see, in order. Each item's `kind`, `id` and `project` are read;
