@@ -42,6 +42,15 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Whether `profile` holds permission `key` in `office` of `network`: the rule of
+    /// [`Policy::decide`], for [`crate::UserView`] to precompute from.
+    pub(crate) fn profile_holds_quietly(&self, profile: Idx, office: Idx, network: Idx, key: Idx) -> bool {
+        let mut evaluator = Evaluator { policy: self, now: Timestamp::from_unix(0), trace: &mut Quiet };
+        evaluator.profile_holds(profile, office, network, key, None).is_ok()
+    }
+}
+
 /// Where the rules write what they found. Closures are only called by a trace that keeps them.
 pub(crate) trait Trace {
     fn fact(&mut self, fact: impl FnOnce() -> Fact);

@@ -10,6 +10,9 @@
 //!   [`Engine`] holds the current snapshot and updates it atomically.
 //! - [`Policy::decide`] answers a [`Query`] with a [`Decision`]: allowed or not, a stable
 //!   [`Code`], a sentence, and the [`Fact`]s it rested on. A denial is a value, not an error.
+//! - [`UserView`] precomputes one user's decisions about Projects ([`Policy::user_view`],
+//!   [`Snapshot::user_view`]): a question about a Project resolved once to a [`ProjectIndex`]
+//!   is then a few array reads, with the answers of [`Policy::allows`].
 //! - [`cut`] scopes an organisation to one user or one Network.
 //! - [`diff`] says what a change of the organisation does to each user ([`Impact`]);
 //!   [`Policy::explain`] adds to a denial the smallest edits ([`Grant`], [`Edit`]) that would
@@ -53,6 +56,7 @@ mod query;
 mod scope;
 mod snapshot;
 mod validate;
+mod view;
 
 pub use clock::{Timestamp, TimestampError};
 pub use decision::{Code, Decision, Fact};
@@ -73,3 +77,4 @@ pub use snapshot::{
     TrustedKeys, VerifyOptions, sign,
 };
 pub use validate::{ValidationError, ValidationErrorKind, ValidationErrors};
+pub use view::{ProjectIndex, ProjectQuestion, UserView};

@@ -4,6 +4,7 @@
 //! Loading checks, in order: size, envelope, payload type, signature (before the payload is
 //! parsed at all), schema, expiry, not-yet-valid, rollback, limits, then the organisation itself.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -257,9 +258,11 @@ impl<'de> Deserialize<'de> for Scope {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Envelope {
+struct Envelope<'a> {
     payload_type: String,
-    payload: String,
+    /// Borrowed from the bytes where it can be: a snapshot's payload is most of its size.
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
     signatures: Vec<EnvelopeSignature>,
 }
 
@@ -345,8 +348,11 @@ pub fn sign(org: &Org, header: &Header, keys: &[&SecretKey]) -> Result<Vec<u8>, 
             sig: BASE64.encode(key.0.sign(&message).to_bytes()),
         })
         .collect();
-    let envelope =
-        Envelope { payload_type: PAYLOAD_TYPE.to_owned(), payload: BASE64.encode(&payload), signatures };
+    let envelope = Envelope {
+        payload_type: PAYLOAD_TYPE.to_owned(),
+        payload: Cow::Owned(BASE64.encode(&payload)),
+        signatures,
+    };
     serde_json::to_vec(&envelope).map_err(|e| SignError::Encode(e.to_string()))
 }
 
@@ -518,6 +524,9 @@ impl Snapshot {
         let org: Org = serde_json::from_str(parsed.org.get()).map_err(|e| {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the organisation is not valid: {e}"))
         })?;
+        // The organisation is read: its text need not stay while it is indexed (in WebAssembly,
+        // memory that has once grown stays grown).
+        drop(payload);
         options.limits.check(&org).map_err(|e| LoadError::new(LoadErrorKind::OverLimit, e.to_string()))?;
         let policy = Policy::new(&org).map_err(|errors| LoadError {
             kind: LoadErrorKind::InvalidContent,
@@ -615,7 +624,11 @@ impl Snapshot {
     }
 }
 
-fn verify_signatures(envelope: &Envelope, payload: &[u8], keys: &TrustedKeys) -> Result<KeyId, LoadError> {
+fn verify_signatures(
+    envelope: &Envelope<'_>,
+    payload: &[u8],
+    keys: &TrustedKeys,
+) -> Result<KeyId, LoadError> {
     if envelope.signatures.is_empty() {
         return Err(LoadError::new(LoadErrorKind::MalformedEnvelope, "the envelope has no signature"));
     }

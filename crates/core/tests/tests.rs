@@ -16,3 +16,4 @@ mod properties;
 mod snapshots;
 mod support;
 mod validation;
+mod views;

@@ -4,16 +4,21 @@
 //! Rust behind [`PolicyEngine`]; only small answers cross the boundary. A failed load or update
 //! throws a `TesseraError` (an `Error` whose `name` is `TesseraError`, with a stable `code`); a
 //! denial is never an exception. Nothing here can panic: the workspace lints forbid it.
+//!
+//! Questions about Projects have a fast path in JavaScript, `js/fast.js`, which `cargo xtask
+//! dist` appends to the glue: it keeps per view and question the Set of Projects allowed, which
+//! the internal export `__visible` computes from the core's `UserView`.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use js_sys::{Array, Date, Reflect, Uint8Array};
 use serde::Serialize;
 use tessera_core::{
-    DEFAULT_MAX_BYTES, Engine, Header, PublicKey, Query, ResourceKind, Snapshot, Target, Timestamp,
-    TrustedKeys, VerifyOptions,
+    DEFAULT_MAX_BYTES, Engine, Header, PROJECT_PERMISSIONS, ProjectIndex, ProjectQuestion, PublicKey, Query,
+    ResourceKind, Snapshot, Target, Timestamp, TrustedKeys, VerifyOptions,
 };
 use wasm_bindgen::prelude::*;
 
@@ -112,6 +117,8 @@ export interface StorageLike {
 export interface UserView {
   /** The items the user may see, in order; an item of an unknown kind is left out. */
   filter<T extends { kind: ResourceKind | string; id: string; project?: string }>(items: T[]): T[];
+  /** The ids of `kind` the user may see, in order. An unknown kind keeps none. */
+  filterIds(kind: ResourceKind, ids: string[], project?: string | null): string[];
 }
 "#;
 
@@ -305,6 +312,10 @@ struct Shared {
     settings: Settings,
 }
 
+/// Counts the updates of every engine: the fast path in JavaScript reads it straight from the
+/// module's memory, and forgets what it knew of any view when it changes.
+static UPDATES: AtomicU32 = AtomicU32::new(0);
+
 /// A verified policy snapshot, and the settings it was verified with.
 #[wasm_bindgen]
 pub struct PolicyEngine {
@@ -345,6 +356,7 @@ impl PolicyEngine {
             .update(&bytes, &settings.keys, &settings.verify_options())
             .map_err(|e| error(e.code(), e.to_string()))?;
         shared.settings = settings;
+        UPDATES.fetch_add(1, Ordering::Relaxed);
         info(shared.engine.snapshot())
     }
 
@@ -378,7 +390,7 @@ impl PolicyEngine {
     /// follows updates. An unknown or inactive user is denied everything, with that reason.
     #[wasm_bindgen(js_name = forUser)]
     pub fn for_user(&self, user: String) -> UserView {
-        UserView { shared: Rc::clone(&self.shared), user }
+        UserView { shared: Rc::clone(&self.shared), user, precomputed: RefCell::new(None) }
     }
 }
 
@@ -428,6 +440,45 @@ fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Resul
 pub struct UserView {
     shared: Rc<RefCell<Shared>>,
     user: String,
+    /// The core's precomputed view, made on first use and again when it goes stale.
+    precomputed: RefCell<Option<Precomputed>>,
+}
+
+/// A user's precomputed view, and the questions the fast path asks by number: 0 view a
+/// Project (or a task or document of it), 1 a report row, 2 a finance row, then `task.create`,
+/// `file.upload`, `wiki.manage`.
+struct Precomputed {
+    view: tessera_core::UserView,
+    questions: [Option<ProjectQuestion>; 6],
+    /// The engine's clock is fixed: the answers hold whatever the time.
+    fixed: bool,
+}
+
+impl Precomputed {
+    fn new(snapshot: &Snapshot, user: &str, now: Timestamp, fixed: bool) -> Precomputed {
+        let policy = snapshot.policy();
+        let [task, file, wiki] = PROJECT_PERMISSIONS.map(|key| policy.can_question(key));
+        Precomputed {
+            view: snapshot.user_view(user, now),
+            questions: [
+                policy.view_question(ResourceKind::Project),
+                policy.view_question(ResourceKind::Report),
+                policy.view_question(ResourceKind::Finance),
+                task,
+                file,
+                wiki,
+            ],
+            fixed,
+        }
+    }
+
+    /// Question `code` about the Project at `project`; an unknown question is denied.
+    fn answer(&self, snapshot: &Snapshot, code: u32, project: u32, now: Timestamp) -> bool {
+        let question = self.questions.get(code as usize).copied().flatten();
+        question.is_some_and(|question| {
+            self.view.answer(snapshot.policy(), question, ProjectIndex::new(project), now)
+        })
+    }
 }
 
 impl UserView {
@@ -442,6 +493,63 @@ impl UserView {
 
     fn allows(&self, query: &Query) -> bool {
         self.with(false, |snapshot, now| snapshot.allows(&self.user, query, now))
+    }
+
+    /// Runs `f` with the precomputed view, current at `now_ms` (the caller's clock, unless the
+    /// engine has a fixed one); `None` when the engine is busy.
+    fn precomputed<R>(
+        &self,
+        now_ms: f64,
+        f: impl FnOnce(&Snapshot, &Precomputed, Timestamp) -> R,
+    ) -> Option<R> {
+        let shared = self.shared.try_borrow().ok()?;
+        let snapshot = shared.engine.snapshot();
+        let fixed = shared.settings.now;
+        let now = fixed.unwrap_or_else(|| from_millis(now_ms));
+        let mut cached = self.precomputed.try_borrow_mut().ok()?;
+        if !cached.as_ref().is_some_and(|cached| cached.view.is_current(snapshot.policy(), now)) {
+            *cached = Some(Precomputed::new(snapshot, &self.user, now, fixed.is_some()));
+        }
+        let precomputed = cached.as_ref()?;
+        Some(f(snapshot, precomputed, now))
+    }
+}
+
+/// `filter` and `filterIds` as Rust wrote them. The npm package's are in JavaScript
+/// (`js/fast.js`): they answer from the Sets each view keeps, and the module stays within its
+/// size budget. These are what they answer like; the wasm tests check them.
+impl UserView {
+    /// The items the user may see, in order. Each item's `kind`, `id` and `project` are read;
+    /// an item without them, or of an unknown kind, is left out.
+    pub fn filter(&self, items: Array) -> Array {
+        let field = |item: &JsValue, name: &str| {
+            Reflect::get(item, &JsValue::from_str(name)).ok().and_then(|value| value.as_string())
+        };
+        self.with(Array::new(), |snapshot, now| {
+            items
+                .iter()
+                .filter(|item| {
+                    let (Some(kind), Some(id)) = (field(item, "kind"), field(item, "id")) else {
+                        return false;
+                    };
+                    view_query(&kind, id, field(item, "project"))
+                        .is_some_and(|query| snapshot.allows(&self.user, &query, now))
+                })
+                .collect()
+        })
+    }
+
+    /// The ids of `kind` the user may see, in order. An unknown kind keeps none.
+    pub fn filter_ids(&self, kind: &str, ids: Vec<String>, project: Option<String>) -> Vec<String> {
+        let Some(kind) = ResourceKind::parse(kind) else { return Vec::new() };
+        self.with(Vec::new(), |snapshot, now| {
+            ids.into_iter()
+                .filter(|id| {
+                    let query = Query::View { kind, id: id.clone(), project: project.clone() };
+                    snapshot.allows(&self.user, &query, now)
+                })
+                .collect()
+        })
     }
 }
 
@@ -495,52 +603,56 @@ impl UserView {
         to_js(&decision).map(JsCast::unchecked_into)
     }
 
-    /// The items the user may see, in order. Each item's `kind`, `id` and `project` are read;
-    /// an item without them, or of an unknown kind, is left out.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn filter(&self, items: Array) -> Array {
-        let field = |item: &JsValue, name: &str| {
-            Reflect::get(item, &JsValue::from_str(name)).ok().and_then(|value| value.as_string())
-        };
-        self.with(Array::new(), |snapshot, now| {
-            items
-                .iter()
-                .filter(|item| {
-                    let (Some(kind), Some(id)) = (field(item, "kind"), field(item, "id")) else {
-                        return false;
-                    };
-                    view_query(&kind, id, field(item, "project"))
-                        .is_some_and(|query| snapshot.allows(&self.user, &query, now))
-                })
-                .collect()
-        })
-    }
-
-    /// The ids of `kind` the user may see, in order. An unknown kind keeps none.
-    #[wasm_bindgen(js_name = filterIds)]
-    pub fn filter_ids(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "ResourceKind")] kind: &str,
-        ids: Vec<String>,
-        project: Option<String>,
-    ) -> Vec<String> {
-        let Some(kind) = ResourceKind::parse(kind) else { return Vec::new() };
-        self.with(Vec::new(), |snapshot, now| {
-            ids.into_iter()
-                .filter(|id| {
-                    let query = Query::View { kind, id: id.clone(), project: project.clone() };
-                    snapshot.allows(&self.user, &query, now)
-                })
-                .collect()
-        })
-    }
-
     /// The ids of every Project the user may see.
     #[wasm_bindgen(js_name = visibleProjects)]
     pub fn visible_projects(&self) -> Vec<String> {
         self.with(Vec::new(), |snapshot, now| {
             snapshot.visible_projects(&self.user, now).into_iter().map(str::to_owned).collect()
         })
+    }
+
+    /// Where in the module's memory the count of updates lies (the fast path in JavaScript
+    /// reads it there).
+    #[wasm_bindgen(js_name = "__updates", skip_typescript)]
+    pub fn updates(&self) -> usize {
+        std::ptr::from_ref(&UPDATES) as usize
+    }
+
+    /// The ids of the Projects for which question `question_code` is allowed at `now_ms`, one a
+    /// line, after a first line with the span of time (milliseconds, `from until`) over which
+    /// the answers hold; empty when the engine is busy or an id holds a newline. For the fast
+    /// path in JavaScript, which keeps them as a `Set`.
+    #[wasm_bindgen(js_name = "__visible", skip_typescript)]
+    pub fn visible(&self, question_code: u32, now_ms: f64) -> String {
+        self.precomputed(now_ms, |snapshot, precomputed, now| {
+            // With a fixed clock, the answers hold whatever the time.
+            let millis = |t: Option<Timestamp>| {
+                t.filter(|_| !precomputed.fixed).map(|t| t.unix().saturating_mul(1000).to_string())
+            };
+            let view = &precomputed.view;
+            if !view.is_current(snapshot.policy(), now) {
+                // Past the snapshot's expiry (a view made now is current otherwise): nothing is
+                // allowed from then on.
+                let expired = millis(Some(snapshot.header().expires_at)).unwrap_or_default();
+                return format!("{expired} Infinity");
+            }
+            let from = millis(view.valid_from()).unwrap_or_else(|| "-Infinity".to_owned());
+            let until = millis(view.valid_until()).unwrap_or_else(|| "Infinity".to_owned());
+            let mut out = format!("{from} {until}");
+            let policy = snapshot.policy();
+            for (index, id) in policy.project_ids().enumerate() {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                if precomputed.answer(snapshot, question_code, index, now) {
+                    if id.contains('\n') {
+                        return String::new();
+                    }
+                    out.push('\n');
+                    out.push_str(id);
+                }
+            }
+            out
+        })
+        .unwrap_or_default()
     }
 
     /// Every permission that takes no target, with whether the user holds it.

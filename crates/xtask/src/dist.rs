@@ -3,8 +3,10 @@
 //!
 //! One wasm build, bound three ways by `wasm-bindgen` (`web`, `bundler`, `nodejs`), each
 //! shrunk by `wasm-opt -Oz` from the npm package `binaryen` (Debian's binaryen is too old and
-//! silently breaks modules). A `package.json` whose `exports` put `types` first, the package
-//! README and the licence are written next to them.
+//! silently breaks modules), with `crates/wasm/js/fast.js` (questions about Projects answered
+//! from sets each view keeps) appended to the JavaScript that declares the classes. A
+//! `package.json` whose `exports` put `types` first, the package README and the licence are
+//! written next to them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -157,6 +159,23 @@ fn bind(wasm: &Path, dir: &Path) -> Result<()> {
         let text =
             fs::read_to_string(&types).with_context(|| format!("cannot read `{}`", types.display()))?;
         write(&types, &format!("/// <reference lib=\"esnext.disposable\" />\n{text}"))?;
+        // The fast path for questions about Projects goes where the classes are declared.
+        let glue = out.join(if target == "bundler" {
+            format!("{OUT_NAME}_bg.js")
+        } else {
+            format!("{OUT_NAME}.js")
+        });
+        let text = fs::read_to_string(&glue).with_context(|| format!("cannot read `{}`", glue.display()))?;
+        // It uses the glue's `wasm` (the module's exports) and its classes: a wasm-bindgen that
+        // named them otherwise must fail here, not in an app.
+        for declared in ["let wasm", "class PolicyEngine", "class UserView"] {
+            if !text.contains(declared) {
+                bail!("`{}` has no `{declared}`: crates/wasm/js/fast.js needs it", glue.display());
+            }
+        }
+        let fast = fs::read_to_string(root().join("crates/wasm/js/fast.js"))
+            .context("cannot read crates/wasm/js/fast.js")?;
+        write(&glue, &format!("{text}{fast}"))?;
         // wasm-bindgen writes a .gitignore meant for publishing from git; npm pack would read it.
         let _ = fs::remove_file(out.join(".gitignore"));
     }
@@ -265,7 +284,9 @@ fn package_json(version: &str) -> String {
   ],
   "sideEffects": [
     "./bundler/{OUT_NAME}.js",
-    "./full/bundler/{OUT_NAME}.js"
+    "./bundler/{OUT_NAME}_bg.js",
+    "./full/bundler/{OUT_NAME}.js",
+    "./full/bundler/{OUT_NAME}_bg.js"
   ],
   "engines": {{
     "node": ">=18"

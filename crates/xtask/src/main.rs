@@ -7,6 +7,7 @@
 //! - `demo`: a dev key under `target/demo/`, the demo organisation signed, and a table of what
 //!   each of its users may do.
 //! - `generate`: a generated organisation (`tessera-generate`) of a preset size, as JSON.
+//! - `bench`: the benchmarks (criterion, and the Node harness against other libraries).
 //! - `diff-time`: how long impact analysis takes on a generated organisation after one
 //!   override changes, built in release. A measurement, not a test.
 //!
@@ -20,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod dist;
 mod fuzz;
 mod site;
@@ -38,6 +40,8 @@ tasks:
   demo    sign the demo organisation with a dev key and show what its users may do
   generate --scale small|medium|large [--seed N] --out FILE
           write a generated organisation (1k, 10k or 100k users) as JSON
+  bench [small,medium,large]
+          benchmarks: criterion and the Node harness against other libraries (BENCHMARKS.md)
   diff-time [small|medium|large] [SEED]
           time `diff` on a generated organisation after one override changes (release build)";
 
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&env::args().skip(2).collect::<Vec<_>>()),
         Some("generate") => generate(env::args().skip(2).collect()),
         Some("diff-time") => diff_time(env::args().skip(2).collect()),
+        Some("bench") => bench::bench(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -146,6 +151,7 @@ fn test() -> Result<()> {
     if !status.success() {
         bail!("the npm package tests failed ({status})");
     }
+    bench::check()?;
     // The app end to end: built as `cargo xtask serve` builds it, served by the same binary.
     let site = site::site()?;
     println!("$ node --test tests/e2e/");

@@ -1,0 +1,62 @@
+//! `cargo xtask bench [small,medium,large]`: the benchmarks, measured, never a test.
+//!
+//! Builds the npm package, writes each scale's fixtures (a generated organisation, its signed
+//! snapshot, the key) with `tessera-bench`, runs the Node harness in `tests/bench/` (every
+//! library checked for identical decisions, then timed; then load time and memory in a fresh
+//! process), runs criterion natively, and has `tests/bench/report.mjs` write the tables and the
+//! chart that `BENCHMARKS.md` quotes.
+
+use std::fs;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, dist, root, run, target_dir};
+
+pub fn bench(args: &[String]) -> Result<()> {
+    let scales = args.first().map_or("small,medium,large", String::as_str).to_owned();
+    dist::dist()?;
+    let out = root().join(target_dir()).join("bench");
+    let package_dir = root().join(target_dir()).join("npm/tessera-policy");
+    for scale in scales.split(',') {
+        let fixtures = out.join(scale);
+        let fixtures_arg = fixtures.display().to_string();
+        run(
+            &cargo(),
+            ["run", "--quiet", "--release", "-p", "tessera-bench", "--", "fixtures", scale, &fixtures_arg],
+        )?;
+        for (mode, file) in [("bench", format!("{scale}.json")), ("load", format!("{scale}-load.json"))] {
+            println!("$ node tests/bench/run.mjs {mode} {fixtures_arg}  # {scale}");
+            let output = Command::new("node")
+                .args(["--max-old-space-size=16384", "--expose-gc", "tests/bench/run.mjs", mode])
+                .arg(&fixtures)
+                .arg(&package_dir)
+                .arg(scale)
+                .current_dir(root())
+                .output()
+                .context("cannot run `node`")?;
+            if !output.status.success() {
+                bail!("the Node harness failed on {scale}: {}", String::from_utf8_lossy(&output.stderr));
+            }
+            fs::write(out.join(&file), &output.stdout).with_context(|| format!("cannot write {file}"))?;
+        }
+    }
+    let mut command = Command::new(cargo());
+    command.args(["bench", "-p", "tessera-bench"]).env("TESSERA_BENCH_SCALES", &scales).current_dir(root());
+    println!("$ TESSERA_BENCH_SCALES={scales} cargo bench -p tessera-bench");
+    if !command.status().context("cannot run cargo bench")?.success() {
+        bail!("criterion failed");
+    }
+    let out_arg = out.display().to_string();
+    run("node", ["tests/bench/report.mjs", &out_arg, &scales, "docs/bench-decision-cost.svg"])
+}
+
+/// The harness's correctness check on the small organisation: every library decides as
+/// tessera-policy. Part of `cargo xtask test`; the package must be built.
+pub fn check() -> Result<()> {
+    let fixtures = root().join(target_dir()).join("bench/check-small");
+    let fixtures_arg = fixtures.display().to_string();
+    run(&cargo(), ["run", "--quiet", "-p", "tessera-bench", "--", "fixtures", "small", &fixtures_arg])?;
+    let package_dir = root().join(target_dir()).join("npm/tessera-policy").display().to_string();
+    run("node", ["tests/bench/run.mjs", "check", &fixtures_arg, &package_dir])
+}
