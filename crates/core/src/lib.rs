@@ -55,6 +55,7 @@ mod policy;
 mod query;
 mod scope;
 mod snapshot;
+mod table;
 mod validate;
 mod view;
 
