@@ -1123,6 +1123,41 @@ impl Policy {
     }
 }
 
+#[cfg(test)]
+impl Policy {
+    /// Panics unless `other` holds what this policy holds (its stamp aside).
+    pub(crate) fn assert_same(&self, other: &Policy) {
+        let shown = |policy: &Policy| {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                policy.networks,
+                policy.offices,
+                policy.users,
+                policy.agreements,
+                policy.groups,
+                policy.dms,
+                policy.profiles.names,
+                policy.permissions.names,
+                policy.office_networks,
+            )
+        };
+        assert_eq!(shown(self), shown(other));
+        assert_eq!(self.projects.len(), other.projects.len());
+        for (a, b) in self.project_refs().zip(other.project_refs()) {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+            assert_eq!(self.ids.projects.get(a.id), other.ids.projects.get(b.id));
+        }
+        for user in &self.users {
+            assert_eq!(self.ids.users.get(&user.id), other.ids.users.get(&user.id));
+        }
+        assert_eq!(self.ids.users.len(), other.ids.users.len());
+        assert_eq!(self.ids.offices, other.ids.offices);
+        assert_eq!(self.ids.networks, other.ids.networks);
+        assert_eq!(self.ids.groups, other.ids.groups);
+        assert_eq!(self.ids.dms, other.ids.dms);
+    }
+}
+
 /// What the rules read of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct UserSummary<'a> {

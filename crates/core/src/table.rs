@@ -38,6 +38,7 @@ impl Strs {
         (0..self.len()).map(|i| self.get(i).unwrap_or_default())
     }
 
+    #[cfg(feature = "stream")]
     fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
         self.ends.shrink_to_fit();
@@ -85,6 +86,7 @@ impl IdTable {
         Ok(position)
     }
 
+    #[cfg(any(test, feature = "stream"))]
     pub(crate) fn reserve(&mut self, additional: usize) {
         let wanted = (self.ids.len() + additional + 1).saturating_mul(2).next_power_of_two();
         if wanted > self.slots.len() {
@@ -155,6 +157,7 @@ impl IdTable {
         self.ids.get(position as usize)
     }
 
+    #[cfg(any(test, feature = "stream"))]
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
@@ -163,6 +166,7 @@ impl IdTable {
         self.ids.iter()
     }
 
+    #[cfg(feature = "stream")]
     pub(crate) fn shrink_to_fit(&mut self) {
         self.ids.shrink_to_fit();
     }
@@ -213,6 +217,7 @@ impl ProjectTable {
         })
     }
 
+    #[cfg(feature = "stream")]
     pub(crate) fn shrink_to_fit(&mut self) {
         self.names.shrink_to_fit();
         self.offices.shrink_to_fit();

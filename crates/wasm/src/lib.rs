@@ -18,7 +18,7 @@ use js_sys::{Array, Date, Reflect, Uint8Array};
 use serde::Serialize;
 use tessera_core::{
     DEFAULT_MAX_BYTES, Engine, Header, PROJECT_PERMISSIONS, ProjectIndex, ProjectQuestion, PublicKey, Query,
-    ResourceKind, Snapshot, Target, Timestamp, TrustedKeys, VerifyOptions,
+    ResourceKind, Snapshot, Source, Target, Timestamp, TrustedKeys, VerifyOptions,
 };
 use wasm_bindgen::prelude::*;
 
@@ -297,12 +297,53 @@ fn clock() -> Timestamp {
     from_millis(Date::now())
 }
 
-fn snapshot_bytes(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
-    if let Some(text) = snapshot.as_string() {
-        return Ok(text.into_bytes());
+/// A snapshot as the loader reads it: bytes left in JavaScript, read a window at a time, so
+/// that a large snapshot is never copied whole into WebAssembly memory (which, once grown,
+/// never shrinks); or a string's bytes.
+enum Input {
+    /// A copy the engine alone holds (`new Uint8Array(bytes)`): the loader reads its source
+    /// twice, to verify and then to read, and nothing else (a `SharedArrayBuffer` written by
+    /// another thread, a subclass) may change what it reads in between.
+    Bytes(Uint8Array),
+    Text(Vec<u8>),
+}
+
+impl Source for Input {
+    fn len(&self) -> usize {
+        match self {
+            Input::Bytes(bytes) => bytes.length() as usize,
+            Input::Text(bytes) => bytes.len(),
+        }
     }
-    if let Some(bytes) = snapshot.dyn_ref::<Uint8Array>() {
-        return Ok(bytes.to_vec());
+
+    fn read_at(&self, at: usize, into: &mut [u8]) -> bool {
+        let Some(end) = at.checked_add(into.len()) else { return false };
+        match self {
+            Input::Bytes(bytes) => {
+                let (Ok(start), Ok(end)) = (u32::try_from(at), u32::try_from(end)) else { return false };
+                if end > bytes.length() {
+                    return false;
+                }
+                bytes.subarray(start, end).copy_to(into);
+                true
+            }
+            Input::Text(text) => match text.get(at..end) {
+                Some(bytes) => {
+                    into.copy_from_slice(bytes);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+fn snapshot_input(snapshot: &JsValue) -> Result<Input, JsValue> {
+    if let Some(text) = snapshot.as_string() {
+        return Ok(Input::Text(text.into_bytes()));
+    }
+    if snapshot.is_instance_of::<Uint8Array>() {
+        return Ok(Input::Bytes(Uint8Array::new(snapshot)));
     }
     Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
 }
@@ -330,8 +371,8 @@ impl PolicyEngine {
         let settings =
             Settings { keys: TrustedKeys::new(), min_version: 0, now: None, max_bytes: DEFAULT_MAX_BYTES }
                 .read(options, true)?;
-        let bytes = snapshot_bytes(snapshot)?;
-        let engine = Engine::load(&bytes, &settings.keys, &settings.verify_options())
+        let input = snapshot_input(snapshot)?;
+        let engine = Engine::load_from(&input, &settings.keys, &settings.verify_options())
             .map_err(|e| error(e.code(), e.to_string()))?;
         Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings })) })
     }
@@ -350,10 +391,10 @@ impl PolicyEngine {
             Some(options) => shared.settings.clone().read(options, false)?,
             None => shared.settings.clone(),
         };
-        let bytes = snapshot_bytes(snapshot)?;
+        let input = snapshot_input(snapshot)?;
         shared
             .engine
-            .update(&bytes, &settings.keys, &settings.verify_options())
+            .update_from(&input, &settings.keys, &settings.verify_options())
             .map_err(|e| error(e.code(), e.to_string()))?;
         shared.settings = settings;
         UPDATES.fetch_add(1, Ordering::Relaxed);
