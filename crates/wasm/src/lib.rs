@@ -18,7 +18,7 @@ use js_sys::{Array, Date, Reflect, Uint8Array};
 use serde::Serialize;
 use tessera_core::{
     DEFAULT_MAX_BYTES, Engine, Header, PROJECT_PERMISSIONS, ProjectIndex, ProjectQuestion, PublicKey, Query,
-    ResourceKind, Snapshot, Source, Target, Timestamp, TrustedKeys, VerifyOptions,
+    ResourceKind, Snapshot, Target, Timestamp, TrustedKeys, VerifyOptions,
 };
 use wasm_bindgen::prelude::*;
 
@@ -297,6 +297,7 @@ fn clock() -> Timestamp {
     from_millis(Date::now())
 }
 
+#[cfg(feature = "stream")]
 /// A snapshot as the loader reads it: bytes left in JavaScript, read a window at a time, so
 /// that a large snapshot is never copied whole into WebAssembly memory (which, once grown,
 /// never shrinks); or a string's bytes.
@@ -308,7 +309,8 @@ enum Input {
     Text(Vec<u8>),
 }
 
-impl Source for Input {
+#[cfg(feature = "stream")]
+impl tessera_core::Source for Input {
     fn len(&self) -> usize {
         match self {
             Input::Bytes(bytes) => bytes.length() as usize,
@@ -338,6 +340,52 @@ impl Source for Input {
     }
 }
 
+/// Without the `stream` feature (the default build, which has a size budget) the loader reads
+/// the snapshot whole: its bytes are copied into WebAssembly memory.
+#[cfg(not(feature = "stream"))]
+fn snapshot_input(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
+    if let Some(text) = snapshot.as_string() {
+        return Ok(text.into_bytes());
+    }
+    if let Some(bytes) = snapshot.dyn_ref::<Uint8Array>() {
+        return Ok(bytes.to_vec());
+    }
+    Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
+}
+
+#[cfg(not(feature = "stream"))]
+fn load_engine(snapshot: &JsValue, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
+    Engine::load(&snapshot_input(snapshot)?, keys, options).map_err(|e| error(e.code(), e.to_string()))
+}
+
+#[cfg(feature = "stream")]
+fn load_engine(snapshot: &JsValue, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
+    Engine::load_from(&snapshot_input(snapshot)?, keys, options).map_err(|e| error(e.code(), e.to_string()))
+}
+
+#[cfg(not(feature = "stream"))]
+fn update_engine(
+    engine: &mut Engine,
+    snapshot: &JsValue,
+    keys: &TrustedKeys,
+    options: &VerifyOptions,
+) -> Result<(), JsValue> {
+    let bytes = snapshot_input(snapshot)?;
+    engine.update(&bytes, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
+}
+
+#[cfg(feature = "stream")]
+fn update_engine(
+    engine: &mut Engine,
+    snapshot: &JsValue,
+    keys: &TrustedKeys,
+    options: &VerifyOptions,
+) -> Result<(), JsValue> {
+    let input = snapshot_input(snapshot)?;
+    engine.update_from(&input, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
+}
+
+#[cfg(feature = "stream")]
 fn snapshot_input(snapshot: &JsValue) -> Result<Input, JsValue> {
     if let Some(text) = snapshot.as_string() {
         return Ok(Input::Text(text.into_bytes()));
@@ -371,9 +419,7 @@ impl PolicyEngine {
         let settings =
             Settings { keys: TrustedKeys::new(), min_version: 0, now: None, max_bytes: DEFAULT_MAX_BYTES }
                 .read(options, true)?;
-        let input = snapshot_input(snapshot)?;
-        let engine = Engine::load_from(&input, &settings.keys, &settings.verify_options())
-            .map_err(|e| error(e.code(), e.to_string()))?;
+        let engine = load_engine(snapshot, &settings.keys, &settings.verify_options())?;
         Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings })) })
     }
 
@@ -391,11 +437,7 @@ impl PolicyEngine {
             Some(options) => shared.settings.clone().read(options, false)?,
             None => shared.settings.clone(),
         };
-        let input = snapshot_input(snapshot)?;
-        shared
-            .engine
-            .update_from(&input, &settings.keys, &settings.verify_options())
-            .map_err(|e| error(e.code(), e.to_string()))?;
+        update_engine(&mut shared.engine, snapshot, &settings.keys, &settings.verify_options())?;
         shared.settings = settings;
         UPDATES.fetch_add(1, Ordering::Relaxed);
         info(shared.engine.snapshot())
