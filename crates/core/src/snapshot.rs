@@ -535,7 +535,8 @@ impl Snapshot {
         keys: &TrustedKeys,
         options: &VerifyOptions,
     ) -> Result<Snapshot, LoadError> {
-        let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+        // Read as text: one instantiation of serde_json's reader serves every document.
+        let envelope: Envelope = json_text(bytes).and_then(serde_json::from_str).map_err(|e| {
             LoadError::new(LoadErrorKind::MalformedEnvelope, format!("not a signed envelope: {e}"))
         })?;
         if envelope.payload_type != PAYLOAD_TYPE {
@@ -549,7 +550,7 @@ impl Snapshot {
         })?;
         let key_id = verify_signatures(&envelope, &payload, keys)?;
 
-        let parsed: PayloadIn<'_> = serde_json::from_slice(&payload).map_err(|e| {
+        let parsed: PayloadIn<'_> = json_text(&payload).and_then(serde_json::from_str).map_err(|e| {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the payload is not a snapshot: {e}"))
         })?;
         // The schema decides how to read the rest, so it is read on its own first.
@@ -728,6 +729,12 @@ fn verify_signatures(
 
 /// Text from an unverified envelope, fit to print: quoted, escaped and cut short, so that it
 /// can neither forge lines nor flood a terminal.
+/// `bytes` as the text JSON must be.
+fn json_text(bytes: &[u8]) -> Result<&str, serde_json::Error> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| serde::de::Error::custom(format_args!("not UTF-8 text (at byte {})", e.valid_up_to())))
+}
+
 fn untrusted(text: &str) -> String {
     const LIMIT: usize = 64;
     let shown: String = text.chars().take(LIMIT).collect();

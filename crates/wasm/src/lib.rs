@@ -509,6 +509,29 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&text)
 }
 
+/// A decision without `grants`, which only the full build computes: the default build then
+/// carries no code to write them.
+#[cfg(not(feature = "impact"))]
+#[derive(Serialize)]
+struct Plain<'a> {
+    allowed: bool,
+    code: tessera_core::Code,
+    message: &'a str,
+    facts: &'a [tessera_core::Fact],
+}
+
+#[cfg(not(feature = "impact"))]
+impl<'a> From<&'a tessera_core::Decision> for Plain<'a> {
+    fn from(decision: &'a tessera_core::Decision) -> Self {
+        Plain {
+            allowed: decision.allowed,
+            code: decision.code,
+            message: &decision.message,
+            facts: &decision.facts,
+        }
+    }
+}
+
 /// Reads a structured value from JavaScript (through JSON text, as [`to_js`] writes).
 fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsValue> {
     let text = js_sys::JSON::stringify(value)
@@ -683,6 +706,8 @@ impl UserView {
         let decision = snapshot.explain(&self.user, &query, shared.settings.now());
         #[cfg(not(feature = "impact"))]
         let decision = snapshot.decide(&self.user, &query, shared.settings.now());
+        #[cfg(not(feature = "impact"))]
+        let decision = Plain::from(&decision);
         to_js(&decision).map(JsCast::unchecked_into)
     }
 
