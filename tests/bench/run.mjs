@@ -139,7 +139,8 @@ function load() {
     memory = instance.exports.memory;
     return instance;
   };
-  const { PolicyEngine } = require(`${packageDir}/node/tessera_policy.js`);
+  // TESSERA_ENTRY=full/node measures the `full` build, which reads snapshots as a stream.
+  const { PolicyEngine } = require(`${packageDir}/${process.env.TESSERA_ENTRY ?? "node"}/tessera_policy.js`);
   WebAssembly.Instance = Instance;
   const publicKey = readFileSync(join(fixtures, "key.pub"), "utf8");
   // Instantiate the module first (it is not the snapshot's cost), on a tiny call.

@@ -319,7 +319,7 @@ impl<'a> Side<'a> {
     }
 
     fn project_id(&self, p: Idx) -> Option<&'a str> {
-        self.policy.projects.get(p as usize).map(|project| project.id.as_str())
+        self.policy.ids.projects.id(p)
     }
 
     fn group_id(&self, g: Idx) -> Option<&'a str> {
@@ -504,11 +504,11 @@ impl ProjectIndex {
                 list.push(p);
             }
         };
-        for (p, project) in policy.projects.iter().enumerate() {
+        for (p, project) in policy.project_refs().enumerate() {
             let p = to_idx(p);
             add(&mut index.by_office, project.office, p);
             add(&mut index.by_network, project.network, p);
-            for &member in &project.team {
+            for &member in project.team {
                 if index.wanted.get(member as usize).copied().unwrap_or(false) {
                     if let Some(list) = index.by_user.get_mut(&member) {
                         list.push(p);
@@ -774,9 +774,9 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
         .collect();
     let mapped = |map: &[Idx], idx: Idx| map.get(idx as usize).copied().unwrap_or(Idx::MAX);
     let mut team = Vec::new();
-    for (o, before) in old.policy.projects.iter().enumerate() {
+    for (o, before) in old.policy.project_refs().enumerate() {
         let o = to_idx(o);
-        let id = before.id.as_str();
+        let id = before.id;
         // Organisations are mostly written in the same order: try the same place first.
         let after = match new.policy.project(o) {
             Some(after) if after.id == id => Some((o, after)),
@@ -802,14 +802,14 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
         if team == after.team {
             continue;
         }
-        for &u in &before.team {
+        for &u in before.team {
             if after.team.binary_search(&mapped(&user_map, u)).is_err() {
                 if let Some(user) = old.user_id(u) {
                     work.target(user, Kind::Project, id);
                 }
             }
         }
-        for &u in &after.team {
+        for &u in after.team {
             if team.binary_search(&u).is_err() {
                 if let Some(user) = new.user_id(u) {
                     work.target(user, Kind::Project, id);
@@ -817,10 +817,10 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             }
         }
     }
-    for (n, after) in new.policy.projects.iter().enumerate() {
-        if !old.policy.ids.projects.contains_key(&after.id) {
+    for (n, after) in new.policy.project_refs().enumerate() {
+        if !old.policy.ids.projects.contains_key(after.id) {
             for viewer in new.project_viewers(to_idx(n)) {
-                work.target(viewer, Kind::Project, after.id.as_str());
+                work.target(viewer, Kind::Project, after.id);
             }
         }
     }

@@ -206,12 +206,12 @@ impl<T: Trace> Evaluator<'_, T> {
         let policy = self.policy;
         let Some(project) = policy.project(p) else { return Err(Code::UnknownResource) };
         self.trace.fact(|| Fact::Project {
-            project: project.id.clone(),
+            project: project.id.to_owned(),
             office: policy.office_id(project.office),
             network: policy.network_id(project.network),
         });
         let on_team = project.team.binary_search(&u).is_ok();
-        self.trace.fact(|| Fact::Team { project: project.id.clone(), member: on_team });
+        self.trace.fact(|| Fact::Team { project: project.id.to_owned(), member: on_team });
 
         if user.network != project.network {
             // Rules 1 and 2: across the firewall only an Agreement with the Project's Office, and

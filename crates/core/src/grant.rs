@@ -550,7 +550,7 @@ impl Planner<'_> {
         let (policy, user) = (self.policy, self.user);
         let Some(project) = policy.project(p) else { return Vec::new() };
         let on_team = project.team.binary_search(&self.u).is_ok();
-        let add_to_team = || Edit::AddToTeam { user: user.id.clone(), project: project.id.clone() };
+        let add_to_team = || Edit::AddToTeam { user: user.id.clone(), project: project.id.to_owned() };
         if user.network != project.network {
             // Across the firewall: an active Agreement into the Project's Office, and the team.
             let team = if on_team { Vec::new() } else { vec![add_to_team()] };

@@ -49,12 +49,14 @@ mod diff;
 mod eval;
 mod grant;
 mod limits;
+mod load;
 mod model;
 mod permission;
 mod policy;
 mod query;
 mod scope;
 mod snapshot;
+mod table;
 mod validate;
 mod view;
 
@@ -63,6 +65,7 @@ pub use decision::{Code, Decision, Fact};
 pub use diff::{Access, Impact, UserImpact, diff};
 pub use grant::{Edit, Grant, MAX_GRANTS};
 pub use limits::{LimitError, Limits};
+pub use load::Source;
 pub use model::{
     AccessLevel, Agreement, DEFAULT_PROFILES, DirectMessage, Features, Group, KNOWN_PROFILE_PERMISSIONS,
     Network, Office, Org, PROJECT_PERMISSIONS, Project, Role, Threshold, User,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::clock::Timestamp;
 use crate::model::{AccessLevel, DEFAULT_PROFILES, KNOWN_PROFILE_PERMISSIONS, Org, Role};
 use crate::permission::{self, RolePermission};
+use crate::table::{IdTable, ProjectRef, ProjectTable};
 use crate::validate::{ValidationError, ValidationErrorKind, ValidationErrors};
 
 /// A validated organisation with its ids resolved: what the evaluator decides over.
@@ -19,16 +20,16 @@ pub struct Policy {
     pub(crate) networks: Vec<NetworkEntry>,
     pub(crate) offices: Vec<OfficeEntry>,
     pub(crate) users: Vec<UserEntry>,
-    pub(crate) projects: Vec<ProjectEntry>,
+    /// By position, as columns; their ids are in [`Ids::projects`].
+    pub(crate) projects: ProjectTable,
     pub(crate) agreements: Vec<AgreementEntry>,
     pub(crate) groups: Vec<GroupEntry>,
     pub(crate) dms: Vec<DmEntry>,
     pub(crate) profiles: Interner,
     pub(crate) permissions: Interner,
     pub(crate) ids: Ids,
-    /// Each Project's Office, and each Office's Network, packed: what a [`crate::UserView`]
-    /// reads per question, in a few cache lines rather than one entry each.
-    pub(crate) project_offices: Vec<Idx>,
+    /// Each Office's Network, packed: what a [`crate::UserView`] reads per question (with
+    /// each Project's Office, a column of [`ProjectTable`]), in a few cache lines.
     pub(crate) office_networks: Vec<Idx>,
     /// Tells this policy from every other one built in this process (a clone keeps it: it
     /// decides the same), so that a [`crate::UserView`] only ever answers for its own.
@@ -91,7 +92,8 @@ pub(crate) struct Ids {
     pub(crate) networks: IdMap,
     pub(crate) offices: IdMap,
     pub(crate) users: IdMap,
-    pub(crate) projects: IdMap,
+    /// Projects are the most numerous kind: their ids are held once, in the index itself.
+    pub(crate) projects: IdTable,
     pub(crate) groups: IdMap,
     pub(crate) dms: IdMap,
 }
@@ -142,16 +144,6 @@ pub(crate) struct UserEntry {
     pub(crate) dm_partners: Vec<Idx>,
     /// Projects whose team this user is on, sorted.
     pub(crate) projects: Vec<Idx>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct ProjectEntry {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) office: Idx,
-    pub(crate) network: Idx,
-    /// Sorted.
-    pub(crate) team: Vec<Idx>,
 }
 
 #[derive(Debug, Clone)]
@@ -266,7 +258,7 @@ impl BitSet {
 
 // INVARIANT: tables are far smaller than u32::MAX entries: the size limit on snapshots caps
 // them long before that. Saturating keeps this total anyway.
-fn to_idx(len: usize) -> Idx {
+pub(crate) fn to_idx(len: usize) -> Idx {
     Idx::try_from(len).unwrap_or(Idx::MAX)
 }
 
@@ -326,15 +318,119 @@ fn resolve_list(
     resolved
 }
 
+/// Builds the id index of the Projects, reporting empty and duplicate ids as [`index_ids`]
+/// does.
+fn index_project_ids<'a>(ids: impl Iterator<Item = &'a str>, problems: &mut Problems) -> IdTable {
+    let mut table = IdTable::default();
+    for (position, id) in ids.enumerate() {
+        if id.is_empty() {
+            problems.push("projects", "", &format!("[{position}].id"), ValidationErrorKind::EmptyId);
+        }
+        if table.insert(id).is_err() && !id.is_empty() {
+            problems.push("projects", id, "id", ValidationErrorKind::DuplicateId);
+        }
+    }
+    table
+}
+
+/// Projects the snapshot loader read straight from a payload, without an [`Org`] in between:
+/// ids indexed, Offices and teams resolved against the organisation's Offices and users (by
+/// position), and every check [`Policy::new`] makes of Projects passed.
+#[derive(Debug, Default)]
+pub(crate) struct ReadProjects {
+    pub(crate) ids: IdTable,
+    pub(crate) table: ProjectTable,
+    /// The users' id index the teams were resolved with.
+    pub(crate) users: IdMap,
+}
+
+/// Resolves the Projects of `org`, reporting what [`Policy::new`] reports of them.
+fn read_projects(org: &Org, ids: &Ids, problems: &mut Problems) -> ProjectTable {
+    let mut projects = ProjectTable::default();
+    for project in &org.projects {
+        let office = match ids.offices.get(&project.office) {
+            Some(&idx) => idx,
+            None => {
+                problems.push(
+                    "projects",
+                    &project.id,
+                    "office",
+                    ValidationErrorKind::Dangling { expected: "office", id: project.office.clone() },
+                );
+                Idx::MAX
+            }
+        };
+        let team =
+            resolve_list(&project.team, &ids.users, "user", ("projects", &project.id, "team"), problems);
+        if let Some(creator) = &project.created_by {
+            match ids.users.get(creator) {
+                None => problems.push(
+                    "projects",
+                    &project.id,
+                    "created_by",
+                    ValidationErrorKind::Dangling { expected: "user", id: creator.clone() },
+                ),
+                Some(idx) if team.binary_search(idx).is_err() => problems.push(
+                    "projects",
+                    &project.id,
+                    "created_by",
+                    ValidationErrorKind::CreatorNotOnTeam { user: creator.clone() },
+                ),
+                Some(_) => {}
+            }
+        }
+        projects.push(&project.name, office, &team);
+    }
+    projects
+}
+
+/// Fills each user's list of the Projects whose team they are on, sorted, each list allocated
+/// once at its size.
+fn link_projects(users: &mut [UserEntry], projects: &ProjectTable) {
+    let mut counts = vec![0_usize; users.len()];
+    for (_, u) in projects.memberships() {
+        if let Some(count) = counts.get_mut(u as usize) {
+            *count += 1;
+        }
+    }
+    for (user, count) in users.iter_mut().zip(counts) {
+        user.projects = Vec::with_capacity(count);
+    }
+    for (p, u) in projects.memberships() {
+        if let Some(user) = users.get_mut(u as usize) {
+            user.projects.push(p);
+        }
+    }
+}
+
 impl Policy {
     /// Validates `org` and resolves its ids; refuses it with every problem found.
     pub fn new(org: &Org) -> Result<Policy, ValidationErrors> {
+        Policy::assemble(org, None)
+    }
+
+    /// [`Policy::new`], with the Projects already read (`org.projects` is then ignored).
+    pub(crate) fn assemble(org: &Org, read: Option<ReadProjects>) -> Result<Policy, ValidationErrors> {
         let mut problems = Problems(Vec::new());
+        let (read_users, read_ids_table) = match read {
+            Some(read) => (Some(read.users), Some((read.ids, read.table))),
+            None => (None, None),
+        };
+        let (project_ids, read_table) = match read_ids_table {
+            Some((ids, table)) => (Some(ids), Some(table)),
+            None => (None, None),
+        };
         let ids = Ids {
             networks: index_ids("networks", org.networks.iter().map(|n| n.id.as_str()), &mut problems),
             offices: index_ids("offices", org.offices.iter().map(|o| o.id.as_str()), &mut problems),
-            users: index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems),
-            projects: index_ids("projects", org.projects.iter().map(|p| p.id.as_str()), &mut problems),
+            users: match read_users {
+                Some(users) => users,
+                None => index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems),
+            },
+            projects: match project_ids {
+                Some(ids) => ids,
+                None => index_project_ids(org.projects.iter().map(|p| p.id.as_str()), &mut problems),
+            },
             groups: index_ids("groups", org.groups.iter().map(|g| g.id.as_str()), &mut problems),
             dms: index_ids(
                 "direct_messages",
@@ -569,58 +665,11 @@ impl Policy {
             });
         }
 
-        let mut projects = Vec::with_capacity(org.projects.len());
-        for project in &org.projects {
-            let office = match ids.offices.get(&project.office) {
-                Some(&idx) => idx,
-                None => {
-                    problems.push(
-                        "projects",
-                        &project.id,
-                        "office",
-                        ValidationErrorKind::Dangling { expected: "office", id: project.office.clone() },
-                    );
-                    Idx::MAX
-                }
-            };
-            let team = resolve_list(
-                &project.team,
-                &ids.users,
-                "user",
-                ("projects", &project.id, "team"),
-                &mut problems,
-            );
-            if let Some(creator) = &project.created_by {
-                match ids.users.get(creator) {
-                    None => problems.push(
-                        "projects",
-                        &project.id,
-                        "created_by",
-                        ValidationErrorKind::Dangling { expected: "user", id: creator.clone() },
-                    ),
-                    Some(idx) if team.binary_search(idx).is_err() => problems.push(
-                        "projects",
-                        &project.id,
-                        "created_by",
-                        ValidationErrorKind::CreatorNotOnTeam { user: creator.clone() },
-                    ),
-                    Some(_) => {}
-                }
-            }
-            let project_idx = to_idx(projects.len());
-            for &member in &team {
-                if let Some(user) = users.get_mut(member as usize) {
-                    user.projects.push(project_idx);
-                }
-            }
-            projects.push(ProjectEntry {
-                id: project.id.clone(),
-                name: project.name.clone(),
-                office,
-                network: office_network(office),
-                team,
-            });
-        }
+        let projects = match read_table {
+            Some(table) => table,
+            None => read_projects(org, &ids, &mut problems),
+        };
+        link_projects(&mut users, &projects);
 
         let mut agreements = Vec::with_capacity(org.agreements.len());
         let mut hosted = Vec::new();
@@ -856,7 +905,6 @@ impl Policy {
         if !problems.0.is_empty() {
             return Err(ValidationErrors::new(problems.0));
         }
-        let project_offices = projects.iter().map(|p| p.office).collect();
         let office_networks = offices.iter().map(|o| o.network).collect();
         Ok(Policy {
             networks,
@@ -869,7 +917,6 @@ impl Policy {
             profiles,
             permissions,
             ids,
-            project_offices,
             office_networks,
             stamp: next_stamp(),
         })
@@ -901,7 +948,7 @@ impl Policy {
 
     /// Project ids, in source order.
     pub fn project_ids(&self) -> impl Iterator<Item = &str> {
-        self.projects.iter().map(|project| project.id.as_str())
+        self.ids.projects.iter()
     }
 
     /// Group ids, in source order.
@@ -949,7 +996,7 @@ impl Policy {
     /// A Project's name.
     pub fn project_name(&self, id: &str) -> Option<&str> {
         let idx = *self.ids.projects.get(id)?;
-        self.project(idx).map(|project| project.name.as_str())
+        self.project(idx).map(|project| project.name)
     }
 
     /// An Office's name.
@@ -987,12 +1034,15 @@ impl Policy {
 
     /// The ids of the Projects `user` may see at `now`, in source order.
     pub fn visible_projects<'a>(&'a self, user: &str, now: crate::Timestamp) -> Vec<&'a str> {
-        self.projects
-            .iter()
+        self.project_refs()
             .filter(|project| {
-                self.allows(user, &crate::Query::view(crate::ResourceKind::Project, project.id.clone()), now)
+                self.allows(
+                    user,
+                    &crate::Query::view(crate::ResourceKind::Project, project.id.to_owned()),
+                    now,
+                )
             })
-            .map(|project| project.id.as_str())
+            .map(|project| project.id)
             .collect()
     }
 
@@ -1047,8 +1097,21 @@ impl Policy {
         self.networks.get(idx as usize)
     }
 
-    pub(crate) fn project(&self, idx: Idx) -> Option<&ProjectEntry> {
-        self.projects.get(idx as usize)
+    pub(crate) fn project(&self, idx: Idx) -> Option<ProjectRef<'_>> {
+        let p = idx as usize;
+        let office = *self.projects.offices.get(p)?;
+        Some(ProjectRef {
+            id: self.ids.projects.id(idx)?,
+            name: self.projects.name(p)?,
+            office,
+            network: self.office_networks.get(office as usize).copied().unwrap_or(Idx::MAX),
+            team: self.projects.team(p)?,
+        })
+    }
+
+    /// Every Project, in source order.
+    pub(crate) fn project_refs(&self) -> impl Iterator<Item = ProjectRef<'_>> {
+        (0..self.projects.len()).filter_map(|p| self.project(to_idx(p)))
     }
 
     pub(crate) fn group(&self, idx: Idx) -> Option<&GroupEntry> {
@@ -1057,6 +1120,41 @@ impl Policy {
 
     pub(crate) fn agreement(&self, idx: Idx) -> Option<&AgreementEntry> {
         self.agreements.get(idx as usize)
+    }
+}
+
+#[cfg(test)]
+impl Policy {
+    /// Panics unless `other` holds what this policy holds (its stamp aside).
+    pub(crate) fn assert_same(&self, other: &Policy) {
+        let shown = |policy: &Policy| {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                policy.networks,
+                policy.offices,
+                policy.users,
+                policy.agreements,
+                policy.groups,
+                policy.dms,
+                policy.profiles.names,
+                policy.permissions.names,
+                policy.office_networks,
+            )
+        };
+        assert_eq!(shown(self), shown(other));
+        assert_eq!(self.projects.len(), other.projects.len());
+        for (a, b) in self.project_refs().zip(other.project_refs()) {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+            assert_eq!(self.ids.projects.get(a.id), other.ids.projects.get(b.id));
+        }
+        for user in &self.users {
+            assert_eq!(self.ids.users.get(&user.id), other.ids.users.get(&user.id));
+        }
+        assert_eq!(self.ids.users.len(), other.ids.users.len());
+        assert_eq!(self.ids.offices, other.ids.offices);
+        assert_eq!(self.ids.networks, other.ids.networks);
+        assert_eq!(self.ids.groups, other.ids.groups);
+        assert_eq!(self.ids.dms, other.ids.dms);
     }
 }
 

@@ -144,7 +144,7 @@ impl Keep {
                 self.user(to_idx(u), UserKeep::Whole);
             }
         }
-        for (p, project) in policy.projects.iter().enumerate() {
+        for (p, project) in policy.project_refs().enumerate() {
             if project.network == n {
                 self.projects.insert(to_idx(p));
             }
@@ -179,10 +179,10 @@ impl Keep {
             }
             // The Projects they see: only the ones in their Network need a check here, the
             // ones across the firewall come with the Agreements below.
-            for (p, project) in policy.projects.iter().enumerate() {
+            for (p, project) in policy.project_refs().enumerate() {
                 let p = to_idx(p);
                 if project.network == n
-                    && policy.allows(&user.id, &Query::view(ResourceKind::Project, project.id.clone()), now)
+                    && policy.allows(&user.id, &Query::view(ResourceKind::Project, project.id), now)
                 {
                     self.projects.insert(p);
                 }
@@ -229,9 +229,9 @@ impl Keep {
             self.network(host.network, NetworkKeep::Profiles(BTreeSet::from([profile.to_owned()])));
             self.office(agreement.host_office, Some(profile));
             self.office(agreement.guest_office, None);
-            for (p, project) in policy.projects.iter().enumerate() {
+            for (p, project) in policy.project_refs().enumerate() {
                 if project.office == agreement.host_office
-                    && policy.allows(&user.id, &Query::view(ResourceKind::Project, project.id.clone()), now)
+                    && policy.allows(&user.id, &Query::view(ResourceKind::Project, project.id), now)
                 {
                     self.projects.insert(to_idx(p));
                 }

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha512};
 use crate::clock::Timestamp;
 use crate::decision::{Code, Decision, Fact};
 use crate::limits::Limits;
+use crate::load::{self, Source};
 use crate::model::Org;
 use crate::policy::Policy;
 use crate::query::Query;
@@ -87,6 +88,11 @@ impl PublicKey {
     /// One line: `tessera-ed25519-public:` and the key in base64.
     pub fn to_text(&self) -> String {
         format!("{PUBLIC_PREFIX}{}\n", BASE64.encode(self.0.to_bytes()))
+    }
+
+    #[cfg(feature = "stream")]
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.0
     }
 
     /// The key id: the first 16 hex digits of the SHA-512 of the raw public key (SHA-512, the
@@ -170,6 +176,13 @@ impl TrustedKeys {
     /// Whether no key is trusted.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The keys a signature naming `key_id` is checked with: that key, or every key when the
+    /// (unsigned, a hint) key id is empty.
+    #[cfg(feature = "stream")]
+    pub(crate) fn candidates(&self, key_id: &str) -> Vec<&(KeyId, PublicKey)> {
+        if key_id.is_empty() { self.keys.iter().collect() } else { self.get(key_id).into_iter().collect() }
     }
 
     fn get(&self, key_id: &str) -> Option<&(KeyId, PublicKey)> {
@@ -268,16 +281,16 @@ struct Envelope<'a> {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EnvelopeSignature {
+pub(crate) struct EnvelopeSignature {
     #[serde(default)]
-    keyid: String,
-    sig: String,
+    pub(crate) keyid: String,
+    pub(crate) sig: String,
 }
 
 #[derive(Serialize)]
-struct PayloadOut<'a> {
-    header: &'a Header,
-    org: &'a Org,
+pub(crate) struct PayloadOut<'a> {
+    pub(crate) header: &'a Header,
+    pub(crate) org: &'a Org,
 }
 
 #[derive(Deserialize)]
@@ -292,12 +305,12 @@ struct PayloadIn<'a> {
 /// Only the header's schema: read before anything else in it, since the schema says how to
 /// read the rest.
 #[derive(Deserialize)]
-struct SchemaProbe {
-    schema: Option<u64>,
+pub(crate) struct SchemaProbe {
+    pub(crate) schema: Option<u64>,
 }
 
 /// The DSSE pre-authentication encoding: what is signed.
-fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
     out.extend_from_slice(
         format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).as_bytes(),
@@ -484,13 +497,46 @@ pub struct Snapshot {
 impl Snapshot {
     /// Verifies `bytes` and, only then, reads the organisation inside.
     pub fn verify(bytes: &[u8], keys: &TrustedKeys, options: &VerifyOptions) -> Result<Snapshot, LoadError> {
-        if bytes.len() > options.max_bytes {
-            return Err(LoadError::new(
-                LoadErrorKind::TooLarge,
-                format!("{} bytes is over the limit of {}", bytes.len(), options.max_bytes),
-            ));
+        too_large(bytes.len(), options)?;
+        match load::verify(&load::Slice(bytes), keys, options) {
+            Ok(snapshot) => Ok(snapshot),
+            Err(load::GiveUp) => Snapshot::verify_whole(bytes, keys, options),
         }
-        let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+    }
+
+    /// [`Snapshot::verify`], reading from `source` rather than from bytes in memory: a snapshot
+    /// as the signer writes it is then never held whole (the npm package reads a `Uint8Array`
+    /// this way). One laid out otherwise, or one that is refused, is read whole, and is
+    /// accepted or refused exactly as by [`Snapshot::verify`].
+    pub fn verify_from(
+        source: &dyn Source,
+        keys: &TrustedKeys,
+        options: &VerifyOptions,
+    ) -> Result<Snapshot, LoadError> {
+        too_large(source.len(), options)?;
+        if let Ok(snapshot) = load::verify(source, keys, options) {
+            return Ok(snapshot);
+        }
+        let mut bytes = vec![0; source.len()];
+        if !source.read_at(0, &mut bytes) {
+            return Err(LoadError::new(LoadErrorKind::MalformedEnvelope, "the snapshot could not be read"));
+        }
+        Snapshot::verify_whole(&bytes, keys, options)
+    }
+
+    #[cfg(feature = "stream")]
+    pub(crate) fn from_parts(header: Header, key_id: KeyId, policy: Policy) -> Snapshot {
+        Snapshot { header, key_id, policy }
+    }
+
+    /// The slow path, and the reference: everything in memory, read as one document.
+    pub(crate) fn verify_whole(
+        bytes: &[u8],
+        keys: &TrustedKeys,
+        options: &VerifyOptions,
+    ) -> Result<Snapshot, LoadError> {
+        // Read as text: one instantiation of serde_json's reader serves every document.
+        let envelope: Envelope = json_text(bytes).and_then(serde_json::from_str).map_err(|e| {
             LoadError::new(LoadErrorKind::MalformedEnvelope, format!("not a signed envelope: {e}"))
         })?;
         if envelope.payload_type != PAYLOAD_TYPE {
@@ -504,7 +550,7 @@ impl Snapshot {
         })?;
         let key_id = verify_signatures(&envelope, &payload, keys)?;
 
-        let parsed: PayloadIn<'_> = serde_json::from_slice(&payload).map_err(|e| {
+        let parsed: PayloadIn<'_> = json_text(&payload).and_then(serde_json::from_str).map_err(|e| {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the payload is not a snapshot: {e}"))
         })?;
         // The schema decides how to read the rest, so it is read on its own first.
@@ -624,6 +670,16 @@ impl Snapshot {
     }
 }
 
+fn too_large(len: usize, options: &VerifyOptions) -> Result<(), LoadError> {
+    if len > options.max_bytes {
+        return Err(LoadError::new(
+            LoadErrorKind::TooLarge,
+            format!("{len} bytes is over the limit of {}", options.max_bytes),
+        ));
+    }
+    Ok(())
+}
+
 fn verify_signatures(
     envelope: &Envelope<'_>,
     payload: &[u8],
@@ -673,6 +729,12 @@ fn verify_signatures(
 
 /// Text from an unverified envelope, fit to print: quoted, escaped and cut short, so that it
 /// can neither forge lines nor flood a terminal.
+/// `bytes` as the text JSON must be.
+fn json_text(bytes: &[u8]) -> Result<&str, serde_json::Error> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| serde::de::Error::custom(format_args!("not UTF-8 text (at byte {})", e.valid_up_to())))
+}
+
 fn untrusted(text: &str) -> String {
     const LIMIT: usize = 64;
     let shown: String = text.chars().take(LIMIT).collect();
@@ -680,7 +742,7 @@ fn untrusted(text: &str) -> String {
     format!("{shown:?}{more}")
 }
 
-fn check_header(header: &Header, options: &VerifyOptions) -> Result<(), LoadError> {
+pub(crate) fn check_header(header: &Header, options: &VerifyOptions) -> Result<(), LoadError> {
     if options.now >= header.expires_at {
         return Err(LoadError::new(LoadErrorKind::Expired, format!("expired at {}", header.expires_at)));
     }
@@ -715,6 +777,15 @@ impl Engine {
         Snapshot::verify(bytes, keys, options).map(|snapshot| Engine { snapshot })
     }
 
+    /// [`Engine::load`] from a [`Source`] (see [`Snapshot::verify_from`]).
+    pub fn load_from(
+        source: &dyn Source,
+        keys: &TrustedKeys,
+        options: &VerifyOptions,
+    ) -> Result<Engine, LoadError> {
+        Snapshot::verify_from(source, keys, options).map(|snapshot| Engine { snapshot })
+    }
+
     /// Replaces the snapshot with `bytes` if they verify and are no older than the current one;
     /// on any error the engine keeps the snapshot it had.
     pub fn update(
@@ -723,9 +794,27 @@ impl Engine {
         keys: &TrustedKeys,
         options: &VerifyOptions,
     ) -> Result<&Header, LoadError> {
+        self.replace(options, |options| Snapshot::verify(bytes, keys, options))
+    }
+
+    /// [`Engine::update`] from a [`Source`] (see [`Snapshot::verify_from`]).
+    pub fn update_from(
+        &mut self,
+        source: &dyn Source,
+        keys: &TrustedKeys,
+        options: &VerifyOptions,
+    ) -> Result<&Header, LoadError> {
+        self.replace(options, |options| Snapshot::verify_from(source, keys, options))
+    }
+
+    fn replace(
+        &mut self,
+        options: &VerifyOptions,
+        verify: impl FnOnce(&VerifyOptions) -> Result<Snapshot, LoadError>,
+    ) -> Result<&Header, LoadError> {
         let mut options = options.clone();
         options.min_version = options.min_version.max(self.snapshot.header.version);
-        let snapshot = Snapshot::verify(bytes, keys, &options)?;
+        let snapshot = verify(&options)?;
         // A snapshot cut for someone else must not slip in as an update.
         if snapshot.header.scope != self.snapshot.header.scope {
             return Err(LoadError::new(

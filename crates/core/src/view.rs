@@ -89,7 +89,7 @@ impl Policy {
 
     /// The Project at `index`, by id.
     pub fn project_id(&self, index: ProjectIndex) -> Option<&str> {
-        self.project(index.0).map(|project| project.id.as_str())
+        self.ids.projects.id(index.0)
     }
 
     /// Viewing a resource of `kind` as a question about its Project: `None` for a kind that
@@ -273,7 +273,7 @@ impl UserView {
         if self.denied {
             return false;
         }
-        let Some(&office) = policy.project_offices.get(project.0 as usize) else { return false };
+        let Some(&office) = policy.projects.offices.get(project.0 as usize) else { return false };
         let network = policy.office_networks.get(office as usize).copied().unwrap_or(Idx::MAX);
         let on_team = self.teams.binary_search(&project.0).is_ok();
         let held = if network == self.network {

@@ -297,12 +297,101 @@ fn clock() -> Timestamp {
     from_millis(Date::now())
 }
 
-fn snapshot_bytes(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
+#[cfg(feature = "stream")]
+/// A snapshot as the loader reads it: bytes left in JavaScript, read a window at a time, so
+/// that a large snapshot is never copied whole into WebAssembly memory (which, once grown,
+/// never shrinks); or a string's bytes.
+enum Input {
+    /// A copy the engine alone holds (`new Uint8Array(bytes)`): the loader reads its source
+    /// twice, to verify and then to read, and nothing else (a `SharedArrayBuffer` written by
+    /// another thread, a subclass) may change what it reads in between.
+    Bytes(Uint8Array),
+    Text(Vec<u8>),
+}
+
+#[cfg(feature = "stream")]
+impl tessera_core::Source for Input {
+    fn len(&self) -> usize {
+        match self {
+            Input::Bytes(bytes) => bytes.length() as usize,
+            Input::Text(bytes) => bytes.len(),
+        }
+    }
+
+    fn read_at(&self, at: usize, into: &mut [u8]) -> bool {
+        let Some(end) = at.checked_add(into.len()) else { return false };
+        match self {
+            Input::Bytes(bytes) => {
+                let (Ok(start), Ok(end)) = (u32::try_from(at), u32::try_from(end)) else { return false };
+                if end > bytes.length() {
+                    return false;
+                }
+                bytes.subarray(start, end).copy_to(into);
+                true
+            }
+            Input::Text(text) => match text.get(at..end) {
+                Some(bytes) => {
+                    into.copy_from_slice(bytes);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+/// Without the `stream` feature (the default build, which has a size budget) the loader reads
+/// the snapshot whole: its bytes are copied into WebAssembly memory.
+#[cfg(not(feature = "stream"))]
+fn snapshot_input(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
     if let Some(text) = snapshot.as_string() {
         return Ok(text.into_bytes());
     }
     if let Some(bytes) = snapshot.dyn_ref::<Uint8Array>() {
         return Ok(bytes.to_vec());
+    }
+    Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
+}
+
+#[cfg(not(feature = "stream"))]
+fn load_engine(snapshot: &JsValue, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
+    Engine::load(&snapshot_input(snapshot)?, keys, options).map_err(|e| error(e.code(), e.to_string()))
+}
+
+#[cfg(feature = "stream")]
+fn load_engine(snapshot: &JsValue, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
+    Engine::load_from(&snapshot_input(snapshot)?, keys, options).map_err(|e| error(e.code(), e.to_string()))
+}
+
+#[cfg(not(feature = "stream"))]
+fn update_engine(
+    engine: &mut Engine,
+    snapshot: &JsValue,
+    keys: &TrustedKeys,
+    options: &VerifyOptions,
+) -> Result<(), JsValue> {
+    let bytes = snapshot_input(snapshot)?;
+    engine.update(&bytes, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
+}
+
+#[cfg(feature = "stream")]
+fn update_engine(
+    engine: &mut Engine,
+    snapshot: &JsValue,
+    keys: &TrustedKeys,
+    options: &VerifyOptions,
+) -> Result<(), JsValue> {
+    let input = snapshot_input(snapshot)?;
+    engine.update_from(&input, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
+}
+
+#[cfg(feature = "stream")]
+fn snapshot_input(snapshot: &JsValue) -> Result<Input, JsValue> {
+    if let Some(text) = snapshot.as_string() {
+        return Ok(Input::Text(text.into_bytes()));
+    }
+    if snapshot.is_instance_of::<Uint8Array>() {
+        return Ok(Input::Bytes(Uint8Array::new(snapshot)));
     }
     Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
 }
@@ -330,9 +419,7 @@ impl PolicyEngine {
         let settings =
             Settings { keys: TrustedKeys::new(), min_version: 0, now: None, max_bytes: DEFAULT_MAX_BYTES }
                 .read(options, true)?;
-        let bytes = snapshot_bytes(snapshot)?;
-        let engine = Engine::load(&bytes, &settings.keys, &settings.verify_options())
-            .map_err(|e| error(e.code(), e.to_string()))?;
+        let engine = load_engine(snapshot, &settings.keys, &settings.verify_options())?;
         Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings })) })
     }
 
@@ -350,11 +437,7 @@ impl PolicyEngine {
             Some(options) => shared.settings.clone().read(options, false)?,
             None => shared.settings.clone(),
         };
-        let bytes = snapshot_bytes(snapshot)?;
-        shared
-            .engine
-            .update(&bytes, &settings.keys, &settings.verify_options())
-            .map_err(|e| error(e.code(), e.to_string()))?;
+        update_engine(&mut shared.engine, snapshot, &settings.keys, &settings.verify_options())?;
         shared.settings = settings;
         UPDATES.fetch_add(1, Ordering::Relaxed);
         info(shared.engine.snapshot())
@@ -424,6 +507,29 @@ fn info(snapshot: &Snapshot) -> Result<SnapshotInfoOutput, JsValue> {
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     let text = serde_json::to_string(value).map_err(|e| error("invalid_input", e.to_string()))?;
     js_sys::JSON::parse(&text)
+}
+
+/// A decision without `grants`, which only the full build computes: the default build then
+/// carries no code to write them.
+#[cfg(not(feature = "impact"))]
+#[derive(Serialize)]
+struct Plain<'a> {
+    allowed: bool,
+    code: tessera_core::Code,
+    message: &'a str,
+    facts: &'a [tessera_core::Fact],
+}
+
+#[cfg(not(feature = "impact"))]
+impl<'a> From<&'a tessera_core::Decision> for Plain<'a> {
+    fn from(decision: &'a tessera_core::Decision) -> Self {
+        Plain {
+            allowed: decision.allowed,
+            code: decision.code,
+            message: &decision.message,
+            facts: &decision.facts,
+        }
+    }
 }
 
 /// Reads a structured value from JavaScript (through JSON text, as [`to_js`] writes).
@@ -600,6 +706,8 @@ impl UserView {
         let decision = snapshot.explain(&self.user, &query, shared.settings.now());
         #[cfg(not(feature = "impact"))]
         let decision = snapshot.decide(&self.user, &query, shared.settings.now());
+        #[cfg(not(feature = "impact"))]
+        let decision = Plain::from(&decision);
         to_js(&decision).map(JsCast::unchecked_into)
     }
 

@@ -79,9 +79,9 @@ pub fn dist() -> Result<Dist> {
     fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let version = package_version()?;
 
-    // The default build, within its size budget, and the full one (impact analysis and what
-    // would grant, for apps that want them), each bound three ways.
-    for (features, folder) in [(None, dir.clone()), (Some("impact"), dir.join("full"))] {
+    // The default build, within its size budget, and the full one (impact analysis, what would
+    // grant, and snapshots read as a stream, for apps that want them), each bound three ways.
+    for (features, folder) in [(None, dir.clone()), (Some("impact,stream"), dir.join("full"))] {
         let mut args = vec![
             "build",
             "-p",

@@ -1,0 +1,67 @@
+//! Loading a snapshot in one pass of memory: the envelope is read where it lies (a slice, or a
+//! JavaScript `Uint8Array` the npm package never copies whole into WebAssembly memory), the
+//! payload is decoded from base64 a window at a time, hashed for the signature, and only then
+//! decoded again and read, Project by Project, straight into the policy's tables.
+//!
+//! This is the fast path of [`crate::Snapshot::verify_from`], for snapshots as the signer
+//! writes them. It takes no decision of its own: on anything it does not expect (an envelope
+//! or payload laid out otherwise, an escape where none is needed, a signature that does not
+//! verify, an expired header, a problem in the organisation) it gives up, and the caller reads
+//! the snapshot whole, the slow way, which accepts or refuses it with the error it always
+//! gave. What this path accepts, the slow path accepts too, into the same policy (tested on
+//! every snapshot of the test corpora).
+
+#[cfg(feature = "stream")]
+mod stream;
+
+#[cfg(feature = "stream")]
+pub(crate) use stream::verify;
+
+/// Where a snapshot's bytes are read from. The loader reads a source more than once (to
+/// verify, then to read what it verified), so a source must give the same bytes every time.
+pub trait Source {
+    /// How many bytes the source holds.
+    fn len(&self) -> usize;
+
+    /// Whether the source holds no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Copies the bytes at `at..at + into.len()` into `into`; false if that is out of range.
+    fn read_at(&self, at: usize, into: &mut [u8]) -> bool;
+}
+
+/// Bytes in memory, as a [`Source`].
+pub(crate) struct Slice<'a>(pub(crate) &'a [u8]);
+
+impl Source for Slice<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn read_at(&self, at: usize, into: &mut [u8]) -> bool {
+        match at.checked_add(into.len()).and_then(|end| self.0.get(at..end)) {
+            Some(bytes) => {
+                into.copy_from_slice(bytes);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The fast path gave up: the slow path decides.
+#[derive(Debug)]
+pub(crate) struct GiveUp;
+
+/// Without the `stream` feature (the npm package's default build, which has a size budget),
+/// every snapshot is read the slow way.
+#[cfg(not(feature = "stream"))]
+pub(crate) fn verify(
+    _: &dyn Source,
+    _: &crate::TrustedKeys,
+    _: &crate::VerifyOptions,
+) -> Result<crate::Snapshot, GiveUp> {
+    Err(GiveUp)
+}

@@ -1,0 +1,904 @@
+//! The fast path itself (see the parent module).
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::Signature;
+use ed25519_dalek::StreamVerifier;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::model::{Agreement, DirectMessage, Group, Network, Office, Org, User};
+use crate::policy::{IdMap, Idx, Policy, ReadProjects, to_idx};
+use crate::snapshot::{
+    EnvelopeSignature, Header, KeyId, MAX_SIGNATURES, PAYLOAD_TYPE, SCHEMA_VERSION, SchemaProbe, Snapshot,
+    TrustedKeys, VerifyOptions, check_header,
+};
+use crate::table::{IdTable, ProjectTable};
+
+use super::{GiveUp, Source};
+
+type Fast<T> = Result<T, GiveUp>;
+
+/// Base64 read per window: a multiple of 4, so that each window decodes on its own.
+const WINDOW: usize = 64 * 1024;
+
+/// Verifies and reads `source`, or gives up.
+pub(crate) fn verify(source: &dyn Source, keys: &TrustedKeys, options: &VerifyOptions) -> Fast<Snapshot> {
+    let envelope = read_envelope(source)?;
+    if envelope.payload_type != PAYLOAD_TYPE {
+        return Err(GiveUp);
+    }
+    let key_id = verify_payload(source, &envelope, keys)?;
+    let (header, policy) = read_payload(source, &envelope, options)?;
+    Ok(Snapshot::from_parts(header, key_id, policy))
+}
+
+/// The envelope, with its payload left in the source.
+struct Envelope {
+    payload_type: String,
+    signatures: Vec<EnvelopeSignature>,
+    /// Where the payload's base64 lies in the source.
+    payload: std::ops::Range<usize>,
+}
+
+/// Reads a source a window at a time, byte by byte where the envelope's small fields are.
+struct Cursor<'s> {
+    source: &'s dyn Source,
+    window: Vec<u8>,
+    /// Where `window` starts in the source.
+    start: usize,
+    /// The next byte, as an offset in the source.
+    at: usize,
+}
+
+impl<'s> Cursor<'s> {
+    fn new(source: &'s dyn Source) -> Cursor<'s> {
+        Cursor { source, window: Vec::new(), start: 0, at: 0 }
+    }
+
+    fn peek(&mut self) -> Fast<Option<u8>> {
+        let offset = self.at - self.start;
+        if let Some(&byte) = self.window.get(offset) {
+            return Ok(Some(byte));
+        }
+        let len = WINDOW.min(self.source.len().saturating_sub(self.at));
+        if len == 0 {
+            return Ok(None);
+        }
+        self.window.resize(len, 0);
+        if !self.source.read_at(self.at, &mut self.window) {
+            return Err(GiveUp);
+        }
+        self.start = self.at;
+        Ok(self.window.first().copied())
+    }
+
+    fn next(&mut self) -> Fast<Option<u8>> {
+        let byte = self.peek()?;
+        if byte.is_some() {
+            self.at += 1;
+        }
+        Ok(byte)
+    }
+
+    /// The next byte that is not JSON whitespace, not consumed.
+    fn peek_token(&mut self) -> Fast<Option<u8>> {
+        while let Some(byte) = self.peek()? {
+            if !byte.is_ascii_whitespace() || byte == 0x0c {
+                return Ok(Some(byte));
+            }
+            self.at += 1;
+        }
+        Ok(None)
+    }
+
+    fn expect(&mut self, wanted: u8) -> Fast<()> {
+        if self.peek_token()? == Some(wanted) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(GiveUp)
+        }
+    }
+
+    /// A JSON string written without escapes, as an object key is; its text.
+    fn plain_string(&mut self, limit: usize) -> Fast<Vec<u8>> {
+        self.expect(b'"')?;
+        let mut text = Vec::new();
+        loop {
+            match self.next()? {
+                Some(b'"') => return Ok(text),
+                Some(b'\\') | None => return Err(GiveUp),
+                Some(byte) if text.len() < limit => text.push(byte),
+                Some(_) => return Err(GiveUp),
+            }
+        }
+    }
+
+    /// Skips to the end of a string whose opening quote was read, with `memchr`: the
+    /// payload's base64 is most of a snapshot. Gives up on an escape.
+    fn skip_plain_string(&mut self) -> Fast<()> {
+        loop {
+            self.peek()?.ok_or(GiveUp)?;
+            let offset = self.at - self.start;
+            let rest = self.window.get(offset..).ok_or(GiveUp)?;
+            if let Some(quote) = memchr::memchr(b'"', rest) {
+                if rest.get(..quote).is_some_and(|text| memchr::memchr(b'\\', text).is_some()) {
+                    return Err(GiveUp);
+                }
+                self.at += quote + 1;
+                return Ok(());
+            }
+            if memchr::memchr(b'\\', rest).is_some() {
+                return Err(GiveUp);
+            }
+            self.at += rest.len();
+        }
+    }
+
+    /// A whole small JSON value (at most `limit` bytes), as text, for serde to read.
+    fn small_value(&mut self, limit: usize) -> Fast<Vec<u8>> {
+        self.peek_token()?;
+        let mut text = Vec::new();
+        let mut scan = Scan::default();
+        loop {
+            let byte = self.peek()?;
+            let step = scan.step(byte);
+            if matches!(step, Step::EndBefore) {
+                return Ok(text);
+            }
+            let byte = byte.ok_or(GiveUp)?;
+            if text.len() >= limit {
+                return Err(GiveUp);
+            }
+            text.push(byte);
+            self.at += 1;
+            if matches!(step, Step::EndAfter) {
+                return Ok(text);
+            }
+        }
+    }
+}
+
+/// Reads JSON text as the slow path reads the payload (from a `&str`), so that the module
+/// holds one copy of each type's deserializer rather than two.
+fn from_text<T: DeserializeOwned>(text: &[u8]) -> Fast<T> {
+    let text = std::str::from_utf8(text).map_err(|_| GiveUp)?;
+    serde_json::from_str(text).map_err(|_| GiveUp)
+}
+
+/// Finds where a JSON value ends, a byte at a time: strings, nesting and scalars. It only
+/// delimits; serde reads what it delimits (and refuses what is not JSON).
+#[derive(Default)]
+struct Scan {
+    started: bool,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    scalar: bool,
+}
+
+enum Step {
+    /// The byte belongs to the value; more follow.
+    More,
+    /// The value ended just before this byte.
+    EndBefore,
+    /// The value ends with this byte.
+    EndAfter,
+}
+
+impl Scan {
+    fn step(&mut self, byte: Option<u8>) -> Step {
+        let Some(byte) = byte else { return Step::EndBefore };
+        if !self.started {
+            self.started = true;
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth = 1,
+                _ => self.scalar = true,
+            }
+            return Step::More;
+        }
+        if self.scalar {
+            return match byte {
+                b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' => Step::EndBefore,
+                _ => Step::More,
+            };
+        }
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if byte == b'\\' {
+                self.escaped = true;
+            } else if byte == b'"' {
+                self.in_string = false;
+                if self.depth == 0 {
+                    return Step::EndAfter;
+                }
+            }
+            return Step::More;
+        }
+        match byte {
+            b'"' => self.in_string = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                if self.depth == 0 {
+                    return Step::EndAfter;
+                }
+            }
+            _ => {}
+        }
+        Step::More
+    }
+}
+
+/// Bytes of the envelope's small fields (its type and signatures), at most.
+const SMALL: usize = 64 * 1024;
+
+fn read_envelope(source: &dyn Source) -> Fast<Envelope> {
+    let mut cursor = Cursor::new(source);
+    let mut payload_type = None;
+    let mut signatures = None;
+    let mut payload = None;
+    cursor.expect(b'{')?;
+    loop {
+        let key = cursor.plain_string(32)?;
+        cursor.expect(b':')?;
+        match key.as_slice() {
+            b"payloadType" if payload_type.is_none() => {
+                payload_type =
+                    Some(serde_json::from_slice::<String>(&cursor.small_value(SMALL)?).map_err(|_| GiveUp)?);
+            }
+            b"signatures" if signatures.is_none() => {
+                let text = cursor.small_value(SMALL)?;
+                signatures =
+                    Some(serde_json::from_slice::<Vec<EnvelopeSignature>>(&text).map_err(|_| GiveUp)?);
+            }
+            b"payload" if payload.is_none() => {
+                cursor.expect(b'"')?;
+                let start = cursor.at;
+                cursor.skip_plain_string()?;
+                payload = Some(start..cursor.at - 1);
+            }
+            _ => return Err(GiveUp),
+        }
+        match cursor.peek_token()? {
+            Some(b',') => cursor.at += 1,
+            Some(b'}') => {
+                cursor.at += 1;
+                break;
+            }
+            _ => return Err(GiveUp),
+        }
+    }
+    if cursor.peek_token()?.is_some() {
+        return Err(GiveUp);
+    }
+    Ok(Envelope {
+        payload_type: payload_type.ok_or(GiveUp)?,
+        signatures: signatures.ok_or(GiveUp)?,
+        payload: payload.ok_or(GiveUp)?,
+    })
+}
+
+/// The payload's base64, decoded a window at a time.
+struct Decoder<'s> {
+    source: &'s dyn Source,
+    next: usize,
+    end: usize,
+    window: Vec<u8>,
+}
+
+impl<'s> Decoder<'s> {
+    fn new(source: &'s dyn Source, payload: &std::ops::Range<usize>) -> Decoder<'s> {
+        Decoder { source, next: payload.start, end: payload.end, window: Vec::new() }
+    }
+
+    /// Appends the next window's bytes to `into`; false once all are decoded.
+    fn decode_into(&mut self, into: &mut Vec<u8>) -> Fast<bool> {
+        let len = WINDOW.min(self.end.saturating_sub(self.next));
+        if len == 0 {
+            return Ok(false);
+        }
+        self.window.resize(len, 0);
+        if !self.source.read_at(self.next, &mut self.window) {
+            return Err(GiveUp);
+        }
+        self.next += len;
+        let at = into.len();
+        into.resize(at + len / 4 * 3 + 3, 0);
+        let tail = into.get_mut(at..).ok_or(GiveUp)?;
+        let written = BASE64.decode_slice(&self.window, tail).map_err(|_| GiveUp)?;
+        into.truncate(at + written);
+        Ok(true)
+    }
+}
+
+/// How many bytes the payload decodes to, from its length and padding.
+fn decoded_len(source: &dyn Source, payload: &std::ops::Range<usize>) -> Fast<usize> {
+    let len = payload.len();
+    if len % 4 != 0 {
+        return Err(GiveUp);
+    }
+    let mut tail = [0; 2];
+    let padding = if len >= 2 && source.read_at(payload.end - 2, &mut tail) {
+        tail.iter().filter(|&&byte| byte == b'=').count()
+    } else {
+        0
+    };
+    Ok(len / 4 * 3 - padding)
+}
+
+/// Checks that a trusted key signed the payload, hashing it as it is decoded; the key's id.
+fn verify_payload(source: &dyn Source, envelope: &Envelope, keys: &TrustedKeys) -> Fast<KeyId> {
+    if envelope.signatures.is_empty() || envelope.signatures.len() > MAX_SIGNATURES {
+        return Err(GiveUp);
+    }
+    let mut candidates: Vec<(KeyId, StreamVerifier)> = Vec::new();
+    for signature in &envelope.signatures {
+        let Ok(bytes) = BASE64.decode(signature.sig.as_bytes()) else { continue };
+        let Ok(sig) = Signature::from_slice(&bytes) else { continue };
+        for (key_id, key) in keys.candidates(&signature.keyid) {
+            let key = key.verifying_key();
+            // What `verify_strict` refuses besides a wrong signature: a weak key, and an R that
+            // is not a point or is of small order.
+            let r = curve25519_dalek::edwards::CompressedEdwardsY(sig.r_bytes().to_owned());
+            if key.is_weak() || r.decompress().is_none_or(|point| point.is_small_order()) {
+                continue;
+            }
+            if let Ok(verifier) = key.verify_stream(&sig) {
+                candidates.push((key_id.clone(), verifier));
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return Err(GiveUp);
+    }
+    let prefix = format!(
+        "DSSEv1 {} {} {} ",
+        envelope.payload_type.len(),
+        envelope.payload_type,
+        decoded_len(source, &envelope.payload)?
+    );
+    for (_, verifier) in &mut candidates {
+        verifier.update(prefix.as_bytes());
+    }
+    let mut decoder = Decoder::new(source, &envelope.payload);
+    let mut bytes = Vec::with_capacity(WINDOW);
+    loop {
+        bytes.clear();
+        if !decoder.decode_into(&mut bytes)? {
+            break;
+        }
+        for (_, verifier) in &mut candidates {
+            verifier.update(&bytes);
+        }
+    }
+    candidates
+        .into_iter()
+        .find_map(|(key_id, verifier)| verifier.finalize_and_verify().is_ok().then_some(key_id))
+        .ok_or(GiveUp)
+}
+
+/// The decoded payload, read as a stream of JSON: what has been decoded and not yet read is
+/// in `buf`, from `pos`.
+struct Payload<'s> {
+    decoder: Decoder<'s>,
+    buf: Vec<u8>,
+    pos: usize,
+    ended: bool,
+}
+
+/// At least this much is decoded ahead of a Project before serde reads it, so that one is
+/// rarely cut in two.
+const AHEAD: usize = 16 * 1024;
+
+impl Payload<'_> {
+    /// Decodes another window; false at the end.
+    fn more(&mut self) -> Fast<bool> {
+        if self.ended {
+            return Ok(false);
+        }
+        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let more = self.decoder.decode_into(&mut self.buf)?;
+        self.ended = !more;
+        Ok(more)
+    }
+
+    fn peek_token(&mut self) -> Fast<Option<u8>> {
+        loop {
+            match self.buf.get(self.pos) {
+                Some(&byte) if byte.is_ascii_whitespace() && byte != 0x0c => self.pos += 1,
+                Some(&byte) => return Ok(Some(byte)),
+                None => {
+                    if !self.more()? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    fn expect(&mut self, wanted: u8) -> Fast<()> {
+        if self.peek_token()? == Some(wanted) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(GiveUp)
+        }
+    }
+
+    /// An object key written without escapes.
+    fn key(&mut self) -> Fast<Vec<u8>> {
+        self.expect(b'"')?;
+        let mut key = Vec::new();
+        loop {
+            let Some(&byte) = self.buf.get(self.pos) else {
+                if self.more()? {
+                    continue;
+                }
+                return Err(GiveUp);
+            };
+            self.pos += 1;
+            match byte {
+                b'"' => break,
+                b'\\' => return Err(GiveUp),
+                _ if key.len() < 32 => key.push(byte),
+                _ => return Err(GiveUp),
+            }
+        }
+        self.expect(b':')?;
+        Ok(key)
+    }
+
+    /// A whole value, read by serde.
+    fn value<T: DeserializeOwned>(&mut self) -> Fast<T> {
+        let end = self.value_end()?;
+        let text = self.buf.get(self.pos..end).ok_or(GiveUp)?;
+        let value = from_text(text)?;
+        self.pos = end;
+        Ok(value)
+    }
+
+    /// A whole value, as text.
+    fn raw_value(&mut self) -> Fast<Vec<u8>> {
+        let end = self.value_end()?;
+        let text = self.buf.get(self.pos..end).ok_or(GiveUp)?.to_vec();
+        self.pos = end;
+        Ok(text)
+    }
+
+    /// Where the value at `pos` ends in `buf`, with all of it decoded.
+    fn value_end(&mut self) -> Fast<usize> {
+        self.peek_token()?;
+        let mut scan = Scan::default();
+        let mut end = self.pos;
+        loop {
+            let byte = match self.buf.get(end) {
+                Some(&byte) => Some(byte),
+                // `more` may move what is unread to the front of the buffer.
+                None => {
+                    let read = end - self.pos;
+                    let more = self.more()?;
+                    end = self.pos + read;
+                    if more {
+                        continue;
+                    }
+                    None
+                }
+            };
+            match scan.step(byte) {
+                Step::More => end += 1,
+                Step::EndBefore => break,
+                Step::EndAfter => {
+                    end += 1;
+                    break;
+                }
+            }
+        }
+        Ok(end)
+    }
+
+    /// After a member or an element: true if another follows, false at `close`.
+    fn another(&mut self, close: u8) -> Fast<bool> {
+        match self.peek_token()? {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(byte) if byte == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(GiveUp),
+        }
+    }
+}
+
+/// A Project as the payload writes it ([`crate::Project`]'s fields and rules), its text
+/// borrowed from the decoded payload where no escape forces a copy.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectIn<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    office: Text<'a>,
+    #[serde(borrow)]
+    team: Vec<Text<'a>>,
+    #[serde(default, borrow)]
+    created_by: Option<Text<'a>>,
+}
+
+/// A JSON string, borrowed when it can be. (A `Cow<str>` inside a `Vec` is always copied.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Text<'a>, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Text<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Reads the Projects straight into their tables, checking what [`Policy::new`] checks of
+/// them; gives up on the first problem (the slow path then lists them all).
+fn read_projects(payload: &mut Payload<'_>, org: &Org, options: &VerifyOptions) -> Fast<ReadProjects> {
+    let limits = &options.limits;
+    let mut users = IdMap::default();
+    users.reserve(org.users.len());
+    for (position, user) in org.users.iter().enumerate() {
+        if user.id.is_empty() || users.insert(user.id.clone(), to_idx(position)).is_some() {
+            return Err(GiveUp);
+        }
+    }
+    let mut offices = IdMap::default();
+    for (position, office) in org.offices.iter().enumerate() {
+        if office.id.is_empty() || offices.insert(office.id.clone(), to_idx(position)).is_some() {
+            return Err(GiveUp);
+        }
+    }
+    // About 150 bytes of JSON to a Project: a first guess that spares most regrowing.
+    let guess = (payload.decoder.end - payload.decoder.next) / 200;
+    let mut ids = IdTable::default();
+    ids.reserve(guess);
+    let mut table = ProjectTable::default();
+    let mut team: Vec<Idx> = Vec::new();
+
+    payload.expect(b'[')?;
+    if payload.peek_token()? == Some(b']') {
+        payload.pos += 1;
+        return Ok(ReadProjects { ids, table, users });
+    }
+    loop {
+        while !payload.ended && payload.buf.len() - payload.pos < AHEAD {
+            payload.more()?;
+        }
+        payload.peek_token()?;
+        let read = {
+            let text = payload.buf.get(payload.pos..).ok_or(GiveUp)?;
+            let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<ProjectIn<'_>>();
+            match stream.next() {
+                Some(Ok(project)) => {
+                    if ids.len() >= limits.entities_per_kind
+                        || project.id.is_empty()
+                        || project.id.len() > limits.id_bytes
+                        || project.team.len() > limits.team_size
+                    {
+                        return Err(GiveUp);
+                    }
+                    let office = *offices.get(&*project.office).ok_or(GiveUp)?;
+                    team.clear();
+                    for member in &project.team {
+                        team.push(*users.get(&**member).ok_or(GiveUp)?);
+                    }
+                    team.sort_unstable();
+                    if team.windows(2).any(|pair| pair.first() == pair.get(1)) {
+                        return Err(GiveUp);
+                    }
+                    if let Some(creator) = &project.created_by {
+                        let creator = users.get(&**creator).ok_or(GiveUp)?;
+                        team.binary_search(creator).map_err(|_| GiveUp)?;
+                    }
+                    ids.insert(&project.id).map_err(|_| GiveUp)?;
+                    table.push(&project.name, office, &team);
+                    Some(stream.byte_offset())
+                }
+                Some(Err(error)) if error.is_eof() && !payload.ended => None,
+                _ => return Err(GiveUp),
+            }
+        };
+        match read {
+            Some(read) => payload.pos += read,
+            None => {
+                payload.more()?;
+                continue;
+            }
+        }
+        if !payload.another(b']')? {
+            break;
+        }
+    }
+    table.shrink_to_fit();
+    ids.shrink_to_fit();
+    Ok(ReadProjects { ids, table, users })
+}
+
+fn read_payload(source: &dyn Source, envelope: &Envelope, options: &VerifyOptions) -> Fast<(Header, Policy)> {
+    let mut payload =
+        Payload { decoder: Decoder::new(source, &envelope.payload), buf: Vec::new(), pos: 0, ended: false };
+    payload.expect(b'{')?;
+    if payload.key()? != b"header" {
+        return Err(GiveUp);
+    }
+    let header = payload.raw_value()?;
+    let probe: SchemaProbe = from_text(&header)?;
+    if probe.schema != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(GiveUp);
+    }
+    let header: Header = from_text(&header)?;
+    check_header(&header, options).map_err(|_| GiveUp)?;
+    payload.expect(b',')?;
+    if payload.key()? != b"org" {
+        return Err(GiveUp);
+    }
+
+    let mut networks: Option<Vec<Network>> = None;
+    let mut offices: Option<Vec<Office>> = None;
+    let mut users: Option<Vec<User>> = None;
+    let mut agreements: Option<Vec<Agreement>> = None;
+    let mut groups: Option<Vec<Group>> = None;
+    let mut direct_messages: Option<Vec<DirectMessage>> = None;
+    let mut projects = None;
+    payload.expect(b'{')?;
+    loop {
+        let key = payload.key()?;
+        match key.as_slice() {
+            b"networks" if networks.is_none() => networks = Some(payload.value()?),
+            b"offices" if offices.is_none() => offices = Some(payload.value()?),
+            b"users" if users.is_none() => users = Some(payload.value()?),
+            b"agreements" if agreements.is_none() => agreements = Some(payload.value()?),
+            b"groups" if groups.is_none() => groups = Some(payload.value()?),
+            b"direct_messages" if direct_messages.is_none() => direct_messages = Some(payload.value()?),
+            b"projects" if projects.is_none() => {
+                // Teams are resolved as they are read: the users and Offices come first.
+                let org = Org {
+                    networks: Vec::new(),
+                    offices: offices.take().ok_or(GiveUp)?,
+                    users: users.take().ok_or(GiveUp)?,
+                    projects: Vec::new(),
+                    agreements: Vec::new(),
+                    groups: Vec::new(),
+                    direct_messages: Vec::new(),
+                };
+                projects = Some(read_projects(&mut payload, &org, options)?);
+                offices = Some(org.offices);
+                users = Some(org.users);
+            }
+            _ => return Err(GiveUp),
+        }
+        if !payload.another(b'}')? {
+            break;
+        }
+    }
+    payload.expect(b'}')?;
+    if payload.peek_token()?.is_some() {
+        return Err(GiveUp);
+    }
+    drop(payload);
+    let org = Org {
+        networks: networks.ok_or(GiveUp)?,
+        offices: offices.ok_or(GiveUp)?,
+        users: users.ok_or(GiveUp)?,
+        projects: Vec::new(),
+        agreements: agreements.unwrap_or_default(),
+        groups: groups.unwrap_or_default(),
+        direct_messages: direct_messages.unwrap_or_default(),
+    };
+    let projects = projects.ok_or(GiveUp)?;
+    options.limits.check(&org).map_err(|_| GiveUp)?;
+    let policy = Policy::assemble(&org, Some(projects)).map_err(|_| GiveUp)?;
+    Ok((header, policy))
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::{Signer, SigningKey};
+
+    use super::*;
+    use crate::load::Slice;
+    use crate::snapshot::{PayloadOut, Scope, pae};
+    use crate::{Project, Timestamp};
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7; 32])
+    }
+
+    fn keys() -> TrustedKeys {
+        let public = crate::PublicKey::from_text(&format!(
+            "tessera-ed25519-public:{}",
+            BASE64.encode(key().verifying_key().to_bytes())
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        [public].into_iter().collect()
+    }
+
+    fn header() -> Header {
+        Header {
+            schema: SCHEMA_VERSION,
+            issuer: "test".to_owned(),
+            version: 3,
+            issued_at: Timestamp::from_unix(1_000),
+            expires_at: Timestamp::from_unix(1_000_000),
+            scope: Scope::Org,
+        }
+    }
+
+    fn options() -> VerifyOptions {
+        VerifyOptions { max_bytes: usize::MAX, ..VerifyOptions::new(Timestamp::from_unix(2_000)) }
+    }
+
+    /// An envelope around `payload` as given, signed, laid out by `layout`.
+    fn envelope(payload: &[u8], layout: fn(&str, &str) -> String) -> Vec<u8> {
+        let sig = BASE64.encode(key().sign(&pae(PAYLOAD_TYPE, payload)).to_bytes());
+        layout(&BASE64.encode(payload), &sig).into_bytes()
+    }
+
+    fn compact(payload: &str, sig: &str) -> String {
+        format!(
+            r#"{{"payloadType":"{PAYLOAD_TYPE}","payload":"{payload}","signatures":[{{"keyid":"","sig":"{sig}"}}]}}"#
+        )
+    }
+
+    fn spaced(payload: &str, sig: &str) -> String {
+        format!(
+            "\n {{ \"signatures\" : [ {{ \"sig\" : \"{sig}\" }} ] ,\n\t\"payload\" :\"{payload}\" , \"payloadType\": \"{PAYLOAD_TYPE}\" }}\r\n"
+        )
+    }
+
+    fn org(users: usize, projects: usize) -> Org {
+        let org = tessera_generate::generate(&tessera_generate::Scale {
+            users,
+            projects,
+            networks: 3,
+            offices: 12,
+            seed: 11,
+        });
+        // The generator's `Org` is the one of the crate built as a library: carried across as JSON.
+        serde_json::from_value(serde_json::to_value(org).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Reads `bytes` both ways: the fast path must accept it, into the policy the slow path builds.
+    fn fast_and_slow_agree(bytes: &[u8]) {
+        let fast = verify(&Slice(bytes), &keys(), &options())
+            .unwrap_or_else(|GiveUp| panic!("the fast path gave up"));
+        let slow = Snapshot::verify_whole(bytes, &keys(), &options()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fast.header(), slow.header());
+        assert_eq!(fast.key_id(), slow.key_id());
+        fast.policy().assert_same(slow.policy());
+    }
+
+    #[test]
+    fn a_signed_organisation_reads_the_same_fast_as_slow() {
+        // Large enough that the payload spans many windows.
+        let org = org(400, 3_000);
+        let payload = serde_json::to_vec(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
+        assert!(payload.len() > 4 * WINDOW);
+        fast_and_slow_agree(&envelope(&payload, compact));
+        fast_and_slow_agree(&envelope(&payload, spaced));
+        let pretty =
+            serde_json::to_vec_pretty(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
+        fast_and_slow_agree(&envelope(&pretty, compact));
+    }
+
+    #[test]
+    fn escapes_in_projects_are_read_as_serde_reads_them() {
+        let mut org = org(30, 40);
+        if let Some(project) = org.projects.first_mut() {
+            project.name = "Quote \" slash \\ and é \u{1}".to_owned();
+        }
+        let payload = serde_json::to_vec(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
+        let text = String::from_utf8(payload).unwrap_or_default().replace("\"p-", "\"\\u0070-");
+        fast_and_slow_agree(&envelope(text.as_bytes(), compact));
+    }
+
+    #[test]
+    fn what_the_fast_path_does_not_expect_is_left_to_the_slow_one() {
+        let org = org(30, 40);
+        let payload = serde_json::to_vec(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
+        let good = envelope(&payload, compact);
+        let give_up = |bytes: &[u8]| verify(&Slice(bytes), &keys(), &options()).is_err();
+        let text = String::from_utf8(good.clone()).unwrap_or_default();
+        // Tampered, an escape in the base64, trailing bytes, a second payload.
+        let mut tampered = good.clone();
+        if let Some(byte) = tampered.get_mut(200) {
+            *byte = if *byte == b'A' { b'B' } else { b'A' };
+        }
+        for bytes in [
+            tampered,
+            text.replacen("\"payload\":\"e", "\"payload\":\"\\u0065", 1).into_bytes(),
+            format!("{text} x").into_bytes(),
+            text.replacen("\"payload\":", "\"payload\":\"AAAA\",\"payload\":", 1).into_bytes(),
+        ] {
+            assert!(
+                give_up(&bytes),
+                "{}",
+                String::from_utf8_lossy(&bytes).chars().take(120).collect::<String>()
+            );
+        }
+        // A payload with its members in another order, or a problem in it.
+        let value = serde_json::to_value(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
+        assert!(give_up(&envelope(&serde_json::to_vec(&value).unwrap_or_default(), compact)));
+        let mut broken = org.clone();
+        broken.projects.push(Project {
+            id: "p-x".to_owned(),
+            name: "X".to_owned(),
+            office: "o-nowhere".to_owned(),
+            team: Vec::new(),
+            created_by: None,
+        });
+        let payload = serde_json::to_vec(&PayloadOut { header: &header(), org: &broken }).unwrap_or_default();
+        let bytes = envelope(&payload, compact);
+        assert!(give_up(&bytes));
+        assert!(Snapshot::verify(&bytes, &keys(), &options()).is_err());
+        // The slow path still reads what the fast one gave up on, when it is sound.
+        let reordered = envelope(&serde_json::to_vec(&value).unwrap_or_default(), compact);
+        let slow = Snapshot::verify(&reordered, &keys(), &options()).unwrap_or_else(|e| panic!("{e}"));
+        let fast = verify(&Slice(&good), &keys(), &options()).unwrap_or_else(|GiveUp| panic!("gave up"));
+        fast.policy().assert_same(slow.policy());
+    }
+
+    /// (The corpus was written with its keys sorted, Projects before users: the fast path
+    /// gives up on the valid ones too, and the slow path reads them.)
+    #[test]
+    fn every_hostile_snapshot_the_fast_path_accepts_the_slow_one_accepts_alike() {
+        let secret = tessera_conformance::hostile::key().to_text();
+        let secret = crate::SecretKey::from_text(&secret).unwrap_or_else(|e| panic!("{e}"));
+        let keys: TrustedKeys = [secret.public_key()].into_iter().collect();
+        let cases = tessera_conformance::hostile_cases().unwrap_or_default();
+        assert!(cases.len() > 20);
+        for case in &cases {
+            let expectation = &case.expectation;
+            let now = Timestamp::parse(&expectation.now).unwrap_or_else(|e| panic!("{e}"));
+            let mut options = VerifyOptions::new(now);
+            options.min_version = expectation.min_version;
+            options.max_bytes = expectation.max_bytes.unwrap_or(options.max_bytes);
+            if let Ok(fast) = verify(&Slice(case.bytes), &keys, &options) {
+                let slow = Snapshot::verify_whole(case.bytes, &keys, &options);
+                let slow = slow.unwrap_or_else(|e| panic!("{}: {e}", case.name));
+                fast.policy().assert_same(slow.policy());
+            }
+        }
+    }
+}

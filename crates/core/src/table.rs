@@ -1,0 +1,286 @@
+//! Compact tables for the kinds an organisation holds by the hundred thousand: strings laid end
+//! to end in one buffer, ids indexed by an open-addressing table over that buffer, and
+//! Projects as columns. At 500k Projects this holds what a `Vec` of structs of `String`s would
+//! in a third of the memory and a handful of allocations rather than millions.
+
+use std::hash::Hasher;
+
+use crate::policy::{IdHasher, Idx};
+
+/// Strings laid end to end in one buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Strs {
+    text: String,
+    /// Where each string ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Strs {
+    pub(crate) fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.ends.push(self.text.len());
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = match i.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
+        self.text.get(start..end)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+
+    #[cfg(feature = "stream")]
+    fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+/// Ids in declaration order, with an index from id to position. The index holds positions
+/// only: each id is stored once, in [`Strs`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdTable {
+    ids: Strs,
+    /// Open addressing with linear probing; `EMPTY` marks a free slot. Never more than half
+    /// full, so a probe ends quickly.
+    slots: Vec<Idx>,
+}
+
+const EMPTY: Idx = Idx::MAX;
+
+fn hash(id: &str) -> usize {
+    let mut hasher = IdHasher::default();
+    hasher.write(id.as_bytes());
+    // Folded, so that the low bits a 32-bit target keeps see all of it.
+    let hash = hasher.finish();
+    #[expect(clippy::cast_possible_truncation, reason = "a hash, folded to the width of usize")]
+    let folded = (hash ^ (hash >> 32)) as usize;
+    folded
+}
+
+impl IdTable {
+    /// Appends `id` at the next position and indexes it; returns that position, or
+    /// `Err(first)` with the position of an earlier declaration, which keeps the index (the
+    /// first declaration stands; positions still count the repeat).
+    pub(crate) fn insert(&mut self, id: &str) -> Result<Idx, Idx> {
+        let position = Idx::try_from(self.ids.len()).unwrap_or(EMPTY);
+        if let Some(&first) = self.get(id) {
+            self.ids.push(id);
+            return Err(first);
+        }
+        self.ids.push(id);
+        if (self.ids.len() + 1) * 2 > self.slots.len() {
+            self.grow();
+        } else {
+            self.place(id, position);
+        }
+        Ok(position)
+    }
+
+    #[cfg(any(test, feature = "stream"))]
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let wanted = (self.ids.len() + additional + 1).saturating_mul(2).next_power_of_two();
+        if wanted > self.slots.len() {
+            self.rebuild(wanted);
+        }
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(16);
+        self.rebuild(size);
+    }
+
+    fn rebuild(&mut self, size: usize) {
+        self.slots = vec![EMPTY; size];
+        let ids = std::mem::take(&mut self.ids);
+        for (position, id) in ids.iter().enumerate() {
+            let Ok(position) = Idx::try_from(position) else { continue };
+            // A repeated id keeps its first position.
+            if self.find(&ids, id).is_none() {
+                self.place(id, position);
+            }
+        }
+        self.ids = ids;
+    }
+
+    fn place(&mut self, id: &str, position: Idx) {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut slot = hash(id) & mask;
+        // The table is never full: a free slot is always found.
+        for _ in 0..self.slots.len() {
+            match self.slots.get_mut(slot) {
+                Some(free) if *free == EMPTY => {
+                    *free = position;
+                    return;
+                }
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    /// The position of `id`.
+    pub(crate) fn get(&self, id: &str) -> Option<&Idx> {
+        self.find(&self.ids, id)
+    }
+
+    fn find<'a>(&'a self, ids: &Strs, id: &str) -> Option<&'a Idx> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut slot = hash(id) & mask;
+        for _ in 0..self.slots.len() {
+            let found = self.slots.get(slot)?;
+            if *found == EMPTY {
+                return None;
+            }
+            if ids.get(*found as usize) == Some(id) {
+                return Some(found);
+            }
+            slot = (slot + 1) & mask;
+        }
+        None
+    }
+
+    pub(crate) fn contains_key(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The id at `position`.
+    pub(crate) fn id(&self, position: Idx) -> Option<&str> {
+        self.ids.get(position as usize)
+    }
+
+    #[cfg(any(test, feature = "stream"))]
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.ids.iter()
+    }
+
+    #[cfg(feature = "stream")]
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.ids.shrink_to_fit();
+    }
+}
+
+/// The Projects, as columns: names, Offices and teams (each sorted), by position.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProjectTable {
+    names: Strs,
+    pub(crate) offices: Vec<Idx>,
+    /// Where each team ends in `members`.
+    team_ends: Vec<usize>,
+    members: Vec<Idx>,
+}
+
+impl ProjectTable {
+    /// Appends a Project; `team` must be sorted and free of repeats.
+    pub(crate) fn push(&mut self, name: &str, office: Idx, team: &[Idx]) {
+        self.names.push(name);
+        self.offices.push(office);
+        self.members.extend_from_slice(team);
+        self.team_ends.push(self.members.len());
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.offices.len()
+    }
+
+    pub(crate) fn name(&self, p: usize) -> Option<&str> {
+        self.names.get(p)
+    }
+
+    pub(crate) fn team(&self, p: usize) -> Option<&[Idx]> {
+        let end = *self.team_ends.get(p)?;
+        let start = match p.checked_sub(1) {
+            Some(before) => *self.team_ends.get(before)?,
+            None => 0,
+        };
+        self.members.get(start..end)
+    }
+
+    /// Every (Project, team member) pair, Project by Project.
+    pub(crate) fn memberships(&self) -> impl Iterator<Item = (Idx, Idx)> + '_ {
+        (0..self.len()).flat_map(move |p| {
+            let team = self.team(p).unwrap_or_default();
+            let p = Idx::try_from(p).unwrap_or(Idx::MAX);
+            team.iter().map(move |&u| (p, u))
+        })
+    }
+
+    #[cfg(feature = "stream")]
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.names.shrink_to_fit();
+        self.offices.shrink_to_fit();
+        self.team_ends.shrink_to_fit();
+        self.members.shrink_to_fit();
+    }
+}
+
+/// One Project, read from the tables.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProjectRef<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) office: Idx,
+    pub(crate) network: Idx,
+    /// Sorted.
+    pub(crate) team: &'a [Idx],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_found_where_they_were_declared_and_repeats_keep_the_first() {
+        let mut table = IdTable::default();
+        for i in 0..1000 {
+            assert_eq!(table.insert(&format!("p-{i:06}")), Ok(i));
+        }
+        assert_eq!(table.insert("p-000007"), Err(7));
+        assert_eq!(table.insert("after"), Ok(1001));
+        for i in 0..1000 {
+            assert_eq!(table.get(&format!("p-{i:06}")), Some(&i));
+        }
+        assert_eq!(table.get("after"), Some(&1001));
+        assert_eq!(table.id(1000), Some("p-000007"));
+        assert_eq!(table.get("p-001000"), None);
+        assert_eq!(table.get(""), None);
+        table.reserve(5000);
+        assert_eq!(table.get("p-000999"), Some(&999));
+        assert_eq!(table.get("p-000007"), Some(&7));
+        assert_eq!(table.len(), 1002);
+    }
+
+    #[test]
+    fn an_empty_table_finds_nothing() {
+        let table = IdTable::default();
+        assert_eq!(table.get("p-1"), None);
+        assert_eq!(table.id(0), None);
+    }
+
+    #[test]
+    fn project_columns_read_back() {
+        let mut table = ProjectTable::default();
+        table.push("One", 3, &[1, 4]);
+        table.push("", 0, &[]);
+        table.push("Three", 1, &[2]);
+        assert_eq!(table.name(0), Some("One"));
+        assert_eq!(table.name(1), Some(""));
+        assert_eq!(table.team(0), Some(&[1, 4][..]));
+        assert_eq!(table.team(1), Some(&[][..]));
+        assert_eq!(table.team(2), Some(&[2][..]));
+        assert_eq!(table.team(3), None);
+        assert_eq!(table.memberships().collect::<Vec<_>>(), [(0, 1), (0, 4), (2, 2)]);
+    }
+}
