@@ -36,22 +36,25 @@ pub struct Policy {
     pub(crate) stamp: u64,
 }
 
-/// Id → index maps hash with a folded multiply (as wyhash and foldhash do) rather than SipHash:
-/// a few instructions per 8 bytes of id where SipHash takes dozens. Keys come only from a
-/// verified snapshot, never from whoever asks a question, so there is no flooding to defend
-/// against; a query's id is only looked up. Both halves of each product are folded together, so
-/// that ids differing only in their last characters (`p-000123`, `p-000124`) spread over the
-/// whole table, on 32-bit WebAssembly too.
+/// Id → index maps hash with a multiply and a fold per 8 bytes of id (as wyhash and foldhash
+/// do, but on 64 bits: WebAssembly has no 64 × 64 → 128 multiply, and emulating one costs
+/// more than the rest of a lookup) rather than SipHash, which takes dozens of instructions. Keys
+/// come only from a verified snapshot, never from whoever asks a question, so there is no
+/// flooding to defend against; a query's id is only looked up. Each product's high half is
+/// folded into its low half, and `finish` mixes once more, so that ids differing only in their
+/// last characters (`p-000123`, `p-000124`) spread over the whole table.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct IdHasher(u64);
 
 impl IdHasher {
     fn add(&mut self, word: u64) {
-        let product = u128::from(self.0 ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        #[expect(clippy::cast_possible_truncation, reason = "the two halves of the product, folded")]
-        let folded = (product as u64) ^ ((product >> 64) as u64);
-        self.0 = folded;
+        self.0 = mix(self.0 ^ word);
     }
+}
+
+fn mix(word: u64) -> u64 {
+    let product = word.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    product ^ (product >> 32)
 }
 
 impl Hasher for IdHasher {
@@ -74,7 +77,7 @@ impl Hasher for IdHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        mix(self.0 ^ 0x2545_f491_4f6c_dd1d)
     }
 }
 
@@ -995,7 +998,7 @@ impl Policy {
 
     /// A Project's name.
     pub fn project_name(&self, id: &str) -> Option<&str> {
-        let idx = *self.ids.projects.get(id)?;
+        let idx = self.ids.projects.get(id)?;
         self.project(idx).map(|project| project.name)
     }
 
@@ -1013,7 +1016,7 @@ impl Policy {
 
     /// The id of the Office a Project belongs to.
     pub fn project_office(&self, id: &str) -> Option<&str> {
-        let idx = *self.ids.projects.get(id)?;
+        let idx = self.ids.projects.get(id)?;
         let office = self.project(idx)?.office;
         self.office(office).map(|office| office.id.as_str())
     }

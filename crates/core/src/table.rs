@@ -50,21 +50,31 @@ impl Strs {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IdTable {
     ids: Strs,
-    /// Open addressing with linear probing; `EMPTY` marks a free slot. Never more than half
-    /// full, so a probe ends quickly.
+    /// Open addressing with linear probing, never more than half full, so a probe ends
+    /// quickly. A slot is `EMPTY`, or a position in its low bits (`positions`) and bits of its
+    /// id's hash above them, so that a probe compares ids (in another buffer, a cache miss
+    /// away) almost only when they match.
     slots: Vec<Idx>,
+    /// The bits of a slot that hold a position: enough for every position the table can hold
+    /// at its size, so that all ones is never one (and `EMPTY` is never a slot in use).
+    positions: Idx,
 }
 
 const EMPTY: Idx = Idx::MAX;
 
-fn hash(id: &str) -> usize {
+/// An id's hash: where its probe starts (low bits), and the bits a slot keeps (high bits).
+#[derive(Clone, Copy)]
+struct Hash {
+    start: usize,
+    tag: Idx,
+}
+
+fn hash(id: &str) -> Hash {
     let mut hasher = IdHasher::default();
     hasher.write(id.as_bytes());
-    // Folded, so that the low bits a 32-bit target keeps see all of it.
     let hash = hasher.finish();
-    #[expect(clippy::cast_possible_truncation, reason = "a hash, folded to the width of usize")]
-    let folded = (hash ^ (hash >> 32)) as usize;
-    folded
+    #[expect(clippy::cast_possible_truncation, reason = "the two halves of a hash")]
+    Hash { start: (hash ^ (hash >> 32)) as usize, tag: (hash >> 32) as Idx }
 }
 
 impl IdTable {
@@ -73,7 +83,8 @@ impl IdTable {
     /// first declaration stands; positions still count the repeat).
     pub(crate) fn insert(&mut self, id: &str) -> Result<Idx, Idx> {
         let position = Idx::try_from(self.ids.len()).unwrap_or(EMPTY);
-        if let Some(&first) = self.get(id) {
+        let hash = hash(id);
+        if let Some(first) = self.find(&self.ids, id, hash) {
             self.ids.push(id);
             return Err(first);
         }
@@ -81,7 +92,7 @@ impl IdTable {
         if (self.ids.len() + 1) * 2 > self.slots.len() {
             self.grow();
         } else {
-            self.place(id, position);
+            self.place(hash, position);
         }
         Ok(position)
     }
@@ -99,27 +110,32 @@ impl IdTable {
         self.rebuild(size);
     }
 
+    /// Indexes every id again in `size` slots (a power of two).
     fn rebuild(&mut self, size: usize) {
         self.slots = vec![EMPTY; size];
+        // At most half full: every position is below `size / 2 - 1`.
+        self.positions = Idx::try_from(size / 2 - 1).unwrap_or(EMPTY);
         let ids = std::mem::take(&mut self.ids);
         for (position, id) in ids.iter().enumerate() {
             let Ok(position) = Idx::try_from(position) else { continue };
+            let hash = hash(id);
             // A repeated id keeps its first position.
-            if self.find(&ids, id).is_none() {
-                self.place(id, position);
+            if self.find(&ids, id, hash).is_none() {
+                self.place(hash, position);
             }
         }
         self.ids = ids;
     }
 
-    fn place(&mut self, id: &str, position: Idx) {
+    fn place(&mut self, hash: Hash, position: Idx) {
         let mask = self.slots.len().wrapping_sub(1);
-        let mut slot = hash(id) & mask;
+        let packed = position | (hash.tag & !self.positions);
+        let mut slot = hash.start & mask;
         // The table is never full: a free slot is always found.
         for _ in 0..self.slots.len() {
             match self.slots.get_mut(slot) {
                 Some(free) if *free == EMPTY => {
-                    *free = position;
+                    *free = packed;
                     return;
                 }
                 _ => slot = (slot + 1) & mask,
@@ -128,20 +144,22 @@ impl IdTable {
     }
 
     /// The position of `id`.
-    pub(crate) fn get(&self, id: &str) -> Option<&Idx> {
-        self.find(&self.ids, id)
+    pub(crate) fn get(&self, id: &str) -> Option<Idx> {
+        self.find(&self.ids, id, hash(id))
     }
 
-    fn find<'a>(&'a self, ids: &Strs, id: &str) -> Option<&'a Idx> {
+    fn find(&self, ids: &Strs, id: &str, hash: Hash) -> Option<Idx> {
         let mask = self.slots.len().checked_sub(1)?;
-        let mut slot = hash(id) & mask;
+        let tag = hash.tag & !self.positions;
+        let mut slot = hash.start & mask;
         for _ in 0..self.slots.len() {
-            let found = self.slots.get(slot)?;
-            if *found == EMPTY {
+            let found = *self.slots.get(slot)?;
+            if found == EMPTY {
                 return None;
             }
-            if ids.get(*found as usize) == Some(id) {
-                return Some(found);
+            let position = found & self.positions;
+            if found & !self.positions == tag && ids.get(position as usize) == Some(id) {
+                return Some(position);
             }
             slot = (slot + 1) & mask;
         }
@@ -189,6 +207,16 @@ impl ProjectTable {
         self.offices.push(office);
         self.members.extend_from_slice(team);
         self.team_ends.push(self.members.len());
+    }
+
+    /// Room for `additional` more Projects of a usual size.
+    #[cfg(feature = "stream")]
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.names.text.reserve(additional.saturating_mul(16));
+        self.names.ends.reserve(additional);
+        self.offices.reserve(additional);
+        self.team_ends.reserve(additional);
+        self.members.reserve(additional.saturating_mul(6));
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -250,16 +278,42 @@ mod tests {
         assert_eq!(table.insert("p-000007"), Err(7));
         assert_eq!(table.insert("after"), Ok(1001));
         for i in 0..1000 {
-            assert_eq!(table.get(&format!("p-{i:06}")), Some(&i));
+            assert_eq!(table.get(&format!("p-{i:06}")), Some(i));
         }
-        assert_eq!(table.get("after"), Some(&1001));
+        assert_eq!(table.get("after"), Some(1001));
         assert_eq!(table.id(1000), Some("p-000007"));
         assert_eq!(table.get("p-001000"), None);
         assert_eq!(table.get(""), None);
         table.reserve(5000);
-        assert_eq!(table.get("p-000999"), Some(&999));
-        assert_eq!(table.get("p-000007"), Some(&7));
+        assert_eq!(table.get("p-000999"), Some(999));
+        assert_eq!(table.get("p-000007"), Some(7));
         assert_eq!(table.len(), 1002);
+    }
+
+    #[test]
+    fn ids_that_differ_in_their_last_characters_spread_over_the_table() {
+        let mut table = IdTable::default();
+        let count = 200_000;
+        for i in 0..count {
+            assert!(table.insert(&format!("p-{i:06}")).is_ok());
+        }
+        // Linear probing at most half full: about 1.5 slots a hit when the hash spreads well.
+        let mask = table.slots.len() - 1;
+        let mut probes = 0;
+        for i in 0..count {
+            let id = format!("p-{i:06}");
+            let mut slot = hash(&id).start & mask;
+            probes += 1;
+            while table
+                .slots
+                .get(slot)
+                .is_some_and(|s| table.ids.get((s & table.positions) as usize) != Some(id.as_str()))
+            {
+                slot = (slot + 1) & mask;
+                probes += 1;
+            }
+        }
+        assert!(probes < count * 2, "{probes} probes for {count} ids");
     }
 
     #[test]

@@ -302,9 +302,9 @@ fn clock() -> Timestamp {
 /// that a large snapshot is never copied whole into WebAssembly memory (which, once grown,
 /// never shrinks); or a string's bytes.
 enum Input {
-    /// A copy the engine alone holds (`new Uint8Array(bytes)`): the loader reads its source
-    /// twice, to verify and then to read, and nothing else (a `SharedArrayBuffer` written by
-    /// another thread, a subclass) may change what it reads in between.
+    /// The caller's array, not copied: the loader hashes exactly the bytes it reads, so bytes
+    /// that change under it (a `SharedArrayBuffer` written by another thread, a subclass) make
+    /// the load fail, never accept what was not signed.
     Bytes(Uint8Array),
     Text(Vec<u8>),
 }
@@ -391,7 +391,7 @@ fn snapshot_input(snapshot: &JsValue) -> Result<Input, JsValue> {
         return Ok(Input::Text(text.into_bytes()));
     }
     if snapshot.is_instance_of::<Uint8Array>() {
-        return Ok(Input::Bytes(Uint8Array::new(snapshot)));
+        return Ok(Input::Bytes(snapshot.clone().unchecked_into()));
     }
     Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
 }
