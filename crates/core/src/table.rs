@@ -77,6 +77,19 @@ fn hash(id: &str) -> Hash {
     Hash { start: (hash ^ (hash >> 32)) as usize, tag: (hash >> 32) as Idx }
 }
 
+/// Whether two ids are equal, compared 8 bytes at a time: ids are short, and WebAssembly's
+/// `memcmp` compares a byte at a time, behind a call.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut xs, mut ys) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).map(u64::from_ne_bytes).ok();
+    (&mut xs).zip(&mut ys).all(|(x, y)| word(x) == word(y))
+        && xs.remainder().iter().zip(ys.remainder()).all(|(x, y)| x == y)
+}
+
 impl IdTable {
     /// Appends `id` at the next position and indexes it; returns that position, or
     /// `Err(first)` with the position of an earlier declaration, which keeps the index (the
@@ -99,6 +112,7 @@ impl IdTable {
 
     #[cfg(any(test, feature = "stream"))]
     pub(crate) fn reserve(&mut self, additional: usize) {
+        self.ids.ends.reserve(additional);
         let wanted = (self.ids.len() + additional + 1).saturating_mul(2).next_power_of_two();
         if wanted > self.slots.len() {
             self.rebuild(wanted);
@@ -158,7 +172,9 @@ impl IdTable {
                 return None;
             }
             let position = found & self.positions;
-            if found & !self.positions == tag && ids.get(position as usize) == Some(id) {
+            if found & !self.positions == tag
+                && ids.get(position as usize).is_some_and(|other| same(other, id))
+            {
                 return Some(position);
             }
             slot = (slot + 1) & mask;
@@ -212,7 +228,7 @@ impl ProjectTable {
     /// Room for `additional` more Projects of a usual size.
     #[cfg(feature = "stream")]
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.names.text.reserve(additional.saturating_mul(16));
+        self.names.text.reserve(additional.saturating_mul(24));
         self.names.ends.reserve(additional);
         self.offices.reserve(additional);
         self.team_ends.reserve(additional);
@@ -314,6 +330,27 @@ mod tests {
             }
         }
         assert!(probes < count * 2, "{probes} probes for {count} ids");
+    }
+
+    #[test]
+    fn ids_are_compared_whole() {
+        for (a, b) in [
+            ("", ""),
+            ("u-1", "u-1"),
+            ("p-000123", "p-000123"),
+            ("a long id of many words", "a long id of many words"),
+        ] {
+            assert!(same(a, b));
+        }
+        for (a, b) in [
+            ("", "a"),
+            ("u-1", "u-2"),
+            ("p-000123", "p-000124"),
+            ("p-0001234", "p-0001235"),
+            ("abcdefgh1", "bbcdefgh1"),
+        ] {
+            assert!(!same(a, b) && !same(b, a));
+        }
     }
 
     #[test]
