@@ -65,11 +65,12 @@ impl Hasher for IdHasher {
             word.copy_from_slice(chunk);
             self.add(u64::from_le_bytes(word));
         }
+        // The length ends the input, so that ids which differ only in trailing zero bytes differ.
         let mut word = [0; 8];
         for (to, from) in word.iter_mut().zip(chunks.remainder()) {
             *to = *from;
         }
-        self.add(u64::from_le_bytes(word) ^ 0x5851_f42d_4c95_7f2d);
+        self.add(u64::from_le_bytes(word) ^ (bytes.len() as u64).wrapping_mul(0x5851_f42d_4c95_7f2d));
     }
 
     fn write_u8(&mut self, byte: u8) {

@@ -2,8 +2,8 @@
 //!
 //! Builds the npm package, writes each scale's fixtures (a generated organisation, its signed
 //! snapshot, the key) with `tessera-bench`, runs the Node harness in `tests/bench/` (every
-//! library checked for identical decisions, then timed; then load time and memory in a fresh
-//! process), runs criterion natively, and has `tests/bench/report.mjs` write the tables and the
+//! library checked for identical decisions, then timed; then load time and memory, of the
+//! default build and of `tessera-policy/full`, each in a fresh process), runs criterion natively, and has `tests/bench/report.mjs` write the tables and the
 //! chart that `BENCHMARKS.md` quotes.
 
 use std::fs;
@@ -25,9 +25,15 @@ pub fn bench(args: &[String]) -> Result<()> {
             &cargo(),
             ["run", "--quiet", "--release", "-p", "tessera-bench", "--", "fixtures", scale, &fixtures_arg],
         )?;
-        for (mode, file) in [("bench", format!("{scale}.json")), ("load", format!("{scale}-load.json"))] {
-            println!("$ node tests/bench/run.mjs {mode} {fixtures_arg}  # {scale}");
+        // Decisions; then load time and memory, each build in a fresh process.
+        for (mode, entry, file) in [
+            ("bench", "node", format!("{scale}.json")),
+            ("load", "node", format!("{scale}-load.json")),
+            ("load", "full/node", format!("{scale}-load-full.json")),
+        ] {
+            println!("$ TESSERA_ENTRY={entry} node tests/bench/run.mjs {mode} {fixtures_arg}  # {scale}");
             let output = Command::new("node")
+                .env("TESSERA_ENTRY", entry)
                 .args(["--max-old-space-size=16384", "--expose-gc", "tests/bench/run.mjs", mode])
                 .arg(&fixtures)
                 .arg(&package_dir)
