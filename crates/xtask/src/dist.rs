@@ -193,13 +193,19 @@ pub fn wasm_opt(module: &Path, shrink: Shrink) -> Result<()> {
     let module = module.display().to_string();
     // The features rustc enables by default for wasm32-unknown-unknown: binaryen must be told,
     // since the target-features section does not survive stripping.
+    let level = match shrink {
+        Shrink::Size => ["-Oz", "-ocimfs", "-1"],
+        // Functions with one caller stay out of line when large: V8 optimises a function's code
+        // in the background and swaps it in only at its next call, so the loader's per-Project
+        // function must not be folded into the one call that reads the whole snapshot.
+        Shrink::Speed => ["-O3", "-ocimfs", "500"],
+    };
     run(
         &node_bin("wasm-opt"),
         [
-            match shrink {
-                Shrink::Size => "-Oz",
-                Shrink::Speed => "-O3",
-            },
+            level[0],
+            level[1],
+            level[2],
             "--enable-bulk-memory",
             "--enable-bulk-memory-opt",
             "--enable-nontrapping-float-to-int",

@@ -249,6 +249,7 @@ impl Scan {
 /// Bytes of the envelope's small fields (its type and signatures), at most.
 const SMALL: usize = 64 * 1024;
 
+#[inline(never)]
 fn read_envelope(source: &dyn Source) -> Fast<Envelope> {
     let mut cursor = Cursor::new(source);
     let mut payload_type = None;
@@ -603,6 +604,7 @@ impl std::ops::Deref for Text<'_> {
 
 /// Reads the Projects straight into their tables, checking what [`Policy::new`] checks of
 /// them; gives up on the first problem (the slow path then lists them all).
+#[inline(never)]
 fn read_projects(payload: &mut Payload<'_>, org: &Org, options: &VerifyOptions) -> Fast<ReadProjects> {
     let mut users = IdMap::default();
     users.reserve(org.users.len());
@@ -640,41 +642,7 @@ fn read_projects(payload: &mut Payload<'_>, org: &Org, options: &VerifyOptions) 
         payload.pos += 1;
         return Ok(ReadProjects { ids: into.ids, table: into.table, users });
     }
-    loop {
-        while !payload.ended && payload.buf.len() - payload.pos < AHEAD {
-            payload.more()?;
-        }
-        payload.peek_token()?;
-        let text = payload.buf.get(payload.pos..).ok_or(GiveUp)?;
-        let read = match into.plain(text)? {
-            Some(read) => Some(read),
-            None => {
-                let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<ProjectIn<'_>>();
-                match stream.next() {
-                    Some(Ok(project)) => {
-                        into.team.clear();
-                        for member in &project.team {
-                            into.member(member)?;
-                        }
-                        into.add(&project.id, &project.name, &project.office, project.created_by.as_deref())?;
-                        Some(stream.byte_offset())
-                    }
-                    Some(Err(error)) if error.is_eof() && !payload.ended => None,
-                    _ => return Err(GiveUp),
-                }
-            }
-        };
-        match read {
-            Some(read) => payload.pos += read,
-            None => {
-                payload.more()?;
-                continue;
-            }
-        }
-        if !payload.another(b']')? {
-            break;
-        }
-    }
+    while into.next(payload)? {}
     into.table.shrink_to_fit();
     into.ids.shrink_to_fit();
     Ok(ReadProjects { ids: into.ids, table: into.table, users })
@@ -692,6 +660,54 @@ struct Projects<'l> {
 }
 
 impl Projects<'_> {
+    /// Reads the next Project of the array; false after the last. Kept out of line (here, and
+    /// by `cargo xtask dist`'s `wasm-opt` flags): V8 first runs WebAssembly with a baseline
+    /// compiler, and swaps in optimised code only at a function's next call, so a loop run in
+    /// one long call would stay slow for a whole first load.
+    #[inline(never)]
+    fn next(&mut self, payload: &mut Payload<'_>) -> Fast<bool> {
+        loop {
+            while !payload.ended && payload.buf.len() - payload.pos < AHEAD {
+                payload.more()?;
+            }
+            payload.peek_token()?;
+            let text = payload.buf.get(payload.pos..).ok_or(GiveUp)?;
+            let read = match self.plain(text)? {
+                Some(read) => Some(read),
+                None => {
+                    let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<ProjectIn<'_>>();
+                    match stream.next() {
+                        Some(Ok(project)) => {
+                            self.team.clear();
+                            for member in &project.team {
+                                self.member(member)?;
+                            }
+                            self.add(
+                                &project.id,
+                                &project.name,
+                                &project.office,
+                                project.created_by.as_deref(),
+                            )?;
+                            Some(stream.byte_offset())
+                        }
+                        Some(Err(error)) if error.is_eof() && !payload.ended => None,
+                        _ => return Err(GiveUp),
+                    }
+                }
+            };
+            match read {
+                Some(read) => {
+                    payload.pos += read;
+                    return payload.another(b']');
+                }
+                // Cut short: decode more, and read it again.
+                None => {
+                    payload.more()?;
+                }
+            }
+        }
+    }
+
     fn member(&mut self, id: &str) -> Fast<()> {
         self.team.push(self.members.get(id).ok_or(GiveUp)?);
         Ok(())
@@ -788,6 +804,7 @@ impl<'t> Plain<'t> {
 
 /// Reads the payload, and checks its signature once all of it is decoded: nothing it read is
 /// assembled into a policy before then.
+#[inline(never)]
 fn read_payload(mut payload: Payload<'_>, options: &VerifyOptions) -> Fast<(Header, KeyId, Policy)> {
     payload.expect(b'{')?;
     if payload.key()? != b"header" {
