@@ -39,8 +39,9 @@ pub struct Policy {
 /// Id → index maps hash with a multiply and a fold per 8 bytes of id (as wyhash and foldhash
 /// do, but on 64 bits: WebAssembly has no 64 × 64 → 128 multiply, and emulating one costs
 /// more than the rest of a lookup) rather than SipHash, which takes dozens of instructions. Keys
-/// come only from a verified snapshot, never from whoever asks a question, so there is no
-/// flooding to defend against; a query's id is only looked up. Each product's high half is
+/// come only from a snapshot, never from whoever asks a question (a query's id is only looked
+/// up), and are indexed once the snapshot is verified; the stream loader, which indexes as it
+/// reads, bounds its probes and gives up instead. Each product's high half is
 /// folded into its low half, and `finish` mixes once more, so that ids differing only in their
 /// last characters (`p-000123`, `p-000124`) spread over the whole table.
 #[derive(Debug, Clone, Copy, Default)]
@@ -344,8 +345,6 @@ fn index_project_ids<'a>(ids: impl Iterator<Item = &'a str>, problems: &mut Prob
 pub(crate) struct ReadProjects {
     pub(crate) ids: IdTable,
     pub(crate) table: ProjectTable,
-    /// The users' id index the teams were resolved with.
-    pub(crate) users: IdMap,
 }
 
 /// Resolves the Projects of `org`, reporting what [`Policy::new`] reports of them.
@@ -416,21 +415,14 @@ impl Policy {
     /// [`Policy::new`], with the Projects already read (`org.projects` is then ignored).
     pub(crate) fn assemble(org: &Org, read: Option<ReadProjects>) -> Result<Policy, ValidationErrors> {
         let mut problems = Problems(Vec::new());
-        let (read_users, read_ids_table) = match read {
-            Some(read) => (Some(read.users), Some((read.ids, read.table))),
-            None => (None, None),
-        };
-        let (project_ids, read_table) = match read_ids_table {
-            Some((ids, table)) => (Some(ids), Some(table)),
+        let (project_ids, read_table) = match read {
+            Some(read) => (Some(read.ids), Some(read.table)),
             None => (None, None),
         };
         let ids = Ids {
             networks: index_ids("networks", org.networks.iter().map(|n| n.id.as_str()), &mut problems),
             offices: index_ids("offices", org.offices.iter().map(|o| o.id.as_str()), &mut problems),
-            users: match read_users {
-                Some(users) => users,
-                None => index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems),
-            },
+            users: index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems),
             projects: match project_ids {
                 Some(ids) => ids,
                 None => index_project_ids(org.projects.iter().map(|p| p.id.as_str()), &mut problems),

@@ -68,7 +68,26 @@ pub(crate) struct IdTable {
     /// The bits of a slot that hold a position: enough for every position the table can hold
     /// at its size, so that all ones is never one (and `EMPTY` is never a slot in use).
     positions: Idx,
+    /// The most slots a lookup may probe (0: no bound). The stream loader indexes ids before
+    /// their signature is checked, and the hash has no key: ids made to collide could make
+    /// every lookup walk one long cluster. A bounded table refuses instead, and the loader
+    /// gives up (the whole-document path then checks the signature before it indexes).
+    bound: usize,
 }
+
+/// Why [`IdTable::insert`] did not add an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotNew {
+    /// Declared before, at this position (the first declaration stands).
+    Repeat(Idx),
+    /// A probe went past the table's bound.
+    Crowded,
+}
+
+/// The bound of the stream loader's tables: at most half full, a probe this long does not
+/// happen by chance (the longest at 500k sequential ids is far shorter; see the tests).
+#[cfg(any(test, feature = "stream"))]
+pub(crate) const PROBE_BOUND: usize = 128;
 
 const EMPTY: Idx = Idx::MAX;
 
@@ -103,20 +122,34 @@ impl IdTable {
     /// Appends `id` at the next position and indexes it; returns that position, or
     /// `Err(first)` with the position of an earlier declaration, which keeps the index (the
     /// first declaration stands; positions still count the repeat).
-    pub(crate) fn insert(&mut self, id: &str) -> Result<Idx, Idx> {
+    pub(crate) fn insert(&mut self, id: &str) -> Result<Idx, NotNew> {
         let position = Idx::try_from(self.ids.len()).unwrap_or(EMPTY);
         let hash = hash(id);
-        if let Some(first) = self.find(&self.ids, id, hash) {
-            self.ids.push(id);
-            return Err(first);
-        }
+        let first = self.find(&self.ids, id, hash)?;
+        // A repeat takes a position too: the table grows with every id, repeats included, so
+        // that every position fits below `positions`.
         self.ids.push(id);
         if (self.ids.len() + 1) * 2 > self.slots.len() {
             self.grow();
-        } else {
+        } else if first.is_none() {
             self.place(hash, position);
         }
-        Ok(position)
+        match first {
+            Some(first) => Err(NotNew::Repeat(first)),
+            None => Ok(position),
+        }
+    }
+
+    /// A table whose lookups probe at most `bound` slots (see `bound`).
+    #[cfg(feature = "stream")]
+    pub(crate) fn bounded(bound: usize) -> IdTable {
+        IdTable { bound, ..IdTable::default() }
+    }
+
+    /// Lifts the bound, once every id is in.
+    #[cfg(feature = "stream")]
+    pub(crate) fn unbound(&mut self) {
+        self.bound = 0;
     }
 
     #[cfg(any(test, feature = "stream"))]
@@ -142,8 +175,9 @@ impl IdTable {
         for (position, id) in ids.iter().enumerate() {
             let Ok(position) = Idx::try_from(position) else { continue };
             let hash = hash(id);
-            // A repeated id keeps its first position.
-            if self.find(&ids, id, hash).is_none() {
+            // A repeated id keeps its first position (an id past the bound is placed anyway:
+            // a lookup of it is then refused, and the loader gives up).
+            if !matches!(self.find(&ids, id, hash), Ok(Some(_))) {
                 self.place(hash, position);
             }
         }
@@ -166,29 +200,31 @@ impl IdTable {
         }
     }
 
-    /// The position of `id`.
+    /// The position of `id` (none either if it is absent, or if a bounded table's probe for
+    /// it ran past the bound).
     pub(crate) fn get(&self, id: &str) -> Option<Idx> {
-        self.find(&self.ids, id, hash(id))
+        self.find(&self.ids, id, hash(id)).ok().flatten()
     }
 
-    fn find(&self, ids: &Strs, id: &str, hash: Hash) -> Option<Idx> {
-        let mask = self.slots.len().checked_sub(1)?;
+    fn find(&self, ids: &Strs, id: &str, hash: Hash) -> Result<Option<Idx>, NotNew> {
+        let Some(mask) = self.slots.len().checked_sub(1) else { return Ok(None) };
         let tag = hash.tag & !self.positions;
         let mut slot = hash.start & mask;
-        for _ in 0..self.slots.len() {
-            let found = *self.slots.get(slot)?;
+        let steps = if self.bound == 0 { self.slots.len() } else { self.bound.min(self.slots.len()) };
+        for _ in 0..steps {
+            let Some(&found) = self.slots.get(slot) else { return Ok(None) };
             if found == EMPTY {
-                return None;
+                return Ok(None);
             }
             let position = found & self.positions;
             if found & !self.positions == tag
                 && ids.bytes(position as usize).is_some_and(|other| same(other, id.as_bytes()))
             {
-                return Some(position);
+                return Ok(Some(position));
             }
             slot = (slot + 1) & mask;
         }
-        None
+        if steps < self.slots.len() { Err(NotNew::Crowded) } else { Ok(None) }
     }
 
     pub(crate) fn contains_key(&self, id: &str) -> bool {
@@ -300,7 +336,7 @@ mod tests {
         for i in 0..1000 {
             assert_eq!(table.insert(&format!("p-{i:06}")), Ok(i));
         }
-        assert_eq!(table.insert("p-000007"), Err(7));
+        assert_eq!(table.insert("p-000007"), Err(NotNew::Repeat(7)));
         assert_eq!(table.insert("after"), Ok(1001));
         for i in 0..1000 {
             assert_eq!(table.get(&format!("p-{i:06}")), Some(i));
@@ -325,10 +361,12 @@ mod tests {
         // Linear probing at most half full: about 1.5 slots a hit when the hash spreads well.
         let mask = table.slots.len() - 1;
         let mut probes = 0;
+        let mut longest = 0;
         for i in 0..count {
             let id = format!("p-{i:06}");
             let mut slot = hash(&id).start & mask;
             probes += 1;
+            let before = probes;
             while table
                 .slots
                 .get(slot)
@@ -337,8 +375,11 @@ mod tests {
                 slot = (slot + 1) & mask;
                 probes += 1;
             }
+            longest = longest.max(probes - before + 1);
         }
         assert!(probes < count * 2, "{probes} probes for {count} ids");
+        // The stream loader's bound is far from what such ids need.
+        assert!(longest * 4 < PROBE_BOUND, "a probe of {longest}");
     }
 
     #[test]
@@ -360,6 +401,39 @@ mod tests {
         ] {
             assert!(!same(a.as_bytes(), b.as_bytes()) && !same(b.as_bytes(), a.as_bytes()));
         }
+    }
+
+    #[test]
+    fn repeats_count_as_positions_and_the_table_grows_with_them() {
+        let mut table = IdTable::default();
+        assert_eq!(table.insert("a"), Ok(0));
+        for _ in 0..40 {
+            assert_eq!(table.insert("a"), Err(NotNew::Repeat(0)));
+        }
+        assert_eq!(table.insert("b"), Ok(41));
+        assert_eq!(table.insert("b"), Err(NotNew::Repeat(41)));
+        assert_eq!(table.get("b"), Some(41));
+        assert!((table.len() + 1) * 2 <= table.slots.len());
+    }
+
+    #[test]
+    fn a_bounded_table_refuses_a_crowded_probe() {
+        // Ids that all start their probe at one slot, as ids made to collide would.
+        let mut table = IdTable::bounded(8);
+        table.reserve(100);
+        let mask = table.slots.len() - 1;
+        let start = hash("x-0").start & mask;
+        let crowd: Vec<String> = (0..200_000)
+            .map(|i| format!("x-{i}"))
+            .filter(|id| hash(id).start & mask == start)
+            .take(20)
+            .collect();
+        assert_eq!(crowd.len(), 20);
+        let results: Vec<_> = crowd.iter().map(|id| table.insert(id)).collect();
+        assert!(results.iter().take(8).all(Result::is_ok));
+        assert!(results.contains(&Err(NotNew::Crowded)));
+        table.unbound();
+        assert_eq!(crowd.first().and_then(|id| table.get(id)), Some(0));
     }
 
     #[test]

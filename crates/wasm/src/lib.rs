@@ -302,34 +302,87 @@ fn clock() -> Timestamp {
 /// that a large snapshot is never copied whole into WebAssembly memory (which, once grown,
 /// never shrinks); or a string's bytes.
 enum Input {
-    /// The caller's array, not copied: the loader hashes exactly the bytes it reads, so bytes
-    /// that change under it (a `SharedArrayBuffer` written by another thread, a subclass) make
-    /// the load fail, never accept what was not signed.
-    Bytes(Uint8Array),
+    Bytes(Bytes),
     Text(Vec<u8>),
+}
+
+/// The caller's `Uint8Array`, not copied, read without running any of the caller's code: its
+/// buffer, offset and length are read once, by the getters the language defines (not the
+/// array's own properties, which a subclass or the caller may redefine), and each window is a
+/// fresh view of that buffer. Bytes that change while they are read (a `SharedArrayBuffer`
+/// written by a worker) can only make the load fail: the loader hashes exactly what it reads.
+#[cfg(feature = "stream")]
+struct Bytes {
+    buffer: JsValue,
+    offset: f64,
+    len: usize,
+}
+
+#[cfg(feature = "stream")]
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = Uint8Array)]
+    type Window;
+
+    /// `new Uint8Array(buffer, byteOffset, length)`; throws when out of range.
+    #[wasm_bindgen(constructor, js_class = "Uint8Array", catch)]
+    fn new(buffer: &JsValue, byte_offset: f64, length: f64) -> Result<Window, JsValue>;
+}
+
+#[cfg(feature = "stream")]
+impl Bytes {
+    fn of(array: &JsValue) -> Option<Bytes> {
+        // %TypedArray%.prototype, reached from a fresh array of our own.
+        let own = Uint8Array::new_with_length(0);
+        let typed_array = js_sys::Object::get_prototype_of(&js_sys::Object::get_prototype_of(&own));
+        let get = |name: &str| -> Option<JsValue> {
+            let descriptor =
+                js_sys::Object::get_own_property_descriptor(&typed_array, &JsValue::from_str(name));
+            let getter: js_sys::Function =
+                Reflect::get(&descriptor, &JsValue::from_str("get")).ok()?.dyn_into().ok()?;
+            getter.call0(array).ok()
+        };
+        let buffer = get("buffer")?;
+        let offset = get("byteOffset")?.as_f64()?;
+        let len = get("byteLength")?.as_f64()?;
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a byte length, a whole number"
+        )]
+        let len = len as usize;
+        Some(Bytes { buffer, offset, len })
+    }
+
+    fn read_at(&self, at: usize, into: &mut [u8]) -> bool {
+        if at.checked_add(into.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        #[expect(clippy::cast_precision_loss, reason = "offsets within an ArrayBuffer are below 2^53")]
+        let (start, len) = (self.offset + at as f64, into.len() as f64);
+        let Ok(window) = Window::new(&self.buffer, start, len) else { return false };
+        let window: Uint8Array = window.unchecked_into();
+        if window.length() as usize != into.len() {
+            return false;
+        }
+        window.copy_to(into);
+        true
+    }
 }
 
 #[cfg(feature = "stream")]
 impl tessera_core::Source for Input {
     fn len(&self) -> usize {
         match self {
-            Input::Bytes(bytes) => bytes.length() as usize,
+            Input::Bytes(bytes) => bytes.len,
             Input::Text(bytes) => bytes.len(),
         }
     }
 
     fn read_at(&self, at: usize, into: &mut [u8]) -> bool {
-        let Some(end) = at.checked_add(into.len()) else { return false };
         match self {
-            Input::Bytes(bytes) => {
-                let (Ok(start), Ok(end)) = (u32::try_from(at), u32::try_from(end)) else { return false };
-                if end > bytes.length() {
-                    return false;
-                }
-                bytes.subarray(start, end).copy_to(into);
-                true
-            }
-            Input::Text(text) => match text.get(at..end) {
+            Input::Bytes(bytes) => bytes.read_at(at, into),
+            Input::Text(text) => match at.checked_add(into.len()).and_then(|end| text.get(at..end)) {
                 Some(bytes) => {
                     into.copy_from_slice(bytes);
                     true
@@ -347,8 +400,10 @@ fn snapshot_input(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
     if let Some(text) = snapshot.as_string() {
         return Ok(text.into_bytes());
     }
-    if let Some(bytes) = snapshot.dyn_ref::<Uint8Array>() {
-        return Ok(bytes.to_vec());
+    if snapshot.is_instance_of::<Uint8Array>() {
+        // Copied by the language's own constructor first: the array's own properties (a
+        // subclass's `length`, say) are never asked.
+        return Ok(Uint8Array::new(snapshot).to_vec());
     }
     Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
 }
@@ -391,7 +446,9 @@ fn snapshot_input(snapshot: &JsValue) -> Result<Input, JsValue> {
         return Ok(Input::Text(text.into_bytes()));
     }
     if snapshot.is_instance_of::<Uint8Array>() {
-        return Ok(Input::Bytes(snapshot.clone().unchecked_into()));
+        return Bytes::of(snapshot)
+            .map(Input::Bytes)
+            .ok_or_else(|| error("invalid_input", "the snapshot's Uint8Array could not be read"));
     }
     Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
 }

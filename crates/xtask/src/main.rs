@@ -173,7 +173,8 @@ fn test() -> Result<()> {
 /// Chromium driven by chromedriver.
 fn wasm_tests() -> Result<()> {
     let webdriver = root().join("crates/wasm/webdriver.json");
-    for (browser, features) in [(false, None), (true, None), (false, Some("impact")), (true, Some("impact"))]
+    for (browser, features) in
+        [(false, None), (true, None), (false, Some("impact,stream")), (true, Some("impact,stream"))]
     {
         let mut command = Command::new(cargo());
         command.args(["test", "-p", "tessera-wasm", "--target", "wasm32-unknown-unknown"]);

@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{Agreement, DirectMessage, Group, Network, Office, Org, User};
-use crate::policy::{IdMap, Idx, Policy, ReadProjects, to_idx};
+use crate::policy::{Idx, Policy, ReadProjects};
 use crate::snapshot::{
     EnvelopeSignature, Header, KeyId, MAX_SIGNATURES, PAYLOAD_TYPE, SCHEMA_VERSION, SchemaProbe, Snapshot,
     TrustedKeys, VerifyOptions, check_header,
 };
-use crate::table::{IdTable, ProjectTable};
+use crate::table::{IdTable, PROBE_BOUND, ProjectTable};
 
 use super::{GiveUp, Source};
 
@@ -427,6 +427,10 @@ struct Payload<'s> {
 /// rarely cut in two.
 const AHEAD: usize = 16 * 1024;
 
+/// The longest Project the fast path reads (a name of a megabyte is not one `tessera sign`
+/// is asked to write); a longer one is read by the whole-document path.
+const LARGEST: usize = 1024 * 1024;
+
 impl Payload<'_> {
     /// Decodes another window; false at the end.
     fn more(&mut self) -> Fast<bool> {
@@ -606,28 +610,29 @@ impl std::ops::Deref for Text<'_> {
 /// them; gives up on the first problem (the slow path then lists them all).
 #[inline(never)]
 fn read_projects(payload: &mut Payload<'_>, org: &Org, options: &VerifyOptions) -> Fast<ReadProjects> {
-    let mut users = IdMap::default();
-    users.reserve(org.users.len());
-    // Teams are resolved through a compact index of their own: most of a load's lookups, and
-    // the ids here lie in one buffer rather than one allocation each.
-    let mut members = IdTable::default();
+    // Teams are resolved through a compact index of their own (most of a load's lookups; the
+    // ids lie in one buffer rather than one allocation each). Nothing is verified yet: every
+    // table here is bounded, and gives up on ids made to collide.
+    let mut members = IdTable::bounded(PROBE_BOUND);
     members.reserve(org.users.len());
-    for (position, user) in org.users.iter().enumerate() {
-        if user.id.is_empty() || users.insert(user.id.clone(), to_idx(position)).is_some() {
+    for user in &org.users {
+        if user.id.is_empty() {
             return Err(GiveUp);
         }
         members.insert(&user.id).map_err(|_| GiveUp)?;
     }
-    let mut offices = IdMap::default();
-    for (position, office) in org.offices.iter().enumerate() {
-        if office.id.is_empty() || offices.insert(office.id.clone(), to_idx(position)).is_some() {
+    let mut offices = IdTable::bounded(PROBE_BOUND);
+    offices.reserve(org.offices.len());
+    for office in &org.offices {
+        if office.id.is_empty() {
             return Err(GiveUp);
         }
+        offices.insert(&office.id).map_err(|_| GiveUp)?;
     }
     // About 150 bytes of JSON to a Project: a first guess that spares most regrowing.
     let guess = (payload.decoder.end - payload.decoder.next) / 200;
     let mut into = Projects {
-        ids: IdTable::default(),
+        ids: IdTable::bounded(PROBE_BOUND),
         table: ProjectTable::default(),
         team: Vec::new(),
         members,
@@ -640,12 +645,14 @@ fn read_projects(payload: &mut Payload<'_>, org: &Org, options: &VerifyOptions) 
     payload.expect(b'[')?;
     if payload.peek_token()? == Some(b']') {
         payload.pos += 1;
-        return Ok(ReadProjects { ids: into.ids, table: into.table, users });
+        into.ids.unbound();
+        return Ok(ReadProjects { ids: into.ids, table: into.table });
     }
     while into.next(payload)? {}
     into.table.shrink_to_fit();
     into.ids.shrink_to_fit();
-    Ok(ReadProjects { ids: into.ids, table: into.table, users })
+    into.ids.unbound();
+    Ok(ReadProjects { ids: into.ids, table: into.table })
 }
 
 /// The Projects read so far, and what they are resolved with.
@@ -655,7 +662,7 @@ struct Projects<'l> {
     /// The team being read, resolved.
     team: Vec<Idx>,
     members: IdTable,
-    offices: IdMap,
+    offices: IdTable,
     limits: &'l crate::Limits,
 }
 
@@ -700,8 +707,12 @@ impl Projects<'_> {
                     payload.pos += read;
                     return payload.another(b']');
                 }
-                // Cut short: decode more, and read it again.
+                // Cut short: decode more, and read it again; a Project larger than `LARGEST` is
+                // left to the whole-document path (each retry reads it from its start).
                 None => {
+                    if payload.buf.len() - payload.pos > LARGEST {
+                        return Err(GiveUp);
+                    }
                     payload.more()?;
                 }
             }
@@ -709,6 +720,9 @@ impl Projects<'_> {
     }
 
     fn member(&mut self, id: &str) -> Fast<()> {
+        if self.team.len() >= self.limits.team_size {
+            return Err(GiveUp);
+        }
         self.team.push(self.members.get(id).ok_or(GiveUp)?);
         Ok(())
     }
@@ -722,7 +736,7 @@ impl Projects<'_> {
         {
             return Err(GiveUp);
         }
-        let office = *self.offices.get(office).ok_or(GiveUp)?;
+        let office = self.offices.get(office).ok_or(GiveUp)?;
         self.team.sort_unstable();
         if self.team.windows(2).any(|pair| pair.first() == pair.get(1)) {
             return Err(GiveUp);
