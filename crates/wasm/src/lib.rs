@@ -345,11 +345,13 @@ impl Bytes {
         let buffer = get("buffer")?;
         let offset = get("byteOffset")?.as_f64()?;
         let len = get("byteLength")?.as_f64()?;
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "a byte length, a whole number"
-        )]
+        // A whole number of bytes that this module can address, or nothing.
+        #[expect(clippy::cast_precision_loss, reason = "usize::MAX as a bound only")]
+        let addressable = (0.0..=usize::MAX as f64).contains(&len) && len.fract() == 0.0;
+        if !addressable {
+            return None;
+        }
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked just above")]
         let len = len as usize;
         Some(Bytes { buffer, offset, len })
     }
@@ -396,48 +398,61 @@ impl tessera_core::Source for Input {
 /// Without the `stream` feature (the default build, which has a size budget) the loader reads
 /// the snapshot whole: its bytes are copied into WebAssembly memory.
 #[cfg(not(feature = "stream"))]
-fn snapshot_input(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
+type Input = Vec<u8>;
+
+#[cfg(not(feature = "stream"))]
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = Uint8Array)]
+    type Copy;
+
+    /// `new Uint8Array(array)`: a copy made by the language's own constructor, which reads the
+    /// array's internal length, not its (perhaps redefined) properties; throws when detached.
+    #[wasm_bindgen(constructor, js_class = "Uint8Array", catch)]
+    fn new(array: &JsValue) -> Result<Copy, JsValue>;
+}
+
+#[cfg(not(feature = "stream"))]
+fn snapshot_input(snapshot: &JsValue) -> Result<Input, JsValue> {
     if let Some(text) = snapshot.as_string() {
         return Ok(text.into_bytes());
     }
     if snapshot.is_instance_of::<Uint8Array>() {
-        // Copied by the language's own constructor first: the array's own properties (a
-        // subclass's `length`, say) are never asked.
-        return Ok(Uint8Array::new(snapshot).to_vec());
+        let copy = Copy::new(snapshot)
+            .map_err(|_| error("invalid_input", "the snapshot's Uint8Array could not be read"))?;
+        return Ok(copy.unchecked_into::<Uint8Array>().to_vec());
     }
     Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
 }
 
 #[cfg(not(feature = "stream"))]
-fn load_engine(snapshot: &JsValue, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
-    Engine::load(&snapshot_input(snapshot)?, keys, options).map_err(|e| error(e.code(), e.to_string()))
+fn load_engine(input: &Input, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
+    Engine::load(input, keys, options).map_err(|e| error(e.code(), e.to_string()))
 }
 
 #[cfg(feature = "stream")]
-fn load_engine(snapshot: &JsValue, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
-    Engine::load_from(&snapshot_input(snapshot)?, keys, options).map_err(|e| error(e.code(), e.to_string()))
+fn load_engine(input: &Input, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
+    Engine::load_from(input, keys, options).map_err(|e| error(e.code(), e.to_string()))
 }
 
 #[cfg(not(feature = "stream"))]
 fn update_engine(
     engine: &mut Engine,
-    snapshot: &JsValue,
+    input: &Input,
     keys: &TrustedKeys,
     options: &VerifyOptions,
 ) -> Result<(), JsValue> {
-    let bytes = snapshot_input(snapshot)?;
-    engine.update(&bytes, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
+    engine.update(input, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
 }
 
 #[cfg(feature = "stream")]
 fn update_engine(
     engine: &mut Engine,
-    snapshot: &JsValue,
+    input: &Input,
     keys: &TrustedKeys,
     options: &VerifyOptions,
 ) -> Result<(), JsValue> {
-    let input = snapshot_input(snapshot)?;
-    engine.update_from(&input, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
+    engine.update_from(input, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
 }
 
 #[cfg(feature = "stream")]
@@ -476,7 +491,7 @@ impl PolicyEngine {
         let settings =
             Settings { keys: TrustedKeys::new(), min_version: 0, now: None, max_bytes: DEFAULT_MAX_BYTES }
                 .read(options, true)?;
-        let engine = load_engine(snapshot, &settings.keys, &settings.verify_options())?;
+        let engine = load_engine(&snapshot_input(snapshot)?, &settings.keys, &settings.verify_options())?;
         Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings })) })
     }
 
@@ -488,13 +503,15 @@ impl PolicyEngine {
         snapshot: &SnapshotInput,
         options: Option<PartialLoadOptionsInput>,
     ) -> Result<SnapshotInfoOutput, JsValue> {
+        // Read before the engine is borrowed: nothing of the caller's runs while it is.
+        let input = snapshot_input(snapshot)?;
         let mut shared =
             self.shared.try_borrow_mut().map_err(|_| error("invalid_input", "the engine is busy"))?;
         let settings = match &options {
             Some(options) => shared.settings.clone().read(options, false)?,
             None => shared.settings.clone(),
         };
-        update_engine(&mut shared.engine, snapshot, &settings.keys, &settings.verify_options())?;
+        update_engine(&mut shared.engine, &input, &settings.keys, &settings.verify_options())?;
         shared.settings = settings;
         UPDATES.fetch_add(1, Ordering::Relaxed);
         info(shared.engine.snapshot())

@@ -710,10 +710,17 @@ impl Projects<'_> {
                 // Cut short: decode more, and read it again; a Project larger than `LARGEST` is
                 // left to the whole-document path (each retry reads it from its start).
                 None => {
-                    if payload.buf.len() - payload.pos > LARGEST {
+                    let unread = payload.buf.len() - payload.pos;
+                    if unread > LARGEST {
                         return Err(GiveUp);
                     }
-                    payload.more()?;
+                    // Twice as much before the next try: a long Project is read a few times,
+                    // not once per window.
+                    while payload.buf.len() - payload.pos < unread.saturating_mul(2).max(AHEAD) {
+                        if !payload.more()? {
+                            break;
+                        }
+                    }
                 }
             }
         }
