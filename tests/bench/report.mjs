@@ -19,12 +19,22 @@ const NAMES = {
 };
 const COLOURS = { tessera: "#d62728", baseline: "#000000", rules: "#7f7f7f", casl: "#1f77b4", casbin: "#2ca02c", cedar: "#9467bd" };
 
+/** Of a few fresh processes' loads, the one with the median first load, with every run's times. */
+function median(runs) {
+  const list = Array.isArray(runs) ? runs : [runs];
+  const sorted = [...list].sort((a, b) => a.loadMs - b.loadMs);
+  const middle = sorted[Math.floor(sorted.length / 2)];
+  const warm = list.map((r) => r.warmLoadMs).sort((a, b) => a - b);
+  return { ...middle, warmLoadMs: warm[Math.floor(warm.length / 2)], firstRuns: sorted.map((r) => r.loadMs), warmRuns: warm };
+}
+
 const results = Object.fromEntries(
   scales.map((scale) => [
     scale,
     {
       ...JSON.parse(readFileSync(join(dir, `${scale}.json`), "utf8")),
-      load: JSON.parse(readFileSync(join(dir, `${scale}-load.json`), "utf8")),
+      load: median(JSON.parse(readFileSync(join(dir, `${scale}-load.json`), "utf8"))),
+      loadFull: median(JSON.parse(readFileSync(join(dir, `${scale}-load-full.json`), "utf8"))),
     },
   ]),
 );
@@ -53,8 +63,19 @@ for (const scale of scales) {
     `Filter of ${r.check.results.toLocaleString("en")} cached search results for one user: tessera-policy ${r.filterMs.tessera.toFixed(2)} ms; the baseline ${r.filterMs.baseline.toFixed(2)} ms (${ratio(r.filterMs.tessera, r.filterMs.baseline)})${r.filterMs.rules === undefined ? "" : `; plain JS, rules over Maps ${r.filterMs.rules.toFixed(2)} ms (${ratio(r.filterMs.tessera, r.filterMs.rules)})`}.`,
   );
   lines.push(
-    `Load and verify: ${r.load.loadMs.toFixed(0)} ms; memory after load ${mb(r.load.memoryBytes)} (process RSS growth; of which the module's memory grew ${mb(r.load.wasmMemoryBytes)}) for a snapshot of ${mb(r.load.snapshotBytes)} (its organisation JSON: ${mb(r.load.orgJsonBytes)}): ${ratio(r.load.memoryBytes, r.load.snapshotBytes)} the snapshot.`,
+    "",
+    `Load and verify a snapshot of ${mb(r.load.snapshotBytes)} (its organisation JSON: ${mb(r.load.orgJsonBytes)}), in ${r.load.firstRuns.length} fresh processes per build: the first load of each (median, and the range), then in each process the median of 5 more loads (V8 has by then compiled the module's code with its optimising tier; the median of the processes' figures). Memory after the first load, in the median process: the growth of the module's memory (which never shrinks), and of the process's resident memory.`,
+    "",
+    "| build | first load | warm load | module memory | ratio to snapshot | process RSS growth |",
+    "|---|---:|---:|---:|---:|---:|",
   );
+  const range = (list) => (list.length > 1 ? ` (${list[0].toFixed(0)}–${list[list.length - 1].toFixed(0)})` : "");
+  for (const [name, l] of [["tessera-policy", r.load], ["tessera-policy/full", r.loadFull]]) {
+    lines.push(
+      `| ${name} | ${l.loadMs.toFixed(0)} ms${range(l.firstRuns)} | ${l.warmLoadMs.toFixed(0)} ms${range(l.warmRuns)} | ${mb(l.wasmMemoryBytes)} | ${ratio(l.wasmMemoryBytes, l.snapshotBytes)} | ${mb(l.memoryBytes)} |`,
+    );
+  }
+  lines.push("");
   lines.push(`Decisions checked identical first: ${r.check.pairs.toLocaleString("en")} pairs per question (Cedar: the first 2,000) and the filter.`);
   const native = [
     ["decision", "view_project", "view project, id resolved"],

@@ -780,7 +780,7 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
         // Organisations are mostly written in the same order: try the same place first.
         let after = match new.policy.project(o) {
             Some(after) if after.id == id => Some((o, after)),
-            _ => new.policy.ids.projects.get(id).copied().and_then(|n| Some((n, new.policy.project(n)?))),
+            _ => new.policy.ids.projects.get(id).and_then(|n| Some((n, new.policy.project(n)?))),
         };
         let Some((n, after)) = after else {
             for viewer in old.project_viewers(o) {

@@ -872,7 +872,7 @@ impl<T: Trace> Evaluator<'_, T> {
     }
 
     fn project_idx(&mut self, id: &str) -> Step<Idx> {
-        self.policy.ids.projects.get(id).copied().ok_or_else(|| self.unknown("project", id))
+        self.policy.ids.projects.get(id).ok_or_else(|| self.unknown("project", id))
     }
 
     fn person_idx(&mut self, id: &str) -> Step<Idx> {

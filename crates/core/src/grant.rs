@@ -393,7 +393,7 @@ impl Planner<'_> {
     fn view(&self, kind: ResourceKind, id: &str, project: Option<&str>) -> Option<Vec<Rule>> {
         let policy = self.policy;
         if kind.in_project() {
-            let p = *policy.ids.projects.get(project?)?;
+            let p = policy.ids.projects.get(project?)?;
             let key = match kind {
                 ResourceKind::Report => Some(policy.permissions.get("reports.view")?),
                 ResourceKind::Finance => Some(policy.permissions.get("finance.view")?),
@@ -406,7 +406,7 @@ impl Planner<'_> {
         }
         match kind {
             ResourceKind::Project => {
-                let p = *policy.ids.projects.get(id)?;
+                let p = policy.ids.projects.get(id)?;
                 Some(vec![self.project_ways(p, None)])
             }
             ResourceKind::Person => {
@@ -513,7 +513,7 @@ impl Planner<'_> {
         }
         let key = policy.permissions.get(permission)?;
         if PROJECT_PERMISSIONS.contains(&permission) {
-            let p = *policy.ids.projects.get(expect(TargetKind::Project)?)?;
+            let p = policy.ids.projects.get(expect(TargetKind::Project)?)?;
             return Some(vec![self.project_ways(p, Some(key))]);
         }
         if target.is_some() {

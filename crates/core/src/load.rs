@@ -1,7 +1,8 @@
-//! Loading a snapshot in one pass of memory: the envelope is read where it lies (a slice, or a
-//! JavaScript `Uint8Array` the npm package never copies whole into WebAssembly memory), the
-//! payload is decoded from base64 a window at a time, hashed for the signature, and only then
-//! decoded again and read, Project by Project, straight into the policy's tables.
+//! Loading a snapshot in one pass: the envelope is read where it lies (a slice, or a
+//! JavaScript `Uint8Array` the npm package never copies whole into WebAssembly memory), and
+//! the payload is decoded from base64 a window at a time, each window hashed for the signature
+//! and read, Project by Project, straight into the policy's tables. Nothing read is assembled
+//! into a policy until the signature over the whole payload verifies.
 //!
 //! This is the fast path of [`crate::Snapshot::verify_from`], for snapshots as the signer
 //! writes them. It takes no decision of its own: on anything it does not expect (an envelope
@@ -17,8 +18,9 @@ mod stream;
 #[cfg(feature = "stream")]
 pub(crate) use stream::verify;
 
-/// Where a snapshot's bytes are read from. The loader reads a source more than once (to
-/// verify, then to read what it verified), so a source must give the same bytes every time.
+/// Where a snapshot's bytes are read from. The loader hashes exactly the bytes it reads, so a
+/// source whose bytes change while it is read makes the load fail; it cannot make the loader
+/// accept bytes that were not signed.
 pub trait Source {
     /// How many bytes the source holds.
     fn len(&self) -> usize;

@@ -36,22 +36,26 @@ pub struct Policy {
     pub(crate) stamp: u64,
 }
 
-/// Id → index maps hash with a folded multiply (as wyhash and foldhash do) rather than SipHash:
-/// a few instructions per 8 bytes of id where SipHash takes dozens. Keys come only from a
-/// verified snapshot, never from whoever asks a question, so there is no flooding to defend
-/// against; a query's id is only looked up. Both halves of each product are folded together, so
-/// that ids differing only in their last characters (`p-000123`, `p-000124`) spread over the
-/// whole table, on 32-bit WebAssembly too.
+/// Id → index maps hash with a multiply and a fold per 8 bytes of id (as wyhash and foldhash
+/// do, but on 64 bits: WebAssembly has no 64 × 64 → 128 multiply, and emulating one costs
+/// more than the rest of a lookup) rather than SipHash, which takes dozens of instructions. Keys
+/// come only from a snapshot, never from whoever asks a question (a query's id is only looked
+/// up), and are indexed once the snapshot is verified; the stream loader, which indexes as it
+/// reads, bounds its probes and gives up instead. Each product's high half is
+/// folded into its low half, and `finish` mixes once more, so that ids differing only in their
+/// last characters (`p-000123`, `p-000124`) spread over the whole table.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct IdHasher(u64);
 
 impl IdHasher {
     fn add(&mut self, word: u64) {
-        let product = u128::from(self.0 ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        #[expect(clippy::cast_possible_truncation, reason = "the two halves of the product, folded")]
-        let folded = (product as u64) ^ ((product >> 64) as u64);
-        self.0 = folded;
+        self.0 = mix(self.0 ^ word);
     }
+}
+
+fn mix(word: u64) -> u64 {
+    let product = word.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    product ^ (product >> 32)
 }
 
 impl Hasher for IdHasher {
@@ -62,11 +66,12 @@ impl Hasher for IdHasher {
             word.copy_from_slice(chunk);
             self.add(u64::from_le_bytes(word));
         }
+        // The length ends the input, so that ids which differ only in trailing zero bytes differ.
         let mut word = [0; 8];
         for (to, from) in word.iter_mut().zip(chunks.remainder()) {
             *to = *from;
         }
-        self.add(u64::from_le_bytes(word) ^ 0x5851_f42d_4c95_7f2d);
+        self.add(u64::from_le_bytes(word) ^ (bytes.len() as u64).wrapping_mul(0x5851_f42d_4c95_7f2d));
     }
 
     fn write_u8(&mut self, byte: u8) {
@@ -74,7 +79,7 @@ impl Hasher for IdHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        mix(self.0 ^ 0x2545_f491_4f6c_dd1d)
     }
 }
 
@@ -340,8 +345,6 @@ fn index_project_ids<'a>(ids: impl Iterator<Item = &'a str>, problems: &mut Prob
 pub(crate) struct ReadProjects {
     pub(crate) ids: IdTable,
     pub(crate) table: ProjectTable,
-    /// The users' id index the teams were resolved with.
-    pub(crate) users: IdMap,
 }
 
 /// Resolves the Projects of `org`, reporting what [`Policy::new`] reports of them.
@@ -412,21 +415,14 @@ impl Policy {
     /// [`Policy::new`], with the Projects already read (`org.projects` is then ignored).
     pub(crate) fn assemble(org: &Org, read: Option<ReadProjects>) -> Result<Policy, ValidationErrors> {
         let mut problems = Problems(Vec::new());
-        let (read_users, read_ids_table) = match read {
-            Some(read) => (Some(read.users), Some((read.ids, read.table))),
-            None => (None, None),
-        };
-        let (project_ids, read_table) = match read_ids_table {
-            Some((ids, table)) => (Some(ids), Some(table)),
+        let (project_ids, read_table) = match read {
+            Some(read) => (Some(read.ids), Some(read.table)),
             None => (None, None),
         };
         let ids = Ids {
             networks: index_ids("networks", org.networks.iter().map(|n| n.id.as_str()), &mut problems),
             offices: index_ids("offices", org.offices.iter().map(|o| o.id.as_str()), &mut problems),
-            users: match read_users {
-                Some(users) => users,
-                None => index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems),
-            },
+            users: index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems),
             projects: match project_ids {
                 Some(ids) => ids,
                 None => index_project_ids(org.projects.iter().map(|p| p.id.as_str()), &mut problems),
@@ -995,7 +991,7 @@ impl Policy {
 
     /// A Project's name.
     pub fn project_name(&self, id: &str) -> Option<&str> {
-        let idx = *self.ids.projects.get(id)?;
+        let idx = self.ids.projects.get(id)?;
         self.project(idx).map(|project| project.name)
     }
 
@@ -1013,7 +1009,7 @@ impl Policy {
 
     /// The id of the Office a Project belongs to.
     pub fn project_office(&self, id: &str) -> Option<&str> {
-        let idx = *self.ids.projects.get(id)?;
+        let idx = self.ids.projects.get(id)?;
         let office = self.project(idx)?.office;
         self.office(office).map(|office| office.id.as_str())
     }

@@ -513,11 +513,13 @@ impl Snapshot {
         keys: &TrustedKeys,
         options: &VerifyOptions,
     ) -> Result<Snapshot, LoadError> {
-        too_large(source.len(), options)?;
+        // The length is read once: a source whose length changed would only fail its reads.
+        let len = source.len();
+        too_large(len, options)?;
         if let Ok(snapshot) = load::verify(source, keys, options) {
             return Ok(snapshot);
         }
-        let mut bytes = vec![0; source.len()];
+        let mut bytes = vec![0; len];
         if !source.read_at(0, &mut bytes) {
             return Err(LoadError::new(LoadErrorKind::MalformedEnvelope, "the snapshot could not be read"));
         }

@@ -30,6 +30,16 @@ impl Strs {
         self.text.get(start..end)
     }
 
+    /// The `i`th string's bytes: [`Strs::get`] without checking where characters begin.
+    fn bytes(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = match i.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
+        self.text.as_bytes().get(start..end)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
@@ -50,44 +60,101 @@ impl Strs {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IdTable {
     ids: Strs,
-    /// Open addressing with linear probing; `EMPTY` marks a free slot. Never more than half
-    /// full, so a probe ends quickly.
+    /// Open addressing with linear probing, never more than half full, so a probe ends
+    /// quickly. A slot is `EMPTY`, or a position in its low bits (`positions`) and bits of its
+    /// id's hash above them, so that a probe compares ids (in another buffer, a cache miss
+    /// away) almost only when they match.
     slots: Vec<Idx>,
+    /// The bits of a slot that hold a position: enough for every position the table can hold
+    /// at its size, so that all ones is never one (and `EMPTY` is never a slot in use).
+    positions: Idx,
+    /// The most slots a lookup may probe (0: no bound). The stream loader indexes ids before
+    /// their signature is checked, and the hash has no key: ids made to collide could make
+    /// every lookup walk one long cluster. A bounded table refuses instead, and the loader
+    /// gives up (the whole-document path then checks the signature before it indexes).
+    bound: usize,
 }
+
+/// Why [`IdTable::insert`] did not add an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotNew {
+    /// Declared before, at this position (the first declaration stands).
+    Repeat(Idx),
+    /// A probe went past the table's bound.
+    Crowded,
+}
+
+/// The bound of the stream loader's tables: at most half full, a probe this long does not
+/// happen by chance (the longest at 500k sequential ids is far shorter; see the tests).
+#[cfg(any(test, feature = "stream"))]
+pub(crate) const PROBE_BOUND: usize = 128;
 
 const EMPTY: Idx = Idx::MAX;
 
-fn hash(id: &str) -> usize {
+/// An id's hash: where its probe starts (low bits), and the bits a slot keeps (high bits).
+#[derive(Clone, Copy)]
+struct Hash {
+    start: usize,
+    tag: Idx,
+}
+
+fn hash(id: &str) -> Hash {
     let mut hasher = IdHasher::default();
     hasher.write(id.as_bytes());
-    // Folded, so that the low bits a 32-bit target keeps see all of it.
     let hash = hasher.finish();
-    #[expect(clippy::cast_possible_truncation, reason = "a hash, folded to the width of usize")]
-    let folded = (hash ^ (hash >> 32)) as usize;
-    folded
+    #[expect(clippy::cast_possible_truncation, reason = "the two halves of a hash")]
+    Hash { start: (hash ^ (hash >> 32)) as usize, tag: (hash >> 32) as Idx }
+}
+
+/// Whether two ids are equal, compared 8 bytes at a time: ids are short, and WebAssembly's
+/// `memcmp` compares a byte at a time, behind a call.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut xs, mut ys) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).map(u64::from_ne_bytes).ok();
+    (&mut xs).zip(&mut ys).all(|(x, y)| word(x) == word(y))
+        && xs.remainder().iter().zip(ys.remainder()).all(|(x, y)| x == y)
 }
 
 impl IdTable {
     /// Appends `id` at the next position and indexes it; returns that position, or
     /// `Err(first)` with the position of an earlier declaration, which keeps the index (the
     /// first declaration stands; positions still count the repeat).
-    pub(crate) fn insert(&mut self, id: &str) -> Result<Idx, Idx> {
+    pub(crate) fn insert(&mut self, id: &str) -> Result<Idx, NotNew> {
         let position = Idx::try_from(self.ids.len()).unwrap_or(EMPTY);
-        if let Some(&first) = self.get(id) {
-            self.ids.push(id);
-            return Err(first);
-        }
+        let hash = hash(id);
+        let first = self.find(&self.ids, id, hash)?;
+        // A repeat takes a position too: the table grows with every id, repeats included, so
+        // that every position fits below `positions`.
         self.ids.push(id);
         if (self.ids.len() + 1) * 2 > self.slots.len() {
             self.grow();
-        } else {
-            self.place(id, position);
+        } else if first.is_none() {
+            self.place(hash, position);
         }
-        Ok(position)
+        match first {
+            Some(first) => Err(NotNew::Repeat(first)),
+            None => Ok(position),
+        }
+    }
+
+    /// A table whose lookups probe at most `bound` slots (see `bound`).
+    #[cfg(feature = "stream")]
+    pub(crate) fn bounded(bound: usize) -> IdTable {
+        IdTable { bound, ..IdTable::default() }
+    }
+
+    /// Lifts the bound, once every id is in.
+    #[cfg(feature = "stream")]
+    pub(crate) fn unbound(&mut self) {
+        self.bound = 0;
     }
 
     #[cfg(any(test, feature = "stream"))]
     pub(crate) fn reserve(&mut self, additional: usize) {
+        self.ids.ends.reserve(additional);
         let wanted = (self.ids.len() + additional + 1).saturating_mul(2).next_power_of_two();
         if wanted > self.slots.len() {
             self.rebuild(wanted);
@@ -99,27 +166,32 @@ impl IdTable {
         self.rebuild(size);
     }
 
+    /// Indexes every id again in `size` slots (a power of two).
     fn rebuild(&mut self, size: usize) {
         self.slots = vec![EMPTY; size];
+        // At most half full: every position is below `size / 2 - 1`.
+        self.positions = Idx::try_from(size / 2 - 1).unwrap_or(EMPTY);
         let ids = std::mem::take(&mut self.ids);
         for (position, id) in ids.iter().enumerate() {
             let Ok(position) = Idx::try_from(position) else { continue };
+            let hash = hash(id);
             // A repeated id keeps its first position.
-            if self.find(&ids, id).is_none() {
-                self.place(id, position);
+            if !matches!(self.find(&ids, id, hash), Ok(Some(_))) {
+                self.place(hash, position);
             }
         }
         self.ids = ids;
     }
 
-    fn place(&mut self, id: &str, position: Idx) {
+    fn place(&mut self, hash: Hash, position: Idx) {
         let mask = self.slots.len().wrapping_sub(1);
-        let mut slot = hash(id) & mask;
+        let packed = position | (hash.tag & !self.positions);
+        let mut slot = hash.start & mask;
         // The table is never full: a free slot is always found.
         for _ in 0..self.slots.len() {
             match self.slots.get_mut(slot) {
                 Some(free) if *free == EMPTY => {
-                    *free = position;
+                    *free = packed;
                     return;
                 }
                 _ => slot = (slot + 1) & mask,
@@ -127,25 +199,31 @@ impl IdTable {
         }
     }
 
-    /// The position of `id`.
-    pub(crate) fn get(&self, id: &str) -> Option<&Idx> {
-        self.find(&self.ids, id)
+    /// The position of `id` (none either if it is absent, or if a bounded table's probe for
+    /// it ran past the bound).
+    pub(crate) fn get(&self, id: &str) -> Option<Idx> {
+        self.find(&self.ids, id, hash(id)).ok().flatten()
     }
 
-    fn find<'a>(&'a self, ids: &Strs, id: &str) -> Option<&'a Idx> {
-        let mask = self.slots.len().checked_sub(1)?;
-        let mut slot = hash(id) & mask;
-        for _ in 0..self.slots.len() {
-            let found = self.slots.get(slot)?;
-            if *found == EMPTY {
-                return None;
+    fn find(&self, ids: &Strs, id: &str, hash: Hash) -> Result<Option<Idx>, NotNew> {
+        let Some(mask) = self.slots.len().checked_sub(1) else { return Ok(None) };
+        let tag = hash.tag & !self.positions;
+        let mut slot = hash.start & mask;
+        let steps = if self.bound == 0 { self.slots.len() } else { self.bound.min(self.slots.len()) };
+        for _ in 0..steps {
+            let Some(&found) = self.slots.get(slot) else { return Ok(None) };
+            if found == EMPTY {
+                return Ok(None);
             }
-            if ids.get(*found as usize) == Some(id) {
-                return Some(found);
+            let position = found & self.positions;
+            if found & !self.positions == tag
+                && ids.bytes(position as usize).is_some_and(|other| same(other, id.as_bytes()))
+            {
+                return Ok(Some(position));
             }
             slot = (slot + 1) & mask;
         }
-        None
+        if steps < self.slots.len() { Err(NotNew::Crowded) } else { Ok(None) }
     }
 
     pub(crate) fn contains_key(&self, id: &str) -> bool {
@@ -189,6 +267,16 @@ impl ProjectTable {
         self.offices.push(office);
         self.members.extend_from_slice(team);
         self.team_ends.push(self.members.len());
+    }
+
+    /// Room for `additional` more Projects of a usual size.
+    #[cfg(feature = "stream")]
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.names.text.reserve(additional.saturating_mul(24));
+        self.names.ends.reserve(additional);
+        self.offices.reserve(additional);
+        self.team_ends.reserve(additional);
+        self.members.reserve(additional.saturating_mul(6));
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -247,19 +335,105 @@ mod tests {
         for i in 0..1000 {
             assert_eq!(table.insert(&format!("p-{i:06}")), Ok(i));
         }
-        assert_eq!(table.insert("p-000007"), Err(7));
+        assert_eq!(table.insert("p-000007"), Err(NotNew::Repeat(7)));
         assert_eq!(table.insert("after"), Ok(1001));
         for i in 0..1000 {
-            assert_eq!(table.get(&format!("p-{i:06}")), Some(&i));
+            assert_eq!(table.get(&format!("p-{i:06}")), Some(i));
         }
-        assert_eq!(table.get("after"), Some(&1001));
+        assert_eq!(table.get("after"), Some(1001));
         assert_eq!(table.id(1000), Some("p-000007"));
         assert_eq!(table.get("p-001000"), None);
         assert_eq!(table.get(""), None);
         table.reserve(5000);
-        assert_eq!(table.get("p-000999"), Some(&999));
-        assert_eq!(table.get("p-000007"), Some(&7));
+        assert_eq!(table.get("p-000999"), Some(999));
+        assert_eq!(table.get("p-000007"), Some(7));
         assert_eq!(table.len(), 1002);
+    }
+
+    #[test]
+    fn ids_that_differ_in_their_last_characters_spread_over_the_table() {
+        let mut table = IdTable::default();
+        let count = 200_000;
+        for i in 0..count {
+            assert!(table.insert(&format!("p-{i:06}")).is_ok());
+        }
+        // Linear probing at most half full: about 1.5 slots a hit when the hash spreads well.
+        let mask = table.slots.len() - 1;
+        let mut probes = 0;
+        let mut longest = 0;
+        for i in 0..count {
+            let id = format!("p-{i:06}");
+            let mut slot = hash(&id).start & mask;
+            probes += 1;
+            let before = probes;
+            while table
+                .slots
+                .get(slot)
+                .is_some_and(|s| table.ids.get((s & table.positions) as usize) != Some(id.as_str()))
+            {
+                slot = (slot + 1) & mask;
+                probes += 1;
+            }
+            longest = longest.max(probes - before + 1);
+        }
+        assert!(probes < count * 2, "{probes} probes for {count} ids");
+        // The stream loader's bound is far from what such ids need.
+        assert!(longest * 4 < PROBE_BOUND, "a probe of {longest}");
+    }
+
+    #[test]
+    fn ids_are_compared_whole() {
+        for (a, b) in [
+            ("", ""),
+            ("u-1", "u-1"),
+            ("p-000123", "p-000123"),
+            ("a long id of many words", "a long id of many words"),
+        ] {
+            assert!(same(a.as_bytes(), b.as_bytes()));
+        }
+        for (a, b) in [
+            ("", "a"),
+            ("u-1", "u-2"),
+            ("p-000123", "p-000124"),
+            ("p-0001234", "p-0001235"),
+            ("abcdefgh1", "bbcdefgh1"),
+        ] {
+            assert!(!same(a.as_bytes(), b.as_bytes()) && !same(b.as_bytes(), a.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn repeats_count_as_positions_and_the_table_grows_with_them() {
+        let mut table = IdTable::default();
+        assert_eq!(table.insert("a"), Ok(0));
+        for _ in 0..40 {
+            assert_eq!(table.insert("a"), Err(NotNew::Repeat(0)));
+        }
+        assert_eq!(table.insert("b"), Ok(41));
+        assert_eq!(table.insert("b"), Err(NotNew::Repeat(41)));
+        assert_eq!(table.get("b"), Some(41));
+        assert!((table.len() + 1) * 2 <= table.slots.len());
+    }
+
+    #[test]
+    #[cfg(feature = "stream")]
+    fn a_bounded_table_refuses_a_crowded_probe() {
+        // Ids that all start their probe at one slot, as ids made to collide would.
+        let mut table = IdTable::bounded(8);
+        table.reserve(100);
+        let mask = table.slots.len() - 1;
+        let start = hash("x-0").start & mask;
+        let crowd: Vec<String> = (0..200_000)
+            .map(|i| format!("x-{i}"))
+            .filter(|id| hash(id).start & mask == start)
+            .take(20)
+            .collect();
+        assert_eq!(crowd.len(), 20);
+        let results: Vec<_> = crowd.iter().map(|id| table.insert(id)).collect();
+        assert!(results.iter().take(8).all(Result::is_ok));
+        assert!(results.contains(&Err(NotNew::Crowded)));
+        table.unbound();
+        assert_eq!(crowd.first().and_then(|id| table.get(id)), Some(0));
     }
 
     #[test]

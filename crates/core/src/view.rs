@@ -84,7 +84,7 @@ enum Reach {
 impl Policy {
     /// The dense index of the Project with this id.
     pub fn project_index(&self, id: &str) -> Option<ProjectIndex> {
-        self.ids.projects.get(id).copied().map(ProjectIndex)
+        self.ids.projects.get(id).map(ProjectIndex)
     }
 
     /// The Project at `index`, by id.

@@ -302,34 +302,89 @@ fn clock() -> Timestamp {
 /// that a large snapshot is never copied whole into WebAssembly memory (which, once grown,
 /// never shrinks); or a string's bytes.
 enum Input {
-    /// A copy the engine alone holds (`new Uint8Array(bytes)`): the loader reads its source
-    /// twice, to verify and then to read, and nothing else (a `SharedArrayBuffer` written by
-    /// another thread, a subclass) may change what it reads in between.
-    Bytes(Uint8Array),
+    Bytes(Bytes),
     Text(Vec<u8>),
+}
+
+/// The caller's `Uint8Array`, not copied, read without running any of the caller's code: its
+/// buffer, offset and length are read once, by the getters the language defines (not the
+/// array's own properties, which a subclass or the caller may redefine), and each window is a
+/// fresh view of that buffer. Bytes that change while they are read (a `SharedArrayBuffer`
+/// written by a worker) can only make the load fail: the loader hashes exactly what it reads.
+#[cfg(feature = "stream")]
+struct Bytes {
+    buffer: JsValue,
+    offset: f64,
+    len: usize,
+}
+
+#[cfg(feature = "stream")]
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = Uint8Array)]
+    type Window;
+
+    /// `new Uint8Array(buffer, byteOffset, length)`; throws when out of range.
+    #[wasm_bindgen(constructor, js_class = "Uint8Array", catch)]
+    fn new(buffer: &JsValue, byte_offset: f64, length: f64) -> Result<Window, JsValue>;
+}
+
+#[cfg(feature = "stream")]
+impl Bytes {
+    fn of(array: &JsValue) -> Option<Bytes> {
+        // %TypedArray%.prototype, reached from a fresh array of our own.
+        let own = Uint8Array::new_with_length(0);
+        let typed_array = js_sys::Object::get_prototype_of(&js_sys::Object::get_prototype_of(&own));
+        let get = |name: &str| -> Option<JsValue> {
+            let descriptor =
+                js_sys::Object::get_own_property_descriptor(&typed_array, &JsValue::from_str(name));
+            let getter: js_sys::Function =
+                Reflect::get(&descriptor, &JsValue::from_str("get")).ok()?.dyn_into().ok()?;
+            getter.call0(array).ok()
+        };
+        let buffer = get("buffer")?;
+        let offset = get("byteOffset")?.as_f64()?;
+        let len = get("byteLength")?.as_f64()?;
+        // A whole number of bytes that this module can address, or nothing.
+        #[expect(clippy::cast_precision_loss, reason = "usize::MAX as a bound only")]
+        let addressable = (0.0..=usize::MAX as f64).contains(&len) && len.fract() == 0.0;
+        if !addressable {
+            return None;
+        }
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked just above")]
+        let len = len as usize;
+        Some(Bytes { buffer, offset, len })
+    }
+
+    fn read_at(&self, at: usize, into: &mut [u8]) -> bool {
+        if at.checked_add(into.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        #[expect(clippy::cast_precision_loss, reason = "offsets within an ArrayBuffer are below 2^53")]
+        let (start, len) = (self.offset + at as f64, into.len() as f64);
+        let Ok(window) = Window::new(&self.buffer, start, len) else { return false };
+        let window: Uint8Array = window.unchecked_into();
+        if window.length() as usize != into.len() {
+            return false;
+        }
+        window.copy_to(into);
+        true
+    }
 }
 
 #[cfg(feature = "stream")]
 impl tessera_core::Source for Input {
     fn len(&self) -> usize {
         match self {
-            Input::Bytes(bytes) => bytes.length() as usize,
+            Input::Bytes(bytes) => bytes.len,
             Input::Text(bytes) => bytes.len(),
         }
     }
 
     fn read_at(&self, at: usize, into: &mut [u8]) -> bool {
-        let Some(end) = at.checked_add(into.len()) else { return false };
         match self {
-            Input::Bytes(bytes) => {
-                let (Ok(start), Ok(end)) = (u32::try_from(at), u32::try_from(end)) else { return false };
-                if end > bytes.length() {
-                    return false;
-                }
-                bytes.subarray(start, end).copy_to(into);
-                true
-            }
-            Input::Text(text) => match text.get(at..end) {
+            Input::Bytes(bytes) => bytes.read_at(at, into),
+            Input::Text(text) => match at.checked_add(into.len()).and_then(|end| text.get(at..end)) {
                 Some(bytes) => {
                     into.copy_from_slice(bytes);
                     true
@@ -343,46 +398,61 @@ impl tessera_core::Source for Input {
 /// Without the `stream` feature (the default build, which has a size budget) the loader reads
 /// the snapshot whole: its bytes are copied into WebAssembly memory.
 #[cfg(not(feature = "stream"))]
-fn snapshot_input(snapshot: &JsValue) -> Result<Vec<u8>, JsValue> {
+type Input = Vec<u8>;
+
+#[cfg(not(feature = "stream"))]
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = Uint8Array)]
+    type Copy;
+
+    /// `new Uint8Array(array)`: a copy made by the language's own constructor, which reads the
+    /// array's internal length, not its (perhaps redefined) properties; throws when detached.
+    #[wasm_bindgen(constructor, js_class = "Uint8Array", catch)]
+    fn new(array: &JsValue) -> Result<Copy, JsValue>;
+}
+
+#[cfg(not(feature = "stream"))]
+fn snapshot_input(snapshot: &JsValue) -> Result<Input, JsValue> {
     if let Some(text) = snapshot.as_string() {
         return Ok(text.into_bytes());
     }
-    if let Some(bytes) = snapshot.dyn_ref::<Uint8Array>() {
-        return Ok(bytes.to_vec());
+    if snapshot.is_instance_of::<Uint8Array>() {
+        let copy = Copy::new(snapshot)
+            .map_err(|_| error("invalid_input", "the snapshot's Uint8Array could not be read"))?;
+        return Ok(copy.unchecked_into::<Uint8Array>().to_vec());
     }
     Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
 }
 
 #[cfg(not(feature = "stream"))]
-fn load_engine(snapshot: &JsValue, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
-    Engine::load(&snapshot_input(snapshot)?, keys, options).map_err(|e| error(e.code(), e.to_string()))
+fn load_engine(input: &Input, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
+    Engine::load(input, keys, options).map_err(|e| error(e.code(), e.to_string()))
 }
 
 #[cfg(feature = "stream")]
-fn load_engine(snapshot: &JsValue, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
-    Engine::load_from(&snapshot_input(snapshot)?, keys, options).map_err(|e| error(e.code(), e.to_string()))
+fn load_engine(input: &Input, keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, JsValue> {
+    Engine::load_from(input, keys, options).map_err(|e| error(e.code(), e.to_string()))
 }
 
 #[cfg(not(feature = "stream"))]
 fn update_engine(
     engine: &mut Engine,
-    snapshot: &JsValue,
+    input: &Input,
     keys: &TrustedKeys,
     options: &VerifyOptions,
 ) -> Result<(), JsValue> {
-    let bytes = snapshot_input(snapshot)?;
-    engine.update(&bytes, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
+    engine.update(input, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
 }
 
 #[cfg(feature = "stream")]
 fn update_engine(
     engine: &mut Engine,
-    snapshot: &JsValue,
+    input: &Input,
     keys: &TrustedKeys,
     options: &VerifyOptions,
 ) -> Result<(), JsValue> {
-    let input = snapshot_input(snapshot)?;
-    engine.update_from(&input, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
+    engine.update_from(input, keys, options).map(|_| ()).map_err(|e| error(e.code(), e.to_string()))
 }
 
 #[cfg(feature = "stream")]
@@ -391,7 +461,9 @@ fn snapshot_input(snapshot: &JsValue) -> Result<Input, JsValue> {
         return Ok(Input::Text(text.into_bytes()));
     }
     if snapshot.is_instance_of::<Uint8Array>() {
-        return Ok(Input::Bytes(Uint8Array::new(snapshot)));
+        return Bytes::of(snapshot)
+            .map(Input::Bytes)
+            .ok_or_else(|| error("invalid_input", "the snapshot's Uint8Array could not be read"));
     }
     Err(error("invalid_input", "a snapshot is a Uint8Array or a string"))
 }
@@ -419,7 +491,7 @@ impl PolicyEngine {
         let settings =
             Settings { keys: TrustedKeys::new(), min_version: 0, now: None, max_bytes: DEFAULT_MAX_BYTES }
                 .read(options, true)?;
-        let engine = load_engine(snapshot, &settings.keys, &settings.verify_options())?;
+        let engine = load_engine(&snapshot_input(snapshot)?, &settings.keys, &settings.verify_options())?;
         Ok(PolicyEngine { shared: Rc::new(RefCell::new(Shared { engine, settings })) })
     }
 
@@ -431,13 +503,15 @@ impl PolicyEngine {
         snapshot: &SnapshotInput,
         options: Option<PartialLoadOptionsInput>,
     ) -> Result<SnapshotInfoOutput, JsValue> {
+        // Read before the engine is borrowed: nothing of the caller's runs while it is.
+        let input = snapshot_input(snapshot)?;
         let mut shared =
             self.shared.try_borrow_mut().map_err(|_| error("invalid_input", "the engine is busy"))?;
         let settings = match &options {
             Some(options) => shared.settings.clone().read(options, false)?,
             None => shared.settings.clone(),
         };
-        update_engine(&mut shared.engine, snapshot, &settings.keys, &settings.verify_options())?;
+        update_engine(&mut shared.engine, &input, &settings.keys, &settings.verify_options())?;
         shared.settings = settings;
         UPDATES.fetch_add(1, Ordering::Relaxed);
         info(shared.engine.snapshot())

@@ -101,6 +101,34 @@ fn the_conformance_corpus_decides_as_the_core() {
 }
 
 #[wasm_bindgen_test]
+fn a_uint8array_is_read_as_the_language_defines_it_whatever_its_own_properties_say() {
+    let good = signed(&small_org(), 5, now());
+    // A view into a larger buffer, at an offset.
+    let mut padded = vec![b'x'; 7];
+    padded.extend_from_slice(&good);
+    padded.extend_from_slice(b"trailing");
+    let buffer = Uint8Array::from(padded.as_slice()).buffer();
+    #[expect(clippy::cast_possible_truncation, reason = "a small test snapshot")]
+    let view = Uint8Array::new_with_byte_offset_and_length(&buffer, 7, good.len() as u32);
+    let engine =
+        PolicyEngine::load(JsValue::from(view.clone()).unchecked_ref(), options(now(), &[]).unchecked_ref())
+            .unwrap();
+    assert_eq!(get(&engine.info().unwrap().into(), "version").as_f64(), Some(5.0));
+    // Own properties that lie about its length and contents are never asked.
+    let liar = Uint8Array::from(good.as_slice());
+    let descriptor = Object::new();
+    let three = js_sys::Function::new_no_args("return 3;");
+    Reflect::set(&descriptor, &"get".into(), &three).unwrap();
+    Object::define_property(&liar, &"length".into(), &descriptor);
+    let empty = js_sys::Function::new_no_args("return new Uint8Array(0);");
+    Reflect::set(&liar, &"subarray".into(), &empty).unwrap();
+    assert_eq!(get(&liar, "length").as_f64(), Some(3.0));
+    let engine =
+        PolicyEngine::load(JsValue::from(liar).unchecked_ref(), options(now(), &[]).unchecked_ref()).unwrap();
+    assert_eq!(get(&engine.info().unwrap().into(), "version").as_f64(), Some(5.0));
+}
+
+#[wasm_bindgen_test]
 fn load_failures_throw_their_codes() {
     let org = small_org();
     let good = signed(&org, 5, now());

@@ -79,26 +79,23 @@ pub fn dist() -> Result<Dist> {
     fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let version = package_version()?;
 
-    // The default build, within its size budget, and the full one (impact analysis, what would
-    // grant, and snapshots read as a stream, for apps that want them), each bound three ways.
-    for (features, folder) in [(None, dir.clone()), (Some("impact,stream"), dir.join("full"))] {
-        let mut args = vec![
-            "build",
-            "-p",
-            "tessera-wasm",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            "wasm-release",
-        ];
+    // The default build, small (within its size budget), and the full one, fast (impact
+    // analysis, what would grant, and snapshots read as a stream, for apps that want them),
+    // each bound three ways.
+    let builds = [
+        (None, "wasm-release", Shrink::Size, dir.clone()),
+        (Some("impact,stream"), "wasm-fast", Shrink::Speed, dir.join("full")),
+    ];
+    for (features, profile, shrink, folder) in builds {
+        let mut args =
+            vec!["build", "-p", "tessera-wasm", "--target", "wasm32-unknown-unknown", "--profile", profile];
         if let Some(features) = features {
             args.extend(["--features", features]);
         }
         run(&cargo(), args)?;
-        bind(
-            &root().join(target_dir()).join("wasm32-unknown-unknown/wasm-release/tessera_wasm.wasm"),
-            &folder,
-        )?;
+        let wasm =
+            root().join(target_dir()).join(format!("wasm32-unknown-unknown/{profile}/tessera_wasm.wasm"));
+        bind(&wasm, &folder, shrink)?;
     }
     // TypeScript's node10 resolver finds `tessera-policy/full` through this.
     write(
@@ -127,8 +124,17 @@ pub fn dist() -> Result<Dist> {
     Ok(Dist { tarball })
 }
 
-/// Binds `wasm` three ways into `dir` (`web`, `bundler`, `node`), each shrunk by `wasm-opt`.
-fn bind(wasm: &Path, dir: &Path) -> Result<()> {
+/// What `wasm-opt` optimises a module for.
+#[derive(Clone, Copy)]
+pub enum Shrink {
+    /// `-Oz`.
+    Size,
+    /// `-O3`.
+    Speed,
+}
+
+/// Binds `wasm` three ways into `dir` (`web`, `bundler`, `node`), each optimised by `wasm-opt`.
+fn bind(wasm: &Path, dir: &Path, shrink: Shrink) -> Result<()> {
     for (target, folder) in BINDINGS {
         let out = dir.join(folder);
         run(
@@ -143,7 +149,7 @@ fn bind(wasm: &Path, dir: &Path) -> Result<()> {
                 &wasm.display().to_string(),
             ],
         )?;
-        wasm_opt(&out.join(format!("{OUT_NAME}_bg.wasm")))?;
+        wasm_opt(&out.join(format!("{OUT_NAME}_bg.wasm")), shrink)?;
         // Each folder says how Node reads its `.js` files, and where an old resolver (TypeScript's
         // node10) finds the subpath's entry.
         let kind = if target == "nodejs" { "commonjs" } else { "module" };
@@ -182,15 +188,24 @@ fn bind(wasm: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Shrinks `module` in place with `wasm-opt -Oz` from the pinned npm package `binaryen`.
-pub fn wasm_opt(module: &Path) -> Result<()> {
+/// Optimises `module` in place with `wasm-opt` from the pinned npm package `binaryen`.
+pub fn wasm_opt(module: &Path, shrink: Shrink) -> Result<()> {
     let module = module.display().to_string();
     // The features rustc enables by default for wasm32-unknown-unknown: binaryen must be told,
     // since the target-features section does not survive stripping.
+    let level = match shrink {
+        Shrink::Size => ["-Oz", "-ocimfs", "-1"],
+        // Functions with one caller stay out of line when large: V8 optimises a function's code
+        // in the background and swaps it in only at its next call, so the loader's per-Project
+        // function must not be folded into the one call that reads the whole snapshot.
+        Shrink::Speed => ["-O3", "-ocimfs", "500"],
+    };
     run(
         &node_bin("wasm-opt"),
         [
-            "-Oz",
+            level[0],
+            level[1],
+            level[2],
             "--enable-bulk-memory",
             "--enable-bulk-memory-opt",
             "--enable-nontrapping-float-to-int",

@@ -121,7 +121,7 @@ fn test() -> Result<()> {
     run(&cargo, ["fmt", "--all", "--", "--check"]).context("run `cargo fmt --all` and commit")?;
     run(&cargo, ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     // The wasm crate on its own target, in its default and its full build.
-    for features in [&[][..], &["--features", "impact"][..]] {
+    for features in [&[][..], &["--features", "impact,stream"][..]] {
         let mut args =
             vec!["clippy", "-p", "tessera-wasm", "--all-targets", "--target", "wasm32-unknown-unknown"];
         args.extend(features);
@@ -173,7 +173,8 @@ fn test() -> Result<()> {
 /// Chromium driven by chromedriver.
 fn wasm_tests() -> Result<()> {
     let webdriver = root().join("crates/wasm/webdriver.json");
-    for (browser, features) in [(false, None), (true, None), (false, Some("impact")), (true, Some("impact"))]
+    for (browser, features) in
+        [(false, None), (true, None), (false, Some("impact,stream")), (true, Some("impact,stream"))]
     {
         let mut command = Command::new(cargo());
         command.args(["test", "-p", "tessera-wasm", "--target", "wasm32-unknown-unknown"]);

@@ -50,7 +50,7 @@ pub fn site() -> Result<PathBuf> {
         ],
     )?;
     let module = pkg.join(format!("{OUT_NAME}_bg.wasm"));
-    dist::wasm_opt(&module)?;
+    dist::wasm_opt(&module, dist::Shrink::Size)?;
     let _ = fs::remove_file(pkg.join(".gitignore"));
     copy_tree(&root().join("www"), &dir)?;
     let _ = fs::remove_file(dir.join("README.md"));

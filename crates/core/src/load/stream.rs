@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{Agreement, DirectMessage, Group, Network, Office, Org, User};
-use crate::policy::{IdMap, Idx, Policy, ReadProjects, to_idx};
+use crate::policy::{Idx, Policy, ReadProjects};
 use crate::snapshot::{
     EnvelopeSignature, Header, KeyId, MAX_SIGNATURES, PAYLOAD_TYPE, SCHEMA_VERSION, SchemaProbe, Snapshot,
     TrustedKeys, VerifyOptions, check_header,
 };
-use crate::table::{IdTable, ProjectTable};
+use crate::table::{IdTable, PROBE_BOUND, ProjectTable};
 
 use super::{GiveUp, Source};
 
@@ -25,13 +25,24 @@ type Fast<T> = Result<T, GiveUp>;
 const WINDOW: usize = 64 * 1024;
 
 /// Verifies and reads `source`, or gives up.
+///
+/// The payload is decoded once: each window is hashed for the signature and read in the same
+/// pass, and what was read is used only once the signature over all of it verifies. The
+/// bytes read are then exactly the bytes signed, even from a source that changes under the
+/// loader (such a source can make the load give up, never accept what was not signed).
 pub(crate) fn verify(source: &dyn Source, keys: &TrustedKeys, options: &VerifyOptions) -> Fast<Snapshot> {
     let envelope = read_envelope(source)?;
     if envelope.payload_type != PAYLOAD_TYPE {
         return Err(GiveUp);
     }
-    let key_id = verify_payload(source, &envelope, keys)?;
-    let (header, policy) = read_payload(source, &envelope, options)?;
+    let signed = Signed::new(source, &envelope, keys)?;
+    let payload = Payload {
+        decoder: Decoder::new(source, &envelope.payload, signed),
+        buf: Vec::new(),
+        pos: 0,
+        ended: false,
+    };
+    let (header, key_id, policy) = read_payload(payload, options)?;
     Ok(Snapshot::from_parts(header, key_id, policy))
 }
 
@@ -238,6 +249,7 @@ impl Scan {
 /// Bytes of the envelope's small fields (its type and signatures), at most.
 const SMALL: usize = 64 * 1024;
 
+#[inline(never)]
 fn read_envelope(source: &dyn Source) -> Fast<Envelope> {
     let mut cursor = Cursor::new(source);
     let mut payload_type = None;
@@ -284,20 +296,29 @@ fn read_envelope(source: &dyn Source) -> Fast<Envelope> {
     })
 }
 
-/// The payload's base64, decoded a window at a time.
+/// The payload's base64, decoded a window at a time, each window hashed as it is decoded.
 struct Decoder<'s> {
     source: &'s dyn Source,
     next: usize,
     end: usize,
     window: Vec<u8>,
+    signed: Signed,
 }
 
 impl<'s> Decoder<'s> {
-    fn new(source: &'s dyn Source, payload: &std::ops::Range<usize>) -> Decoder<'s> {
-        Decoder { source, next: payload.start, end: payload.end, window: Vec::new() }
+    fn new(source: &'s dyn Source, payload: &std::ops::Range<usize>, signed: Signed) -> Decoder<'s> {
+        Decoder { source, next: payload.start, end: payload.end, window: Vec::new(), signed }
     }
 
-    /// Appends the next window's bytes to `into`; false once all are decoded.
+    /// The key whose signature verifies over the whole payload, once all of it is decoded.
+    fn verified(self) -> Fast<KeyId> {
+        if self.next < self.end {
+            return Err(GiveUp);
+        }
+        self.signed.verified()
+    }
+
+    /// Appends the next window's bytes to `into`, hashed; false once all are decoded.
     fn decode_into(&mut self, into: &mut Vec<u8>) -> Fast<bool> {
         let len = WINDOW.min(self.end.saturating_sub(self.next));
         if len == 0 {
@@ -313,6 +334,7 @@ impl<'s> Decoder<'s> {
         let tail = into.get_mut(at..).ok_or(GiveUp)?;
         let written = BASE64.decode_slice(&self.window, tail).map_err(|_| GiveUp)?;
         into.truncate(at + written);
+        self.signed.update(into.get(at..).ok_or(GiveUp)?);
         Ok(true)
     }
 }
@@ -332,55 +354,64 @@ fn decoded_len(source: &dyn Source, payload: &std::ops::Range<usize>) -> Fast<us
     Ok(len / 4 * 3 - padding)
 }
 
-/// Checks that a trusted key signed the payload, hashing it as it is decoded; the key's id.
-fn verify_payload(source: &dyn Source, envelope: &Envelope, keys: &TrustedKeys) -> Fast<KeyId> {
-    if envelope.signatures.is_empty() || envelope.signatures.len() > MAX_SIGNATURES {
-        return Err(GiveUp);
-    }
-    let mut candidates: Vec<(KeyId, StreamVerifier)> = Vec::new();
-    for signature in &envelope.signatures {
-        let Ok(bytes) = BASE64.decode(signature.sig.as_bytes()) else { continue };
-        let Ok(sig) = Signature::from_slice(&bytes) else { continue };
-        for (key_id, key) in keys.candidates(&signature.keyid) {
-            let key = key.verifying_key();
-            // What `verify_strict` refuses besides a wrong signature: a weak key, and an R that
-            // is not a point or is of small order.
-            let r = curve25519_dalek::edwards::CompressedEdwardsY(sig.r_bytes().to_owned());
-            if key.is_weak() || r.decompress().is_none_or(|point| point.is_small_order()) {
-                continue;
-            }
-            if let Ok(verifier) = key.verify_stream(&sig) {
-                candidates.push((key_id.clone(), verifier));
+/// The signature check over the payload, fed as the payload is decoded: one streaming
+/// verifier for each signature a trusted key might have made.
+struct Signed {
+    candidates: Vec<(KeyId, StreamVerifier)>,
+    /// The payload's length as the signed prefix declares it; what is decoded must have it.
+    declared: usize,
+    decoded: usize,
+}
+
+impl Signed {
+    fn new(source: &dyn Source, envelope: &Envelope, keys: &TrustedKeys) -> Fast<Signed> {
+        if envelope.signatures.is_empty() || envelope.signatures.len() > MAX_SIGNATURES {
+            return Err(GiveUp);
+        }
+        let mut candidates: Vec<(KeyId, StreamVerifier)> = Vec::new();
+        for signature in &envelope.signatures {
+            let Ok(bytes) = BASE64.decode(signature.sig.as_bytes()) else { continue };
+            let Ok(sig) = Signature::from_slice(&bytes) else { continue };
+            for (key_id, key) in keys.candidates(&signature.keyid) {
+                let key = key.verifying_key();
+                // What `verify_strict` refuses besides a wrong signature: a weak key, and an R
+                // that is not a point or is of small order.
+                let r = curve25519_dalek::edwards::CompressedEdwardsY(sig.r_bytes().to_owned());
+                if key.is_weak() || r.decompress().is_none_or(|point| point.is_small_order()) {
+                    continue;
+                }
+                if let Ok(verifier) = key.verify_stream(&sig) {
+                    candidates.push((key_id.clone(), verifier));
+                }
             }
         }
-    }
-    if candidates.is_empty() {
-        return Err(GiveUp);
-    }
-    let prefix = format!(
-        "DSSEv1 {} {} {} ",
-        envelope.payload_type.len(),
-        envelope.payload_type,
-        decoded_len(source, &envelope.payload)?
-    );
-    for (_, verifier) in &mut candidates {
-        verifier.update(prefix.as_bytes());
-    }
-    let mut decoder = Decoder::new(source, &envelope.payload);
-    let mut bytes = Vec::with_capacity(WINDOW);
-    loop {
-        bytes.clear();
-        if !decoder.decode_into(&mut bytes)? {
-            break;
+        if candidates.is_empty() {
+            return Err(GiveUp);
         }
+        let declared = decoded_len(source, &envelope.payload)?;
+        let prefix = format!("DSSEv1 {} {} {declared} ", envelope.payload_type.len(), envelope.payload_type);
         for (_, verifier) in &mut candidates {
-            verifier.update(&bytes);
+            verifier.update(prefix.as_bytes());
+        }
+        Ok(Signed { candidates, declared, decoded: 0 })
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.decoded += bytes.len();
+        for (_, verifier) in &mut self.candidates {
+            verifier.update(bytes);
         }
     }
-    candidates
-        .into_iter()
-        .find_map(|(key_id, verifier)| verifier.finalize_and_verify().is_ok().then_some(key_id))
-        .ok_or(GiveUp)
+
+    fn verified(self) -> Fast<KeyId> {
+        if self.decoded != self.declared {
+            return Err(GiveUp);
+        }
+        self.candidates
+            .into_iter()
+            .find_map(|(key_id, verifier)| verifier.finalize_and_verify().is_ok().then_some(key_id))
+            .ok_or(GiveUp)
+    }
 }
 
 /// The decoded payload, read as a stream of JSON: what has been decoded and not yet read is
@@ -395,6 +426,10 @@ struct Payload<'s> {
 /// At least this much is decoded ahead of a Project before serde reads it, so that one is
 /// rarely cut in two.
 const AHEAD: usize = 16 * 1024;
+
+/// The longest Project the fast path reads (a name of a megabyte is not one `tessera sign`
+/// is asked to write); a longer one is read by the whole-document path.
+const LARGEST: usize = 1024 * 1024;
 
 impl Payload<'_> {
     /// Decodes another window; false at the end.
@@ -573,90 +608,225 @@ impl std::ops::Deref for Text<'_> {
 
 /// Reads the Projects straight into their tables, checking what [`Policy::new`] checks of
 /// them; gives up on the first problem (the slow path then lists them all).
+#[inline(never)]
 fn read_projects(payload: &mut Payload<'_>, org: &Org, options: &VerifyOptions) -> Fast<ReadProjects> {
-    let limits = &options.limits;
-    let mut users = IdMap::default();
-    users.reserve(org.users.len());
-    for (position, user) in org.users.iter().enumerate() {
-        if user.id.is_empty() || users.insert(user.id.clone(), to_idx(position)).is_some() {
+    // Teams are resolved through a compact index of their own (most of a load's lookups; the
+    // ids lie in one buffer rather than one allocation each). Nothing is verified yet: every
+    // table here is bounded, and gives up on ids made to collide.
+    let mut members = IdTable::bounded(PROBE_BOUND);
+    members.reserve(org.users.len());
+    for user in &org.users {
+        if user.id.is_empty() {
             return Err(GiveUp);
         }
+        members.insert(&user.id).map_err(|_| GiveUp)?;
     }
-    let mut offices = IdMap::default();
-    for (position, office) in org.offices.iter().enumerate() {
-        if office.id.is_empty() || offices.insert(office.id.clone(), to_idx(position)).is_some() {
+    let mut offices = IdTable::bounded(PROBE_BOUND);
+    offices.reserve(org.offices.len());
+    for office in &org.offices {
+        if office.id.is_empty() {
             return Err(GiveUp);
         }
+        offices.insert(&office.id).map_err(|_| GiveUp)?;
     }
     // About 150 bytes of JSON to a Project: a first guess that spares most regrowing.
     let guess = (payload.decoder.end - payload.decoder.next) / 200;
-    let mut ids = IdTable::default();
-    ids.reserve(guess);
-    let mut table = ProjectTable::default();
-    let mut team: Vec<Idx> = Vec::new();
+    let mut into = Projects {
+        ids: IdTable::bounded(PROBE_BOUND),
+        table: ProjectTable::default(),
+        team: Vec::new(),
+        members,
+        offices,
+        limits: &options.limits,
+    };
+    into.ids.reserve(guess);
+    into.table.reserve(guess);
 
     payload.expect(b'[')?;
     if payload.peek_token()? == Some(b']') {
         payload.pos += 1;
-        return Ok(ReadProjects { ids, table, users });
+        into.ids.unbound();
+        return Ok(ReadProjects { ids: into.ids, table: into.table });
     }
-    loop {
-        while !payload.ended && payload.buf.len() - payload.pos < AHEAD {
-            payload.more()?;
-        }
-        payload.peek_token()?;
-        let read = {
-            let text = payload.buf.get(payload.pos..).ok_or(GiveUp)?;
-            let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<ProjectIn<'_>>();
-            match stream.next() {
-                Some(Ok(project)) => {
-                    if ids.len() >= limits.entities_per_kind
-                        || project.id.is_empty()
-                        || project.id.len() > limits.id_bytes
-                        || project.team.len() > limits.team_size
-                    {
-                        return Err(GiveUp);
-                    }
-                    let office = *offices.get(&*project.office).ok_or(GiveUp)?;
-                    team.clear();
-                    for member in &project.team {
-                        team.push(*users.get(&**member).ok_or(GiveUp)?);
-                    }
-                    team.sort_unstable();
-                    if team.windows(2).any(|pair| pair.first() == pair.get(1)) {
-                        return Err(GiveUp);
-                    }
-                    if let Some(creator) = &project.created_by {
-                        let creator = users.get(&**creator).ok_or(GiveUp)?;
-                        team.binary_search(creator).map_err(|_| GiveUp)?;
-                    }
-                    ids.insert(&project.id).map_err(|_| GiveUp)?;
-                    table.push(&project.name, office, &team);
-                    Some(stream.byte_offset())
-                }
-                Some(Err(error)) if error.is_eof() && !payload.ended => None,
-                _ => return Err(GiveUp),
-            }
-        };
-        match read {
-            Some(read) => payload.pos += read,
-            None => {
-                payload.more()?;
-                continue;
-            }
-        }
-        if !payload.another(b']')? {
-            break;
-        }
-    }
-    table.shrink_to_fit();
-    ids.shrink_to_fit();
-    Ok(ReadProjects { ids, table, users })
+    while into.next(payload)? {}
+    into.table.shrink_to_fit();
+    into.ids.shrink_to_fit();
+    into.ids.unbound();
+    Ok(ReadProjects { ids: into.ids, table: into.table })
 }
 
-fn read_payload(source: &dyn Source, envelope: &Envelope, options: &VerifyOptions) -> Fast<(Header, Policy)> {
-    let mut payload =
-        Payload { decoder: Decoder::new(source, &envelope.payload), buf: Vec::new(), pos: 0, ended: false };
+/// The Projects read so far, and what they are resolved with.
+struct Projects<'l> {
+    ids: IdTable,
+    table: ProjectTable,
+    /// The team being read, resolved.
+    team: Vec<Idx>,
+    members: IdTable,
+    offices: IdTable,
+    limits: &'l crate::Limits,
+}
+
+impl Projects<'_> {
+    /// Reads the next Project of the array; false after the last. Kept out of line (here, and
+    /// by `cargo xtask dist`'s `wasm-opt` flags): V8 first runs WebAssembly with a baseline
+    /// compiler, and swaps in optimised code only at a function's next call, so a loop run in
+    /// one long call would stay slow for a whole first load.
+    #[inline(never)]
+    fn next(&mut self, payload: &mut Payload<'_>) -> Fast<bool> {
+        loop {
+            while !payload.ended && payload.buf.len() - payload.pos < AHEAD {
+                payload.more()?;
+            }
+            payload.peek_token()?;
+            let text = payload.buf.get(payload.pos..).ok_or(GiveUp)?;
+            let read = match self.plain(text)? {
+                Some(read) => Some(read),
+                None => {
+                    let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<ProjectIn<'_>>();
+                    match stream.next() {
+                        Some(Ok(project)) => {
+                            self.team.clear();
+                            for member in &project.team {
+                                self.member(member)?;
+                            }
+                            self.add(
+                                &project.id,
+                                &project.name,
+                                &project.office,
+                                project.created_by.as_deref(),
+                            )?;
+                            Some(stream.byte_offset())
+                        }
+                        Some(Err(error)) if error.is_eof() && !payload.ended => None,
+                        _ => return Err(GiveUp),
+                    }
+                }
+            };
+            match read {
+                Some(read) => {
+                    payload.pos += read;
+                    return payload.another(b']');
+                }
+                // Cut short: decode more, and read it again; a Project larger than `LARGEST` is
+                // left to the whole-document path (each retry reads it from its start).
+                None => {
+                    let unread = payload.buf.len() - payload.pos;
+                    if unread > LARGEST {
+                        return Err(GiveUp);
+                    }
+                    // Twice as much before the next try: a long Project is read a few times,
+                    // not once per window.
+                    while payload.buf.len() - payload.pos < unread.saturating_mul(2).max(AHEAD) {
+                        if !payload.more()? {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn member(&mut self, id: &str) -> Fast<()> {
+        if self.team.len() >= self.limits.team_size {
+            return Err(GiveUp);
+        }
+        self.team.push(self.members.get(id).ok_or(GiveUp)?);
+        Ok(())
+    }
+
+    /// Adds the Project whose team was just read.
+    fn add(&mut self, id: &str, name: &str, office: &str, created_by: Option<&str>) -> Fast<()> {
+        if self.ids.len() >= self.limits.entities_per_kind
+            || id.is_empty()
+            || id.len() > self.limits.id_bytes
+            || self.team.len() > self.limits.team_size
+        {
+            return Err(GiveUp);
+        }
+        let office = self.offices.get(office).ok_or(GiveUp)?;
+        self.team.sort_unstable();
+        if self.team.windows(2).any(|pair| pair.first() == pair.get(1)) {
+            return Err(GiveUp);
+        }
+        if let Some(creator) = created_by {
+            let creator = self.members.get(creator).ok_or(GiveUp)?;
+            self.team.binary_search(&creator).map_err(|_| GiveUp)?;
+        }
+        self.ids.insert(id).map_err(|_| GiveUp)?;
+        self.table.push(name, office, &self.team);
+        Ok(())
+    }
+
+    /// Reads a Project written exactly as the signer writes one, without serde:
+    /// `{"id":"…","name":"…","office":"…","team":["…",…]}`, perhaps with `,"created_by":"…"`
+    /// before the brace, no whitespace, no escapes; how many bytes it took. `None` for anything
+    /// else, or text cut short: serde then reads it. What this accepts, serde accepts alike.
+    fn plain(&mut self, text: &[u8]) -> Fast<Option<usize>> {
+        let mut at = Plain { text, at: 0 };
+        let Some(id) = at.field(b"{\"id\":\"") else { return Ok(None) };
+        let Some(name) = at.field(b",\"name\":\"") else { return Ok(None) };
+        let Some(office) = at.field(b",\"office\":\"") else { return Ok(None) };
+        if at.literal(b",\"team\":[").is_none() {
+            return Ok(None);
+        }
+        self.team.clear();
+        if at.literal(b"]").is_none() {
+            loop {
+                let Some(member) = at.field(b"\"") else { return Ok(None) };
+                self.member(member)?;
+                if at.literal(b",").is_none() {
+                    if at.literal(b"]").is_none() {
+                        return Ok(None);
+                    }
+                    break;
+                }
+            }
+        }
+        let created_by = if at.literal(b"}").is_some() {
+            None
+        } else {
+            let Some(creator) = at.field(b",\"created_by\":\"") else { return Ok(None) };
+            if at.literal(b"}").is_none() {
+                return Ok(None);
+            }
+            Some(creator)
+        };
+        self.add(id, name, office, created_by)?;
+        Ok(Some(at.at))
+    }
+}
+
+/// A cursor over the text of one Project (see [`Projects::plain`]).
+struct Plain<'t> {
+    text: &'t [u8],
+    at: usize,
+}
+
+impl<'t> Plain<'t> {
+    fn literal(&mut self, literal: &[u8]) -> Option<()> {
+        let end = self.at.checked_add(literal.len())?;
+        (self.text.get(self.at..end)? == literal).then(|| self.at = end)
+    }
+
+    /// `prefix` (which opens a string), then the string's text up to its closing quote:
+    /// UTF-8, without escapes or the control characters JSON refuses.
+    fn field(&mut self, prefix: &[u8]) -> Option<&'t str> {
+        self.literal(prefix)?;
+        let rest = self.text.get(self.at..)?;
+        let len = rest.iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        let text = std::str::from_utf8(rest.get(..len)?).ok()?;
+        self.at += len + 1;
+        Some(text)
+    }
+}
+
+/// Reads the payload, and checks its signature once all of it is decoded: nothing it read is
+/// assembled into a policy before then.
+#[inline(never)]
+fn read_payload(mut payload: Payload<'_>, options: &VerifyOptions) -> Fast<(Header, KeyId, Policy)> {
     payload.expect(b'{')?;
     if payload.key()? != b"header" {
         return Err(GiveUp);
@@ -715,7 +885,10 @@ fn read_payload(source: &dyn Source, envelope: &Envelope, options: &VerifyOption
     if payload.peek_token()?.is_some() {
         return Err(GiveUp);
     }
-    drop(payload);
+    // All of it is decoded and hashed (the end was reached); its text need not stay.
+    let Payload { decoder, buf, .. } = payload;
+    drop(buf);
+    let key_id = decoder.verified()?;
     let org = Org {
         networks: networks.ok_or(GiveUp)?,
         offices: offices.ok_or(GiveUp)?,
@@ -728,7 +901,7 @@ fn read_payload(source: &dyn Source, envelope: &Envelope, options: &VerifyOption
     let projects = projects.ok_or(GiveUp)?;
     options.limits.check(&org).map_err(|_| GiveUp)?;
     let policy = Policy::assemble(&org, Some(projects)).map_err(|_| GiveUp)?;
-    Ok((header, policy))
+    Ok((header, key_id, policy))
 }
 
 #[cfg(test)]
@@ -833,6 +1006,60 @@ mod tests {
         fast_and_slow_agree(&envelope(text.as_bytes(), compact));
     }
 
+    /// Gives `first` until `reads` reads are made, then `then` (of the same length).
+    struct Changing<'a> {
+        first: &'a [u8],
+        then: &'a [u8],
+        reads: std::cell::Cell<usize>,
+    }
+
+    impl Source for Changing<'_> {
+        fn len(&self) -> usize {
+            self.first.len()
+        }
+
+        fn read_at(&self, at: usize, into: &mut [u8]) -> bool {
+            let left = self.reads.get();
+            self.reads.set(left.saturating_sub(1));
+            Slice(if left > 0 { self.first } else { self.then }).read_at(at, into)
+        }
+    }
+
+    #[test]
+    fn a_source_that_changes_under_the_loader_cannot_slip_in_what_was_not_signed() {
+        let org = org(60, 400);
+        let payload = serde_json::to_vec(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
+        let signed = envelope(&payload, compact);
+        // The same envelope and signature around another payload of the same length.
+        let mut other = payload.clone();
+        let name = other.windows(8).position(|w| w == b"\"name\":\"").unwrap_or_default() + 8;
+        if let Some(byte) = other.get_mut(name) {
+            *byte = if *byte == b'Z' { b'Y' } else { b'Z' };
+        }
+        let forged = String::from_utf8(signed.clone())
+            .unwrap_or_default()
+            .replace(&BASE64.encode(&payload), &BASE64.encode(&other))
+            .into_bytes();
+        assert_eq!(forged.len(), signed.len());
+        assert_ne!(forged, signed);
+        // Whenever the change happens, the loader reads what it hashed: the signed payload, or
+        // a refusal.
+        let mut accepted = 0;
+        for reads in 0..40 {
+            for (first, then) in [(&signed, &forged), (&forged, &signed)] {
+                let source = Changing { first, then, reads: std::cell::Cell::new(reads) };
+                if let Ok(snapshot) = verify(&source, &keys(), &options()) {
+                    let slow = Snapshot::verify_whole(&signed, &keys(), &options())
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    snapshot.policy().assert_same(slow.policy());
+                    accepted += 1;
+                }
+            }
+        }
+        // Read from one version throughout, the signed one is accepted; mixed, none is.
+        assert!(accepted > 0 && accepted < 80, "{accepted} accepted");
+    }
+
     #[test]
     fn what_the_fast_path_does_not_expect_is_left_to_the_slow_one() {
         let org = org(30, 40);
@@ -872,6 +1099,21 @@ mod tests {
         let bytes = envelope(&payload, compact);
         assert!(give_up(&bytes));
         assert!(Snapshot::verify(&bytes, &keys(), &options()).is_err());
+        // A name JSON refuses in a Project written as the signer writes one: a raw control
+        // character, bytes that are not UTF-8.
+        let mut named = org.clone();
+        if let Some(project) = named.projects.first_mut() {
+            project.name = "Q@R".to_owned();
+        }
+        let payload = serde_json::to_vec(&PayloadOut { header: &header(), org: &named }).unwrap_or_default();
+        for raw in [&[0x01_u8][..], &[0xff, 0xfe]] {
+            let at = payload.windows(3).position(|w| w == b"Q@R").unwrap_or_default() + 1;
+            let mut refused = payload.clone();
+            refused.splice(at..=at, raw.iter().copied());
+            let bytes = envelope(&refused, compact);
+            assert!(give_up(&bytes));
+            assert!(Snapshot::verify(&bytes, &keys(), &options()).is_err());
+        }
         // The slow path still reads what the fast one gave up on, when it is sound.
         let reordered = envelope(&serde_json::to_vec(&value).unwrap_or_default(), compact);
         let slow = Snapshot::verify(&reordered, &keys(), &options()).unwrap_or_else(|e| panic!("{e}"));
