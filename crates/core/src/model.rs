@@ -308,17 +308,18 @@ mod unique {
         D: Deserializer<'de>,
         V: Deserialize<'de>,
     {
-        deserializer.deserialize_map(UniqueMap(PhantomData))
+        deserializer.deserialize_map(UniqueMap::<V, V>(PhantomData))
     }
 
+    /// Read straight into the outer map (each inner map read by [`Inner`]), with no second map
+    /// built from the first.
     pub(super) fn nested_map<'de, D>(
         deserializer: D,
     ) -> Result<BTreeMap<String, BTreeMap<String, bool>>, D::Error>
     where
         D: Deserializer<'de>,
     {
-        let outer: BTreeMap<String, Inner> = map(deserializer)?;
-        Ok(outer.into_iter().map(|(key, Inner(inner))| (key, inner)).collect())
+        deserializer.deserialize_map(UniqueMap::<Inner, BTreeMap<String, bool>>(PhantomData))
     }
 
     struct Inner(BTreeMap<String, bool>);
@@ -329,10 +330,17 @@ mod unique {
         }
     }
 
-    struct UniqueMap<V>(PhantomData<V>);
+    impl From<Inner> for BTreeMap<String, bool> {
+        fn from(Inner(inner): Inner) -> BTreeMap<String, bool> {
+            inner
+        }
+    }
 
-    impl<'de, V: Deserialize<'de>> Visitor<'de> for UniqueMap<V> {
-        type Value = BTreeMap<String, V>;
+    /// Reads values as `V`, keeps them as `T`.
+    struct UniqueMap<V, T>(PhantomData<(V, T)>);
+
+    impl<'de, V: Deserialize<'de> + Into<T>, T> Visitor<'de> for UniqueMap<V, T> {
+        type Value = BTreeMap<String, T>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a map with unique keys")
@@ -344,7 +352,7 @@ mod unique {
                 if map.contains_key(&key) {
                     return Err(A::Error::custom(format!("duplicate key `{key}`")));
                 }
-                map.insert(key, value);
+                map.insert(key, value.into());
             }
             Ok(map)
         }
