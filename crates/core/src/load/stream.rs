@@ -36,8 +36,8 @@ pub(crate) fn verify(source: &dyn Source, keys: &TrustedKeys, options: &VerifyOp
         return Err(GiveUp);
     }
     let signed = Signed::new(source, &envelope, keys)?;
-    #[cfg(target_arch = "wasm32")]
-    reserve(signed.declared);
+    // What a load keeps is about the payload's size (1.02–1.15 times it, measured).
+    super::reserve(signed.declared);
     let payload = Payload {
         decoder: Decoder::new(source, &envelope.payload, signed),
         buf: Vec::new(),
@@ -54,24 +54,6 @@ struct Envelope {
     signatures: Vec<EnvelopeSignature>,
     /// Where the payload's base64 lies in the source.
     payload: std::ops::Range<usize>,
-}
-
-/// Grows WebAssembly memory in one step by about what the load will keep: as many bytes as
-/// the payload has (module memory after a load measured 1.02–1.15 times that on the benchmark's
-/// organisations). The allocator otherwise grows memory 64 KiB at a time, and V8 takes tens of
-/// microseconds for each `memory.grow`: a 115 MB snapshot made some 1,400 of them, a tenth of
-/// its first load. The reservation is freed at once and the load's allocations are carved
-/// from it, so memory after the load is no larger; if memory cannot grow, nothing is reserved.
-/// It is bounded, like all the loader reads, by the caller's `max_bytes`, and asked for only
-/// once the envelope names a trusted key: a payload that fails later (on its signature, say)
-/// would have grown memory as far by being read.
-#[cfg(target_arch = "wasm32")]
-fn reserve(bytes: usize) {
-    let mut reservation = Vec::<u8>::new();
-    if reservation.try_reserve_exact(bytes).is_ok() {
-        // Kept from the optimiser, which may otherwise drop an allocation nothing reads.
-        std::hint::black_box(&mut reservation);
-    }
 }
 
 /// Reads a source a window at a time, byte by byte where the envelope's small fields are.
