@@ -180,6 +180,19 @@ impl<'s> Cursor<'s> {
     }
 }
 
+/// One value read by serde from the start of `text`, and the bytes it took; `None` if `text`
+/// ends before the value does (and more may follow). Out of line: it is called once per
+/// element.
+#[inline(never)]
+fn element<T: DeserializeOwned>(text: &[u8], ended: bool) -> Fast<Option<(T, usize)>> {
+    let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<T>();
+    match stream.next() {
+        Some(Ok(value)) => Ok(Some((value, stream.byte_offset()))),
+        Some(Err(error)) if error.is_eof() && !ended => Ok(None),
+        _ => Err(GiveUp),
+    }
+}
+
 /// Reads JSON text as the slow path reads the payload (from a `&str`), so that the module
 /// holds one copy of each type's deserializer rather than two.
 fn from_text<T: DeserializeOwned>(text: &[u8]) -> Fast<T> {
@@ -516,21 +529,40 @@ impl Payload<'_> {
             return Ok(items);
         }
         loop {
-            items.push(self.value()?);
+            items.push(self.read(element)?);
             if !self.another(b']')? {
                 return Ok(items);
             }
         }
     }
 
-    /// A whole value, read by serde.
-    #[inline(never)]
-    fn value<T: DeserializeOwned>(&mut self) -> Fast<T> {
-        let end = self.value_end()?;
-        let text = self.buf.get(self.pos..end).ok_or(GiveUp)?;
-        let value = from_text(text)?;
-        self.pos = end;
-        Ok(value)
+    /// The value at `pos`, read by `read` from what is decoded (it returns the value and the
+    /// bytes it took, or `None` when they end before the value does). A value cut short is
+    /// read again with more decoded; one larger than `LARGEST` is left to the whole-document
+    /// path (each retry reads it from its start).
+    fn read<T>(&mut self, mut read: impl FnMut(&[u8], bool) -> Fast<Option<(T, usize)>>) -> Fast<T> {
+        while !self.ended && self.buf.len() - self.pos < AHEAD {
+            self.more()?;
+        }
+        self.peek_token()?;
+        loop {
+            let text = self.buf.get(self.pos..).ok_or(GiveUp)?;
+            if let Some((value, len)) = read(text, self.ended)? {
+                self.pos += len;
+                return Ok(value);
+            }
+            let unread = self.buf.len() - self.pos;
+            if self.ended || unread > LARGEST {
+                return Err(GiveUp);
+            }
+            // Twice as much before the next try: a long value is read a few times, not once
+            // per window.
+            while self.buf.len() - self.pos < unread.saturating_mul(2).max(AHEAD) {
+                if !self.more()? {
+                    break;
+                }
+            }
+        }
     }
 
     /// A whole value, as text.
@@ -705,57 +737,25 @@ impl Projects<'_> {
     /// one long call would stay slow for a whole first load.
     #[inline(never)]
     fn next(&mut self, payload: &mut Payload<'_>) -> Fast<bool> {
-        loop {
-            while !payload.ended && payload.buf.len() - payload.pos < AHEAD {
-                payload.more()?;
+        payload.read(|text, ended| {
+            if let Some(read) = self.plain(text)? {
+                return Ok(Some(((), read)));
             }
-            payload.peek_token()?;
-            let text = payload.buf.get(payload.pos..).ok_or(GiveUp)?;
-            let read = match self.plain(text)? {
-                Some(read) => Some(read),
-                None => {
-                    let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<ProjectIn<'_>>();
-                    match stream.next() {
-                        Some(Ok(project)) => {
-                            self.team.clear();
-                            for member in &project.team {
-                                self.member(member)?;
-                            }
-                            self.add(
-                                &project.id,
-                                &project.name,
-                                &project.office,
-                                project.created_by.as_deref(),
-                            )?;
-                            Some(stream.byte_offset())
-                        }
-                        Some(Err(error)) if error.is_eof() && !payload.ended => None,
-                        _ => return Err(GiveUp),
+            let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<ProjectIn<'_>>();
+            match stream.next() {
+                Some(Ok(project)) => {
+                    self.team.clear();
+                    for member in &project.team {
+                        self.member(member)?;
                     }
+                    self.add(&project.id, &project.name, &project.office, project.created_by.as_deref())?;
+                    Ok(Some(((), stream.byte_offset())))
                 }
-            };
-            match read {
-                Some(read) => {
-                    payload.pos += read;
-                    return payload.another(b']');
-                }
-                // Cut short: decode more, and read it again; a Project larger than `LARGEST` is
-                // left to the whole-document path (each retry reads it from its start).
-                None => {
-                    let unread = payload.buf.len() - payload.pos;
-                    if unread > LARGEST {
-                        return Err(GiveUp);
-                    }
-                    // Twice as much before the next try: a long Project is read a few times,
-                    // not once per window.
-                    while payload.buf.len() - payload.pos < unread.saturating_mul(2).max(AHEAD) {
-                        if !payload.more()? {
-                            break;
-                        }
-                    }
-                }
+                Some(Err(error)) if error.is_eof() && !ended => Ok(None),
+                _ => Err(GiveUp),
             }
-        }
+        })?;
+        payload.another(b']')
     }
 
     fn member(&mut self, id: &str) -> Fast<()> {
