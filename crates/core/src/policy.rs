@@ -278,7 +278,8 @@ impl Problems {
 
 /// Builds an id → index map for one kind, reporting empty and duplicate ids.
 fn index_ids<'a>(entity: &'static str, ids: impl Iterator<Item = &'a str>, problems: &mut Problems) -> IdMap {
-    let mut map = IdMap::default();
+    // Sized once: 100k users would otherwise be rehashed some fifteen times over.
+    let mut map = IdMap::with_capacity_and_hasher(ids.size_hint().0, BuildHasherDefault::default());
     for (position, id) in ids.enumerate() {
         if id.is_empty() {
             problems.push(entity, "", &format!("[{position}].id"), ValidationErrorKind::EmptyId);
