@@ -57,8 +57,9 @@ impl Source for Slice<'_> {
 /// allocator otherwise grows it 64 KiB at a time, and V8 takes tens of microseconds for each
 /// `memory.grow`: a 115 MB snapshot made some 1,400 of them, a tenth of its first load. The
 /// reservation is freed at once and the load's allocations are carved from it; callers ask
-/// for no more than a load keeps, so memory after it is no larger. If memory cannot grow that
-/// far, nothing is reserved. Called once the envelope names a trusted key (and on the whole-
+/// for no more than a load goes on to take, so memory after it is no larger (as measured on
+/// the benchmark's organisations, either path). If memory cannot grow that far, nothing is
+/// reserved. Called once the envelope names a trusted key (and on the whole-
 /// document path, once the signature verifies), and bounded, like all a load reads, by the
 /// caller's `max_bytes`. Elsewhere than in WebAssembly it does nothing.
 pub(crate) fn reserve(bytes: usize) {

@@ -183,11 +183,19 @@ impl<'s> Cursor<'s> {
 /// One value read by serde from the start of `text`, and the bytes it took; `None` if `text`
 /// ends before the value does (and more may follow). Out of line: it is called once per
 /// element.
+///
+/// The bytes read are checked as UTF-8 too, as the whole-document path checks all of the
+/// payload: serde checks the strings it reads, but not those it skips (no element type skips
+/// any today: they all deny unknown fields).
 #[inline(never)]
 fn element<T: DeserializeOwned>(text: &[u8], ended: bool) -> Fast<Option<(T, usize)>> {
     let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<T>();
     match stream.next() {
-        Some(Ok(value)) => Ok(Some((value, stream.byte_offset()))),
+        Some(Ok(value)) => {
+            let read = stream.byte_offset();
+            std::str::from_utf8(text.get(..read).ok_or(GiveUp)?).map_err(|_| GiveUp)?;
+            Ok(Some((value, read)))
+        }
         Some(Err(error)) if error.is_eof() && !ended => Ok(None),
         _ => Err(GiveUp),
     }
@@ -448,8 +456,8 @@ struct Payload<'s> {
     ended: bool,
 }
 
-/// At least this much is decoded ahead of a Project before serde reads it, so that one is
-/// rarely cut in two.
+/// At least this much is decoded ahead of a value (a Project, a user) before it is read, so
+/// that one is rarely cut in two.
 const AHEAD: usize = 16 * 1024;
 
 /// The longest Project the fast path reads (a name of a megabyte is not one `tessera sign`
@@ -529,7 +537,9 @@ impl Payload<'_> {
             return Ok(items);
         }
         loop {
-            items.push(self.read(element)?);
+            // No bound but the payload's: a group of everyone in a 100k-user organisation is
+            // over a megabyte, and it is read no more than twice over.
+            items.push(self.read(usize::MAX, element)?);
             if !self.another(b']')? {
                 return Ok(items);
             }
@@ -538,9 +548,14 @@ impl Payload<'_> {
 
     /// The value at `pos`, read by `read` from what is decoded (it returns the value and the
     /// bytes it took, or `None` when they end before the value does). A value cut short is
-    /// read again with more decoded; one larger than `LARGEST` is left to the whole-document
-    /// path (each retry reads it from its start).
-    fn read<T>(&mut self, mut read: impl FnMut(&[u8], bool) -> Fast<Option<(T, usize)>>) -> Fast<T> {
+    /// read again with more decoded; one larger than `largest` is left to the whole-document
+    /// path (each retry reads it from its start, and decodes twice as much before the next:
+    /// a value is read at most twice over, all told, plus the tries of `AHEAD`).
+    fn read<T>(
+        &mut self,
+        largest: usize,
+        mut read: impl FnMut(&[u8], bool) -> Fast<Option<(T, usize)>>,
+    ) -> Fast<T> {
         while !self.ended && self.buf.len() - self.pos < AHEAD {
             self.more()?;
         }
@@ -552,7 +567,7 @@ impl Payload<'_> {
                 return Ok(value);
             }
             let unread = self.buf.len() - self.pos;
-            if self.ended || unread > LARGEST {
+            if self.ended || unread > largest {
                 return Err(GiveUp);
             }
             // Twice as much before the next try: a long value is read a few times, not once
@@ -737,7 +752,7 @@ impl Projects<'_> {
     /// one long call would stay slow for a whole first load.
     #[inline(never)]
     fn next(&mut self, payload: &mut Payload<'_>) -> Fast<bool> {
-        payload.read(|text, ended| {
+        payload.read(LARGEST, |text, ended| {
             if let Some(read) = self.plain(text)? {
                 return Ok(Some(((), read)));
             }
@@ -1025,6 +1040,18 @@ mod tests {
         let pretty =
             serde_json::to_vec_pretty(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
         fast_and_slow_agree(&envelope(&pretty, compact));
+    }
+
+    #[test]
+    fn an_element_larger_than_a_project_may_be_is_read_fast_all_the_same() {
+        // As a group of everyone in a large organisation would be: over a megabyte, and over
+        // `LARGEST`, which bounds Projects only.
+        let mut org = org(30, 40);
+        if let Some(office) = org.offices.first_mut() {
+            office.name = "x".repeat(LARGEST + LARGEST / 2);
+        }
+        let payload = serde_json::to_vec(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
+        fast_and_slow_agree(&envelope(&payload, compact));
     }
 
     #[test]
