@@ -9,7 +9,7 @@ use ed25519_dalek::StreamVerifier;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::model::{Agreement, DirectMessage, Group, Network, Office, Org, User};
+use crate::model::{AccessLevel, Agreement, DirectMessage, Group, Network, Office, Org, Role, User};
 use crate::policy::{Idx, Policy, ReadProjects};
 use crate::snapshot::{
     EnvelopeSignature, Header, KeyId, MAX_SIGNATURES, PAYLOAD_TYPE, SCHEMA_VERSION, SchemaProbe, Snapshot,
@@ -199,6 +199,66 @@ fn element<T: DeserializeOwned>(text: &[u8], ended: bool) -> Fast<Option<(T, usi
         Some(Err(error)) if error.is_eof() && !ended => Ok(None),
         _ => Err(GiveUp),
     }
+}
+
+/// A user as `tessera sign` writes one: [`User`]'s fields in their order, those at their
+/// default left out, no whitespace, strings without escapes; and the bytes it took. `None`
+/// for anything else (serde then reads it, and refuses what is not a user). Out of line: it is
+/// called once per user.
+#[inline(never)]
+fn plain_user(text: &[u8]) -> Option<(User, usize)> {
+    let mut at = Plain { text, at: 0 };
+    let id = at.field(b"{\"id\":\"")?.to_owned();
+    let name = at.field(b",\"name\":\"")?.to_owned();
+    let home_office = at.field(b",\"home_office\":\"")?.to_owned();
+    let mut additional_offices = Vec::new();
+    if at.literal(b",\"additional_offices\":[").is_some() {
+        loop {
+            additional_offices.push(at.field(b"\"")?.to_owned());
+            if at.literal(b",").is_none() {
+                at.literal(b"]")?;
+                break;
+            }
+        }
+    }
+    let access = if at.literal(b",\"access\":").is_some() {
+        match at.field(b"\"")? {
+            "all_in_office" => AccessLevel::AllInOffice,
+            "invite_only" => AccessLevel::InviteOnly,
+            "network_admin" => AccessLevel::NetworkAdmin,
+            _ => return None,
+        }
+    } else {
+        AccessLevel::default()
+    };
+    let profile = at.field(b",\"profile\":\"")?.to_owned();
+    let role = if at.literal(b",\"role\":").is_some() {
+        match at.field(b"\"")? {
+            "user" => Role::User,
+            "manager" => Role::Manager,
+            "admin" => Role::Admin,
+            _ => return None,
+        }
+    } else {
+        Role::default()
+    };
+    let system_superuser = at.flag(b",\"system_superuser\":")?.unwrap_or(false);
+    let network_superuser = at.flag(b",\"network_superuser\":")?.unwrap_or(false);
+    let active = at.flag(b",\"active\":")?.unwrap_or(true);
+    at.literal(b"}")?;
+    let user = User {
+        id,
+        name,
+        home_office,
+        additional_offices,
+        access,
+        profile,
+        role,
+        system_superuser,
+        network_superuser,
+        active,
+    };
+    Some((user, at.at))
 }
 
 /// Reads JSON text as the slow path reads the payload (from a `&str`), so that the module
@@ -546,6 +606,27 @@ impl Payload<'_> {
         }
     }
 
+    /// The users, read by hand where they are written as `tessera sign` writes them, by
+    /// serde otherwise (one at a time), as [`Payload::array`] reads other arrays.
+    fn users(&mut self) -> Fast<Vec<User>> {
+        self.expect(b'[')?;
+        let mut users = Vec::new();
+        if self.peek_token()? == Some(b']') {
+            self.pos += 1;
+            return Ok(users);
+        }
+        loop {
+            let user = self.read(usize::MAX, |text, ended| match plain_user(text) {
+                Some(read) => Ok(Some(read)),
+                None => element(text, ended),
+            })?;
+            users.push(user);
+            if !self.another(b']')? {
+                return Ok(users);
+            }
+        }
+    }
+
     /// The value at `pos`, read by `read` from what is decoded (it returns the value and the
     /// bytes it took, or `None` when they end before the value does). A value cut short is
     /// read again with more decoded; one larger than `largest` is left to the whole-document
@@ -855,6 +936,19 @@ impl<'t> Plain<'t> {
         (self.text.get(self.at..end)? == literal).then(|| self.at = end)
     }
 
+    /// `Some(None)` where `prefix` is not next; after it, `true` or `false` (or `None`: not
+    /// read by hand).
+    fn flag(&mut self, prefix: &[u8]) -> Option<Option<bool>> {
+        if self.literal(prefix).is_none() {
+            return Some(None);
+        }
+        if self.literal(b"true").is_some() {
+            Some(Some(true))
+        } else {
+            self.literal(b"false").map(|()| Some(false))
+        }
+    }
+
     /// `prefix` (which opens a string), then the string's text up to its closing quote:
     /// UTF-8, without escapes or the control characters JSON refuses.
     fn field(&mut self, prefix: &[u8]) -> Option<&'t str> {
@@ -903,7 +997,7 @@ fn read_payload(mut payload: Payload<'_>, options: &VerifyOptions) -> Fast<(Head
         match key.as_slice() {
             b"networks" if networks.is_none() => networks = Some(payload.array()?),
             b"offices" if offices.is_none() => offices = Some(payload.array()?),
-            b"users" if users.is_none() => users = Some(payload.array()?),
+            b"users" if users.is_none() => users = Some(payload.users()?),
             b"agreements" if agreements.is_none() => agreements = Some(payload.array()?),
             b"groups" if groups.is_none() => groups = Some(payload.array()?),
             b"direct_messages" if direct_messages.is_none() => direct_messages = Some(payload.array()?),
@@ -1040,6 +1134,38 @@ mod tests {
         let pretty =
             serde_json::to_vec_pretty(&PayloadOut { header: &header(), org: &org }).unwrap_or_default();
         fast_and_slow_agree(&envelope(&pretty, compact));
+    }
+
+    #[test]
+    fn users_read_by_hand_are_the_users_serde_reads() {
+        let cases: [&[u8]; 12] = [
+            br#"{"id":"u1","name":"Ada","home_office":"o1","profile":"client"}"#,
+            br#"{"id":"u1","name":"Ada","home_office":"o1","additional_offices":["o2","o3"],"access":"invite_only","profile":"client","role":"admin","system_superuser":true,"network_superuser":true,"active":false}"#,
+            br#"{"id":"u1","name":"Ada","home_office":"o1","access":"network_admin","profile":"client","role":"manager"}"#,
+            // Defaults written out, which `tessera sign` leaves out: read all the same.
+            br#"{"id":"u1","name":"Ada","home_office":"o1","access":"all_in_office","profile":"client","role":"user","system_superuser":false,"network_superuser":false,"active":true}"#,
+            // Left to serde: an escape, a space, another order, an empty list, an unknown
+            // field or value, a repeated field, a name JSON refuses.
+            br#"{"id":"u1","name":"A\u0064a","home_office":"o1","profile":"client"}"#,
+            br#"{"id":"u1", "name":"Ada","home_office":"o1","profile":"client"}"#,
+            br#"{"name":"Ada","id":"u1","home_office":"o1","profile":"client"}"#,
+            br#"{"id":"u1","name":"Ada","home_office":"o1","additional_offices":[],"profile":"client"}"#,
+            br#"{"id":"u1","name":"Ada","home_office":"o1","profile":"client","extra":1}"#,
+            br#"{"id":"u1","name":"Ada","home_office":"o1","access":"everything","profile":"client"}"#,
+            br#"{"id":"u1","name":"Ada","home_office":"o1","profile":"client","active":false,"active":true}"#,
+            b"{\"id\":\"u1\",\"name\":\"A\x01a\",\"home_office\":\"o1\",\"profile\":\"client\"}",
+        ];
+        for (case, text) in cases.iter().enumerate() {
+            let by_serde = serde_json::from_slice::<User>(text).ok();
+            match plain_user(text) {
+                Some((user, read)) => {
+                    assert!(case < 4, "case {case} should be left to serde");
+                    assert_eq!(read, text.len(), "case {case}");
+                    assert_eq!(Some(user), by_serde, "case {case}");
+                }
+                None => assert!(case >= 4, "case {case} should be read by hand"),
+            }
+        }
     }
 
     #[test]
