@@ -221,27 +221,11 @@ fn plain_user(text: &[u8]) -> Option<(User, usize)> {
             }
         }
     }
-    let access = if at.literal(b",\"access\":").is_some() {
-        match at.field(b"\"")? {
-            "all_in_office" => AccessLevel::AllInOffice,
-            "invite_only" => AccessLevel::InviteOnly,
-            "network_admin" => AccessLevel::NetworkAdmin,
-            _ => return None,
-        }
-    } else {
-        AccessLevel::default()
-    };
+    let levels = [AccessLevel::AllInOffice, AccessLevel::InviteOnly, AccessLevel::NetworkAdmin];
+    let access = at.named(b",\"access\":", levels, AccessLevel::as_str)?.unwrap_or_default();
     let profile = at.field(b",\"profile\":\"")?.to_owned();
-    let role = if at.literal(b",\"role\":").is_some() {
-        match at.field(b"\"")? {
-            "user" => Role::User,
-            "manager" => Role::Manager,
-            "admin" => Role::Admin,
-            _ => return None,
-        }
-    } else {
-        Role::default()
-    };
+    let roles = [Role::User, Role::Manager, Role::Admin];
+    let role = at.named(b",\"role\":", roles, Role::as_str)?.unwrap_or_default();
     let system_superuser = at.flag(b",\"system_superuser\":")?.unwrap_or(false);
     let network_superuser = at.flag(b",\"network_superuser\":")?.unwrap_or(false);
     let active = at.flag(b",\"active\":")?.unwrap_or(true);
@@ -934,6 +918,21 @@ impl<'t> Plain<'t> {
     fn literal(&mut self, literal: &[u8]) -> Option<()> {
         let end = self.at.checked_add(literal.len())?;
         (self.text.get(self.at..end)? == literal).then(|| self.at = end)
+    }
+
+    /// `Some(None)` where `prefix` is not next; after it, the one of `values` whose name is the
+    /// string that follows (or `None`: not read by hand).
+    fn named<T: Copy, const N: usize>(
+        &mut self,
+        prefix: &[u8],
+        values: [T; N],
+        name: fn(T) -> &'static str,
+    ) -> Option<Option<T>> {
+        if self.literal(prefix).is_none() {
+            return Some(None);
+        }
+        let text = self.field(b"\"")?;
+        values.into_iter().find(|&value| name(value) == text).map(Some)
     }
 
     /// `Some(None)` where `prefix` is not next; after it, `true` or `false` (or `None`: not
