@@ -202,4 +202,13 @@ pub struct ServeArgs {
     /// Who signs the snapshots
     #[arg(long, value_name = "NAME", default_value = "tessera")]
     pub issuer: String,
+    /// The bound on signed snapshots kept in memory, in MiB (0 keeps none)
+    #[arg(long, value_name = "MIB", default_value_t = crate::serve::DEFAULT_CACHE_MIB)]
+    pub cache_mib: u64,
+    /// How many snapshots may be cut at once (default: one per core)
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_cuts: Option<usize>,
+    /// How long a request may take before it is answered 408, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
 }

@@ -3,13 +3,14 @@
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+pub(crate) use tessera_server::source::{parse_org, read_org};
 
 use anyhow::{Context as _, anyhow, bail};
-use tessera_core::{Header, Org, Policy, SCHEMA_VERSION, Scope, ValidationError, ValidationErrors, cut};
+use tessera_core::{Header, Policy, SCHEMA_VERSION, Scope, ValidationError, ValidationErrors, cut};
 
 use crate::args::SignArgs;
 use crate::keys::read_secret_key;
-use crate::{Status, now_or_clock, read_text};
+use crate::{Status, now_or_clock};
 
 /// An organisation refused as inconsistent (at signing, or by `diff`). Its message is one line;
 /// [`crate::render_error`] adds one line per problem under it.
@@ -81,23 +82,6 @@ pub(crate) fn sign(args: &SignArgs, out: &mut dyn Write) -> anyhow::Result<Statu
         envelope.len()
     )?;
     Ok(Status::Success)
-}
-
-/// Reads an organisation; a JSON error reads `PATH:LINE:COLUMN: message`.
-pub(crate) fn read_org(path: &Path) -> anyhow::Result<Org> {
-    let text = read_text(path)?;
-    parse_org(path, text.as_bytes())
-}
-
-/// Parses an organisation read from `path`; a JSON error reads `PATH:LINE:COLUMN: message`.
-pub(crate) fn parse_org(path: &Path, bytes: &[u8]) -> anyhow::Result<Org> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        let message = e.to_string();
-        // serde_json ends its messages with the position; we lead with it instead.
-        let suffix = format!(" at line {} column {}", e.line(), e.column());
-        let message = message.strip_suffix(&suffix).unwrap_or(&message);
-        anyhow!("{}:{}:{}: {message}", path.display(), e.line(), e.column())
-    })
 }
 
 /// Seconds in `text`: a positive whole number followed by `s`, `m`, `h` or `d` (`30m`, `24h`,

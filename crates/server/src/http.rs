@@ -1,0 +1,505 @@
+//! The HTTP face: routes, refusals and limits.
+//!
+//! Every refusal is a 4xx or 5xx with `{"error": {"code", "message"}}` and `Cache-Control:
+//! no-store`. Handlers only read the revision being served and hand CPU work to the
+//! [`Issuer`](crate::issuer::Issuer), which runs it on the blocking pool: nothing here cuts,
+//! signs or builds on the async runtime's threads.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tessera_core::{DEFAULT_PROFILES, Org};
+use tower::ServiceExt as _;
+use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::AppState;
+use crate::issuer::{Answer, ChangeError, IssueError, Revision};
+use crate::source::{MAX_ID_BYTES, quoted};
+
+/// The largest request body accepted (an override's JSON is a few dozen bytes).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The longest search text accepted.
+pub const MAX_QUERY_BYTES: usize = 1024;
+/// How many search results come back when `limit` is not given.
+pub const DEFAULT_SEARCH_LIMIT: usize = 1000;
+/// The largest `limit` a search accepts.
+pub const MAX_SEARCH_LIMIT: usize = 10_000;
+/// How long a request may take by default before it is answered 408.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole server as an axum [`Router`]: the API under `/api/`, health and metrics, and the
+/// static files of the web app (if the state has them) everywhere else.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.0.request_timeout;
+    Router::new()
+        .route("/api/snapshot", get(snapshot))
+        .route("/api/public-keys", get(public_keys))
+        .route("/api/users", get(users))
+        .route("/api/search", get(search))
+        .route("/api/admin/override", post(set_override))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(no_sniff))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
+        .with_state(state)
+}
+
+// ---- Refusals --------------------------------------------------------------------------------------
+
+/// A refusal: its status, a stable code and a sentence, sent as
+/// `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+
+    fn bad_parameter(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        tracing::error!(%message, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let mut response = json_response(self.status, &body);
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+/// `value` as a JSON response.
+fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => json_bytes(status, bytes.into(), "no-cache"),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write JSON: {e}")).into_response(),
+    }
+}
+
+/// JSON bytes as a response, with a `Cache-Control`.
+fn json_bytes(status: StatusCode, bytes: Bytes, cache_control: &'static str) -> Response {
+    let mut response = (status, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    response
+}
+
+async fn no_sniff(mut response: Response) -> Response {
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", quoted(uri.path())),
+    )
+}
+
+/// The query string's parameters, or a 400. A known parameter given twice is refused, unknown
+/// ones are ignored (cache-busting parameters are common).
+fn parameters(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    known: &[&str],
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let Query(pairs) =
+        query.map_err(|e| ApiError::bad_parameter(format!("cannot read the query string: {e}")))?;
+    let mut out = BTreeMap::new();
+    for (name, value) in pairs {
+        if !known.contains(&name.as_str()) {
+            continue;
+        }
+        if out.contains_key(&name) {
+            return Err(ApiError::bad_parameter(format!("`{name}` is given twice")));
+        }
+        out.insert(name, value);
+    }
+    Ok(out)
+}
+
+// ---- GET /api/snapshot -------------------------------------------------------------------------
+
+async fn snapshot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = parameters(query, &["user"])?;
+    let Some(user) = params.get("user") else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "missing_parameter", "`user` is required"));
+    };
+    if user.is_empty() || user.len() > MAX_ID_BYTES {
+        return Err(ApiError::bad_parameter(format!("`user` must be 1 to {MAX_ID_BYTES} bytes")));
+    }
+    let answer =
+        state.0.issuer.snapshot(user, |etag| if_none_match(&headers, etag)).await.map_err(|e| match e {
+            IssueError::UnknownUser => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_user", format!("no user `{}`", quoted(user)))
+            }
+            IssueError::Internal(message) => ApiError::internal(message),
+        })?;
+    let (mut response, etag) = match answer {
+        Answer::NotModified { etag } => (StatusCode::NOT_MODIFIED.into_response(), etag),
+        Answer::Snapshot(signed) => {
+            (json_bytes(StatusCode::OK, signed.bytes.clone(), "private, no-cache"), signed.etag.clone())
+        }
+    };
+    let headers = response.headers_mut();
+    headers
+        .insert(header::ETAG, HeaderValue::from_str(&etag).map_err(|e| ApiError::internal(e.to_string()))?);
+    // Private: a snapshot is one person's slice of the organisation, never for a shared cache.
+    // No-cache: the browser may keep it, but asks (a cheap 304) before each use.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    Ok(response)
+}
+
+/// Whether an `If-None-Match` header matches `etag`, by the weak comparison (RFC 9110 §13.1.2).
+pub(crate) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    let opaque = etag.strip_prefix("W/").unwrap_or(etag);
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|value| value.to_str().ok()).any(|value| {
+        value
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == opaque)
+    })
+}
+
+// ---- GET /api/public-keys, /api/users ---------------------------------------------------------------
+
+async fn public_keys(State(state): State<AppState>) -> Response {
+    json_bytes(StatusCode::OK, state.0.public_keys.clone(), "no-cache")
+}
+
+/// The demo sign-in list: every active user with their Network, home Office and profile, made
+/// once per revision. It stands in for authentication; the snapshot a user then gets is what
+/// protects data.
+async fn users(State(state): State<AppState>) -> Response {
+    json_bytes(StatusCode::OK, state.0.issuer.current().directory().clone(), "no-cache")
+}
+
+// ---- GET /api/search ----------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct SearchResults<'a> {
+    query: &'a str,
+    results: Vec<crate::search::SearchResult<'a>>,
+    truncated: bool,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = parameters(query, &["q", "limit"])?;
+    let text = params.get("q").map_or("", String::as_str);
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::bad_parameter(format!("`q` is longer than {MAX_QUERY_BYTES} bytes")));
+    }
+    let limit = match params.get("limit") {
+        None => DEFAULT_SEARCH_LIMIT,
+        Some(value) => {
+            value.parse::<usize>().ok().filter(|limit| (1..=MAX_SEARCH_LIMIT).contains(limit)).ok_or_else(
+                || {
+                    ApiError::bad_parameter(format!(
+                        "`limit` must be a whole number from 1 to {MAX_SEARCH_LIMIT}, not `{}`",
+                        quoted(value)
+                    ))
+                },
+            )?
+        }
+    };
+    let revision = state.0.issuer.current();
+    let (results, truncated) = revision.search().search(text, limit);
+    Ok(json_response(StatusCode::OK, &SearchResults { query: text, results, truncated }))
+}
+
+// ---- POST /api/admin/override ------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideRequest {
+    office: String,
+    profile: String,
+    permission: String,
+    /// `true` or `false` to set the override, `null` to remove it; required.
+    allowed: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct OverrideResponse {
+    version: u64,
+    changed: bool,
+}
+
+async fn set_override(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    // A cross-site form can POST text/plain without asking; application/json needs a CORS
+    // preflight that this server never grants. Not authentication, but no drive-by changes.
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the override as `Content-Type: application/json`",
+        ));
+    }
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_request" };
+        ApiError::new(status, code, e.body_text())
+    })?;
+    let request: OverrideRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("{e}")))?;
+    let allowed = match request.allowed {
+        serde_json::Value::Bool(value) => Some(value),
+        serde_json::Value::Null => None,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "`allowed` must be true, false or null (null removes the override)",
+            ));
+        }
+    };
+    let OverrideRequest { office, profile, permission, .. } = request;
+    let changed = state
+        .0
+        .issuer
+        .change(move |revision| with_override(revision, &office, &profile, &permission, allowed))
+        .await
+        .map_err(|e| match e {
+            ChangeError::Edit(error) => error,
+            ChangeError::Invalid(errors) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_org",
+                format!("the override would make the organisation invalid: {errors}"),
+            ),
+            ChangeError::Internal(message) => ApiError::internal(message),
+        })?;
+    let mut response = json_response(
+        StatusCode::OK,
+        &OverrideResponse { version: changed.version, changed: changed.changed },
+    );
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The revision's organisation with the override of `permission` for `profile` in `office` set
+/// to `allowed` (`None` removes it). Building the revision validates the result.
+fn with_override(
+    revision: &Revision,
+    office: &str,
+    profile: &str,
+    permission: &str,
+    allowed: Option<bool>,
+) -> Result<Org, ApiError> {
+    let org = revision.org();
+    let unprocessable =
+        |code, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+    let Some(found) = org.offices.iter().find(|o| o.id == office) else {
+        return Err(unprocessable("unknown_office", format!("no office `{}`", quoted(office))));
+    };
+    let network = org.networks.iter().find(|n| n.id == found.network);
+    let profile_known =
+        DEFAULT_PROFILES.contains(&profile) || network.is_some_and(|n| n.defaults.contains_key(profile));
+    if !profile_known {
+        return Err(unprocessable(
+            "unknown_profile",
+            format!("network `{}` has no permission profile `{}`", found.network, quoted(profile)),
+        ));
+    }
+    if !revision.policy().profile_permissions().any(|known| known == permission) {
+        return Err(unprocessable(
+            "unknown_permission",
+            format!("`{}` is not a profile permission of this organisation", quoted(permission)),
+        ));
+    }
+    let mut next = org.clone();
+    let Some(target) = next.offices.iter_mut().find(|o| o.id == office) else {
+        return Err(ApiError::internal("the office vanished"));
+    };
+    match allowed {
+        Some(value) => {
+            target.overrides.entry(profile.to_owned()).or_default().insert(permission.to_owned(), value);
+        }
+        None => {
+            if let Some(switches) = target.overrides.get_mut(profile) {
+                switches.remove(permission);
+                if switches.is_empty() {
+                    target.overrides.remove(profile);
+                }
+            }
+        }
+    }
+    Ok(next)
+}
+
+// ---- Health and metrics ------------------------------------------------------------------------
+
+async fn healthz() -> Response {
+    json_bytes(StatusCode::OK, Bytes::from_static(b"{\"alive\":true}"), "no-store")
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    revision: u64,
+    built_at: tessera_core::Timestamp,
+    build_ms: u64,
+    users: usize,
+    /// The last build that failed since the revision served was built: that revision keeps
+    /// serving, so the server stays ready.
+    last_build_failure: Option<crate::issuer::BuildFailure>,
+}
+
+/// Ready once a revision is built and serving, which `tessera serve` makes sure of before it
+/// listens; says which revision, and the last build that failed since.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let issuer = &state.0.issuer;
+    let revision = issuer.current();
+    let readiness = Readiness {
+        ready: true,
+        revision: revision.number(),
+        built_at: revision.built_at(),
+        build_ms: u64::try_from(revision.build_time().as_millis()).unwrap_or(u64::MAX),
+        users: revision.org().users.len(),
+        last_build_failure: issuer.failure(),
+    };
+    let mut response = json_response(StatusCode::OK, &readiness);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = crate::metrics::render(state.0.issuer.cached_bytes().await);
+    let mut response = (StatusCode::OK, text).into_response();
+    let headers = response.headers_mut();
+    headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+// ---- Static files --------------------------------------------------------------------------------
+
+/// Everything that is not a route: an unknown API path is a JSON 404; anything else is a
+/// static file of `www`, or `index.html` for a path without an extension (a client-side route).
+async fn fallback(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    if path == "/api" || path.starts_with("/api/") {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no API at {}", quoted(&path)))
+            .into_response();
+    }
+    let Some(www) = state.0.www.clone() else {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "this server serves only /api/")
+            .into_response();
+    };
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed(method, request.uri().clone()).await.into_response();
+    }
+    // No dot-files (`.git`, `.env`), except `.well-known`.
+    if path.split('/').any(|segment| segment.starts_with('.') && segment != ".well-known") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let (name, response) = match serve_file(&www, request).await {
+        response if response.status() == StatusCode::NOT_FOUND && !last.contains('.') => {
+            let index = Request::builder().method(method).uri("/index.html").body(Body::empty());
+            match index {
+                Ok(index) => ("index.html", serve_file(&www, index).await),
+                Err(_) => (last, response),
+            }
+        }
+        response => (if last.is_empty() { "index.html" } else { last }, response),
+    };
+    with_file_headers(name, response)
+}
+
+async fn serve_file(www: &Path, request: Request) -> Response {
+    match ServeDir::new(www).oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
+}
+
+/// MIME types that must be exact whatever the platform's table says, and no caching for the
+/// two files that decide which version of the app runs.
+fn with_file_headers(name: &str, mut response: Response) -> Response {
+    if !response.status().is_success() && response.status() != StatusCode::NOT_MODIFIED {
+        return response;
+    }
+    let headers = response.headers_mut();
+    let extension = name.rsplit_once('.').map(|(_, extension)| extension.to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("wasm") => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"));
+        }
+        Some("webmanifest") => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/manifest+json"));
+        }
+        _ => {}
+    }
+    // The app's files keep their names from one build to the next: every one is revalidated
+    // (cheap, with `Last-Modified`), so a new build is never mixed with an old one.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let etag = "W/\"7-abc\"";
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        assert!(if_none_match(&with("W/\"7-abc\""), etag));
+        assert!(if_none_match(&with("\"7-abc\""), etag));
+        assert!(if_none_match(&with("\"x\", W/\"7-abc\""), etag));
+        assert!(if_none_match(&with("*"), etag));
+        assert!(!if_none_match(&with("W/\"8-abc\""), etag));
+        assert!(!if_none_match(&HeaderMap::new(), etag));
+    }
+}

@@ -1,0 +1,606 @@
+//! What is built once per revision, and cut and signed once per user.
+//!
+//! A [`Revision`] is one state of the organisation: validated and resolved once
+//! ([`Cutter::new`]), with what every request of that state reads already made (the sign-in
+//! directory as JSON, the search index). The [`Issuer`] holds the revision being served and
+//! swaps in the next one whole when it is built; a build runs off the async runtime, and the
+//! previous revision keeps answering until then. A build that fails leaves the previous
+//! revision serving and is remembered for `/readyz`.
+//!
+//! A user's snapshot is cut from the revision ([`Cutter::cut`], whose cost grows with what the
+//! cut holds), signed, and cached by user, revision and renewal period, bounded in bytes;
+//! concurrent requests for one user share one computation, and at most
+//! [`Tuning::max_concurrent_cuts`] run at once, on the blocking pool. Its `ETag` is known
+//! without cutting ([`Issuer::etag`]), so a revalidation that matches costs a hash.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use tessera_core::{
+    Header, KeyId, Org, Policy, PublicKey, SCHEMA_VERSION, Scope, ScopeError, SecretKey, Timestamp,
+    ValidationErrors,
+};
+use tokio::sync::Semaphore;
+
+use crate::search::SearchIndex;
+use crate::shim::Cutter;
+use crate::source::ContentItem;
+
+/// How long a served snapshot is valid by default: a week, so that an installed web app keeps
+/// working offline over a weekend and a holiday.
+pub const DEFAULT_TTL_SECONDS: i64 = 7 * 24 * 3600;
+/// The default bound on the signed snapshots kept in memory: 256 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+// ---- The clock ------------------------------------------------------------------------------------
+
+/// Where the server reads the time. Tests pass one they move by hand.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl Clock {
+    /// The system clock, in whole seconds. A clock before 1970 reads as 1970 (`tessera serve`
+    /// checks the clock once when it starts, and refuses to start with such a clock).
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| system_now().unwrap_or(Timestamp::from_unix(0))))
+    }
+
+    /// A clock that reads `now()`.
+    pub fn from_fn(now: impl Fn() -> Timestamp + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    /// The time now.
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// The system clock in whole seconds, or why it cannot be read.
+pub fn system_now() -> anyhow::Result<Timestamp> {
+    use anyhow::Context as _;
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?;
+    let seconds = i64::try_from(since_epoch.as_secs()).context("the system clock is out of range")?;
+    Ok(Timestamp::from_unix(seconds))
+}
+
+/// The version after a change at `now`: one more than `previous`, or the Unix time in seconds if
+/// that is more. A server starts at `next_version(0, now)`, so that a restarted server is ahead
+/// of the one before it, as long as that one did not change more than once a second on average
+/// (it then runs ahead of the clock, by at most one version per change).
+pub fn next_version(previous: u64, now: Timestamp) -> u64 {
+    let clock = u64::try_from(now.unix()).unwrap_or(0);
+    previous.saturating_add(1).max(clock)
+}
+
+// ---- Revisions ------------------------------------------------------------------------------------
+
+/// One state of the organisation, built once: what every request of that state reads.
+#[derive(Debug)]
+pub struct Revision {
+    number: u64,
+    cutter: Cutter,
+    directory: Bytes,
+    search: SearchIndex,
+    built_at: Timestamp,
+    build_time: Duration,
+}
+
+impl Revision {
+    /// Validates and resolves `org` as revision `number`, and makes what its requests read.
+    /// CPU work: call it off the async runtime.
+    pub fn build(
+        number: u64,
+        org: Org,
+        content: &[ContentItem],
+        now: Timestamp,
+    ) -> Result<Revision, ValidationErrors> {
+        let started = Instant::now();
+        let cutter = Cutter::new(org)?;
+        let directory = directory_json(cutter.policy());
+        let search = SearchIndex::new(cutter.org(), content);
+        let build_time = started.elapsed();
+        Ok(Revision { number, cutter, directory, search, built_at: now, build_time })
+    }
+
+    /// Its number: the version of every snapshot cut from it.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The organisation.
+    pub fn org(&self) -> &Org {
+        self.cutter.org()
+    }
+
+    /// The organisation, resolved.
+    pub fn policy(&self) -> &Policy {
+        self.cutter.policy()
+    }
+
+    /// When it was built.
+    pub fn built_at(&self) -> Timestamp {
+        self.built_at
+    }
+
+    /// How long the build took.
+    pub fn build_time(&self) -> Duration {
+        self.build_time
+    }
+
+    /// The sign-in directory (`/api/users`) as JSON.
+    pub(crate) fn directory(&self) -> &Bytes {
+        &self.directory
+    }
+
+    pub(crate) fn search(&self) -> &SearchIndex {
+        &self.search
+    }
+}
+
+#[derive(Serialize)]
+struct Directory<'a> {
+    users: Vec<DirectoryEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct DirectoryEntry<'a> {
+    id: &'a str,
+    name: &'a str,
+    network: &'a str,
+    office: &'a str,
+    profile: &'a str,
+}
+
+/// The demo sign-in list: every active user with their Network, home Office and profile, by
+/// Network, Office and name.
+fn directory_json(policy: &Policy) -> Bytes {
+    let mut users: Vec<DirectoryEntry<'_>> = policy
+        .users()
+        .filter(|user| user.active)
+        .map(|user| DirectoryEntry {
+            id: user.id,
+            name: user.name,
+            network: policy.network_name(user.network).unwrap_or(user.network),
+            office: policy.office_name(user.home_office).unwrap_or(user.home_office),
+            profile: user.profile,
+        })
+        .collect();
+    users.sort_by(|a, b| (a.network, a.office, a.name).cmp(&(b.network, b.office, b.name)));
+    // Serialising plain strings cannot fail; an empty list stands in if it somehow did.
+    Bytes::from(serde_json::to_vec(&Directory { users }).unwrap_or_else(|_| b"{\"users\":[]}".to_vec()))
+}
+
+// ---- The issuer -----------------------------------------------------------------------------------
+
+/// How much the issuer may hold and do at once.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// The bound on the signed snapshots kept, in bytes (0: none kept).
+    pub cache_bytes: u64,
+    /// How many cuts may run at once (at least 1).
+    pub max_concurrent_cuts: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Tuning { cache_bytes: DEFAULT_CACHE_BYTES, max_concurrent_cuts: cores }
+    }
+}
+
+/// What the issuer needs besides the organisation.
+#[derive(Debug)]
+pub struct IssuerConfig {
+    /// The key that signs every snapshot.
+    pub key: SecretKey,
+    /// The snapshots' `issuer`.
+    pub issuer: String,
+    /// How long a snapshot is valid, in seconds (positive).
+    pub ttl_seconds: i64,
+    /// Tasks, documents, report and finance rows for search.
+    pub content: Vec<ContentItem>,
+    /// Where the time comes from.
+    pub clock: Clock,
+    /// Cache and concurrency bounds.
+    pub tuning: Tuning,
+}
+
+/// A signed snapshot, as served.
+#[derive(Debug)]
+pub struct Signed {
+    /// The envelope.
+    pub bytes: Bytes,
+    /// Its `ETag`.
+    pub etag: String,
+}
+
+/// What a snapshot request gets.
+#[derive(Debug)]
+pub enum Answer {
+    /// The client's copy is current: nothing was cut or signed.
+    NotModified {
+        /// The `ETag` it matched.
+        etag: String,
+    },
+    /// A signed snapshot, from the cache or cut now.
+    Snapshot(Arc<Signed>),
+}
+
+/// Why a snapshot could not be issued.
+#[derive(Debug, Clone)]
+pub enum IssueError {
+    /// The organisation holds no such user.
+    UnknownUser,
+    /// Cutting or signing failed (a bug, or the blocking pool went away).
+    Internal(String),
+}
+
+/// Why a change was not made.
+#[derive(Debug)]
+pub enum ChangeError<E> {
+    /// The edit refused itself.
+    Edit(E),
+    /// The edited organisation does not validate.
+    Invalid(ValidationErrors),
+    /// The build could not run.
+    Internal(String),
+}
+
+/// A change made: the version now served, and whether anything changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// The revision now served.
+    pub version: u64,
+    /// Whether the organisation changed (an edit that changes nothing makes no revision).
+    pub changed: bool,
+}
+
+/// An organisation that does not validate, refused at start with every problem.
+#[derive(Debug)]
+pub struct InvalidOrganisation(pub ValidationErrors);
+
+impl std::fmt::Display for InvalidOrganisation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the organisation is invalid: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidOrganisation {}
+
+/// The last build that failed, for `/readyz`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildFailure {
+    /// When.
+    pub at: Timestamp,
+    /// Why.
+    pub message: String,
+}
+
+/// Snapshots are cached by user, revision and renewal period.
+type CacheKey = (Arc<str>, u64, i64);
+
+/// Builds revisions and issues snapshots; see the module docs.
+pub struct Issuer {
+    current: RwLock<Arc<Revision>>,
+    failure: Mutex<Option<BuildFailure>>,
+    /// Serialises changes, so that each is made on the revision before it.
+    writer: tokio::sync::Mutex<()>,
+    key: Arc<SecretKey>,
+    public_key: PublicKey,
+    key_id: KeyId,
+    issuer: String,
+    ttl_seconds: i64,
+    content: Vec<ContentItem>,
+    clock: Clock,
+    cache: Option<moka::future::Cache<CacheKey, Arc<Signed>>>,
+    cuts: Semaphore,
+    cuts_made: AtomicU64,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer")
+            .field("revision", &self.current().number)
+            .field("key_id", &self.key_id)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Issuer {
+    /// Builds the first revision of `org` (on this thread: call it before serving, or off the
+    /// async runtime) at version "now" in Unix seconds.
+    pub fn new(org: Org, config: IssuerConfig) -> anyhow::Result<Issuer> {
+        let IssuerConfig { key, issuer, ttl_seconds, content, clock, tuning } = config;
+        if ttl_seconds <= 0 {
+            anyhow::bail!("the snapshot lifetime must be positive, not {ttl_seconds} s");
+        }
+        let now = clock.now();
+        let first = Revision::build(next_version(0, now), org, &content, now).map_err(InvalidOrganisation)?;
+        crate::metrics::revision_built(&first);
+        let public_key = key.public_key();
+        let key_id = public_key.key_id();
+        let cache = (tuning.cache_bytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(tuning.cache_bytes)
+                .weigher(|_key: &CacheKey, signed: &Arc<Signed>| {
+                    u32::try_from(signed.bytes.len().saturating_add(signed.etag.len()).saturating_add(64))
+                        .unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        Ok(Issuer {
+            current: RwLock::new(Arc::new(first)),
+            failure: Mutex::new(None),
+            writer: tokio::sync::Mutex::new(()),
+            key: Arc::new(key),
+            public_key,
+            key_id,
+            issuer,
+            ttl_seconds,
+            content,
+            clock,
+            cache,
+            cuts: Semaphore::new(tuning.max_concurrent_cuts.max(1)),
+            cuts_made: AtomicU64::new(0),
+        })
+    }
+
+    /// The revision being served.
+    pub fn current(&self) -> Arc<Revision> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The public half of the signing key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    /// The snapshots' lifetime in seconds.
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_seconds
+    }
+
+    /// The time now, by the issuer's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The last build that failed since the last one that succeeded, if any.
+    pub fn failure(&self) -> Option<BuildFailure> {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// How many snapshots have been cut since start.
+    pub fn cuts_made(&self) -> u64 {
+        self.cuts_made.load(Ordering::Relaxed)
+    }
+
+    /// The bytes the snapshot cache holds now (after its pending evictions).
+    pub async fn cached_bytes(&self) -> u64 {
+        match &self.cache {
+            Some(cache) => {
+                cache.run_pending_tasks().await;
+                cache.weighted_size()
+            }
+            None => 0,
+        }
+    }
+
+    /// The `ETag` of `user`'s snapshot of `revision` at `now`, known without cutting: a hash of
+    /// everything the signed bytes depend on but the signing time (the revision, the user, the
+    /// issuer, the key, the lifetime and the renewal period, [`renewal_period`]).
+    pub fn etag(&self, revision: &Revision, user: &str, now: Timestamp) -> String {
+        let period = renewal_period(now, self.ttl_seconds);
+        let mut hasher = Sha256::new();
+        for part in [user.as_bytes(), self.issuer.as_bytes(), self.key_id.as_str().as_bytes()] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        hasher.update(revision.number.to_be_bytes());
+        hasher.update(self.ttl_seconds.to_be_bytes());
+        hasher.update(period.to_be_bytes());
+        let digest = hasher.finalize();
+        let mut hex = String::with_capacity(32);
+        for byte in digest.iter().take(16) {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{byte:02x}");
+        }
+        format!("W/\"{}-{hex}\"", revision.number)
+    }
+
+    /// `user`'s snapshot of the current revision, unless `matches` says the client already holds
+    /// the one with this `ETag`.
+    pub async fn snapshot(
+        &self,
+        user: &str,
+        matches: impl FnOnce(&str) -> bool,
+    ) -> Result<Answer, IssueError> {
+        let revision = self.current();
+        if revision.policy().user_summary(user).is_none() {
+            return Err(IssueError::UnknownUser);
+        }
+        let now = self.clock.now();
+        let etag = self.etag(&revision, user, now);
+        if matches(&etag) {
+            crate::metrics::snapshot_answer("not_modified");
+            return Ok(Answer::NotModified { etag });
+        }
+        let Some(cache) = &self.cache else {
+            crate::metrics::snapshot_answer("miss");
+            return self.cut_and_sign(revision, user.to_owned(), etag, now).await.map(Answer::Snapshot);
+        };
+        let key: CacheKey = (Arc::from(user), revision.number, renewal_period(now, self.ttl_seconds));
+        if let Some(signed) = cache.get(&key).await {
+            crate::metrics::snapshot_answer("hit");
+            return Ok(Answer::Snapshot(signed));
+        }
+        crate::metrics::snapshot_answer("miss");
+        cache
+            .try_get_with(key, self.cut_and_sign(revision, user.to_owned(), etag, now))
+            .await
+            .map(Answer::Snapshot)
+            .map_err(|error| (*error).clone())
+    }
+
+    /// Cuts and signs on the blocking pool, at most [`Tuning::max_concurrent_cuts`] at once.
+    async fn cut_and_sign(
+        &self,
+        revision: Arc<Revision>,
+        user: String,
+        etag: String,
+        now: Timestamp,
+    ) -> Result<Arc<Signed>, IssueError> {
+        let _permit = self.cuts.acquire().await.map_err(|e| IssueError::Internal(e.to_string()))?;
+        let key = Arc::clone(&self.key);
+        let header = Header {
+            schema: SCHEMA_VERSION,
+            issuer: self.issuer.clone(),
+            version: revision.number,
+            issued_at: now,
+            expires_at: now.plus_seconds(self.ttl_seconds),
+            scope: Scope::User(user),
+        };
+        let signed = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let org = revision.cutter.cut(&header.scope, now).map_err(|e| match e {
+                ScopeError::UnknownUser(_) => IssueError::UnknownUser,
+                other => IssueError::Internal(other.to_string()),
+            })?;
+            let cut = started.elapsed();
+            let bytes = tessera_core::sign(&org, &header, &[&key])
+                .map_err(|e| IssueError::Internal(e.to_string()))?;
+            crate::metrics::cut_and_signed(cut, started.elapsed().saturating_sub(cut));
+            Ok::<_, IssueError>(bytes)
+        })
+        .await
+        .map_err(|e| IssueError::Internal(e.to_string()))??;
+        self.cuts_made.fetch_add(1, Ordering::Relaxed);
+        Ok(Arc::new(Signed { bytes: Bytes::from(signed), etag }))
+    }
+
+    /// Builds `org` as the next revision, off the async runtime; the current one answers until
+    /// it is built. Nothing is installed: see [`Issuer::install`].
+    pub async fn build(&self, org: Org) -> Result<Revision, ChangeError<std::convert::Infallible>> {
+        let number = next_version(self.current().number, self.clock.now());
+        let content = self.content.clone();
+        let now = self.clock.now();
+        tokio::task::spawn_blocking(move || Revision::build(number, org, &content, now))
+            .await
+            .map_err(|e| ChangeError::Internal(e.to_string()))?
+            .map_err(ChangeError::Invalid)
+    }
+
+    /// Serves `revision` from now on, unless a later one is already served.
+    pub fn install(&self, revision: Revision) -> u64 {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if revision.number > current.number {
+            crate::metrics::revision_built(&revision);
+            tracing::info!(
+                revision = revision.number,
+                build_ms = revision.build_time.as_millis() as u64,
+                "serving a new revision"
+            );
+            *current = Arc::new(revision);
+            *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        current.number
+    }
+
+    /// Remembers a failure to bring in a new revision, for `/readyz`.
+    pub fn record_failure(&self, message: String) {
+        tracing::warn!(%message, "a new revision failed to build; the previous one keeps serving");
+        crate::metrics::build_failed();
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(BuildFailure { at: self.clock.now(), message });
+    }
+
+    /// Replaces the organisation with `org` (a source read again): built off the runtime and
+    /// installed; if it fails, the current revision keeps serving and `/readyz` says why.
+    pub async fn replace(&self, org: Org) -> Result<u64, ChangeError<std::convert::Infallible>> {
+        let _writer = self.writer.lock().await;
+        match self.build(org).await {
+            Ok(revision) => Ok(self.install(revision)),
+            Err(error) => {
+                let message = match &error {
+                    ChangeError::Invalid(errors) => format!("the organisation is invalid: {errors}"),
+                    ChangeError::Internal(message) => message.clone(),
+                    ChangeError::Edit(never) => match *never {},
+                };
+                self.record_failure(message);
+                Err(error)
+            }
+        }
+    }
+
+    /// Applies `edit` to the current organisation and serves the result as a new revision,
+    /// one change at a time. The edit and the build run off the async runtime.
+    pub async fn change<E: Send + 'static>(
+        &self,
+        edit: impl FnOnce(&Revision) -> Result<Org, E> + Send + 'static,
+    ) -> Result<Changed, ChangeError<E>> {
+        let _writer = self.writer.lock().await;
+        let current = self.current();
+        let number = next_version(current.number, self.clock.now());
+        let content = self.content.clone();
+        let now = self.clock.now();
+        let built = tokio::task::spawn_blocking(move || {
+            let next = edit(&current).map_err(ChangeError::Edit)?;
+            if next == *current.org() {
+                return Ok(None);
+            }
+            Revision::build(number, next, &content, now).map(Some).map_err(ChangeError::Invalid)
+        })
+        .await
+        .map_err(|e| ChangeError::Internal(e.to_string()))??;
+        Ok(match built {
+            Some(revision) => Changed { version: self.install(revision), changed: true },
+            None => Changed { version: self.current().number, changed: false },
+        })
+    }
+}
+
+/// Which half-lifetime `now` falls in. It is part of the `ETag`, so that a client that
+/// revalidates gets a fresh signature before its snapshot is half-way to expiry, even when
+/// nothing changed: a 304 never leaves it holding a snapshot about to expire.
+pub fn renewal_period(now: Timestamp, ttl_seconds: i64) -> i64 {
+    now.unix().div_euclid((ttl_seconds / 2).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_only_grow() {
+        let at = Timestamp::from_unix;
+        assert_eq!(next_version(0, at(1_700_000_000)), 1_700_000_000);
+        assert_eq!(next_version(1_700_000_000, at(1_700_000_000)), 1_700_000_001);
+        assert_eq!(next_version(1_700_000_005, at(1_700_000_002)), 1_700_000_006);
+        assert_eq!(next_version(5, at(1_700_000_000)), 1_700_000_000);
+        assert_eq!(next_version(u64::MAX, at(0)), u64::MAX);
+        assert_eq!(next_version(0, at(-5)), 1);
+    }
+
+    #[test]
+    fn renewal_periods_are_half_a_lifetime() {
+        let week = 7 * 24 * 3600;
+        let start = Timestamp::from_unix(1_700_000_000);
+        assert_eq!(renewal_period(start, week), renewal_period(start.plus_seconds(1), week));
+        assert_ne!(renewal_period(start, week), renewal_period(start.plus_seconds(week / 2), week));
+        assert_eq!(renewal_period(start, 1), 1_700_000_000);
+    }
+}

@@ -1,0 +1,236 @@
+//! The snapshot issuer behind `tessera serve`: it holds an organisation, and serves each user
+//! their own signed snapshot of it, fast enough for an organisation of 100,000 people.
+//!
+//! One module per concern:
+//!
+//! - [`source`]: where the organisation comes from (today a JSON file, read at start and again
+//!   on `SIGHUP`), and the content file that search reads.
+//! - [`issuer`]: what is built once per revision (the validated, resolved organisation; the
+//!   sign-in directory; the search index) and cut and signed once per user (cached, bounded in
+//!   bytes, one computation per user however many ask at once, on the blocking pool).
+//! - [`http`]: the routes, their refusals and limits (body size, request timeout).
+//! - `search`: the unfiltered search index of a revision.
+//! - `metrics`: what `GET /metrics` reports.
+//!
+//! The routes:
+//!
+//! - `GET /api/snapshot?user=ID`: that user's snapshot of the current revision, signed, with a
+//!   weak `ETag` known without cutting (`If-None-Match` answers 304 without cutting or signing);
+//! - `GET /api/public-keys`: the key that signs them;
+//! - `GET /api/users`: the demo sign-in list (active users, with Network, Office and profile);
+//! - `GET /api/search?q=TEXT[&limit=N]`: unfiltered search over Projects, people and content:
+//!   the client filters what its user may not see;
+//! - `POST /api/admin/override`: switches one Office override, as a new revision (no
+//!   authentication: bind it to loopback);
+//! - `GET /healthz` (alive), `GET /readyz` (the revision served, the last failed build),
+//!   `GET /metrics` (Prometheus text);
+//! - with `www`, the web app's static files, every path without an extension falling back to
+//!   `index.html`.
+//!
+//! Versions only grow, across restarts too: a server starts at the Unix time in seconds, and
+//! every change takes `max(previous + 1, now)` ([`issuer::next_version`]).
+//!
+//! Tests drive [`router`] in-process; [`serve`] runs it on a listener until a shutdown signal,
+//! finishing the requests in flight.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use axum::body::Bytes;
+use tessera_core::{Org, SecretKey};
+
+pub mod http;
+pub mod issuer;
+mod metrics;
+mod search;
+mod shim;
+pub mod source;
+
+pub use http::router;
+pub use issuer::{Clock, Issuer, Tuning};
+pub use source::{ContentItem, OrgFile, parse_content, validate_content};
+
+/// Everything a server is made of.
+#[derive(Debug)]
+pub struct Config {
+    /// The organisation; validated when the first revision is built.
+    pub org: Org,
+    /// The key that signs every snapshot.
+    pub key: SecretKey,
+    /// The snapshots' `issuer`.
+    pub issuer: String,
+    /// How long a snapshot is valid, in seconds (positive).
+    pub ttl_seconds: i64,
+    /// Tasks, documents, report and finance rows for search; checked against `org`.
+    pub content: Vec<ContentItem>,
+    /// The static files of the web app, if any.
+    pub www: Option<PathBuf>,
+    /// Where the time comes from.
+    pub clock: Clock,
+    /// The snapshot cache's bound and the bound on concurrent cuts.
+    pub tuning: Tuning,
+    /// How long a request may take before it is answered 408.
+    pub request_timeout: Duration,
+}
+
+/// The server's state, shared by every request.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    issuer: Issuer,
+    /// `/api/public-keys`, made once.
+    public_keys: Bytes,
+    www: Option<PathBuf>,
+    request_timeout: Duration,
+}
+
+impl AppState {
+    /// Checks the content and builds the first revision, on this thread (call it before serving
+    /// or off the async runtime).
+    pub fn new(config: Config) -> anyhow::Result<AppState> {
+        let Config { org, key, issuer, ttl_seconds, content, www, clock, tuning, request_timeout } = config;
+        // The recorder first, so that the first revision's figures are recorded.
+        metrics::handle();
+        validate_content(&content, &org)?;
+        let issuer =
+            Issuer::new(org, issuer::IssuerConfig { key, issuer, ttl_seconds, content, clock, tuning })?;
+        let key = issuer.public_key();
+        let public_keys = serde_json::json!({
+            "keys": [{ "id": key.key_id().to_string(), "public_key": key.to_text().trim() }]
+        });
+        let public_keys =
+            Bytes::from(serde_json::to_vec(&public_keys).context("cannot write the public keys")?);
+        Ok(AppState(Arc::new(Shared { issuer, public_keys, www, request_timeout })))
+    }
+
+    /// The issuer: the revision served, snapshots, changes.
+    pub fn issuer(&self) -> &Issuer {
+        &self.0.issuer
+    }
+
+    /// The current version.
+    pub fn version(&self) -> u64 {
+        self.0.issuer.current().number()
+    }
+
+    /// How many entries search looks through: Projects, people and content items.
+    pub fn searchable(&self) -> usize {
+        self.0.issuer.current().search().len()
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then finishes the requests in
+/// flight. With `source`, `SIGHUP` reads it again and serves it as a new revision (a file that
+/// fails to read or validate leaves the current revision serving, and `/readyz` says why).
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    source: Option<OrgFile>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Some(source) = source {
+        tokio::spawn(reload_on_hangup(state.clone(), source));
+    }
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Reads `source` again on every `SIGHUP` and serves it as a new revision.
+async fn reload_on_hangup(state: AppState, source: OrgFile) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
+        while hangups.recv().await.is_some() {
+            reload(&state, &source).await;
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (state, source);
+    }
+}
+
+/// Reads `source` and serves it as a new revision, or says why not.
+pub async fn reload(state: &AppState, source: &OrgFile) {
+    let read = {
+        let source = source.clone();
+        tokio::task::spawn_blocking(move || source.read()).await
+    };
+    match read {
+        Ok(Ok(org)) => {
+            // A failed build is logged and kept for /readyz by the issuer.
+            let _ = state.issuer().replace(org).await;
+        }
+        Ok(Err(error)) => state.issuer().record_failure(format!("{error:#}")),
+        Err(error) => state.issuer().record_failure(error.to_string()),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// What to warn about when `addr` is reachable from other machines.
+pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "{addr} is not a loopback address: anyone who can reach it may change the policy through \
+             POST /api/admin/override, which has no authentication"
+        )
+    })
+}
+
+/// Refuses a `--www` that is not a directory, or that holds the organisation file: only
+/// per-user snapshots may reach a browser.
+pub fn check_www(www: &Path, org: &Path) -> anyhow::Result<()> {
+    let www = www.canonicalize().with_context(|| format!("cannot read --www `{}`", www.display()))?;
+    if !www.is_dir() {
+        bail!("--www `{}` is not a directory", www.display());
+    }
+    let org = org.canonicalize().with_context(|| format!("cannot read `{}`", org.display()))?;
+    if org.starts_with(&www) {
+        bail!(
+            "refusing to serve `{}`: the organisation `{}` lies inside it, and only per-user snapshots may reach a browser",
+            www.display(),
+            org.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_is_quiet() {
+        assert!(exposure_warning("127.0.0.1:8080".parse().unwrap()).is_none());
+        assert!(exposure_warning("[::1]:0".parse().unwrap()).is_none());
+        assert!(exposure_warning("0.0.0.0:8080".parse().unwrap()).unwrap().contains("no authentication"));
+    }
+}

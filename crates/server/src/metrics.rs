@@ -1,0 +1,92 @@
+//! What the server counts and times, in the Prometheus text format at `GET /metrics`, through
+//! the `metrics` facade and `metrics-exporter-prometheus`.
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `tessera_http_requests_total` | counter | `route`, `method`, `status` |
+//! | `tessera_http_request_duration_seconds` | histogram | `route`, `status` |
+//! | `tessera_snapshot_requests_total` | counter | `answer`: `not_modified`, `hit`, `miss` |
+//! | `tessera_snapshot_cut_seconds`, `tessera_snapshot_sign_seconds` | histogram | |
+//! | `tessera_revision` | gauge | the revision served |
+//! | `tessera_revision_build_seconds` | gauge | how long its build took |
+//! | `tessera_revision_build_failures_total` | counter | |
+//! | `tessera_snapshot_cache_bytes` | gauge | read when `/metrics` is asked |
+//!
+//! The recorder is the process's global one, installed on first use; if the embedding program
+//! installed another, ours still renders (empty) and theirs gets the numbers.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::issuer::Revision;
+
+/// Latency buckets, in seconds: from 100 µs to 10 s.
+const BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process's Prometheus handle, installed on first use.
+pub(crate) fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = || {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+        };
+        match builder().install_recorder() {
+            Ok(handle) => handle,
+            // Another recorder is installed: render an empty one of our own.
+            Err(_) => builder().build_recorder().handle(),
+        }
+    })
+}
+
+/// The text `/metrics` answers.
+pub(crate) fn render(cache_bytes: u64) -> String {
+    let handle = handle();
+    metrics::gauge!("tessera_snapshot_cache_bytes").set(cache_bytes as f64);
+    handle.run_upkeep();
+    handle.render()
+}
+
+/// Middleware: counts and times every request by route (the matched API path, `static` for the
+/// app's files, `unmatched` for an unknown API path) and status.
+pub(crate) async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(path) => path.as_str().to_owned(),
+        None if request.uri().path().starts_with("/api") => "unmatched".to_owned(),
+        None => "static".to_owned(),
+    };
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "method" => method, "status" => status.clone())
+        .increment(1);
+    metrics::histogram!("tessera_http_request_duration_seconds", "route" => route, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+pub(crate) fn snapshot_answer(answer: &'static str) {
+    metrics::counter!("tessera_snapshot_requests_total", "answer" => answer).increment(1);
+}
+
+pub(crate) fn cut_and_signed(cut: Duration, sign: Duration) {
+    metrics::histogram!("tessera_snapshot_cut_seconds").record(cut.as_secs_f64());
+    metrics::histogram!("tessera_snapshot_sign_seconds").record(sign.as_secs_f64());
+}
+
+pub(crate) fn revision_built(revision: &Revision) {
+    metrics::gauge!("tessera_revision").set(revision.number() as f64);
+    metrics::gauge!("tessera_revision_build_seconds").set(revision.build_time().as_secs_f64());
+}
+
+pub(crate) fn build_failed() {
+    metrics::counter!("tessera_revision_build_failures_total").increment(1);
+}

@@ -1,0 +1,688 @@
+//! The router in-process: snapshots, ETags, search, overrides, static files, versions, and the
+//! demo content file.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use serde_json::{Value, json};
+use tessera_core::{
+    Org, PublicKey, Query, ResourceKind, Scope, SecretKey, Snapshot, Target, Timestamp, TrustedKeys,
+    VerifyOptions,
+};
+use tessera_server::{AppState, Clock, Config, ContentItem, Tuning, parse_content, router, validate_content};
+use tower::ServiceExt as _;
+
+use crate::support::{DEMO_CONTENT, DEMO_ORG, Scratch};
+
+/// 2026-06-01T09:00:00Z, the demo's clock.
+const T0: i64 = 1_780_304_400;
+const WEEK: i64 = 7 * 24 * 3600;
+
+fn demo_org() -> Org {
+    serde_json::from_str(&std::fs::read_to_string(DEMO_ORG).unwrap()).unwrap()
+}
+
+fn demo_content() -> Vec<ContentItem> {
+    parse_content(&std::fs::read(DEMO_CONTENT).unwrap()).unwrap()
+}
+
+/// A server on the demo organisation and content, with a clock the test moves.
+struct Server {
+    state: AppState,
+    router: Router,
+    clock: Arc<AtomicI64>,
+}
+
+impl Server {
+    fn new() -> Server {
+        Server::with(None, T0)
+    }
+
+    fn with(www: Option<PathBuf>, now: i64) -> Server {
+        let clock = Arc::new(AtomicI64::new(now));
+        let reading = Arc::clone(&clock);
+        let state = AppState::new(Config {
+            org: demo_org(),
+            key: SecretKey::from_bytes([7; 32]),
+            issuer: "tessera".to_owned(),
+            ttl_seconds: WEEK,
+            content: demo_content(),
+            www,
+            clock: Clock::from_fn(move || Timestamp::from_unix(reading.load(Ordering::SeqCst))),
+            tuning: Tuning::default(),
+            request_timeout: Duration::from_secs(30),
+        })
+        .unwrap();
+        Server { router: router(state.clone()), state, clock }
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix(self.clock.load(Ordering::SeqCst))
+    }
+
+    fn set_now(&self, now: i64) {
+        self.clock.store(now, Ordering::SeqCst);
+    }
+
+    fn send(&self, request: Request<Body>) -> Reply {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let response = self.router.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024).await.unwrap().to_vec();
+            Reply { status, headers, body }
+        })
+    }
+
+    fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+    }
+
+    fn get_if_none_match(&self, uri: &str, etag: &str) -> Reply {
+        self.send(Request::get(uri).header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap())
+    }
+
+    fn post_override(&self, body: &str) -> Reply {
+        self.send(
+            Request::post("/api/admin/override")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_owned()))
+                .unwrap(),
+        )
+    }
+
+    /// Switches an override and insists that it worked; the new version.
+    fn set_override(&self, office: &str, profile: &str, permission: &str, allowed: Value) -> u64 {
+        let body =
+            json!({ "office": office, "profile": profile, "permission": permission, "allowed": allowed });
+        let reply = self.post_override(&body.to_string());
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let version = reply.json()["version"].as_u64().unwrap();
+        assert_eq!(version, self.state.version());
+        version
+    }
+
+    /// The public key the server says it signs with.
+    fn public_key(&self) -> PublicKey {
+        let reply = self.get("/api/public-keys");
+        assert_eq!(reply.status, StatusCode::OK);
+        let keys = reply.json();
+        let keys = keys["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        let key = PublicKey::from_text(keys[0]["public_key"].as_str().unwrap()).unwrap();
+        assert_eq!(keys[0]["id"], key.key_id().as_str());
+        key
+    }
+
+    /// A snapshot for `user`, verified with the served key at the server's clock.
+    fn snapshot(&self, user: &str) -> Snapshot {
+        let reply = self.get(&format!("/api/snapshot?user={user}"));
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let keys: TrustedKeys = [self.public_key()].into_iter().collect();
+        Snapshot::verify(&reply.body, &keys, &VerifyOptions::new(self.now())).unwrap()
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+
+    fn header(&self, name: header::HeaderName) -> &str {
+        self.headers.get(&name).unwrap_or_else(|| panic!("no {name} header")).to_str().unwrap()
+    }
+
+    /// Checks a refusal: its status, JSON content type and error code.
+    fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(self.header(header::CONTENT_TYPE), "application/json");
+        let body = self.json();
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty(), "{body}");
+    }
+}
+
+fn create_task_in_rebrand() -> Query {
+    Query::can("task.create", Target::project("p-rebrand"))
+}
+
+// ---- GET /api/snapshot ------------------------------------------------------------------------
+
+#[test]
+fn a_snapshot_is_signed_fresh_and_scoped_to_its_user() {
+    let server = Server::new();
+    let reply = server.get("/api/snapshot?user=u-ada");
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header(header::CONTENT_TYPE), "application/json");
+    assert_eq!(reply.header(header::CACHE_CONTROL), "private, no-cache");
+
+    let ada = server.snapshot("u-ada");
+    let header = ada.header();
+    assert_eq!(header.issuer, "tessera");
+    assert_eq!(header.version, server.state.version());
+    assert_eq!(header.version, T0 as u64);
+    assert_eq!(header.issued_at, server.now());
+    assert_eq!(header.expires_at, server.now().plus_seconds(WEEK));
+    assert_eq!(header.scope, Scope::User("u-ada".to_owned()));
+
+    let now = server.now();
+    assert!(ada.decide("u-ada", &create_task_in_rebrand(), now).allowed);
+    let other = ada.decide("u-cleo", &create_task_in_rebrand(), now);
+    assert!(!other.allowed);
+    assert_eq!(other.code.as_str(), "out_of_scope");
+    // Cut to Ada: no Project from behind the firewall.
+    assert!(ada.policy().project_ids().all(|id| !id.starts_with("p-nyc") && !id.starts_with("p-syd")));
+}
+
+#[test]
+fn etags_answer_304_until_something_changes() {
+    let server = Server::new();
+    let first = server.get("/api/snapshot?user=u-ada");
+    let etag = first.header(header::ETAG).to_owned();
+    assert!(etag.starts_with(&format!("W/\"{}-", server.state.version())), "{etag}");
+
+    let again = server.get("/api/snapshot?user=u-ada");
+    assert_eq!(again.header(header::ETAG), etag, "same version, same content: same ETag");
+
+    let not_modified = server.get_if_none_match("/api/snapshot?user=u-ada", &etag);
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+    assert!(not_modified.body.is_empty());
+    assert_eq!(not_modified.header(header::ETAG), etag);
+    assert_eq!(not_modified.header(header::CACHE_CONTROL), "private, no-cache");
+    // A list, a strong spelling of the same tag, `*`: the weak comparison.
+    let strong = etag.strip_prefix("W/").unwrap();
+    for value in [format!("\"nope\", {etag}"), strong.to_owned(), "*".to_owned()] {
+        assert_eq!(
+            server.get_if_none_match("/api/snapshot?user=u-ada", &value).status,
+            StatusCode::NOT_MODIFIED
+        );
+    }
+    assert_eq!(server.get_if_none_match("/api/snapshot?user=u-ada", "W/\"1-00\"").status, StatusCode::OK);
+
+    // Another user's snapshot has another tag, even where it may be revalidated.
+    let cleo = server.get("/api/snapshot?user=u-cleo");
+    assert_ne!(cleo.header(header::ETAG), etag);
+    assert_eq!(server.get_if_none_match("/api/snapshot?user=u-cleo", &etag).status, StatusCode::OK);
+
+    // A change of the organisation changes the version, and so every tag.
+    server.set_override("o-lon", "client", "task.create", json!(true));
+    let changed = server.get_if_none_match("/api/snapshot?user=u-ada", &etag);
+    assert_eq!(changed.status, StatusCode::OK);
+    let etag = changed.header(header::ETAG).to_owned();
+    assert_eq!(server.get_if_none_match("/api/snapshot?user=u-ada", &etag).status, StatusCode::NOT_MODIFIED);
+
+    // Nothing changes, but half a lifetime later a revalidating client gets a fresh signature
+    // rather than keep one that is getting old.
+    server.set_now(T0 + WEEK / 2 + 1);
+    let renewed = server.get_if_none_match("/api/snapshot?user=u-ada", &etag);
+    assert_eq!(renewed.status, StatusCode::OK);
+    assert_ne!(renewed.header(header::ETAG), etag);
+    assert_eq!(server.snapshot("u-ada").header().expires_at, server.now().plus_seconds(WEEK));
+}
+
+#[test]
+fn snapshot_requests_are_checked() {
+    let server = Server::new();
+    server.get("/api/snapshot?user=u-nobody").assert_error(StatusCode::NOT_FOUND, "unknown_user");
+    server.get("/api/snapshot").assert_error(StatusCode::BAD_REQUEST, "missing_parameter");
+    server.get("/api/snapshot?q=u-ada").assert_error(StatusCode::BAD_REQUEST, "missing_parameter");
+    server.get("/api/snapshot?user=").assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    let long = "u".repeat(257);
+    server
+        .get(&format!("/api/snapshot?user={long}"))
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    server
+        .get("/api/snapshot?user=u-ada&user=u-cleo")
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    // An unknown parameter (a cache buster) is ignored; a percent-encoded id is decoded.
+    assert_eq!(server.get("/api/snapshot?user=u%2Dada&_=123").status, StatusCode::OK);
+
+    let post = Request::post("/api/snapshot?user=u-ada").body(Body::empty()).unwrap();
+    server.send(post).assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    server.get("/api/snapshots").assert_error(StatusCode::NOT_FOUND, "not_found");
+    server.get("/api").assert_error(StatusCode::NOT_FOUND, "not_found");
+    // Without --www, nothing but the API.
+    server.get("/").assert_error(StatusCode::NOT_FOUND, "not_found");
+}
+
+#[test]
+fn the_sign_in_directory_lists_active_users_only() {
+    let server = Server::new();
+    let reply = server.get("/api/users");
+    assert_eq!(reply.status, StatusCode::OK);
+    let org = demo_org();
+    let users = reply.json()["users"].as_array().unwrap().clone();
+    let active: Vec<&str> =
+        org.users.iter().filter(|user| user.active).map(|user| user.id.as_str()).collect();
+    assert_eq!(users.len(), active.len());
+    assert!(active.len() < org.users.len(), "the demo organisation has an inactive user to leave out");
+    let ada = users.iter().find(|user| user["id"] == "u-ada").unwrap();
+    assert_eq!(ada["name"], org.users.iter().find(|user| user.id == "u-ada").unwrap().name.as_str());
+    assert_eq!(ada["profile"], "project_manager");
+    assert_eq!(ada["office"], "London");
+    assert_eq!(ada["network"], "EMEA");
+}
+
+// ---- GET /api/search ----------------------------------------------------------------------------
+
+/// The Network of each Project of the demo organisation.
+fn network_of_project(org: &Org, project: &str) -> String {
+    let office = &org.projects.iter().find(|p| p.id == project).unwrap().office;
+    org.offices.iter().find(|o| o.id == *office).unwrap().network.clone()
+}
+
+fn results(reply: &Reply) -> Vec<Value> {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    reply.json()["results"].as_array().unwrap().clone()
+}
+
+#[test]
+fn search_is_unfiltered_and_has_the_documented_shape() {
+    let server = Server::new();
+    let org = demo_org();
+
+    let reply = server.get("/api/search?q=budget");
+    assert_eq!(reply.header(header::CONTENT_TYPE), "application/json");
+    let body = reply.json();
+    assert_eq!(body["query"], "budget");
+    assert_eq!(body["truncated"], false);
+    let found = results(&reply);
+    assert!(found.len() >= 15, "{}", found.len());
+    let mut networks = BTreeSet::new();
+    for result in &found {
+        let object = result.as_object().unwrap();
+        let keys: BTreeSet<&str> = object.keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["kind", "id", "title", "project"]), "{result}");
+        let kind = ResourceKind::parse(result["kind"].as_str().unwrap()).unwrap();
+        assert!(kind.in_project(), "{result}");
+        assert!(result["title"].as_str().unwrap().to_lowercase().contains("budget"), "{result}");
+        networks.insert(network_of_project(&org, result["project"].as_str().unwrap()));
+    }
+    // Anyone searching gets all of it: the client filters out what its user may not see.
+    assert_eq!(networks, BTreeSet::from(["n-amer".to_owned(), "n-apac".to_owned(), "n-emea".to_owned()]));
+
+    // Case does not matter; every term must match, in the title or the id.
+    assert_eq!(results(&server.get("/api/search?q=BuDgEt")), found);
+    let both = results(&server.get("/api/search?q=budget%20%20launch"));
+    assert!(!both.is_empty());
+    assert!(both.len() < found.len());
+    for result in &both {
+        let title = result["title"].as_str().unwrap().to_lowercase();
+        assert!(title.contains("budget") && title.contains("launch"), "{result}");
+    }
+    let by_id = results(&server.get("/api/search?q=t-lon-website-1"));
+    assert_eq!(by_id[0]["id"], "t-lon-website-1");
+    assert_eq!(by_id[0]["title"], "Draft homepage copy");
+    assert!(results(&server.get("/api/search?q=budget%20zebra")).is_empty());
+
+    // People carry no project; a Project names itself.
+    let ada = results(&server.get("/api/search?q=lovelace"));
+    assert_eq!(ada, vec![json!({ "kind": "person", "id": "u-ada", "title": "Ada Lovelace" })]);
+    let website = results(&server.get("/api/search?q=website%20relaunch"));
+    assert_eq!(
+        website,
+        vec![
+            json!({ "kind": "project", "id": "p-lon-website", "title": "Website Relaunch", "project": "p-lon-website" })
+        ]
+    );
+}
+
+#[test]
+fn an_empty_search_lists_everything_in_a_stable_order() {
+    let server = Server::new();
+    let org = demo_org();
+    let everything = results(&server.get("/api/search?q=&limit=10000"));
+    assert_eq!(everything.len(), org.projects.len() + org.users.len() + demo_content().len());
+    assert_eq!(results(&server.get("/api/search")), everything, "the default limit, 1000, holds them all");
+    let order: Vec<(usize, String)> = everything
+        .iter()
+        .map(|result| {
+            let kind = ResourceKind::parse(result["kind"].as_str().unwrap()).unwrap();
+            let rank = ResourceKind::ALL.iter().position(|k| *k == kind).unwrap();
+            (rank, result["id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "kind (project, task, document, report, finance, person), then id");
+    let kinds: BTreeSet<&str> = everything.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, BTreeSet::from(["project", "task", "document", "report", "finance", "person"]));
+
+    let first = server.get("/api/search?limit=5");
+    assert_eq!(results(&first), everything[..5]);
+    assert_eq!(first.json()["truncated"], true);
+}
+
+#[test]
+fn search_parameters_are_checked() {
+    let server = Server::new();
+    for bad in ["0", "-1", "abc", "10001", "1.5", ""] {
+        server
+            .get(&format!("/api/search?q=x&limit={bad}"))
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    }
+    assert_eq!(server.get("/api/search?limit=10000").status, StatusCode::OK);
+    let long = "a".repeat(1025);
+    server.get(&format!("/api/search?q={long}")).assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    server.get("/api/search?q=a&q=b").assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+}
+
+// ---- POST /api/admin/override -------------------------------------------------------------------
+
+#[test]
+fn an_override_changes_decisions_and_the_version() {
+    let server = Server::new();
+    let now = server.now();
+    let before = server.state.version();
+    let cleo = server.snapshot("u-cleo");
+    assert_eq!(
+        cleo.decide("u-cleo", &create_task_in_rebrand(), now).code.as_str(),
+        "profile_lacks_permission"
+    );
+
+    let on = server.set_override("o-lon", "client", "task.create", json!(true));
+    assert!(on > before, "{on} > {before}");
+    let cleo = server.snapshot("u-cleo");
+    assert_eq!(cleo.header().version, on);
+    let decision = cleo.decide("u-cleo", &create_task_in_rebrand(), now);
+    assert!(decision.allowed, "{decision:?}");
+    assert_eq!(decision.code.as_str(), "office_override_on");
+
+    // The same switch again changes nothing, and the version stays.
+    let reply = server
+        .post_override(r#"{"office":"o-lon","profile":"client","permission":"task.create","allowed":true}"#);
+    assert_eq!(reply.json(), json!({ "version": on, "changed": false }));
+    assert_eq!(reply.header(header::CACHE_CONTROL), "no-store");
+
+    // Off, then removed: each a change, each a higher version, within the same second.
+    let off = server.set_override("o-lon", "client", "task.create", json!(false));
+    assert!(off > on);
+    assert_eq!(
+        server.snapshot("u-cleo").decide("u-cleo", &create_task_in_rebrand(), now).code.as_str(),
+        "office_override_off"
+    );
+    let removed = server.set_override("o-lon", "client", "task.create", Value::Null);
+    assert!(removed > off);
+    let cleo = server.snapshot("u-cleo");
+    assert_eq!(
+        cleo.decide("u-cleo", &create_task_in_rebrand(), now).code.as_str(),
+        "profile_lacks_permission"
+    );
+
+    // An existing override of the demo, removed: Berlin's account managers may create Projects again.
+    let anna_like = demo_org()
+        .users
+        .iter()
+        .find(|u| u.home_office == "o-ber" && u.profile == "account_manager" && u.active)
+        .map(|u| u.id.clone())
+        .unwrap();
+    let create_project = Query::can("project.create", Target::none());
+    let before = server.snapshot(&anna_like).decide(&anna_like, &create_project, now);
+    assert_eq!(before.code.as_str(), "office_override_off");
+    server.set_override("o-ber", "account_manager", "project.create", Value::Null);
+    let after = server.snapshot(&anna_like).decide(&anna_like, &create_project, now);
+    assert_ne!(after.code.as_str(), "office_override_off");
+}
+
+#[test]
+fn a_refused_override_changes_nothing() {
+    let server = Server::new();
+    let version = server.state.version();
+    let snapshot_etag = server.get("/api/snapshot?user=u-cleo").header(header::ETAG).to_owned();
+    let unprocessable = [
+        (
+            r#"{"office":"o-nowhere","profile":"client","permission":"task.create","allowed":true}"#,
+            "unknown_office",
+        ),
+        (
+            r#"{"office":"o-lon","profile":"wizard","permission":"task.create","allowed":true}"#,
+            "unknown_profile",
+        ),
+        // `auditor` is a profile of n-amer only.
+        (
+            r#"{"office":"o-lon","profile":"auditor","permission":"task.create","allowed":true}"#,
+            "unknown_profile",
+        ),
+        (
+            r#"{"office":"o-lon","profile":"client","permission":"coffee.make","allowed":true}"#,
+            "unknown_permission",
+        ),
+        (
+            r#"{"office":"o-lon","profile":"client","permission":"network.manage","allowed":true}"#,
+            "unknown_permission",
+        ),
+        (
+            r#"{"office":"o-lon","profile":"client","permission":"group.create","allowed":false}"#,
+            "unknown_permission",
+        ),
+    ];
+    for (body, code) in unprocessable {
+        server.post_override(body).assert_error(StatusCode::UNPROCESSABLE_ENTITY, code);
+    }
+    let bad_json = [
+        "",
+        "{",
+        "[]",
+        r#"{"office":"o-lon","profile":"client","permission":"task.create"}"#,
+        r#"{"office":"o-lon","profile":"client","permission":"task.create","allowed":"yes"}"#,
+        r#"{"office":"o-lon","profile":"client","permission":"task.create","allowed":1}"#,
+        r#"{"office":"o-lon","profile":"client","permission":"task.create","allowed":true,"also":1}"#,
+        r#"{"office":7,"profile":"client","permission":"task.create","allowed":true}"#,
+    ];
+    for body in bad_json {
+        server.post_override(body).assert_error(StatusCode::BAD_REQUEST, "invalid_json");
+    }
+    let good = r#"{"office":"o-lon","profile":"client","permission":"task.create","allowed":true}"#;
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let mut request = Request::post("/api/admin/override");
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        server
+            .send(request.body(Body::from(good)).unwrap())
+            .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    }
+    let huge = format!(
+        r#"{{"office":"{}","profile":"client","permission":"task.create","allowed":true}}"#,
+        "o".repeat(70_000)
+    );
+    server.post_override(&huge).assert_error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    server.get("/api/admin/override").assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+
+    assert_eq!(server.state.version(), version);
+    let again = server.get_if_none_match("/api/snapshot?user=u-cleo", &snapshot_etag);
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED, "the organisation changed");
+
+    // `application/json; charset=utf-8` is JSON too.
+    let reply = server.send(
+        Request::post("/api/admin/override")
+            .header(header::CONTENT_TYPE, "Application/JSON; charset=utf-8")
+            .body(Body::from(good))
+            .unwrap(),
+    );
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+// ---- Versions -----------------------------------------------------------------------------------
+
+#[test]
+fn versions_grow_within_a_run_and_across_restarts() {
+    let first = Server::with(None, T0);
+    assert_eq!(first.state.version(), T0 as u64, "a server starts at the Unix time");
+    // Three changes in one second run ahead of the clock, one version each.
+    let mut last = first.state.version();
+    for allowed in [json!(true), json!(false), json!(true)] {
+        let version = first.set_override("o-lon", "client", "task.create", allowed);
+        assert_eq!(version, last + 1);
+        last = version;
+    }
+    assert_eq!(last, T0 as u64 + 3);
+    // A change later on jumps to the clock.
+    first.set_now(T0 + 100);
+    assert_eq!(first.set_override("o-lon", "client", "task.create", Value::Null), T0 as u64 + 100);
+
+    // A restart, later, starts above every version the old server signed: clients that stored
+    // the highest version they accepted take the new server's snapshots.
+    let restarted = Server::with(None, T0 + 101);
+    assert!(restarted.state.version() > T0 as u64 + 100);
+    let snapshot = restarted.snapshot("u-ada");
+    let keys: TrustedKeys = [restarted.public_key()].into_iter().collect();
+    let mut options = VerifyOptions::new(restarted.now());
+    options.min_version = T0 as u64 + 100;
+    let bytes = restarted.get("/api/snapshot?user=u-ada").body;
+    assert!(Snapshot::verify(&bytes, &keys, &options).is_ok());
+    assert!(snapshot.header().version > T0 as u64 + 100);
+}
+
+// ---- Static files -------------------------------------------------------------------------------
+
+fn www(scratch: &Scratch) -> PathBuf {
+    let files: [(&str, &[u8]); 6] = [
+        ("index.html", b"<!doctype html><title>Tessera</title>"),
+        ("app.wasm", b"\0asm\x01\0\0\0"),
+        ("manifest.webmanifest", b"{\"name\":\"Tessera\"}"),
+        ("sw.js", b"self.addEventListener('fetch', () => {});"),
+        ("style.css", b"body { margin: 0 }"),
+        (".secret", b"not for browsers"),
+    ];
+    let dir = scratch.path("www");
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    for (name, contents) in files {
+        std::fs::write(dir.join(name), contents).unwrap();
+    }
+    std::fs::write(dir.join("assets/logo.svg"), "<svg/>").unwrap();
+    dir
+}
+
+#[test]
+fn static_files_with_the_right_types_and_an_index_fallback() {
+    let scratch = Scratch::new("serve-www");
+    let server = Server::with(Some(www(&scratch)), T0);
+
+    let index = server.get("/");
+    assert_eq!(index.status, StatusCode::OK);
+    assert_eq!(index.text(), "<!doctype html><title>Tessera</title>");
+    assert!(index.header(header::CONTENT_TYPE).starts_with("text/html"));
+    assert_eq!(index.header(header::CACHE_CONTROL), "no-cache");
+
+    // Client-side routes reload: no file, no extension, not /api/.
+    for route in ["/projects", "/projects/p-rebrand", "/search/budget"] {
+        let reply = server.get(route);
+        assert_eq!(reply.status, StatusCode::OK, "{route}");
+        assert_eq!(reply.body, index.body, "{route}");
+        assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache", "{route}");
+    }
+    // A missing file with an extension is missing; so is an unknown API.
+    assert_eq!(server.get("/missing.js").status, StatusCode::NOT_FOUND);
+    assert_eq!(server.get("/assets/missing.png").status, StatusCode::NOT_FOUND);
+    server.get("/api/unknown").assert_error(StatusCode::NOT_FOUND, "not_found");
+
+    let wasm = server.get("/app.wasm");
+    assert_eq!(wasm.status, StatusCode::OK);
+    assert_eq!(wasm.header(header::CONTENT_TYPE), "application/wasm");
+    assert_eq!(wasm.body, b"\0asm\x01\0\0\0");
+    assert_eq!(server.get("/manifest.webmanifest").header(header::CONTENT_TYPE), "application/manifest+json");
+    let worker = server.get("/sw.js");
+    assert!(worker.header(header::CONTENT_TYPE).contains("javascript"));
+    assert_eq!(worker.header(header::CACHE_CONTROL), "no-cache");
+    let css = server.get("/style.css");
+    assert!(css.header(header::CONTENT_TYPE).starts_with("text/css"));
+    // Every file is revalidated, so a new build never mixes with an old one.
+    assert_eq!(css.header(header::CACHE_CONTROL), "no-cache");
+    assert_eq!(wasm.header(header::CACHE_CONTROL), "no-cache");
+    assert_eq!(server.get("/assets/logo.svg").header(header::CONTENT_TYPE), "image/svg+xml");
+    assert_eq!(css.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+
+    // Nothing outside the directory, and no dot-files.
+    assert_eq!(server.get("/.secret").status, StatusCode::NOT_FOUND);
+    assert_eq!(server.get("/../Cargo.toml").status, StatusCode::NOT_FOUND);
+    assert_eq!(server.get("/%2e%2e/Cargo.toml").status, StatusCode::NOT_FOUND);
+    let post = Request::post("/index.html").body(Body::empty()).unwrap();
+    server.send(post).assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+
+    // The API is still there.
+    assert_eq!(server.get("/api/snapshot?user=u-ada").status, StatusCode::OK);
+}
+
+// ---- The demo content -----------------------------------------------------------------------------
+
+#[test]
+fn the_demo_content_fits_the_demo_organisation() {
+    let org = demo_org();
+    let items = demo_content();
+    validate_content(&items, &org).unwrap();
+    assert!((300..=400).contains(&items.len()), "{} items", items.len());
+    for project in &org.projects {
+        for kind in [ResourceKind::Task, ResourceKind::Document] {
+            assert!(
+                items.iter().any(|item| item.project == project.id && item.kind == kind),
+                "{} has no {kind}",
+                project.id
+            );
+        }
+    }
+    for kind in [ResourceKind::Report, ResourceKind::Finance] {
+        let projects: BTreeSet<&str> =
+            items.iter().filter(|item| item.kind == kind).map(|item| item.project.as_str()).collect();
+        assert!(projects.len() >= 10, "{kind}: {projects:?}");
+    }
+    // Words that cross Networks, for the client-side filtering demo.
+    for word in ["budget", "website", "launch", "review"] {
+        let networks: BTreeSet<String> = items
+            .iter()
+            .filter(|item| item.title.to_lowercase().contains(word))
+            .map(|item| network_of_project(&org, &item.project))
+            .collect();
+        assert_eq!(networks.len(), 3, "{word}: {networks:?}");
+    }
+}
+
+#[test]
+fn bad_content_is_refused_with_every_problem_named() {
+    let org = demo_org();
+    let items = parse_content(
+        br#"{"items": [
+            {"kind": "task", "id": "t-1", "title": "Fine", "project": "p-rebrand"},
+            {"kind": "task", "id": "t-1", "title": "Twice", "project": "p-rebrand"},
+            {"kind": "document", "id": "d-1", "title": "Lost", "project": "p-nowhere"},
+            {"kind": "project", "id": "p-x", "title": "Not here", "project": "p-rebrand"},
+            {"kind": "report", "id": "", "title": " ", "project": "p-rebrand"}
+        ]}"#,
+    )
+    .unwrap();
+    let error = validate_content(&items, &org).unwrap_err().to_string();
+    assert!(error.starts_with("5 problems in the content: "), "{error}");
+    for part in [
+        "item 1 (`t-1`): task id `t-1` is used twice",
+        "item 2 (`d-1`): unknown project `p-nowhere`",
+        "item 3 (`p-x`): kind `project` is not one of task, document, report, finance",
+        "item 4 (``): the id must be",
+        "item 4 (``): the title must be",
+    ] {
+        assert!(error.contains(part), "{part}\n{error}");
+    }
+    for bad in [
+        r#"{"items": [{"kind": "widget", "id": "w", "title": "W", "project": "p-rebrand"}]}"#,
+        r#"{"items": [{"kind": "task", "id": "t", "title": "T", "project": "p-rebrand", "x": 1}]}"#,
+        r#"[{"kind": "task", "id": "t", "title": "T", "project": "p-rebrand"}]"#,
+    ] {
+        assert!(parse_content(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
