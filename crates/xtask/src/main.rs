@@ -8,6 +8,8 @@
 //!   each of its users may do.
 //! - `generate`: a generated organisation (`tessera-generate`) of a preset size, as JSON.
 //! - `bench`: the benchmarks (criterion, and the Node harness against other libraries).
+//! - `loadtest`: the issuer (`tessera serve`, release) under load from `wrk` on a generated
+//!   organisation: first snapshots, 304s, cached snapshots, a trivial endpoint while cutting.
 //! - `diff-time`: how long impact analysis takes on a generated organisation after one
 //!   override changes, built in release. A measurement, not a test.
 //!
@@ -24,6 +26,7 @@ use anyhow::{Context, Result, bail};
 mod bench;
 mod dist;
 mod fuzz;
+mod loadtest;
 mod site;
 mod tidy;
 
@@ -42,6 +45,8 @@ tasks:
           write a generated organisation (1k, 10k or 100k users) as JSON
   bench [small,medium,large]
           benchmarks: criterion and the Node harness against other libraries (BENCHMARKS.md)
+  loadtest [small|medium|large]
+          the issuer under load with wrk, release build (default large; BENCHMARKS.md)
   diff-time [small|medium|large] [SEED]
           time `diff` on a generated organisation after one override changes (release build)";
 
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
         Some("generate") => generate(env::args().skip(2).collect()),
         Some("diff-time") => diff_time(env::args().skip(2).collect()),
         Some("bench") => bench::bench(&env::args().skip(2).collect::<Vec<_>>()),
+        Some("loadtest") => loadtest::loadtest(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -206,19 +212,29 @@ fn ensure_chromium() -> Result<()> {
     if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
         return Ok(());
     }
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+/// Installs Debian's `packages` with `apt-get`, as root; otherwise says what to install.
+pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
     let is_root =
         Command::new("id").arg("-u").output().map(|out| out.stdout.starts_with(b"0")).unwrap_or(false);
     if !is_root {
-        bail!("the browser tests need Chromium: run `sudo apt-get install -y chromium chromium-driver`");
+        bail!(
+            "this needs Debian's {}: run `sudo apt-get install -y {}`",
+            packages.join(", "),
+            packages.join(" ")
+        );
     }
     run("apt-get", ["update", "-qq"])?;
     let status = Command::new("apt-get")
-        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+        .args(["install", "-y", "-qq"])
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .context("cannot run apt-get")?;
     if !status.success() {
-        bail!("`apt-get install chromium chromium-driver` failed ({status})");
+        bail!("`apt-get install {}` failed ({status})", packages.join(" "));
     }
     Ok(())
 }

@@ -1,0 +1,402 @@
+//! `cargo xtask loadtest [small|medium|large]`: the issuer under load, measured with Debian's
+//! `wrk` against a release build of `tessera serve` on a generated organisation. A benchmark,
+//! not a test: it prints what it measured (and writes it to `target/loadtest/SCALE.md`), and
+//! the figures go to `BENCHMARKS.md` ("The issuer") by hand.
+//!
+//! Each scenario is one `wrk` run whose Lua script prints a JSON line at the end (requests per
+//! second, latency percentiles, errors); the ratios the targets name are taken within the run.
+//!
+//! 1. First snapshots: one connection, on a server that caches nothing (`--cache-mib 0`), so
+//!    that every request is a cut and a signature whatever user it names.
+//! 2. `/api/public-keys` probed ten times a second while 32 connections ask for snapshots on
+//!    that server: whether trivial endpoints stay fast while the CPU cuts.
+//! 3. 304 revalidations of users whose `ETag` the client holds, against `/api/public-keys`.
+//! 4. A cached snapshot (200), against the same bytes served as a static file by the same server.
+//!
+//! Startup (spawn to listening, and the build's own time) and resident memory are read from
+//! the server's output and `/proc`.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::{cargo, root, run, target_dir, utf8};
+
+/// Seconds each throughput scenario runs.
+const SECONDS: u32 = 10;
+
+/// `cargo xtask loadtest [SCALE] [--database URL]`.
+pub fn loadtest(args: &[String]) -> Result<()> {
+    let mut scale_name = "large".to_owned();
+    for arg in args {
+        match arg.as_str() {
+            "small" | "medium" | "large" => scale_name.clone_from(arg),
+            other => bail!("unknown argument `{other}`: use small, medium or large"),
+        }
+    }
+    ensure_wrk()?;
+    run(&cargo(), ["build", "--release", "--quiet", "-p", "tessera-cli"])?;
+    let tessera = root().join(target_dir()).join("release").join("tessera");
+    let dir = root().join(target_dir()).join("loadtest");
+    let www = dir.join("www");
+    fs::create_dir_all(&www).with_context(|| format!("cannot create `{}`", www.display()))?;
+
+    let org_path = dir.join(format!("{scale_name}.json"));
+    let scale = tessera_generate::Scale::preset(&scale_name).context("no such scale")?;
+    let org = tessera_generate::generate(&scale);
+    if !org_path.exists() {
+        let json = serde_json::to_vec(&org).context("cannot write the organisation")?;
+        fs::write(&org_path, json).with_context(|| format!("cannot write `{}`", org_path.display()))?;
+    }
+    let users: Vec<String> =
+        org.users.iter().filter(|user| user.active).map(|user| user.id.clone()).collect();
+    drop(org);
+    let key = dir.join("loadtest.key");
+    if !key.exists() {
+        run(utf8(&tessera)?, ["keygen", "--out", utf8(&key)?])?;
+    }
+
+    // Scenarios 1 and 2 on a server that caches nothing, so that every request is a cut
+    // whichever users it names; 3 and 4 on one with the default cache.
+    let mut server = Server::start(&tessera, &org_path, &key, &www, &["--cache-mib", "0"])?;
+    let addr = server.address.clone();
+    let mut report = String::new();
+    let _ = writeln!(report, "## `cargo xtask loadtest {scale_name}`\n");
+    let _ = writeln!(
+        report,
+        "{} users; startup {} ms to listening (the revision's build {} ms); resident memory after start {} MB",
+        users.len(),
+        server.startup.as_millis(),
+        server.build_ms,
+        server.rss_mb()?
+    );
+
+    let half = users.len() / 2;
+    let (first_users, busy_users) = users.split_at(half);
+
+    // 1. First snapshots, one at a time.
+    let first = wrk(&dir, &addr, 1, 1, &users_script(first_users), "first")?;
+    // 2. /api/public-keys probed while 32 connections cut.
+    let probe = std::thread::scope(|scope| -> Result<(Value, Value)> {
+        let cutting = scope.spawn(|| wrk(&dir, &addr, 2, 32, &users_script(busy_users), "busy"));
+        std::thread::sleep(Duration::from_millis(500));
+        let probe = wrk_for(
+            &dir,
+            &addr,
+            1,
+            1,
+            &path_script("/api/public-keys", &[], Some(10)),
+            "probe",
+            SECONDS - 1,
+        )?;
+        let cutting = cutting.join().map_err(|_| anyhow::anyhow!("the cutting load panicked"))??;
+        Ok((probe, cutting))
+    })?;
+    let (probe, busy) = probe;
+    server.stop();
+
+    let mut server = Server::start(&tessera, &org_path, &key, &www, &[])?;
+    let addr = server.address.clone();
+
+    // 3. 304s for users whose tags the client holds, against /api/public-keys.
+    let held: Vec<(String, String)> = first_users
+        .iter()
+        .take(64)
+        .map(|user| {
+            let (status, headers, _) = http_get(&addr, &format!("/api/snapshot?user={user}"), &[])?;
+            if status != 200 {
+                bail!("GET /api/snapshot?user={user} answered {status}");
+            }
+            let etag = header(&headers, "etag").context("no ETag")?;
+            Ok((user.clone(), etag))
+        })
+        .collect::<Result<_>>()?;
+    let revalidations = wrk(&dir, &addr, 2, 16, &etag_script(&held), "304")?;
+    let keys = wrk(&dir, &addr, 2, 16, &path_script("/api/public-keys", &[], None), "keys")?;
+
+    // 4. A cached snapshot against the same bytes as a static file.
+    let user = &held.first().context("no users")?.0;
+    let snapshot_path = format!("/api/snapshot?user={user}");
+    let (_, _, bytes) = http_get(&addr, &snapshot_path, &[])?;
+    fs::write(www.join("snapshot.json"), &bytes).context("cannot write the static copy")?;
+    let cached = wrk(&dir, &addr, 2, 16, &path_script(&snapshot_path, &[], None), "cached")?;
+    let file = wrk(&dir, &addr, 2, 16, &path_script("/snapshot.json", &[], None), "static")?;
+
+    let metrics = http_get(&addr, "/metrics", &[])?.2;
+    let metrics = String::from_utf8_lossy(&metrics).into_owned();
+    let cache_bytes = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("tessera_snapshot_cache_bytes "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let rss = server.rss_mb()?;
+    server.stop();
+
+    let ms = |value: &Value, field: &str| value[field].as_f64().unwrap_or(f64::NAN) / 1000.0;
+    let rps = |value: &Value| value["rps"].as_f64().unwrap_or(f64::NAN);
+    let _ = writeln!(report, "\n| what | measured | target |\n|---|---:|---|");
+    let _ = writeln!(
+        report,
+        "| first snapshot (nothing cached), one client | median {:.1} ms, p95 {:.1} ms, {:.0}/s; {} KB each | median ≤ 25 ms |",
+        ms(&first, "p50"),
+        ms(&first, "p95"),
+        rps(&first),
+        bytes.len() / 1024
+    );
+    let _ = writeln!(
+        report,
+        "| `/api/public-keys` while 32 clients ask for first snapshots | p95 {:.1} ms (p50 {:.1} ms); the 32 clients: {:.0} snapshots/s, median {:.0} ms | p95 < 50 ms |",
+        ms(&probe, "p95"),
+        ms(&probe, "p50"),
+        rps(&busy),
+        ms(&busy, "p50")
+    );
+    let _ = writeln!(
+        report,
+        "| 304 revalidations vs `/api/public-keys` | {:.0}/s vs {:.0}/s: {:.2}× | ≥ 0.3× |",
+        rps(&revalidations),
+        rps(&keys),
+        rps(&revalidations) / rps(&keys)
+    );
+    let _ = writeln!(
+        report,
+        "| cached snapshot (200) vs the same bytes as a static file | {:.0}/s vs {:.0}/s: {:.2}× | ≥ 0.5× |",
+        rps(&cached),
+        rps(&file),
+        rps(&cached) / rps(&file)
+    );
+    let _ = writeln!(
+        report,
+        "\nResident memory at the end: {rss} MB, with {:.1} MB of snapshots cached (bound 256 MiB). Errors (non-2xx/3xx, timeouts): {}.",
+        cache_bytes / 1e6,
+        [&first, &probe, &busy, &revalidations, &keys, &cached, &file]
+            .iter()
+            .map(|value| value["errors"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    );
+    print!("\n{report}");
+    let out = dir.join(format!("{scale_name}.md"));
+    fs::write(&out, &report).with_context(|| format!("cannot write `{}`", out.display()))?;
+    println!("\n(written to {})", out.display());
+    Ok(())
+}
+
+/// Debian's `wrk`, installed when missing.
+fn ensure_wrk() -> Result<()> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    crate::apt_install(&["wrk"])
+}
+
+/// A release `tessera serve`, killed when dropped.
+struct Server {
+    child: Child,
+    address: String,
+    startup: Duration,
+    build_ms: u64,
+}
+
+impl Server {
+    fn start(tessera: &Path, org: &Path, key: &Path, www: &Path, more: &[&str]) -> Result<Server> {
+        let started = Instant::now();
+        let mut command = Command::new(tessera);
+        command
+            .args(["serve", "--addr", "127.0.0.1:0", "--org"])
+            .arg(org)
+            .arg("--key")
+            .arg(key)
+            .arg("--www")
+            .arg(www);
+        command.args(more);
+        println!("$ {command:?}");
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start tessera serve")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut build_ms = 0;
+        loop {
+            let Some(line) = lines.next() else { bail!("tessera serve exited before it listened") };
+            let line = line.context("cannot read tessera serve's output")?;
+            println!("{line}");
+            if let Some(rest) = line.split("built in ").nth(1) {
+                build_ms = rest.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            }
+            if let Some(address) = line.strip_prefix("tessera serve: listening on http://") {
+                let startup = started.elapsed();
+                // Keep draining its output so that it never blocks on a full pipe.
+                std::thread::spawn(move || lines.for_each(drop));
+                return Ok(Server { child, address: address.to_owned(), startup, build_ms });
+            }
+        }
+    }
+
+    /// Resident memory, in MB.
+    fn rss_mb(&self) -> Result<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .context("cannot read the server's /proc status")?;
+        let kb = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .context("no VmRSS")?;
+        Ok(kb / 1000)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The Lua that ends every script: one JSON line with what the run measured.
+const DONE: &str = r#"
+function done(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format(
+    '{"requests":%d,"rps":%.1f,"p50":%.1f,"p95":%.1f,"p99":%.1f,"max":%.1f,"errors":%d}\n',
+    summary.requests, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, errors))
+end
+"#;
+
+/// A script whose every request asks for the next user's snapshot, each thread from its own
+/// part of `users`.
+fn users_script(users: &[String]) -> String {
+    let list: Vec<String> = users.iter().map(|user| format!("{user:?}")).collect();
+    format!(
+        r#"local users = {{{}}}
+local threads = 0
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+local i = 0
+function init(args) i = tid * 100000 end
+function request()
+  i = i + 1
+  local user = users[(i % #users) + 1]
+  return wrk.format("GET", "/api/snapshot?user=" .. user)
+end
+{DONE}"#,
+        list.join(",")
+    )
+}
+
+/// A script that asks for `path`, with `headers`, every `delay_ms` if given.
+fn path_script(path: &str, headers: &[(&str, &str)], delay_ms: Option<u32>) -> String {
+    let headers: Vec<String> =
+        headers.iter().map(|(name, value)| format!("[{name:?}] = {value:?}")).collect();
+    let delay = delay_ms.map(|ms| format!("function delay() return {ms} end\n")).unwrap_or_default();
+    format!(
+        r#"local request_text = wrk.format("GET", {path:?}, {{{}}})
+function request() return request_text end
+{delay}{DONE}"#,
+        headers.join(",")
+    )
+}
+
+/// A script that revalidates the held snapshots in turn, each with its `ETag`.
+fn etag_script(held: &[(String, String)]) -> String {
+    let requests: Vec<String> = held
+        .iter()
+        .map(|(user, etag)| {
+            format!("wrk.format(\"GET\", \"/api/snapshot?user={user}\", {{[\"If-None-Match\"] = {etag:?}}})")
+        })
+        .collect();
+    format!(
+        r#"local requests
+function init(args) requests = {{{}}} end
+local i = 0
+function request() i = i + 1; return requests[(i % #requests) + 1] end
+{DONE}"#,
+        requests.join(",\n")
+    )
+}
+
+fn wrk(dir: &Path, addr: &str, threads: u32, connections: u32, script: &str, name: &str) -> Result<Value> {
+    wrk_for(dir, addr, threads, connections, script, name, SECONDS)
+}
+
+fn wrk_for(
+    dir: &Path,
+    addr: &str,
+    threads: u32,
+    connections: u32,
+    script: &str,
+    name: &str,
+    seconds: u32,
+) -> Result<Value> {
+    let path: PathBuf = dir.join(format!("{name}.lua"));
+    fs::write(&path, script).with_context(|| format!("cannot write `{}`", path.display()))?;
+    let args = [
+        format!("-t{threads}"),
+        format!("-c{connections}"),
+        format!("-d{seconds}s"),
+        "--timeout".to_owned(),
+        "30s".to_owned(),
+        "-s".to_owned(),
+        path.display().to_string(),
+        format!("http://{addr}"),
+    ];
+    println!("$ wrk {}  # {name}", args.join(" "));
+    let output = Command::new("wrk").args(&args).output().context("cannot run wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("wrk failed ({}): {stdout}{}", output.status, String::from_utf8_lossy(&output.stderr));
+    }
+    let line = stdout.lines().rev().find(|line| line.starts_with('{')).context("no result from wrk")?;
+    let value: Value = serde_json::from_str(line).context("cannot read wrk's result")?;
+    println!("  {line}");
+    Ok(value)
+}
+
+/// One HTTP/1.1 GET: status, headers (lower-cased names) and body.
+fn http_get(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    let mut stream = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).context("cannot set a timeout")?;
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        let _ = write!(request, "{name}: {value}\r\n");
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).context("cannot send")?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).context("cannot read the answer")?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").context("no end of headers")?;
+    let head = String::from_utf8_lossy(response.get(..split).unwrap_or_default()).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .context("no status")?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Ok((status, headers, response.get(split + 4..).unwrap_or_default().to_vec()))
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers.iter().find(|(n, _)| n == name).map(|(_, value)| value.clone())
+}
