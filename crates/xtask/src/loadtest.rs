@@ -366,12 +366,11 @@ fn wrk_for(
     Ok(value)
 }
 
-/// One HTTP/1.1 GET: status, headers (lower-cased names) and body.
-fn http_get(
-    addr: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+/// An HTTP answer: status, headers (lower-cased names) and body.
+type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// One HTTP/1.1 GET.
+fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply> {
     let mut stream = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60))).context("cannot set a timeout")?;
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
