@@ -3,11 +3,12 @@
 //! to it element for element, in the same order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use tessera_core::{
-    AccessLevel, Agreement, Features, Network, Office, Org, Policy, Project, Query, ResourceKind, Role,
-    Scope, Timestamp, User, cut,
+    AccessLevel, Agreement, Cutter, Features, Network, Office, Org, Policy, Project, Query, ResourceKind,
+    Role, Scope, ScopeError, Timestamp, User, cut,
 };
 
 use crate::support::{arb_org, now};
@@ -485,13 +486,17 @@ fn scopes(org: &Org) -> Vec<Scope> {
     scopes
 }
 
-/// `cut` gives what the reference gives, for every scope and time; an unknown id is an error.
+/// One `Cutter`, built once, gives what the reference gives for every scope and time, and so
+/// does `cut`; an unknown id is an error.
 fn check_against_reference(org: &Org) -> Result<(), TestCaseError> {
+    let cutter = Cutter::new(org.clone()).unwrap();
+    prop_assert!(cutter.org() == org);
     for now in times(org) {
         for scope in scopes(org) {
             let expected = reference::cut(org, &scope, now);
-            let actual = cut(org, &scope, now).ok();
+            let actual = cutter.cut(&scope, now).ok();
             prop_assert!(expected == actual, "{scope:?} at {now}:\nreference {expected:?}\ncut {actual:?}");
+            prop_assert!(cut(org, &scope, now).ok() == actual, "{scope:?} at {now}: `cut` differs");
         }
     }
     Ok(())
@@ -520,4 +525,68 @@ fn a_cut_is_the_reference_cut_on_a_generated_organisation() {
         seed: 11,
     });
     check_against_reference(&org).unwrap();
+}
+
+/// A `Cutter` is shared between threads, each cutting its own users.
+#[test]
+fn a_cutter_cuts_from_many_threads() {
+    fn shareable<T: Send + Sync + std::fmt::Debug>() {}
+    shareable::<Cutter>();
+
+    let org = tessera_generate::generate(&tessera_generate::Scale {
+        users: 60,
+        projects: 200,
+        networks: 3,
+        offices: 9,
+        seed: 5,
+    });
+    let cutter = Arc::new(Cutter::new(org.clone()).unwrap());
+    assert_eq!(cutter.policy().counts().users, 60);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let cutter = Arc::clone(&cutter);
+            std::thread::spawn(move || {
+                let users = cutter.org().users.iter().skip(t).step_by(4);
+                users
+                    .map(|user| cutter.cut(&Scope::User(user.id.clone()), now()).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for (t, thread) in threads.into_iter().enumerate() {
+        let cuts = thread.join().unwrap();
+        for (user, scoped) in org.users.iter().skip(t).step_by(4).zip(cuts) {
+            assert_eq!(
+                Some(scoped),
+                reference::cut(&org, &Scope::User(user.id.clone()), now()),
+                "{}",
+                user.id
+            );
+        }
+    }
+    // Debug names what it holds, not all of it.
+    let shown = format!("{cutter:?}");
+    assert!(shown.starts_with("Cutter { counts: Counts { networks: 3,"), "{shown}");
+    assert!(shown.len() < 200, "{shown}");
+}
+
+/// An unknown user or Network is an error, as is an organisation that does not validate.
+#[test]
+fn unknown_scopes_and_invalid_organisations_are_refused() {
+    let org = crate::support::small_org();
+    let cutter = Cutter::new(org.clone()).unwrap();
+    assert!(matches!(
+        cutter.cut(&Scope::User("u-nobody".to_owned()), now()),
+        Err(ScopeError::UnknownUser(id)) if id == "u-nobody"
+    ));
+    assert!(matches!(
+        cutter.cut(&Scope::Network("n-nowhere".to_owned()), now()),
+        Err(ScopeError::UnknownNetwork(id)) if id == "n-nowhere"
+    ));
+    assert_eq!(cutter.cut(&Scope::Org, now()).unwrap(), org);
+
+    let mut broken = org;
+    broken.users[0].home_office = "o-nowhere".to_owned();
+    assert!(Cutter::new(broken.clone()).is_err());
+    assert!(matches!(cut(&broken, &Scope::Org, now()), Err(ScopeError::Invalid(_))));
 }
