@@ -9,6 +9,18 @@
 //! reduced to what person decisions read (name, home Office, active); the Projects the user
 //! sees; their groups and direct messages; and, per active Agreement, only the host Office,
 //! the shared Projects and the people on the other side.
+//!
+//! [`Cutter`] validates an organisation once ([`Policy::new`]) and indexes what a cut looks
+//! up (Offices, users, Projects and groups by Network; users by home Office and Projects by
+//! Office; direct messages by participant; the users each Agreement shares), so that each cut
+//! costs what it keeps, not what the organisation holds: a server builds one per revision and
+//! cuts every user's snapshot from it. The Projects asked about are the user's teams and those
+//! within their reach (their Network, or their home and additional Offices; across the
+//! firewall, teams only), each answered by the user's [`crate::UserView`]. The cut is built
+//! from the kept indices in order, and a policy's dense index `i` is element `i` of its
+//! organisation, so elements keep the organisation's order. [`cut`] is a `Cutter` built for
+//! one cut; a property test holds both to a reference copy of the first cut, which scanned the
+//! whole organisation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
