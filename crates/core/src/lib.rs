@@ -13,7 +13,8 @@
 //! - [`UserView`] precomputes one user's decisions about Projects ([`Policy::user_view`],
 //!   [`Snapshot::user_view`]): a question about a Project resolved once to a [`ProjectIndex`]
 //!   is then a few array reads, with the answers of [`Policy::allows`].
-//! - [`cut`] scopes an organisation to one user or one Network.
+//! - [`cut`] scopes an organisation to one user or one Network; a [`Cutter`] validates and
+//!   indexes one once, for many cuts that each cost what they keep.
 //! - [`diff`] says what a change of the organisation does to each user ([`Impact`]);
 //!   [`Policy::explain`] adds to a denial the smallest edits ([`Grant`], [`Edit`]) that would
 //!   allow it.
@@ -73,7 +74,7 @@ pub use model::{
 pub use permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
 pub use policy::{Counts, Policy, UserSummary};
 pub use query::{Query, QueryError, ResourceKind, Target};
-pub use scope::{ScopeError, cut};
+pub use scope::{Cutter, ScopeError, cut};
 pub use snapshot::{
     DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_BYTES, Engine, Header, KeyError, KeyId, LoadError, LoadErrorKind,
     MAX_SIGNATURES, PAYLOAD_TYPE, PublicKey, SCHEMA_VERSION, Scope, SecretKey, SignError, Snapshot,

@@ -9,16 +9,28 @@
 //! reduced to what person decisions read (name, home Office, active); the Projects the user
 //! sees; their groups and direct messages; and, per active Agreement, only the host Office,
 //! the shared Projects and the people on the other side.
+//!
+//! [`Cutter`] validates an organisation once ([`Policy::new`]) and indexes what a cut looks
+//! up (Offices, users, Projects and groups by Network; users by home Office and Projects by
+//! Office; direct messages by participant; the users each Agreement shares), so that each cut
+//! costs what it keeps, not what the organisation holds: a server builds one per revision and
+//! cuts every user's snapshot from it. The Projects asked about are the user's teams and those
+//! within their reach (their Network, or their home and additional Offices; across the
+//! firewall, teams only), each answered by the user's [`crate::UserView`]. The cut is built
+//! from the kept indices in order, and a policy's dense index `i` is element `i` of its
+//! organisation, so elements keep the organisation's order. [`cut`] is a `Cutter` built for
+//! one cut; a property test holds both to a reference copy of the first cut, which scanned the
+//! whole organisation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::clock::Timestamp;
 use crate::model::{AccessLevel, Agreement, Features, Network, Office, Org, Project, Role, User};
-use crate::policy::{Idx, Policy};
-use crate::query::{Query, ResourceKind};
+use crate::policy::{BitSet, Idx, Policy};
 use crate::snapshot::Scope;
 use crate::validate::ValidationErrors;
+use crate::view::{Reach, UserView};
 
 /// Why an organisation could not be scoped.
 #[derive(Debug)]
@@ -45,26 +57,182 @@ impl fmt::Display for ScopeError {
 impl std::error::Error for ScopeError {}
 
 /// Cuts `org` down to `scope`, deciding Agreement expiry at `now`.
+///
+/// This validates and indexes the whole organisation first: to cut many snapshots from one
+/// organisation, build a [`Cutter`] once and cut from it.
 pub fn cut(org: &Org, scope: &Scope, now: Timestamp) -> Result<Org, ScopeError> {
-    let policy = Policy::new(org).map_err(ScopeError::Invalid)?;
-    let mut keep = Keep::default();
-    match scope {
-        Scope::Org => return Ok(org.clone()),
-        Scope::User(id) => {
-            let &u = policy.ids.users.get(id).ok_or_else(|| ScopeError::UnknownUser(id.clone()))?;
-            keep.user_needs(&policy, u, now, false);
-        }
-        Scope::Network(id) => {
-            let &n = policy.ids.networks.get(id).ok_or_else(|| ScopeError::UnknownNetwork(id.clone()))?;
-            keep.network_whole(&policy, n);
-            for (u, user) in policy.users.iter().enumerate() {
-                if user.network == n {
-                    keep.user_needs(&policy, to_idx(u), now, true);
+    Cutter::new(org.clone()).map_err(ScopeError::Invalid)?.cut(scope, now)
+}
+
+/// An organisation prepared for cutting many scoped snapshots: validated and resolved once,
+/// with the indices a cut reads, so that one user's cut costs what it holds.
+///
+/// A cut reads only the lists it needs (the Projects, users and Offices of a Network or an
+/// Office, a user's direct messages, the users an Agreement shares) and asks the evaluator only
+/// about the Projects the user could see: their teams and the Projects within their reach
+/// (their Network, or their Offices). It never scans the organisation.
+///
+/// `Cutter` is `Send + Sync`: hold it in an `Arc` and cut from any thread.
+pub struct Cutter {
+    org: Org,
+    policy: Policy,
+    index: Index,
+}
+
+impl fmt::Debug for Cutter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the organisation: it may be hundreds of megabytes.
+        f.debug_struct("Cutter").field("counts", &self.policy.counts()).finish_non_exhaustive()
+    }
+}
+
+impl Cutter {
+    /// Validates `org` ([`Policy::new`]) and builds the indices a cut reads.
+    pub fn new(org: Org) -> Result<Cutter, ValidationErrors> {
+        let policy = Policy::new(&org)?;
+        let index = Index::new(&policy);
+        Ok(Cutter { org, policy, index })
+    }
+
+    /// The whole organisation.
+    pub fn org(&self) -> &Org {
+        &self.org
+    }
+
+    /// Its policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Cuts the organisation down to `scope`, deciding Agreement expiry at `now`: what [`cut`]
+    /// gives.
+    pub fn cut(&self, scope: &Scope, now: Timestamp) -> Result<Org, ScopeError> {
+        let policy = &self.policy;
+        let mut keep = Keep::default();
+        match scope {
+            Scope::Org => return Ok(self.org.clone()),
+            Scope::User(id) => {
+                let &u = policy.ids.users.get(id).ok_or_else(|| ScopeError::UnknownUser(id.clone()))?;
+                keep.user_needs(self, u, now, false);
+            }
+            Scope::Network(id) => {
+                let &n = policy.ids.networks.get(id).ok_or_else(|| ScopeError::UnknownNetwork(id.clone()))?;
+                keep.network_whole(self, n);
+                for &u in self.index.network_users.get(n) {
+                    keep.user_needs(self, u, now, true);
                 }
             }
         }
+        Ok(keep.build(self))
     }
-    Ok(keep.build(org))
+}
+
+/// What a cut looks up instead of scanning, by dense index. Every list is sorted.
+#[derive(Debug, Default)]
+struct Index {
+    network_offices: Lists,
+    network_users: Lists,
+    network_projects: Lists,
+    network_groups: Lists,
+    /// By home Office.
+    office_users: Lists,
+    office_projects: Lists,
+    /// By participant.
+    user_dms: Lists,
+    /// The users each Agreement shares.
+    agreement_users: Lists,
+}
+
+impl Index {
+    fn new(policy: &Policy) -> Index {
+        let networks = policy.networks.len();
+        let offices = policy.offices.len();
+        let project_offices = &policy.projects.offices;
+        let project_network = |&office: &Idx| policy.office_networks.get(office as usize).copied();
+        Index {
+            network_offices: Lists::new(networks, || {
+                policy.offices.iter().enumerate().map(|(o, office)| (office.network, to_idx(o)))
+            }),
+            network_users: Lists::new(networks, || {
+                policy.users.iter().enumerate().map(|(u, user)| (user.network, to_idx(u)))
+            }),
+            network_projects: Lists::new(networks, || {
+                project_offices
+                    .iter()
+                    .enumerate()
+                    .map(|(p, office)| (project_network(office).unwrap_or(Idx::MAX), to_idx(p)))
+            }),
+            network_groups: Lists::new(networks, || {
+                policy.groups.iter().enumerate().map(|(g, group)| (group.network, to_idx(g)))
+            }),
+            office_users: Lists::new(offices, || {
+                policy.users.iter().enumerate().map(|(u, user)| (user.home_office, to_idx(u)))
+            }),
+            office_projects: Lists::new(offices, || {
+                project_offices.iter().enumerate().map(|(p, &office)| (office, to_idx(p)))
+            }),
+            user_dms: Lists::new(policy.users.len(), || {
+                policy.dms.iter().enumerate().flat_map(|(d, dm)| dm.participants.map(|u| (u, to_idx(d))))
+            }),
+            agreement_users: Lists::new(policy.agreements.len(), || {
+                policy
+                    .users
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(u, user)| user.shared_by.iter().map(move |&a| (a, to_idx(u))))
+            }),
+        }
+    }
+}
+
+/// A list of indices per key, held end to end.
+#[derive(Debug, Default)]
+struct Lists {
+    /// Where each key's list starts in `items`, and then where the last one ends.
+    starts: Vec<usize>,
+    items: Vec<Idx>,
+}
+
+impl Lists {
+    /// From `(key, item)` pairs (read twice: once to count, once to place), each key's items
+    /// in the order the pairs give them. A key out of range is left out.
+    fn new<I: Iterator<Item = (Idx, Idx)>>(keys: usize, pairs: impl Fn() -> I) -> Lists {
+        let mut starts = vec![0_usize; keys.saturating_add(1)];
+        for (key, _) in pairs() {
+            if (key as usize) < keys {
+                if let Some(count) = starts.get_mut(key as usize) {
+                    *count += 1;
+                }
+            }
+        }
+        let mut total = 0_usize;
+        for start in &mut starts {
+            let count = *start;
+            *start = total;
+            total += count;
+        }
+        let mut next = starts.clone();
+        let mut items = vec![0; total];
+        for (key, item) in pairs() {
+            if (key as usize) < keys {
+                if let Some(slot) = next.get_mut(key as usize) {
+                    if let Some(place) = items.get_mut(*slot) {
+                        *place = item;
+                    }
+                    *slot += 1;
+                }
+            }
+        }
+        Lists { starts, items }
+    }
+
+    fn get(&self, key: Idx) -> &[Idx] {
+        let key = key as usize;
+        match (self.starts.get(key), key.checked_add(1).and_then(|next| self.starts.get(next))) {
+            (Some(&start), Some(&end)) => self.items.get(start..end).unwrap_or_default(),
+            _ => &[],
+        }
+    }
 }
 
 /// How much of a Network to keep.
@@ -132,59 +300,62 @@ impl Keep {
 
     /// A whole Network: every Office, user, Project and group of it. (Direct messages come with
     /// each user's needs.)
-    fn network_whole(&mut self, policy: &Policy, n: Idx) {
+    fn network_whole(&mut self, cutter: &Cutter, n: Idx) {
+        let index = &cutter.index;
         self.network(n, NetworkKeep::Whole);
-        for (o, office) in policy.offices.iter().enumerate() {
-            if office.network == n {
-                self.office_whole(to_idx(o));
-            }
+        for &o in index.network_offices.get(n) {
+            self.office_whole(o);
         }
-        for (u, user) in policy.users.iter().enumerate() {
-            if user.network == n {
-                self.user(to_idx(u), UserKeep::Whole);
-            }
+        for &u in index.network_users.get(n) {
+            self.user(u, UserKeep::Whole);
         }
-        for (p, project) in policy.project_refs().enumerate() {
-            if project.network == n {
-                self.projects.insert(to_idx(p));
-            }
-        }
-        for (g, group) in policy.groups.iter().enumerate() {
-            if group.network == n {
-                self.groups.insert(to_idx(g));
-            }
-        }
+        self.projects.extend(index.network_projects.get(n));
+        self.groups.extend(index.network_groups.get(n));
     }
 
     /// What user `u`'s decisions read. With `network_done`, their own Network is already kept
     /// whole and only what crosses the firewall is added.
-    fn user_needs(&mut self, policy: &Policy, u: Idx, now: Timestamp, network_done: bool) {
+    fn user_needs(&mut self, cutter: &Cutter, u: Idx, now: Timestamp, network_done: bool) {
+        let (policy, index) = (&cutter.policy, &cutter.index);
         let Some(user) = policy.user(u) else { return };
         let n = user.network;
+        // The evaluator's answers about Projects, precomputed for this user: the same answers
+        // as `Policy::allows`, a few array reads each.
+        let view = policy.view_of(u, now);
+        let project_network = |p: Idx| {
+            let office = policy.projects.offices.get(p as usize).copied().unwrap_or(Idx::MAX);
+            (office, policy.office_networks.get(office as usize).copied().unwrap_or(Idx::MAX))
+        };
         if !network_done {
             self.user(u, UserKeep::Whole);
             // Their Network's policy, its Offices (overrides only where they apply to the user)
             // and its people.
             self.network(n, NetworkKeep::Whole);
-            for (o, office) in policy.offices.iter().enumerate() {
-                if office.network == n {
-                    self.office(to_idx(o), None);
-                }
+            for &o in index.network_offices.get(n) {
+                self.office(o, None);
             }
             self.office(user.home_office, Some(policy.profiles.name(user.profile)));
-            for (v, person) in policy.users.iter().enumerate() {
-                if person.network == n {
-                    self.user(to_idx(v), UserKeep::Redacted);
-                }
+            for &v in index.network_users.get(n) {
+                self.user(v, UserKeep::Redacted);
             }
             // The Projects they see: only the ones in their Network need a check here, the
-            // ones across the firewall come with the Agreements below.
-            for (p, project) in policy.project_refs().enumerate() {
-                let p = to_idx(p);
-                if project.network == n
-                    && policy.allows(&user.id, &Query::view(ResourceKind::Project, project.id), now)
-                {
-                    self.projects.insert(p);
+            // ones across the firewall come with the Agreements below. A Project of their
+            // Network is seen only if it is on their teams or within their reach (spec §3), so
+            // only those are asked about.
+            let own = |p: Idx| project_network(p).1 == n;
+            if let Some(reach) = view.reach() {
+                match reach {
+                    Reach::Network => self.seen(cutter, &view, index.network_projects.get(n), own, now),
+                    Reach::Offices => {
+                        self.seen(cutter, &view, index.office_projects.get(user.home_office), own, now);
+                        for &o in &user.additional_offices {
+                            self.seen(cutter, &view, index.office_projects.get(o), own, now);
+                        }
+                    }
+                    Reach::Team => {}
+                }
+                if reach != Reach::Network {
+                    self.seen(cutter, &view, &user.projects, own, now);
                 }
             }
             for &g in &user.groups {
@@ -194,11 +365,9 @@ impl Keep {
         // Their direct messages. One may cross the firewall (started while an Agreement linked
         // the two, and replying needs nothing): the other participant is kept as a person, since
         // the user already converses with them.
-        for (d, dm) in policy.dms.iter().enumerate() {
-            if !dm.participants.contains(&u) {
-                continue;
-            }
-            self.dms.insert(to_idx(d));
+        for &d in index.user_dms.get(u) {
+            let Some(dm) = policy.dms.get(d as usize) else { continue };
+            self.dms.insert(d);
             for &v in &dm.participants {
                 let Some(person) = policy.user(v) else { continue };
                 if person.network != n {
@@ -219,8 +388,8 @@ impl Keep {
                 self.network(to_idx(n), NetworkKeep::Profiles(BTreeSet::new()));
             }
         }
-        // As a guest: the host Office, its Projects whose team the user is on, and the users
-        // whose home Office it is.
+        // As a guest: the host Office, its Projects whose team the user is on (across the
+        // firewall no other is seen), and the users whose home Office it is.
         for &a in &user.shared_by {
             let Some(agreement) = policy.agreement(a).filter(|a| a.active_at(now)) else { continue };
             let Some(host) = policy.office(agreement.host_office) else { continue };
@@ -229,17 +398,10 @@ impl Keep {
             self.network(host.network, NetworkKeep::Profiles(BTreeSet::from([profile.to_owned()])));
             self.office(agreement.host_office, Some(profile));
             self.office(agreement.guest_office, None);
-            for (p, project) in policy.project_refs().enumerate() {
-                if project.office == agreement.host_office
-                    && policy.allows(&user.id, &Query::view(ResourceKind::Project, project.id), now)
-                {
-                    self.projects.insert(to_idx(p));
-                }
-            }
-            for (v, person) in policy.users.iter().enumerate() {
-                if person.home_office == agreement.host_office {
-                    self.user(to_idx(v), UserKeep::Foreign);
-                }
+            let in_host = |p: Idx| project_network(p).0 == agreement.host_office;
+            self.seen(cutter, &view, &user.projects, in_host, now);
+            for &v in index.office_users.get(agreement.host_office) {
+                self.user(v, UserKeep::Foreign);
             }
         }
         // As a user of a host Office: the guests shared into it, and where they come from.
@@ -251,12 +413,25 @@ impl Keep {
             self.network(guest.network, NetworkKeep::Profiles(BTreeSet::new()));
             self.office(agreement.guest_office, None);
             self.office(agreement.host_office, None);
-            for (v, person) in policy.users.iter().enumerate() {
-                let v = to_idx(v);
-                if person.shared_by.binary_search(&a).is_ok() {
-                    self.agreements.entry(a).or_default().insert(v);
-                    self.user(v, UserKeep::Foreign);
-                }
+            for &v in index.agreement_users.get(a) {
+                self.agreements.entry(a).or_default().insert(v);
+                self.user(v, UserKeep::Foreign);
+            }
+        }
+    }
+
+    /// Keeps those of `candidates` that pass `within` and that `view`'s user sees at `now`.
+    fn seen(
+        &mut self,
+        cutter: &Cutter,
+        view: &UserView,
+        candidates: &[Idx],
+        within: impl Fn(Idx) -> bool,
+        now: Timestamp,
+    ) {
+        for &p in candidates {
+            if within(p) && view.sees(&cutter.policy, p, now) {
+                self.projects.insert(p);
             }
         }
     }
@@ -277,51 +452,47 @@ impl Keep {
         }
     }
 
-    fn build(&self, org: &Org) -> Org {
-        // One lookup table instead of a scan per team member.
-        let kept_ids: BTreeSet<&str> = org
-            .users
-            .iter()
-            .enumerate()
-            .filter(|(u, _)| self.users.contains_key(&to_idx(*u)))
-            .map(|(_, user)| user.id.as_str())
-            .collect();
-        let whole_networks: BTreeSet<&str> = org
-            .networks
-            .iter()
-            .enumerate()
-            .filter(|(n, _)| self.networks.get(&to_idx(*n)) == Some(&NetworkKeep::Whole))
-            .map(|(_, network)| network.id.as_str())
-            .collect();
-        let office_network: BTreeMap<&str, &str> =
-            org.offices.iter().map(|office| (office.id.as_str(), office.network.as_str())).collect();
+    /// The kept elements, in the organisation's order: a policy's dense index `i` is element
+    /// `i` of its `Org` (validation refuses a repeated id, so every element has its own), and the
+    /// sets are ordered by index.
+    fn build(&self, cutter: &Cutter) -> Org {
+        let (org, policy) = (&cutter.org, &cutter.policy);
+        // The kept users as bits (a word per 64 users of the organisation, built from the kept
+        // ones): team lists are filtered through it.
+        let mut kept_users = BitSet::with_len(policy.users.len());
+        for &u in self.users.keys() {
+            kept_users.insert(u);
+        }
+        let kept = |id: &str| policy.ids.users.get(id).is_some_and(|&u| kept_users.contains(u));
 
-        let networks = org
+        let networks = self
             .networks
             .iter()
-            .enumerate()
-            .filter_map(|(n, network)| match self.networks.get(&to_idx(n))? {
-                NetworkKeep::Whole => Some(network.clone()),
-                NetworkKeep::Profiles(profiles) => Some(Network {
-                    id: network.id.clone(),
-                    name: network.name.clone(),
-                    defaults: network
-                        .defaults
-                        .iter()
-                        .filter(|(profile, _)| profiles.contains(*profile))
-                        .map(|(profile, keys)| (profile.clone(), keys.clone()))
-                        .collect(),
-                    messaging: BTreeMap::new(),
-                    features: Features::default(),
-                }),
+            .filter_map(|(&n, keep)| {
+                let network = org.networks.get(n as usize)?;
+                Some(match keep {
+                    NetworkKeep::Whole => network.clone(),
+                    NetworkKeep::Profiles(profiles) => Network {
+                        id: network.id.clone(),
+                        name: network.name.clone(),
+                        defaults: network
+                            .defaults
+                            .iter()
+                            .filter(|(profile, _)| profiles.contains(*profile))
+                            .map(|(profile, keys)| (profile.clone(), keys.clone()))
+                            .collect(),
+                        messaging: BTreeMap::new(),
+                        features: Features::default(),
+                    },
+                })
             })
             .collect();
-        let offices = org
+        let offices = self
             .offices
             .iter()
-            .enumerate()
-            .filter_map(|(o, office)| {
-                let overrides = match self.offices.get(&to_idx(o))? {
+            .filter_map(|(&o, profiles)| {
+                let office = org.offices.get(o as usize)?;
+                let overrides = match profiles {
                     None => office.overrides.clone(),
                     Some(profiles) => office
                         .overrides
@@ -338,18 +509,17 @@ impl Keep {
                 })
             })
             .collect();
-        let users = org
+        let users = self
             .users
             .iter()
-            .enumerate()
-            .filter_map(|(u, user)| {
-                let keep = *self.users.get(&to_idx(u))?;
+            .filter_map(|(&u, &keep)| {
+                let user = org.users.get(u as usize)?;
                 if keep == UserKeep::Whole {
                     return Some(user.clone());
                 }
-                let in_whole_network = office_network
-                    .get(user.home_office.as_str())
-                    .is_some_and(|network| whole_networks.contains(network));
+                let in_whole_network = policy
+                    .user(u)
+                    .is_some_and(|entry| self.networks.get(&entry.network) == Some(&NetworkKeep::Whole));
                 Some(User {
                     id: user.id.clone(),
                     name: user.name.clone(),
@@ -370,52 +540,53 @@ impl Keep {
                 })
             })
             .collect();
-        let projects = org
+        let projects = self
             .projects
             .iter()
-            .enumerate()
-            .filter(|(p, _)| self.projects.contains(&to_idx(*p)))
-            .map(|(_, project)| Project {
-                id: project.id.clone(),
-                name: project.name.clone(),
-                office: project.office.clone(),
-                team: project.team.iter().filter(|id| kept_ids.contains(id.as_str())).cloned().collect(),
-                created_by: project.created_by.clone().filter(|id| kept_ids.contains(id.as_str())),
-            })
-            .collect();
-        let agreements = org
-            .agreements
-            .iter()
-            .enumerate()
-            .filter_map(|(a, agreement)| {
-                let shared = self.agreements.get(&to_idx(a))?;
-                Some(Agreement {
-                    users: Some(
-                        org.users
-                            .iter()
-                            .enumerate()
-                            .filter(|(u, _)| shared.contains(&to_idx(*u)))
-                            .map(|(_, user)| user.id.clone())
-                            .collect(),
-                    ),
-                    ..agreement.clone()
+            .filter_map(|&p| {
+                let project = org.projects.get(p as usize)?;
+                // Most often the whole team is kept: then no id needs looking up.
+                let whole_team = policy
+                    .projects
+                    .team(p as usize)
+                    .is_some_and(|team| team.iter().all(|&u| kept_users.contains(u)));
+                Some(Project {
+                    id: project.id.clone(),
+                    name: project.name.clone(),
+                    office: project.office.clone(),
+                    team: if whole_team {
+                        project.team.clone()
+                    } else {
+                        project.team.iter().filter(|id| kept(id)).cloned().collect()
+                    },
+                    created_by: project.created_by.clone().filter(|id| whole_team || kept(id)),
                 })
             })
             .collect();
-        let groups = org
-            .groups
+        let agreements = self
+            .agreements
             .iter()
-            .enumerate()
-            .filter(|(g, _)| self.groups.contains(&to_idx(*g)))
-            .map(|(_, group)| group.clone())
+            .filter_map(|(&a, shared)| {
+                let agreement = org.agreements.get(a as usize)?;
+                Some(Agreement {
+                    id: agreement.id.clone(),
+                    host_office: agreement.host_office.clone(),
+                    guest_office: agreement.guest_office.clone(),
+                    users: Some(
+                        shared
+                            .iter()
+                            .filter_map(|&v| org.users.get(v as usize))
+                            .map(|u| u.id.clone())
+                            .collect(),
+                    ),
+                    profile: agreement.profile.clone(),
+                    expires_at: agreement.expires_at,
+                })
+            })
             .collect();
-        let direct_messages = org
-            .direct_messages
-            .iter()
-            .enumerate()
-            .filter(|(d, _)| self.dms.contains(&to_idx(*d)))
-            .map(|(_, dm)| dm.clone())
-            .collect();
+        let groups = self.groups.iter().filter_map(|&g| org.groups.get(g as usize)).cloned().collect();
+        let direct_messages =
+            self.dms.iter().filter_map(|&d| org.direct_messages.get(d as usize)).cloned().collect();
         Org { networks, offices, users, projects, agreements, groups, direct_messages }
     }
 }

@@ -72,7 +72,7 @@ pub struct UserView {
 
 /// Which Projects of their own Network a user sees beyond their teams (spec §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reach {
+pub(crate) enum Reach {
     /// Every one: `network_admin` or a superuser of the Network.
     Network,
     /// Those of their home and additional Offices: `all_in_office`.
@@ -122,7 +122,7 @@ impl Policy {
         self.view_of(self.ids.users.get(user).copied().unwrap_or(Idx::MAX), now)
     }
 
-    fn view_of(&self, u: Idx, now: Timestamp) -> UserView {
+    pub(crate) fn view_of(&self, u: Idx, now: Timestamp) -> UserView {
         let mut view = UserView {
             stamp: self.stamp,
             user: u,
@@ -267,6 +267,18 @@ impl UserView {
                 self.general(policy, question, project, now)
             }
         })
+    }
+
+    /// Which Projects of their own Network the user sees beyond their teams; `None` when the
+    /// view denies everything. Every Project the view allows is on their teams, or of their
+    /// Network within this reach (what a cut looks through: `scope.rs`).
+    pub(crate) fn reach(&self) -> Option<Reach> {
+        (!self.denied).then_some(self.reach)
+    }
+
+    /// Whether the user may see Project `p` at `now`: [`UserView::answer`] to viewing it.
+    pub(crate) fn sees(&self, policy: &Policy, p: Idx, now: Timestamp) -> bool {
+        self.answer(policy, ProjectQuestion { holds: None }, ProjectIndex(p), now)
     }
 
     fn precomputed(&self, policy: &Policy, question: ProjectQuestion, project: ProjectIndex) -> bool {

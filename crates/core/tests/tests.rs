@@ -9,6 +9,7 @@
 )]
 
 mod conformance;
+mod cuts;
 mod diff;
 mod grants;
 mod hostile;
