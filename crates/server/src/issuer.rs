@@ -21,13 +21,12 @@ use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use tessera_core::{
-    Header, KeyId, Org, Policy, PublicKey, SCHEMA_VERSION, Scope, ScopeError, SecretKey, Timestamp,
+    Cutter, Header, KeyId, Org, Policy, PublicKey, SCHEMA_VERSION, Scope, ScopeError, SecretKey, Timestamp,
     ValidationErrors,
 };
 use tokio::sync::Semaphore;
 
 use crate::search::SearchIndex;
-use crate::shim::Cutter;
 use crate::source::ContentItem;
 
 /// How long a served snapshot is valid by default: a week, so that an installed web app keeps

@@ -47,7 +47,6 @@ pub mod http;
 pub mod issuer;
 mod metrics;
 mod search;
-mod shim;
 pub mod source;
 
 pub use http::router;
