@@ -47,6 +47,7 @@
 mod clock;
 mod decision;
 mod diff;
+mod edit;
 mod eval;
 mod grant;
 mod limits;
@@ -64,7 +65,8 @@ mod view;
 pub use clock::{Timestamp, TimestampError};
 pub use decision::{Code, Decision, Fact};
 pub use diff::{Access, Impact, UserImpact, diff};
-pub use grant::{Edit, Grant, MAX_GRANTS};
+pub use edit::Edit;
+pub use grant::{Grant, MAX_GRANTS};
 pub use limits::{LimitError, Limits};
 pub use load::Source;
 pub use model::{
