@@ -1,17 +1,27 @@
-//! The edits of an organisation.
+//! The edits of an organisation, and who may make them.
 //!
 //! An [`Edit`] is one concrete change of an [`Org`], written as JSON with its kind under
 //! `edit`: `{"edit": "override_on", "office": "o-lon", "profile": "client", "permission":
 //! "task.create"}`. [`Edit::apply`] makes it, leniently: an id the organisation lacks changes
-//! nothing, and [`crate::Policy::new`] on the result says whether it is valid. Every edit has
-//! an inverse (`set_access` is its own). The planner ([`crate::Policy::grants`]) suggests
-//! edits that would allow a denied query, and never an inverse.
+//! nothing, and [`Policy::new`] on the result says whether it is valid. Every edit has an
+//! inverse (`set_access` is its own). The planner ([`Policy::grants`]) suggests edits that
+//! would allow a denied query, and never an inverse.
+//!
+//! Who may make an edit is an administrative question of spec §2, asked of the evaluator:
+//! [`Edit::authority`] names it (`overrides.edit` on the Office, for an override), after
+//! checking that every id the edit names is in the policy; [`Policy::authorize`] decides it for
+//! a caller. The table is in `docs/decisions.md`, "Who may make an edit".
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Timestamp;
+use crate::decision::Decision;
 use crate::model::{AccessLevel, Agreement, Org, Role};
+use crate::permission::AdminPermission;
+use crate::policy::{GroupEntry, Idx, OfficeEntry, Policy, UserEntry};
+use crate::query::{Query, Target};
 
 /// One concrete edit of an organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -433,4 +443,163 @@ impl fmt::Display for Edit {
             Edit::RevokeSystemSuperuser { user } => write!(f, "make `{user}` no longer a system superuser"),
         }
     }
+}
+
+/// Why an edit cannot be checked or made: it names something the organisation lacks.
+///
+/// Some names are looked up in the Network the edit acts in, and are unknown outside it: a
+/// profile must be known to the Network of the Office (override edits), of the Network
+/// (default edits) or of the host Office (`share_with_office`), a group and an additional
+/// Office must be of the user's Network. A permission must be a profile permission the
+/// organisation knows (not a role or administrative key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownId {
+    /// What the edit names: `user`, `project`, `group`, `office`, `network`, `agreement`,
+    /// `profile` or `permission`.
+    pub kind: &'static str,
+    /// The id, profile name or permission key, as the edit wrote it.
+    pub id: String,
+}
+
+impl fmt::Display for UnknownId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown {} `{}`", self.kind, self.id)
+    }
+}
+
+impl std::error::Error for UnknownId {}
+
+impl Edit {
+    /// The administrative question whose answer, for the caller, decides whether they may make
+    /// this edit (spec §2): `overrides.edit` on the Office for an override, `project.manage`
+    /// on the Project's Office for a team, `user.manage` on the user's home Office for what is
+    /// the user's own (groups, Offices, access level, role, active, network superuser),
+    /// `office.manage` on the host Office for an Agreement, `defaults.edit` on the Network for
+    /// its defaults, and `network.manage` for announcements and system superusers.
+    ///
+    /// Checks first that every id the edit names is in `policy` (the first unknown, in the
+    /// order the edit names them, is the error; see [`UnknownId`]), except the id of the new
+    /// Agreement of `share_with_office`: [`Edit::apply`] gives it a fresh one if it is taken
+    /// (a suggestion made on a scoped snapshot cannot know every Agreement). What validation
+    /// checks between known things (an Agreement's guest Office is its user's home Office, its
+    /// host another Network's; no conversation across the firewall without an Agreement) is
+    /// left to [`Policy::new`] on the edited organisation.
+    pub fn authority(&self, policy: &Policy) -> Result<Query, UnknownId> {
+        let office_admin = |permission: AdminPermission, office: Idx| {
+            Query::can(permission.key(), Target::office(policy.office_id(office)))
+        };
+        match self {
+            Edit::OverrideOn { office, profile, permission }
+            | Edit::OverrideOff { office, profile, permission }
+            | Edit::ClearOverride { office, profile, permission } => {
+                let (o, entry) = find_office(policy, office)?;
+                known_profile(policy, entry.network, profile)?;
+                known_permission(policy, permission)?;
+                Ok(office_admin(AdminPermission::OverridesEdit, o))
+            }
+            Edit::AddToTeam { user, project } | Edit::RemoveFromTeam { user, project } => {
+                find_user(policy, user)?;
+                let p = policy.ids.projects.get(project).ok_or_else(|| unknown("project", project))?;
+                let office = policy.project(p).ok_or_else(|| unknown("project", project))?.office;
+                Ok(office_admin(AdminPermission::ProjectManage, office))
+            }
+            Edit::AddToGroup { user, group } | Edit::RemoveFromGroup { user, group } => {
+                let member = find_user(policy, user)?;
+                if find_group(policy, group)?.network != member.network {
+                    return Err(unknown("group", group));
+                }
+                Ok(office_admin(AdminPermission::UserManage, member.home_office))
+            }
+            Edit::AddAdditionalOffice { user, office } | Edit::RemoveAdditionalOffice { user, office } => {
+                let entry = find_user(policy, user)?;
+                if find_office(policy, office)?.1.network != entry.network {
+                    return Err(unknown("office", office));
+                }
+                Ok(office_admin(AdminPermission::UserManage, entry.home_office))
+            }
+            Edit::ActivateUser { user }
+            | Edit::DeactivateUser { user }
+            | Edit::SetAccess { user, .. }
+            | Edit::RaiseRole { user, .. }
+            | Edit::LowerRole { user, .. }
+            | Edit::MakeNetworkSuperuser { user }
+            | Edit::RevokeNetworkSuperuser { user } => {
+                Ok(office_admin(AdminPermission::UserManage, find_user(policy, user)?.home_office))
+            }
+            Edit::ShareWithOffice { agreement: _, user, guest_office, host_office, profile } => {
+                find_user(policy, user)?;
+                find_office(policy, guest_office)?;
+                let (host, entry) = find_office(policy, host_office)?;
+                known_profile(policy, entry.network, profile)?;
+                Ok(office_admin(AdminPermission::OfficeManage, host))
+            }
+            Edit::EndAgreement { agreement } => {
+                let host = policy
+                    .agreements
+                    .iter()
+                    .find(|a| a.id == *agreement)
+                    .ok_or_else(|| unknown("agreement", agreement))?
+                    .host_office;
+                Ok(office_admin(AdminPermission::OfficeManage, host))
+            }
+            Edit::DefaultOn { network, profile, permission }
+            | Edit::DefaultOff { network, profile, permission } => {
+                let n = *policy.ids.networks.get(network).ok_or_else(|| unknown("network", network))?;
+                known_profile(policy, n, profile)?;
+                known_permission(policy, permission)?;
+                Ok(Query::can(AdminPermission::DefaultsEdit.key(), Target::network(network.clone())))
+            }
+            Edit::AnnouncementsOn { network } | Edit::AnnouncementsOff { network } => {
+                if !policy.ids.networks.contains_key(network) {
+                    return Err(unknown("network", network));
+                }
+                Ok(Query::can(AdminPermission::NetworkManage.key(), Target::none()))
+            }
+            Edit::MakeSystemSuperuser { user } | Edit::RevokeSystemSuperuser { user } => {
+                find_user(policy, user)?;
+                Ok(Query::can(AdminPermission::NetworkManage.key(), Target::none()))
+            }
+        }
+    }
+}
+
+impl Policy {
+    /// Whether `caller` may make `edit` at `now`: the evaluator's decision, with its code,
+    /// sentence and facts, on [`Edit::authority`]. An unknown caller is a denial
+    /// (`unknown_user`), as for any question; an edit naming what the policy lacks is an
+    /// error.
+    pub fn authorize(&self, caller: &str, edit: &Edit, now: Timestamp) -> Result<Decision, UnknownId> {
+        Ok(self.decide(caller, &edit.authority(self)?, now))
+    }
+}
+
+fn unknown(kind: &'static str, id: &str) -> UnknownId {
+    UnknownId { kind, id: id.to_owned() }
+}
+
+fn find_user<'a>(policy: &'a Policy, id: &str) -> Result<&'a UserEntry, UnknownId> {
+    policy.ids.users.get(id).and_then(|&u| policy.user(u)).ok_or_else(|| unknown("user", id))
+}
+
+fn find_office<'a>(policy: &'a Policy, id: &str) -> Result<(Idx, &'a OfficeEntry), UnknownId> {
+    let o = *policy.ids.offices.get(id).ok_or_else(|| unknown("office", id))?;
+    Ok((o, policy.office(o).ok_or_else(|| unknown("office", id))?))
+}
+
+fn find_group<'a>(policy: &'a Policy, id: &str) -> Result<&'a GroupEntry, UnknownId> {
+    policy.ids.groups.get(id).and_then(|&g| policy.group(g)).ok_or_else(|| unknown("group", id))
+}
+
+/// A profile Network `network` knows: one of the six defaults, or one its defaults name.
+fn known_profile(policy: &Policy, network: Idx, profile: &str) -> Result<(), UnknownId> {
+    match (policy.profiles.get(profile), policy.network(network)) {
+        (Some(p), Some(network)) if network.defaults.knows(p) => Ok(()),
+        _ => Err(unknown("profile", profile)),
+    }
+}
+
+/// A profile permission the organisation knows: the seven of the spec and those a Network or
+/// Office names (never a role or administrative key).
+fn known_permission(policy: &Policy, permission: &str) -> Result<(), UnknownId> {
+    policy.permissions.get(permission).map(|_| ()).ok_or_else(|| unknown("permission", permission))
 }

@@ -18,6 +18,8 @@
 //! - [`diff`] says what a change of the organisation does to each user ([`Impact`]);
 //!   [`Policy::explain`] adds to a denial the smallest edits ([`Grant`], [`Edit`]) that would
 //!   allow it.
+//! - [`Policy::authorize`] says whether a user may make an [`Edit`]: the evaluator's decision
+//!   on the administrative question [`Edit::authority`] names.
 //!
 //! ```
 //! use tessera_core::{Org, Policy, Query, Target, Timestamp};
@@ -65,7 +67,7 @@ mod view;
 pub use clock::{Timestamp, TimestampError};
 pub use decision::{Code, Decision, Fact};
 pub use diff::{Access, Impact, UserImpact, diff};
-pub use edit::Edit;
+pub use edit::{Edit, UnknownId};
 pub use grant::{Grant, MAX_GRANTS};
 pub use limits::{LimitError, Limits};
 pub use load::Source;

@@ -1,12 +1,12 @@
-//! Edits: the JSON they are written as, and that each one has an inverse.
+//! Edits: the JSON they are written as, that each one has an inverse, and who may make them.
 
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tessera_core::{AccessLevel, DEFAULT_PROFILES, Edit, Org, Policy, Role};
+use tessera_core::{AccessLevel, Code, DEFAULT_PROFILES, Edit, Org, Policy, Query, Role, Target, UnknownId};
 
-use crate::support::{arb_org, demo_org, small_org};
+use crate::support::{arb_org, demo_org, now, small_org};
 
 fn s(text: &str) -> String {
     text.to_owned()
@@ -451,4 +451,225 @@ fn ending_an_agreement_a_conversation_rests_on_is_refused_by_validation() {
     assert!(org.agreements.is_empty());
     let errors = Policy::new(&org).unwrap_err();
     assert!(errors.to_string().contains("d-ada-bob"), "{errors}");
+}
+
+// ---- Who may make an edit --------------------------------------------------------------------
+
+/// Every edit of London (`o-lon`, in `n-emea`) and its people, with the question that decides
+/// who may make it.
+fn london_edits() -> Vec<(Edit, Query)> {
+    let office = |permission: &str| Query::can(permission, Target::office("o-lon"));
+    let user_manage = || office("user.manage");
+    vec![
+        (
+            Edit::OverrideOn { office: s("o-lon"), profile: s("client"), permission: s("task.create") },
+            office("overrides.edit"),
+        ),
+        (
+            Edit::OverrideOff { office: s("o-lon"), profile: s("vendor"), permission: s("wiki.manage") },
+            office("overrides.edit"),
+        ),
+        (
+            Edit::ClearOverride { office: s("o-lon"), profile: s("vendor"), permission: s("wiki.manage") },
+            office("overrides.edit"),
+        ),
+        (Edit::AddToTeam { user: s("u-cleo"), project: s("p-lon-website") }, office("project.manage")),
+        // The team of a London Project, whoever the member: Bob is of New York.
+        (Edit::RemoveFromTeam { user: s("u-bob"), project: s("p-lon-website") }, office("project.manage")),
+        (Edit::AddToGroup { user: s("u-cleo"), group: s("g-emea-pm") }, user_manage()),
+        (Edit::RemoveFromGroup { user: s("u-cleo"), group: s("g-lon-design") }, user_manage()),
+        (Edit::AddAdditionalOffice { user: s("u-cleo"), office: s("o-ber") }, user_manage()),
+        (Edit::RemoveAdditionalOffice { user: s("u-maya"), office: s("o-par") }, user_manage()),
+        (Edit::SetAccess { user: s("u-cleo"), access: AccessLevel::NetworkAdmin }, user_manage()),
+        (Edit::RaiseRole { user: s("u-cleo"), role: Role::Admin }, user_manage()),
+        (Edit::LowerRole { user: s("u-ellen"), role: Role::User }, user_manage()),
+        (Edit::ActivateUser { user: s("u-tom") }, user_manage()),
+        (Edit::DeactivateUser { user: s("u-cleo") }, user_manage()),
+        (Edit::MakeNetworkSuperuser { user: s("u-cleo") }, user_manage()),
+        (Edit::RevokeNetworkSuperuser { user: s("u-cleo") }, user_manage()),
+        (
+            Edit::ShareWithOffice {
+                agreement: s("a-u-henry-o-lon"),
+                user: s("u-henry"),
+                guest_office: s("o-nyc"),
+                host_office: s("o-lon"),
+                profile: s("client"),
+            },
+            office("office.manage"),
+        ),
+        (Edit::EndAgreement { agreement: s("a-lon-nyc") }, office("office.manage")),
+    ]
+}
+
+/// Every edit of the system's settings, with its question.
+fn system_edits() -> Vec<(Edit, Query)> {
+    let defaults = |network: &str| Query::can("defaults.edit", Target::network(network));
+    let network_manage = || Query::can("network.manage", Target::none());
+    vec![
+        (
+            Edit::DefaultOn { network: s("n-amer"), profile: s("auditor"), permission: s("wiki.manage") },
+            defaults("n-amer"),
+        ),
+        (
+            Edit::DefaultOff { network: s("n-emea"), profile: s("client"), permission: s("file.upload") },
+            defaults("n-emea"),
+        ),
+        (Edit::AnnouncementsOn { network: s("n-amer") }, network_manage()),
+        (Edit::AnnouncementsOff { network: s("n-emea") }, network_manage()),
+        (Edit::MakeSystemSuperuser { user: s("u-iris") }, network_manage()),
+        (Edit::RevokeSystemSuperuser { user: s("u-sam") }, network_manage()),
+    ]
+}
+
+#[test]
+fn every_kind_of_edit_has_its_question() {
+    let kinds: BTreeSet<&str> =
+        london_edits().iter().chain(&system_edits()).map(|(edit, _)| kind(edit)).collect();
+    assert_eq!(kinds.len(), 24, "every kind of edit, once at least");
+    let policy = Policy::new(&demo_org()).unwrap();
+    for (edit, question) in london_edits().into_iter().chain(system_edits()) {
+        assert_eq!(edit.authority(&policy), Ok(question), "{edit}");
+        // And every one of them applies to a valid organisation.
+        let mut edited = demo_org();
+        edit.apply(&mut edited);
+        assert!(Policy::new(&edited).is_ok(), "{edit}");
+    }
+}
+
+/// `caller`'s decision on each edit.
+fn decisions(policy: &Policy, caller: &str, edits: &[(Edit, Query)]) -> Vec<(String, Code)> {
+    edits
+        .iter()
+        .map(|(edit, _)| (edit.to_string(), policy.authorize(caller, edit, now()).unwrap().code))
+        .collect()
+}
+
+fn all(edits: &[(Edit, Query)], code: Code) -> Vec<(String, Code)> {
+    edits.iter().map(|(edit, _)| (edit.to_string(), code)).collect()
+}
+
+#[test]
+fn network_admins_and_superusers_may_edit_their_network_only() {
+    let policy = Policy::new(&demo_org()).unwrap();
+    let (london, system) = (london_edits(), system_edits());
+    // Ellen: London, `network_admin` of n-emea. Nina: Paris, superuser of n-emea.
+    assert_eq!(decisions(&policy, "u-ellen", &london), all(&london, Code::NetworkAdmin));
+    assert_eq!(decisions(&policy, "u-nina", &london), all(&london, Code::NetworkSuperuser));
+    // Iris is `network_admin` of n-amer: London is behind the firewall. Bob is shared into
+    // London by an Agreement: he sees it, but is no administrator of n-emea.
+    assert_eq!(decisions(&policy, "u-iris", &london), all(&london, Code::Firewall));
+    assert_eq!(decisions(&policy, "u-bob", &london), all(&london, Code::NotNetworkAdmin));
+    // Cleo is a plain user; Sam, a system superuser, is no administrator of Offices either.
+    assert_eq!(decisions(&policy, "u-cleo", &london), all(&london, Code::NotNetworkAdmin));
+    assert_eq!(decisions(&policy, "u-sam", &london), all(&london, Code::NotNetworkAdmin));
+    // The system's settings are for system superusers, of every Network.
+    assert_eq!(decisions(&policy, "u-sam", &system), all(&system, Code::SystemSuperuser));
+    for caller in ["u-ellen", "u-nina", "u-iris", "u-cleo"] {
+        assert_eq!(decisions(&policy, caller, &system), all(&system, Code::NotSystemSuperuser), "{caller}");
+    }
+    // Paulo's Agreement into Singapore has expired.
+    let singapore =
+        Edit::OverrideOn { office: s("o-sin"), profile: s("client"), permission: s("task.create") };
+    assert_eq!(policy.authorize("u-paulo", &singapore, now()).unwrap().code, Code::AgreementExpired);
+    // A caller the policy lacks is a denial, as for any question.
+    let decision = policy.authorize("u-nobody", &london[0].0, now()).unwrap();
+    assert_eq!(decision.code, Code::UnknownUser);
+    // The decision is the evaluator's, explained.
+    let decision = policy.authorize("u-ellen", &london[0].0, now()).unwrap();
+    assert_eq!(decision, policy.decide("u-ellen", &london[0].1, now()));
+    assert!(decision.message.contains("network admin"), "{}", decision.message);
+}
+
+#[test]
+fn an_edit_naming_what_the_policy_lacks_is_refused() {
+    let policy = Policy::new(&demo_org()).unwrap();
+    let unknown = |kind: &'static str, id: &str| UnknownId { kind, id: s(id) };
+    let share = |user: &str, guest: &str, host: &str, profile: &str| Edit::ShareWithOffice {
+        agreement: s("a-new"),
+        user: s(user),
+        guest_office: s(guest),
+        host_office: s(host),
+        profile: s(profile),
+    };
+    let cases = [
+        (Edit::ActivateUser { user: s("u-nobody") }, unknown("user", "u-nobody")),
+        (
+            Edit::SetAccess { user: s("u-nobody"), access: AccessLevel::InviteOnly },
+            unknown("user", "u-nobody"),
+        ),
+        (Edit::RevokeSystemSuperuser { user: s("u-nobody") }, unknown("user", "u-nobody")),
+        (Edit::AddToTeam { user: s("u-nobody"), project: s("p-nowhere") }, unknown("user", "u-nobody")),
+        (Edit::AddToTeam { user: s("u-cleo"), project: s("p-nowhere") }, unknown("project", "p-nowhere")),
+        (Edit::RemoveFromGroup { user: s("u-cleo"), group: s("g-none") }, unknown("group", "g-none")),
+        // A group, an additional Office of another Network than the user's: none of theirs.
+        (Edit::AddToGroup { user: s("u-cleo"), group: s("g-amer-sales") }, unknown("group", "g-amer-sales")),
+        (
+            Edit::RemoveFromGroup { user: s("u-bob"), group: s("g-lon-design") },
+            unknown("group", "g-lon-design"),
+        ),
+        (Edit::AddAdditionalOffice { user: s("u-cleo"), office: s("o-nyc") }, unknown("office", "o-nyc")),
+        (Edit::RemoveAdditionalOffice { user: s("u-cleo"), office: s("o-x") }, unknown("office", "o-x")),
+        (share("u-nobody", "o-nyc", "o-lon", "client"), unknown("user", "u-nobody")),
+        (share("u-henry", "o-x", "o-lon", "client"), unknown("office", "o-x")),
+        (share("u-henry", "o-nyc", "o-x", "client"), unknown("office", "o-x")),
+        // `auditor` is a profile of n-amer, not of London's n-emea.
+        (share("u-henry", "o-nyc", "o-lon", "auditor"), unknown("profile", "auditor")),
+        (Edit::EndAgreement { agreement: s("a-none") }, unknown("agreement", "a-none")),
+        (
+            Edit::OverrideOn { office: s("o-x"), profile: s("client"), permission: s("task.create") },
+            unknown("office", "o-x"),
+        ),
+        (
+            Edit::OverrideOff { office: s("o-lon"), profile: s("auditor"), permission: s("task.create") },
+            unknown("profile", "auditor"),
+        ),
+        (
+            Edit::ClearOverride { office: s("o-lon"), profile: s("client"), permission: s("task.delete") },
+            unknown("permission", "task.delete"),
+        ),
+        // A role or administrative key is no profile permission.
+        (
+            Edit::OverrideOn { office: s("o-lon"), profile: s("client"), permission: s("user.manage") },
+            unknown("permission", "user.manage"),
+        ),
+        (
+            Edit::DefaultOn { network: s("n-x"), profile: s("client"), permission: s("task.create") },
+            unknown("network", "n-x"),
+        ),
+        (
+            Edit::DefaultOn { network: s("n-emea"), profile: s("auditor"), permission: s("task.create") },
+            unknown("profile", "auditor"),
+        ),
+        (
+            Edit::DefaultOff { network: s("n-amer"), profile: s("auditor"), permission: s("dm.start") },
+            unknown("permission", "dm.start"),
+        ),
+        (Edit::AnnouncementsOff { network: s("n-x") }, unknown("network", "n-x")),
+    ];
+    for (edit, error) in cases {
+        assert_eq!(edit.authority(&policy), Err(error.clone()), "{edit}");
+        assert_eq!(policy.authorize("u-sam", &edit, now()), Err(error), "{edit}");
+    }
+    assert_eq!(unknown("profile", "auditor").to_string(), "unknown profile `auditor`");
+    // Known elsewhere, known here: `auditor` and `invoice.approve` in a New York override;
+    // a permission only an Office names.
+    for edit in [
+        Edit::OverrideOn { office: s("o-nyc"), profile: s("auditor"), permission: s("invoice.approve") },
+        Edit::DefaultOn { network: s("n-emea"), profile: s("client"), permission: s("invoice.approve") },
+    ] {
+        assert!(edit.authority(&policy).is_ok(), "{edit}");
+    }
+    // The new Agreement's id may be taken: `apply` gives it another.
+    let taken = Edit::ShareWithOffice {
+        agreement: s("a-lon-nyc"),
+        user: s("u-henry"),
+        guest_office: s("o-nyc"),
+        host_office: s("o-lon"),
+        profile: s("client"),
+    };
+    assert_eq!(taken.authority(&policy), Ok(Query::can("office.manage", Target::office("o-lon"))));
+    let mut edited = demo_org();
+    taken.apply(&mut edited);
+    assert_eq!(edited.agreements.last().unwrap().id, "a-lon-nyc-2");
+    Policy::new(&edited).unwrap();
 }

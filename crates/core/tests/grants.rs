@@ -61,6 +61,12 @@ fn check_grants(org: &Org, queries: &[Query]) -> Result<usize, TestCaseError> {
                 "{grants:?}"
             );
             for grant in &grants {
+                // Every id a suggestion names is in the policy (but a new Agreement's), so
+                // that who may make it can be asked.
+                for edit in &grant.edits {
+                    let authority = edit.authority(&policy);
+                    prop_assert!(authority.is_ok(), "{user} {query:?}: `{edit}`: {}", authority.unwrap_err());
+                }
                 let mut edited = org.clone();
                 grant.apply(&mut edited);
                 let after = Policy::new(&edited);
