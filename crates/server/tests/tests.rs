@@ -11,5 +11,6 @@
 )]
 
 mod api;
+mod identity;
 mod issuer;
 mod support;
