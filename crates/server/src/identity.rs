@@ -14,6 +14,11 @@
 //!    leeway.
 //! 4. The user id from the configured claim (`sub` by default): a string of 1 to 256 bytes.
 //!
+//! A token that verified is remembered (by its SHA-256) for at most [`VERIFIED_FOR`] and never
+//! past its `exp`, so that a browser revalidating its snapshot every minute with the same token
+//! costs a hash rather than a signature check; a key removed from the JWKS stops being
+//! trusted within that time.
+//!
 //! Whether the organisation holds that user, and whether they may do what they ask, is not
 //! this module's business: the routes ask the issuer and the evaluator.
 
@@ -28,6 +33,7 @@ use base64::Engine as _;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde_json::Value;
+use sha2::Digest as _;
 
 /// The longest `Authorization` header accepted.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -35,6 +41,10 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const LEEWAY_SECONDS: u64 = 30;
 /// The least time between two fetches of a JWKS URL prompted by unknown key ids.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a verified token is remembered at most.
+pub const VERIFIED_FOR: Duration = Duration::from_secs(60);
+/// How many verified tokens are remembered at most.
+const VERIFIED_TOKENS: u64 = 100_000;
 /// The largest JWKS accepted.
 const MAX_JWKS_BYTES: u64 = 1024 * 1024;
 /// The longest user id accepted: the core's limit on an id.
@@ -121,6 +131,12 @@ pub struct Identity {
     /// When a key id last made us fetch the JWKS URL again.
     last_refetch: Mutex<Option<Instant>>,
     demo: Option<DemoSigner>,
+    /// Tokens that verified, by SHA-256: their caller and `exp`.
+    verified: moka::sync::Cache<[u8; 32], (Caller, u64)>,
+}
+
+fn verified_cache() -> moka::sync::Cache<[u8; 32], (Caller, u64)> {
+    moka::sync::Cache::builder().max_capacity(VERIFIED_TOKENS).time_to_live(VERIFIED_FOR).build()
 }
 
 impl std::fmt::Debug for Identity {
@@ -149,6 +165,7 @@ impl Identity {
                     user_claim,
                     last_refetch: Mutex::new(None),
                     demo: None,
+                    verified: verified_cache(),
                 })
             }
             AuthConfig::Demo => Identity::demo(),
@@ -180,6 +197,7 @@ impl Identity {
             user_claim: "sub".to_owned(),
             last_refetch: Mutex::new(None),
             demo: Some(DemoSigner { kid, key: EncodingKey::from_ed_der(&der) }),
+            verified: verified_cache(),
         })
     }
 
@@ -206,6 +224,19 @@ impl Identity {
     /// rarely): call it off the async runtime, or through [`Identity::caller`].
     pub fn verify(&self, headers: &HeaderMap) -> Result<Caller, AuthError> {
         let token = bearer(headers)?;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some((caller, expires)) = self.verified.get(&digest) {
+            if jsonwebtoken::get_current_timestamp() < expires.saturating_add(LEEWAY_SECONDS) {
+                return Ok(caller);
+            }
+            self.verified.invalidate(&digest);
+        }
+        let caller = self.verify_token(token)?;
+        Ok(caller)
+    }
+
+    /// The signature, header and claims of `token`, and the caller it names; remembered.
+    fn verify_token(&self, token: &str) -> Result<Caller, AuthError> {
         let invalid = |why: &str| AuthError::Invalid(why.to_owned());
         let head =
             jsonwebtoken::decode_header(token).map_err(|_| invalid("the token's header cannot be read"))?;
@@ -227,7 +258,13 @@ impl Identity {
             .ok_or_else(|| {
                 AuthError::Invalid(format!("the token has no `{}` claim naming a user", self.user_claim))
             })?;
-        Ok(Caller { user: user.to_owned() })
+        let caller = Caller { user: user.to_owned() };
+        // `exp` is required and was checked, so it is a number here.
+        if let Some(expires) = claims.get("exp").and_then(Value::as_u64) {
+            let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+            self.verified.insert(digest, (caller.clone(), expires));
+        }
+        Ok(caller)
     }
 
     /// The signature and claims, if a key of the set fits the header.
