@@ -66,7 +66,7 @@ mod view;
 
 pub use clock::{Timestamp, TimestampError};
 pub use decision::{Code, Decision, Fact};
-pub use diff::{Access, Impact, UserImpact, diff};
+pub use diff::{Access, Impact, UserImpact, changed_users, diff};
 pub use edit::{Edit, UnknownId};
 pub use grant::{Grant, MAX_GRANTS};
 pub use limits::{LimitError, Limits};

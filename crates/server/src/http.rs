@@ -560,6 +560,8 @@ struct Readiness {
     built_at: tessera_core::Timestamp,
     build_ms: u64,
     users: usize,
+    /// How many users' snapshots the revision renewed (all, or those its change affected).
+    renewed: usize,
     /// The last build that failed since the revision served was built: that revision keeps
     /// serving, so the server stays ready.
     last_build_failure: Option<crate::issuer::BuildFailure>,
@@ -576,6 +578,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         built_at: revision.built_at(),
         build_ms: u64::try_from(revision.build_time().as_millis()).unwrap_or(u64::MAX),
         users: revision.org().users.len(),
+        renewed: revision.renewed(),
         last_build_failure: issuer.failure(),
     };
     let mut response = json_response(StatusCode::OK, &readiness);

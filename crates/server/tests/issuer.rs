@@ -240,6 +240,7 @@ fn health_readiness_and_metrics_answer() {
         assert_eq!(ready["ready"], true);
         assert_eq!(ready["revision"], state.version());
         assert_eq!(ready["users"], demo_org().users.len());
+        assert_eq!(ready["renewed"], demo_org().users.len(), "the first revision renews everyone");
 
         let etag = get(&state, "/api/snapshot?as=u-ada", None).await.etag.unwrap();
         get(&state, "/api/snapshot?as=u-ada", None).await;
@@ -262,5 +263,48 @@ fn health_readiness_and_metrics_answer() {
         ] {
             assert!(text.contains(expected), "no `{expected}` in\n{text}");
         }
+    });
+}
+
+#[test]
+fn an_edit_renews_only_the_snapshots_whose_decisions_it_changes() {
+    let state = state(Tuning::default());
+    let users: Vec<String> =
+        demo_org().users.iter().filter(|user| user.active).map(|user| user.id.clone()).collect();
+    runtime().block_on(async {
+        let mut tags = Vec::new();
+        for user in &users {
+            let reply = get(&state, &format!("/api/snapshot?as={user}"), None).await;
+            tags.push(reply.etag.unwrap());
+        }
+        let before = state.issuer().current();
+        // London's clients may create tasks: an admin edit, as Ellen (network admin of EMEA).
+        let token = state.identity().demo_token("u-ellen").unwrap().0;
+        let edit = r#"{"edits":[{"edit":"override_on","office":"o-lon","profile":"client","permission":"task.create"}]}"#;
+        let request = Request::post("/api/admin/edits")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(edit))
+            .unwrap();
+        let response = router(state.clone()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let after = state.issuer().current();
+        let changed = tessera_core::changed_users(before.policy(), after.policy(), Timestamp::from_unix(T0));
+        assert!(!changed.is_empty() && changed.len() < users.len() / 2, "{changed:?}");
+        assert!(changed.contains(&"u-cleo".to_owned()));
+        assert_eq!(after.renewed(), changed.len());
+
+        let cuts = state.issuer().cuts_made();
+        for (user, tag) in users.iter().zip(&tags) {
+            let reply = get(&state, &format!("/api/snapshot?as={user}"), Some(tag)).await;
+            if changed.contains(user) {
+                assert_eq!(reply.status, StatusCode::OK, "{user} is renewed");
+                assert_eq!(after.version_of(user), after.number());
+            } else {
+                assert_eq!(reply.status, StatusCode::NOT_MODIFIED, "{user} keeps their snapshot");
+                assert_eq!(after.version_of(user), before.version_of(user));
+            }
+        }
+        assert_eq!(state.issuer().cuts_made() - cuts, changed.len() as u64, "only the renewed are cut");
     });
 }
