@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/preview", post(preview))
         .route("/api/admin/denials", get(denials))
         .route("/api/demo/sign-in", post(demo_sign_in))
+        .route("/api/events", get(events))
+        .route("/api/events/ticket", post(event_ticket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -545,6 +547,49 @@ async fn set_override(
         }
     };
     apply_batch(&state, &headers, EditBatch { edits: vec![edit], expect_revision: None }).await
+}
+
+// ---- GET /api/events ----------------------------------------------------------------------------
+
+/// A ticket for `GET /api/events?ticket=`, for a browser's `EventSource`, which cannot send
+/// the bearer header.
+async fn event_ticket(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    member(&state.0.issuer.current(), &caller.user)?;
+    let ticket =
+        state.0.tickets.issue(caller).ok_or_else(|| ApiError::internal("no randomness for a ticket"))?;
+    let mut response = json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "ticket": ticket, "expires_in": crate::events::TICKET_SECONDS }),
+    );
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Server-sent events when the caller's snapshot changes; see `events.rs`.
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = parameters(query, &["ticket"])?;
+    let caller = match params.get("ticket") {
+        Some(ticket) => state.0.tickets.redeem(ticket).ok_or_else(|| {
+            let mut error = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_ticket",
+                "the ticket is unknown, spent or expired",
+            );
+            error.challenge = Some("Bearer");
+            error
+        })?,
+        None => authenticate(&state, &headers).await?,
+    };
+    member(&state.0.issuer.current(), &caller.user)?;
+    let stream = crate::events::stream(caller, state.0.issuer.subscribe(), state.0.closing.subscribe());
+    let mut response = stream.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 // ---- Health and metrics ------------------------------------------------------------------------

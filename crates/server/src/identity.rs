@@ -97,6 +97,8 @@ pub enum AuthConfig {
 pub struct Caller {
     /// Their user id.
     pub user: String,
+    /// When their token expires, in Unix seconds.
+    pub expires: u64,
 }
 
 /// Why a request carries no identity.
@@ -258,12 +260,11 @@ impl Identity {
             .ok_or_else(|| {
                 AuthError::Invalid(format!("the token has no `{}` claim naming a user", self.user_claim))
             })?;
-        let caller = Caller { user: user.to_owned() };
         // `exp` is required and was checked, so it is a number here.
-        if let Some(expires) = claims.get("exp").and_then(Value::as_u64) {
-            let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-            self.verified.insert(digest, (caller.clone(), expires));
-        }
+        let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+        let caller = Caller { user: user.to_owned(), expires };
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        self.verified.insert(digest, (caller.clone(), expires));
         Ok(caller)
     }
 

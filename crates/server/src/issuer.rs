@@ -356,6 +356,8 @@ type CacheKey = (Arc<str>, u64, i64);
 /// Builds revisions and issues snapshots; see the module docs.
 pub struct Issuer {
     current: RwLock<Arc<Revision>>,
+    /// Tells subscribers (the event streams) of each revision installed.
+    installed: tokio::sync::watch::Sender<Arc<Revision>>,
     failure: Mutex<Option<BuildFailure>>,
     /// Serialises changes, so that each is made on the revision before it.
     writer: tokio::sync::Mutex<()>,
@@ -390,7 +392,8 @@ impl Issuer {
             anyhow::bail!("the snapshot lifetime must be positive, not {ttl_seconds} s");
         }
         let now = clock.now();
-        let first = Revision::build(next_version(0, now), org, &content, now).map_err(InvalidOrganisation)?;
+        let first =
+            Arc::new(Revision::build(next_version(0, now), org, &content, now).map_err(InvalidOrganisation)?);
         crate::metrics::revision_built(&first);
         let public_key = key.public_key();
         let key_id = public_key.key_id();
@@ -404,7 +407,8 @@ impl Issuer {
                 .build()
         });
         Ok(Issuer {
-            current: RwLock::new(Arc::new(first)),
+            installed: tokio::sync::watch::Sender::new(Arc::clone(&first)),
+            current: RwLock::new(first),
             failure: Mutex::new(None),
             writer: tokio::sync::Mutex::new(()),
             key: Arc::new(key),
@@ -423,6 +427,11 @@ impl Issuer {
     /// The revision being served.
     pub fn current(&self) -> Arc<Revision> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Each revision as it is installed, starting with the one served now.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<Revision>> {
+        self.installed.subscribe()
     }
 
     /// The public half of the signing key.
@@ -580,6 +589,7 @@ impl Issuer {
             );
             *current = Arc::new(revision);
             *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            self.installed.send_replace(Arc::clone(&current));
         }
         current.number
     }

@@ -27,6 +27,8 @@
 //!   applied as one new revision, or previewed as their impact;
 //! - with `--auth demo` only: `POST /api/demo/sign-in` (a token for any active user) and
 //!   `GET /api/users` (the sign-in list);
+//! - `GET /api/events` (bearer token, or `?ticket=` from `POST /api/events/ticket`): server-sent
+//!   events when the caller's snapshot changes (`events`);
 //! - `GET /healthz` (alive), `GET /readyz` (the revision served, the last failed build),
 //!   `GET /metrics` (Prometheus text);
 //! - with `www`, the web app's static files, every path without an extension falling back to
@@ -49,6 +51,7 @@ use axum::body::Bytes;
 use tessera_core::{Org, SecretKey};
 
 pub mod admin;
+mod events;
 pub mod http;
 pub mod identity;
 pub mod issuer;
@@ -93,6 +96,10 @@ pub struct AppState(Arc<Shared>);
 struct Shared {
     issuer: Issuer,
     identity: Arc<identity::Identity>,
+    /// Tickets for `GET /api/events?ticket=`.
+    tickets: events::Tickets,
+    /// Set when the server shuts down, so that event streams end and in-flight requests finish.
+    closing: tokio::sync::watch::Sender<bool>,
     /// `/api/public-keys`, made once.
     public_keys: Bytes,
     www: Option<PathBuf>,
@@ -117,7 +124,15 @@ impl AppState {
         });
         let public_keys =
             Bytes::from(serde_json::to_vec(&public_keys).context("cannot write the public keys")?);
-        Ok(AppState(Arc::new(Shared { issuer, identity, public_keys, www, request_timeout })))
+        Ok(AppState(Arc::new(Shared {
+            issuer,
+            identity,
+            tickets: events::Tickets::new(),
+            closing: tokio::sync::watch::Sender::new(false),
+            public_keys,
+            www,
+            request_timeout,
+        })))
     }
 
     /// The issuer: the revision served, snapshots, changes.
@@ -153,6 +168,12 @@ pub async fn serve(
     if let Some(source) = source {
         tokio::spawn(reload_on_hangup(state.clone(), source));
     }
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams never end by themselves: end them, so that shutdown can finish.
+        closing.0.closing.send_replace(true);
+    };
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
