@@ -6,28 +6,14 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use futures_util::StreamExt as _;
 use serde_json::Value;
-use tessera_core::{Org, SecretKey, Timestamp};
 use tessera_server::identity::AuthConfig;
-use tessera_server::{AppState, Clock, Config, Tuning, router};
+use tessera_server::{AppState, router};
 use tower::ServiceExt as _;
 
-use crate::support::DEMO_ORG;
+use crate::support::config;
 
 fn state() -> AppState {
-    let org: Org = serde_json::from_str(&std::fs::read_to_string(DEMO_ORG).unwrap()).unwrap();
-    AppState::new(Config {
-        org,
-        key: SecretKey::from_bytes([4; 32]),
-        issuer: "tessera".to_owned(),
-        ttl_seconds: 7 * 24 * 3600,
-        content: Vec::new(),
-        www: None,
-        clock: Clock::from_fn(|| Timestamp::from_unix(1_780_304_400)),
-        tuning: Tuning::default(),
-        request_timeout: Duration::from_secs(30),
-        auth: AuthConfig::Demo,
-    })
-    .unwrap()
+    AppState::new(config(AuthConfig::Demo)).unwrap()
 }
 
 fn bearer(state: &AppState, user: &str) -> String {

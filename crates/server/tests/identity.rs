@@ -5,26 +5,20 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use tessera_core::{Org, SecretKey, Timestamp};
 use tessera_server::identity::{AuthConfig, JwksSource};
-use tessera_server::{AppState, Clock, Config, Tuning, router};
+use tessera_server::{AppState, router};
 use tower::ServiceExt as _;
 
-use crate::support::{DEMO_ORG, Scratch};
+use crate::support::{Scratch, config, demo_org};
 
 const ISSUER: &str = "https://id.example.test";
 const AUDIENCE: &str = "tessera";
-
-fn demo_org() -> Org {
-    serde_json::from_str(&std::fs::read_to_string(DEMO_ORG).unwrap()).unwrap()
-}
 
 /// A stand-in identity provider: Ed25519 keys from fixed seeds.
 struct Provider;
@@ -75,19 +69,7 @@ impl Provider {
 }
 
 fn state(auth: AuthConfig) -> AppState {
-    AppState::new(Config {
-        org: demo_org(),
-        key: SecretKey::from_bytes([5; 32]),
-        issuer: "tessera".to_owned(),
-        ttl_seconds: 7 * 24 * 3600,
-        content: Vec::new(),
-        www: None,
-        clock: Clock::from_fn(|| Timestamp::from_unix(1_780_304_400)),
-        tuning: Tuning::default(),
-        request_timeout: Duration::from_secs(30),
-        auth,
-    })
-    .unwrap()
+    AppState::new(config(auth)).unwrap()
 }
 
 /// A server that trusts key 1 (`k1`) from a JWKS file.

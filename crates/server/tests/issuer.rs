@@ -4,40 +4,20 @@
 //! and says why.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
-use tessera_core::{Org, SecretKey, Timestamp};
+use tessera_core::Timestamp;
 use tessera_server::identity::AuthConfig;
 use tessera_server::issuer::{Answer, ChangeError};
-use tessera_server::{AppState, Clock, Config, OrgFile, Tuning, router};
+use tessera_server::{AppState, Config, OrgFile, Tuning, router};
 use tower::ServiceExt as _;
 
-use crate::support::{DEMO_ORG, Scratch};
-
-/// 2026-06-01T09:00:00Z, the demo's clock.
-const T0: i64 = 1_780_304_400;
-
-fn demo_org() -> Org {
-    serde_json::from_str(&std::fs::read_to_string(DEMO_ORG).unwrap()).unwrap()
-}
+use crate::support::{Scratch, T0, config, demo_org};
 
 fn state(tuning: Tuning) -> AppState {
-    AppState::new(Config {
-        org: demo_org(),
-        key: SecretKey::from_bytes([9; 32]),
-        issuer: "tessera".to_owned(),
-        ttl_seconds: 7 * 24 * 3600,
-        content: Vec::new(),
-        www: None,
-        clock: Clock::from_fn(|| Timestamp::from_unix(T0)),
-        tuning,
-        request_timeout: Duration::from_secs(30),
-        auth: AuthConfig::Demo,
-    })
-    .unwrap()
+    AppState::new(Config { tuning, ..config(AuthConfig::Demo) }).unwrap()
 }
 
 fn runtime() -> tokio::runtime::Runtime {

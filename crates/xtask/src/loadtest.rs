@@ -59,6 +59,21 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     }
     let users: Vec<String> =
         org.users.iter().filter(|user| user.active).map(|user| user.id.clone()).collect();
+    // A network administrator, for the admin edit of scenario 5, and the people of their Office.
+    let admin = org
+        .users
+        .iter()
+        .find(|user| {
+            user.active && serde_json::to_value(user.access).ok() == Some(Value::from("network_admin"))
+        })
+        .map(|user| (user.id.clone(), user.home_office.clone()))
+        .context("no network admin in the organisation")?;
+    let colleagues: Vec<String> = org
+        .users
+        .iter()
+        .filter(|user| user.active && user.home_office == admin.1 && user.id != admin.0)
+        .map(|user| user.id.clone())
+        .collect();
     drop(org);
     let key = dir.join("loadtest.key");
     if !key.exists() {
@@ -136,6 +151,8 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     let cached = wrk(&dir, &addr, 2, 16, &path_script("/api/snapshot", &as_user, None), "cached")?;
     let file = wrk(&dir, &addr, 2, 16, &path_script("/snapshot.json", &[], None), "static")?;
 
+    let edit = admin_edit(&addr, &admin, &colleagues)?;
+
     let metrics = http(&addr, "GET", "/metrics", &[], "")?.2;
     let metrics = String::from_utf8_lossy(&metrics).into_owned();
     let cache_bytes = metrics
@@ -187,6 +204,17 @@ pub fn loadtest(args: &[String]) -> Result<()> {
             .iter()
             .map(|value| value["errors"].as_u64().unwrap_or(0))
             .sum::<u64>()
+    );
+    let _ = writeln!(
+        report,
+        "\nAn admin edit (`{}` by a network admin of the Office): answered in {} ms, the new revision built and swapped in; it renewed {} of {} users' snapshots; the event reached an affected user's open stream {} ms after the edit was sent, and an unaffected colleague's stream heard nothing in the {} s after.",
+        edit.description,
+        edit.answered.as_millis(),
+        edit.renewed,
+        users.len(),
+        edit.event_after
+            .map_or_else(|| "never (within 60 s)".to_owned(), |after| after.as_millis().to_string()),
+        QUIET_SECONDS,
     );
     print!("\n{report}");
     let out = dir.join(format!("{scale_name}.md"));
@@ -433,4 +461,117 @@ fn bearer(token: &str) -> String {
 
 fn header(headers: &[(String, String)], name: &str) -> Option<String> {
     headers.iter().find(|(n, _)| n == name).map(|(_, value)| value.clone())
+}
+
+/// How long an unaffected user's stream is watched for an event that must not come.
+const QUIET_SECONDS: u64 = 5;
+
+/// What scenario 5 measured.
+struct EditFigures {
+    description: String,
+    answered: Duration,
+    renewed: u64,
+    event_after: Option<Duration>,
+}
+
+/// Scenario 5: an override of the admin's Office switched by the admin, while an affected
+/// colleague and an unaffected one listen on `/api/events`.
+fn admin_edit(addr: &str, admin: &(String, String), colleagues: &[String]) -> Result<EditFigures> {
+    let (_, admin_token) =
+        sign_in(addr, std::slice::from_ref(&admin.0))?.into_iter().next().context("no token")?;
+    let as_admin = bearer(&admin_token);
+    let mut chosen = None;
+    for (kind, profile) in
+        [("override_on", "client"), ("override_off", "project_manager"), ("override_on", "vendor")]
+    {
+        let body = format!(
+            r#"{{"edits":[{{"edit":"{kind}","office":"{}","profile":"{profile}","permission":"task.create"}}]}}"#,
+            admin.1
+        );
+        let (status, _, answer) =
+            http(addr, "POST", "/api/admin/preview", &[("Authorization", &as_admin)], &body)?;
+        if status != 200 {
+            bail!("the preview answered {status}: {}", String::from_utf8_lossy(&answer));
+        }
+        let answer: Value = serde_json::from_slice(&answer).context("the preview is not JSON")?;
+        let affected: Vec<String> = answer
+            .pointer("/impact/users")
+            .and_then(Value::as_array)
+            .map(|users| {
+                users
+                    .iter()
+                    .filter_map(|u| u.get("user").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let touched = affected.iter().find(|user| colleagues.contains(user)).cloned();
+        let untouched = colleagues.iter().find(|user| !affected.contains(user)).cloned();
+        if let (Some(touched), Some(untouched)) = (touched, untouched) {
+            chosen = Some((format!("{kind} {profile} task.create"), body, touched, untouched));
+            break;
+        }
+    }
+    let (description, body, touched, untouched) =
+        chosen.context("no edit of the Office affects one colleague and not another")?;
+    let tokens = sign_in(addr, &[touched, untouched])?;
+    // When the edit was sent, and when it was answered.
+    let sent = std::sync::Arc::new(std::sync::Mutex::new((None::<Instant>, None::<Instant>)));
+    let listeners: Vec<_> = tokens
+        .iter()
+        .map(|(_, token)| {
+            let (addr, token, sent) = (addr.to_owned(), token.clone(), std::sync::Arc::clone(&sent));
+            std::thread::spawn(move || listen_for_renewal(&addr, &token, &sent))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.0 = Some(started);
+    let (status, _, answer) = http(addr, "POST", "/api/admin/edits", &[("Authorization", &as_admin)], &body)?;
+    let answered = started.elapsed();
+    sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.1 = Some(Instant::now());
+    if status != 200 {
+        bail!("the edit answered {status}: {}", String::from_utf8_lossy(&answer));
+    }
+    let ready: Value =
+        serde_json::from_slice(&http(addr, "GET", "/readyz", &[], "")?.2).context("/readyz")?;
+    let renewed = ready.get("renewed").and_then(Value::as_u64).unwrap_or(0);
+    let mut heard = listeners.into_iter().map(|listener| listener.join().ok().flatten());
+    let event_after = heard.next().flatten();
+    if let Some(Some(after)) = heard.next() {
+        bail!("an unaffected user heard of the edit after {} ms", after.as_millis());
+    }
+    Ok(EditFigures { description, answered, renewed, event_after })
+}
+
+/// Listens on `/api/events` as `token`'s user: how long after the edit was sent a second
+/// `snapshot` event (a renewal) came, if one came within 60 s and at most the quiet time after
+/// the edit was answered.
+fn listen_for_renewal(
+    addr: &str,
+    token: &str,
+    sent: &std::sync::Mutex<(Option<Instant>, Option<Instant>)>,
+) -> Option<Duration> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
+    write!(stream, "GET /api/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n")
+        .ok()?;
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let (started, answered) = *sent.lock().ok()?;
+        if answered.is_some_and(|at| at.elapsed() > Duration::from_secs(QUIET_SECONDS)) {
+            return None;
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => return None,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(buffer.get(..n).unwrap_or_default())),
+            Err(_) => {}
+        }
+        if seen.matches("event: snapshot").count() >= 2 {
+            return started.map(|started| started.elapsed());
+        }
+    }
+    None
 }
