@@ -83,7 +83,12 @@ test("1. a Client in London sees no Create task; a Project Manager on the same p
   const denied = cold.locator('[data-denied="create-task"]');
   await denied.waitFor();
   assert.ok(await denied.locator("button").isDisabled());
-  assert.match(await denied.innerText(), /profile_lacks_permission/);
+  const why = await denied.innerText();
+  assert.match(why, /profile_lacks_permission/);
+  // For people: names and phrases, not ids and keys.
+  assert.match(why, /Clients in EMEA may not create tasks, and London does not switch it on/);
+  assert.match(why, /Switch on “create tasks” for Clients in London\./);
+  assert.doesNotMatch(why, /`|o-lon|n-emea|task\.create/);
   await screenshot(cold, "1-client-why-cant-i");
   assert.deepEqual([...page.errors, ...cold.errors], []);
 });

@@ -5,6 +5,7 @@
 //! - [`trust`]: which snapshot may be used (signature, expiry, scope, no rollback).
 //! - [`search`]: search results, the device's cache of them, and the evaluator as their filter.
 //! - [`actions`]: the actions of each page and the decisions about them.
+//! - [`wording`]: decisions, suggested edits and impacts as sentences for people, with names.
 //! - `state`, `ui`, `pages`, `widgets`, `browser` (wasm only): the signals; the app around its
 //!   pages; the pages, one module each; the widgets several pages share; the browser APIs.
 //!
@@ -14,6 +15,7 @@
 pub mod actions;
 pub mod search;
 pub mod trust;
+pub mod wording;
 
 #[cfg(target_arch = "wasm32")]
 mod browser;

@@ -16,6 +16,7 @@ use crate::pages::projects::Projects;
 use crate::pages::search::SearchPage;
 use crate::state::{AppState, Page};
 use crate::trust::rough_duration;
+use crate::wording;
 
 /// The whole app.
 #[component]
@@ -99,7 +100,13 @@ fn UserPicker() -> impl IntoView {
                         .into_iter()
                         .map(|user| {
                             let selected = user.id == current;
-                            let label = format!("{} ({}, {}, {})", user.name, user.profile, user.office, user.network);
+                            let label = format!(
+                                "{} ({}, {}, {})",
+                                user.name,
+                                wording::profile_title(&user.profile),
+                                user.office,
+                                user.network
+                            );
                             view! { <option value=user.id selected=selected>{label}</option> }
                         })
                         .collect_view()

@@ -1,5 +1,5 @@
 //! Widgets more than one page uses: an action as a button (or, denied, nothing or the
-//! "Why can't I?" panel), element ids that stay unique, and messages as sentences.
+//! "Why can't I?" panel), and element ids that stay unique.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -46,15 +46,4 @@ pub fn action_view(action: Action, context: String) -> Option<AnyView> {
         return None;
     }
     Some(why::denied_view(action))
-}
-
-/// A message as a sentence: a capital first letter and a full stop.
-pub fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut out: String = chars.next().map(|first| first.to_uppercase().collect()).unwrap_or_default();
-    out.push_str(chars.as_str());
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
 }

@@ -1,42 +1,72 @@
-//! "Why can't I?": a denied action rendered disabled, with the evaluator's explanation and the
-//! edits that would allow it.
+//! "Why can't I?": a denied action rendered disabled, with the reason as a sentence (names,
+//! not ids, through the verified snapshot: `crate::wording`), the reason code for the curious,
+//! and the suggestions that would allow it.
 
 use leptos::prelude::*;
 
 use crate::actions::Action;
-use crate::widgets::{sentence, unique_id};
+use crate::state::AppState;
+use crate::widgets::unique_id;
+use crate::wording::{self, Names, Subject};
 
-/// The panel of a denied `action`: a disabled button described by the reason.
+/// The panel of a denied `action`: a disabled button described by the reason. Called while a
+/// page renders from [`AppState::ready`]; without a snapshot it is the bare disabled button.
 pub fn denied_view(action: Action) -> AnyView {
-    let (message, code, grants) = match action.why {
-        Some(why) => (
-            sentence(&why.message),
-            Some(why.code.as_str()),
-            why.grants.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        ),
-        None => ("There is nobody you may find in person search.".to_owned(), None, Vec::new()),
-    };
+    let state = expect_context::<AppState>();
     let described = unique_id(&format!("why-{}", action.key));
+    let explanation = match (state.ready(), action.why) {
+        (Some((snapshot, _, _)), Some(why)) => {
+            let names = Names::new(snapshot.policy());
+            let reason = wording::reason(&names, Subject::You, &action.query, &why);
+            let grants: Vec<String> = why.grants.iter().map(|grant| wording::grant(&names, grant)).collect();
+            let technical: Vec<String> = why.grants.iter().map(ToString::to_string).collect();
+            Some(explained(reason, why.code.as_str(), why.message, grants, technical))
+        }
+        (_, None) => Some(view! { <p>"There is nobody you may find in person search."</p> }.into_any()),
+        (None, Some(_)) => None,
+    };
     view! {
         <div class="denied" data-denied=action.key>
             <button type="button" class="action" disabled=true aria-describedby=described.clone()>
                 {action.label}
             </button>
-            <div class="why" id=described>
-                <p>
-                    {message} " " {code.map(|code| view! { <code>{code}</code> })}
-                </p>
-                {(!grants.is_empty())
-                    .then(|| {
-                        view! {
-                            <p class="grants">"Would be allowed if an administrator were to:"</p>
-                            <ul class="grants">
-                                {grants.into_iter().map(|grant| view! { <li>{grant}</li> }).collect_view()}
-                            </ul>
-                        }
-                    })}
-            </div>
+            <div class="why" id=described>{explanation}</div>
         </div>
+    }
+    .into_any()
+}
+
+/// The reason, its code, the suggestions, and the evaluator's own words under "Details".
+fn explained(
+    reason: String,
+    code: &'static str,
+    message: String,
+    grants: Vec<String>,
+    technical: Vec<String>,
+) -> AnyView {
+    let suggested = (!grants.is_empty()).then(|| {
+        view! {
+            <p class="grants">"An administrator could allow it; any one of these would do:"</p>
+            <ul class="grants">
+                {grants.into_iter().map(|grant| view! { <li class="grant">{grant}</li> }).collect_view()}
+            </ul>
+        }
+    });
+    view! {
+        <p>
+            <span class="reason">{reason}</span> " " <code class="code" title="The reason code">{code}</code>
+        </p>
+        {suggested}
+        <details class="technical">
+            <summary>"Details"</summary>
+            <p>"The evaluator says: " {message}</p>
+            {(!technical.is_empty())
+                .then(|| {
+                    view! {
+                        <ul>{technical.into_iter().map(|edit| view! { <li><code>{edit}</code></li> }).collect_view()}</ul>
+                    }
+                })}
+        </details>
     }
     .into_any()
 }
