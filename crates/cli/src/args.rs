@@ -199,9 +199,25 @@ pub struct ServeArgs {
     /// How long a served snapshot is valid, in hours (default a week, for offline use)
     #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_TTL_HOURS)]
     pub ttl_hours: u32,
-    /// Who signs the snapshots
+    /// Who signs the snapshots (their `issuer`)
     #[arg(long, value_name = "NAME", default_value = "tessera")]
-    pub issuer: String,
+    pub snapshot_issuer: String,
+    /// How callers are identified: `jwt` (bearer tokens of an identity provider) or `demo` (the
+    /// server signs its own, for any user; loopback only)
+    #[arg(long, value_name = "jwt|demo")]
+    pub auth: String,
+    /// With `--auth jwt`: the identity provider's keys, a JWKS file or an http(s) URL
+    #[arg(long, value_name = "FILE|URL")]
+    pub jwks: Option<String>,
+    /// With `--auth jwt`: the `iss` tokens must carry
+    #[arg(long, value_name = "ISS")]
+    pub issuer: Option<String>,
+    /// With `--auth jwt`: the `aud` tokens must carry
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+    /// With `--auth jwt`: the claim that holds the user id
+    #[arg(long, value_name = "NAME", default_value = "sub")]
+    pub user_claim: String,
     /// The bound on signed snapshots kept in memory, in MiB (0 keeps none)
     #[arg(long, value_name = "MIB", default_value_t = crate::serve::DEFAULT_CACHE_MIB)]
     pub cache_mib: u64,

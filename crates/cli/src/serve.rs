@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
+use tessera_server::identity::{AuthConfig, JwksSource};
 use tessera_server::issuer::{InvalidOrganisation, system_now};
 use tessera_server::{
     AppState, Clock, Config, OrgFile, Tuning, check_www, exposure_warning, parse_content, validate_content,
@@ -40,6 +41,7 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
     if args.request_timeout_secs == 0 {
         bail!("invalid value for --request-timeout-secs: at least 1");
     }
+    let auth = auth_config(args, addr)?;
     system_now().context("cannot serve snapshots")?;
     let key = read_secret_key(&args.key)?;
     let source = OrgFile::new(&args.org);
@@ -64,13 +66,14 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
     let state = AppState::new(Config {
         org,
         key,
-        issuer: args.issuer.clone(),
+        issuer: args.snapshot_issuer.clone(),
         ttl_seconds: i64::from(args.ttl_hours) * 3600,
         content,
         www: args.www.clone(),
         clock: Clock::system(),
         tuning,
         request_timeout: Duration::from_secs(args.request_timeout_secs),
+        auth,
     })
     .map_err(|e| match e.downcast::<InvalidOrganisation>() {
         Ok(InvalidOrganisation(errors)) => InvalidOrg::new("refusing to serve", &args.org, errors).into(),
@@ -108,4 +111,46 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
             .context("serving")
     })?;
     Ok(Status::Success)
+}
+
+/// `--auth` and the flags that go with it, checked together.
+fn auth_config(args: &ServeArgs, addr: SocketAddr) -> anyhow::Result<AuthConfig> {
+    let jwt_flags = [
+        ("--jwks", args.jwks.is_some()),
+        ("--issuer", args.issuer.is_some()),
+        ("--audience", args.audience.is_some()),
+    ];
+    match args.auth.as_str() {
+        "jwt" => {
+            let (Some(jwks), Some(issuer), Some(audience)) = (&args.jwks, &args.issuer, &args.audience)
+            else {
+                let missing: Vec<&str> =
+                    jwt_flags.iter().filter(|(_, given)| !given).map(|(flag, _)| *flag).collect();
+                bail!("--auth jwt needs {}", missing.join(", "));
+            };
+            if args.user_claim.is_empty() {
+                bail!("invalid value for --user-claim: it names a claim");
+            }
+            Ok(AuthConfig::Jwt {
+                jwks: JwksSource::parse(jwks),
+                issuer: issuer.clone(),
+                audience: audience.clone(),
+                user_claim: args.user_claim.clone(),
+            })
+        }
+        "demo" => {
+            if let Some((flag, _)) = jwt_flags.iter().find(|(_, given)| *given) {
+                bail!(
+                    "{flag} goes with --auth jwt, not --auth demo (the snapshots' issuer is --snapshot-issuer)"
+                );
+            }
+            if !addr.ip().is_loopback() {
+                bail!(
+                    "--auth demo signs a token for anyone who asks: it listens on loopback only, not on {addr}"
+                );
+            }
+            Ok(AuthConfig::Demo)
+        }
+        other => bail!("invalid value for --auth: `{other}` is not `jwt` or `demo`"),
+    }
 }

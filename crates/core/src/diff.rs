@@ -103,6 +103,32 @@ impl Access {
     }
 }
 
+/// Every user whose decisions differ between `old` and `new` at `now` or at any later time,
+/// sorted: the users [`diff`] names at `now` and at each later instant at which an Agreement of
+/// either side expires. Decisions change with time only at those instants, so a user it leaves
+/// out decides every question alike on both sides from `now` on: a snapshot of theirs cut from
+/// `old` still holds for `new` (what lets an issuer keep it). It costs one `diff` per distinct
+/// later expiry, besides the one at `now`.
+pub fn changed_users(old: &Policy, new: &Policy, now: Timestamp) -> Vec<String> {
+    let mut times: Vec<Timestamp> = old
+        .agreements
+        .iter()
+        .chain(&new.agreements)
+        .filter_map(|agreement| agreement.expires_at)
+        .filter(|at| *at > now)
+        .collect();
+    times.push(now);
+    times.sort_unstable();
+    times.dedup();
+    let mut users: Vec<String> = times
+        .into_iter()
+        .flat_map(|at| diff(old, new, at, None).users.into_iter().map(|user| user.user))
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    users
+}
+
 /// What changes between `old` and `new` at `now`, for every user, or for `user` alone.
 ///
 /// Users are compared by id, and so are Projects, people and everything else: a user who is

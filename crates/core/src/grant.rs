@@ -8,9 +8,10 @@
 //! through every rule at once; the narrowest come first, and there are at most
 //! [`MAX_GRANTS`].
 //!
-//! Every [`Edit`] is a value that applies to an [`Org`] ([`Edit::apply`]). The property test
-//! `every_grant_grants` applies each suggestion to the organisation and asks the evaluator
-//! again: the planner never decides anything itself that the evaluator does not confirm.
+//! Every [`Edit`] (`edit.rs`) is a value that applies to an [`Org`] ([`Edit::apply`]). The
+//! property test `every_grant_grants` applies each suggestion to the organisation and asks the
+//! evaluator again: the planner never decides anything itself that the evaluator does not
+//! confirm.
 //!
 //! Suggestions are computed from what the policy holds. On a scoped snapshot that is less
 //! than the whole organisation, so a suggestion may be broader than needed (an override where
@@ -21,7 +22,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::model::{AccessLevel, Agreement, Org, PROJECT_PERMISSIONS, Role};
+use crate::edit::Edit;
+use crate::model::{AccessLevel, Org, PROJECT_PERMISSIONS, Role};
 use crate::permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
 use crate::policy::{Idx, Policy, UserEntry};
 use crate::query::{Query, ResourceKind, Target, TargetKind};
@@ -54,233 +56,6 @@ impl fmt::Display for Grant {
             write!(f, "{edit}")?;
         }
         Ok(())
-    }
-}
-
-/// One concrete edit of an organisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "edit", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Edit {
-    /// Make an inactive user active.
-    ActivateUser {
-        /// The user.
-        user: String,
-    },
-    /// Add a user to a Project's team.
-    AddToTeam {
-        /// The user.
-        user: String,
-        /// The Project.
-        project: String,
-    },
-    /// Make a user a member of a group.
-    AddToGroup {
-        /// The user.
-        user: String,
-        /// The group.
-        group: String,
-    },
-    /// Give a user an additional Office (of their own Network).
-    AddAdditionalOffice {
-        /// The user.
-        user: String,
-        /// The Office.
-        office: String,
-    },
-    /// A new Agreement sharing a user with an Office of another Network.
-    ShareWithOffice {
-        /// The new Agreement's id.
-        agreement: String,
-        /// The user shared.
-        user: String,
-        /// Their home Office, the Agreement's guest Office.
-        guest_office: String,
-        /// The Office they are shared with.
-        host_office: String,
-        /// The profile they take on there.
-        profile: String,
-    },
-    /// Change a user's Project Access Level.
-    SetAccess {
-        /// The user.
-        user: String,
-        /// The new level.
-        access: AccessLevel,
-    },
-    /// Raise a user's messaging role.
-    RaiseRole {
-        /// The user.
-        user: String,
-        /// The new role.
-        role: Role,
-    },
-    /// Switch an Office's override of a permission on, for one profile.
-    OverrideOn {
-        /// The Office.
-        office: String,
-        /// The profile.
-        profile: String,
-        /// The permission.
-        permission: String,
-    },
-    /// Switch a Network's announcements on.
-    AnnouncementsOn {
-        /// The Network.
-        network: String,
-    },
-    /// Add a permission to a Network's defaults for one profile.
-    DefaultOn {
-        /// The Network.
-        network: String,
-        /// The profile.
-        profile: String,
-        /// The permission.
-        permission: String,
-    },
-    /// Make a user a superuser of their Network.
-    MakeNetworkSuperuser {
-        /// The user.
-        user: String,
-    },
-    /// Make a user a system superuser.
-    MakeSystemSuperuser {
-        /// The user.
-        user: String,
-    },
-}
-
-impl Edit {
-    /// Applies the edit to `org`, the organisation it was suggested for. An id that `org` does
-    /// not hold leaves it unchanged; a new Agreement whose id is taken gets a fresh one.
-    pub fn apply(&self, org: &mut Org) {
-        match self {
-            Edit::ActivateUser { user } => {
-                if let Some(user) = org.users.iter_mut().find(|u| u.id == *user) {
-                    user.active = true;
-                }
-            }
-            Edit::AddToTeam { user, project } => {
-                if let Some(project) = org.projects.iter_mut().find(|p| p.id == *project) {
-                    if !project.team.contains(user) {
-                        project.team.push(user.clone());
-                    }
-                }
-            }
-            Edit::AddToGroup { user, group } => {
-                if let Some(group) = org.groups.iter_mut().find(|g| g.id == *group) {
-                    if !group.members.contains(user) {
-                        group.members.push(user.clone());
-                    }
-                }
-            }
-            Edit::AddAdditionalOffice { user, office } => {
-                if let Some(user) = org.users.iter_mut().find(|u| u.id == *user) {
-                    if user.home_office != *office && !user.additional_offices.contains(office) {
-                        user.additional_offices.push(office.clone());
-                    }
-                }
-            }
-            Edit::ShareWithOffice { agreement, user, guest_office, host_office, profile } => {
-                let mut id = agreement.clone();
-                let mut n = 2;
-                while org.agreements.iter().any(|a| a.id == id) {
-                    id = format!("{agreement}-{n}");
-                    n += 1;
-                }
-                org.agreements.push(Agreement {
-                    id,
-                    host_office: host_office.clone(),
-                    guest_office: guest_office.clone(),
-                    users: Some(vec![user.clone()]),
-                    profile: profile.clone(),
-                    expires_at: None,
-                });
-            }
-            Edit::SetAccess { user, access } => {
-                if let Some(user) = org.users.iter_mut().find(|u| u.id == *user) {
-                    user.access = *access;
-                }
-            }
-            Edit::RaiseRole { user, role } => {
-                if let Some(user) = org.users.iter_mut().find(|u| u.id == *user) {
-                    user.role = user.role.max(*role);
-                }
-            }
-            Edit::OverrideOn { office, profile, permission } => {
-                if let Some(office) = org.offices.iter_mut().find(|o| o.id == *office) {
-                    office.overrides.entry(profile.clone()).or_default().insert(permission.clone(), true);
-                }
-            }
-            Edit::AnnouncementsOn { network } => {
-                if let Some(network) = org.networks.iter_mut().find(|n| n.id == *network) {
-                    network.features.announcements = true;
-                }
-            }
-            Edit::DefaultOn { network, profile, permission } => {
-                if let Some(network) = org.networks.iter_mut().find(|n| n.id == *network) {
-                    let keys = network.defaults.entry(profile.clone()).or_default();
-                    if !keys.contains(permission) {
-                        keys.push(permission.clone());
-                    }
-                }
-            }
-            Edit::MakeNetworkSuperuser { user } => {
-                if let Some(user) = org.users.iter_mut().find(|u| u.id == *user) {
-                    user.network_superuser = true;
-                }
-            }
-            Edit::MakeSystemSuperuser { user } => {
-                if let Some(user) = org.users.iter_mut().find(|u| u.id == *user) {
-                    user.system_superuser = true;
-                }
-            }
-        }
-    }
-
-    /// How far the edit reaches: one user and one thing (1) up to the whole organisation (8).
-    /// Suggestions are ordered by their number of edits, then by this.
-    fn reach(&self) -> u32 {
-        match self {
-            Edit::ActivateUser { .. } | Edit::AddToTeam { .. } | Edit::AddToGroup { .. } => 1,
-            Edit::AddAdditionalOffice { .. } | Edit::ShareWithOffice { .. } => 2,
-            Edit::SetAccess { access: AccessLevel::AllInOffice | AccessLevel::InviteOnly, .. }
-            | Edit::RaiseRole { .. } => 3,
-            Edit::OverrideOn { .. } => 4,
-            Edit::AnnouncementsOn { .. } => 5,
-            Edit::DefaultOn { .. } | Edit::SetAccess { access: AccessLevel::NetworkAdmin, .. } => 6,
-            Edit::MakeNetworkSuperuser { .. } => 7,
-            Edit::MakeSystemSuperuser { .. } => 8,
-        }
-    }
-}
-
-impl fmt::Display for Edit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Edit::ActivateUser { user } => write!(f, "make `{user}` active"),
-            Edit::AddToTeam { user, project } => write!(f, "add `{user}` to the team of `{project}`"),
-            Edit::AddToGroup { user, group } => write!(f, "make `{user}` a member of group `{group}`"),
-            Edit::AddAdditionalOffice { user, office } => {
-                write!(f, "give `{user}` office `{office}` as an additional office")
-            }
-            Edit::ShareWithOffice { user, guest_office, host_office, profile, .. } => write!(
-                f,
-                "an agreement sharing `{user}` (of office `{guest_office}`) with office `{host_office}` as `{profile}`"
-            ),
-            Edit::SetAccess { user, access } => {
-                write!(f, "set `{user}`'s access level to {}", access.as_str())
-            }
-            Edit::RaiseRole { user, role } => write!(f, "raise `{user}`'s role to {}", role.as_str()),
-            Edit::OverrideOn { office, profile, permission } => {
-                write!(f, "switch office `{office}`'s override of `{permission}` for `{profile}` on")
-            }
-            Edit::AnnouncementsOn { network } => write!(f, "switch announcements on in network `{network}`"),
-            Edit::DefaultOn { network, profile, permission } => {
-                write!(f, "add `{permission}` to network `{network}`'s defaults for `{profile}`")
-            }
-            Edit::MakeNetworkSuperuser { user } => write!(f, "make `{user}` a superuser of their network"),
-            Edit::MakeSystemSuperuser { user } => write!(f, "make `{user}` a system superuser"),
-        }
     }
 }
 

@@ -18,6 +18,8 @@
 //! - [`diff`] says what a change of the organisation does to each user ([`Impact`]);
 //!   [`Policy::explain`] adds to a denial the smallest edits ([`Grant`], [`Edit`]) that would
 //!   allow it.
+//! - [`Policy::authorize`] says whether a user may make an [`Edit`]: the evaluator's decision
+//!   on the administrative question [`Edit::authority`] names.
 //!
 //! ```
 //! use tessera_core::{Org, Policy, Query, Target, Timestamp};
@@ -47,6 +49,7 @@
 mod clock;
 mod decision;
 mod diff;
+mod edit;
 mod eval;
 mod grant;
 mod limits;
@@ -63,8 +66,9 @@ mod view;
 
 pub use clock::{Timestamp, TimestampError};
 pub use decision::{Code, Decision, Fact};
-pub use diff::{Access, Impact, UserImpact, diff};
-pub use grant::{Edit, Grant, MAX_GRANTS};
+pub use diff::{Access, Impact, UserImpact, changed_users, diff};
+pub use edit::{Edit, UnknownId};
+pub use grant::{Grant, MAX_GRANTS};
 pub use limits::{LimitError, Limits};
 pub use load::Source;
 pub use model::{

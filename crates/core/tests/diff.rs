@@ -44,6 +44,78 @@ fn toggle(list: &mut Vec<String>, id: &str) {
     }
 }
 
+/// One random edit of the admin API's vocabulary: a kind and raw numbers folded into the
+/// organisation's ids.
+pub type EditChoice = (u8, usize, usize, usize);
+
+pub fn arb_edits() -> impl Strategy<Value = Vec<EditChoice>> {
+    prop::collection::vec((0..24u8, any::<usize>(), any::<usize>(), any::<usize>()), 1..5)
+}
+
+/// The edit `choice` names in `org`, if it has what it names.
+fn admin_edit(org: &Org, (kind, a, b, c): EditChoice) -> Option<tessera_core::Edit> {
+    use tessera_core::Edit;
+    let user = pick(&org.users, a)?.id.clone();
+    let office = pick(&org.offices, b)?.id.clone();
+    let network = pick(&org.networks, b)?.id.clone();
+    let profile = DEFAULT_PROFILES[c % DEFAULT_PROFILES.len()].to_owned();
+    let permission = KNOWN_PROFILE_PERMISSIONS[c % KNOWN_PROFILE_PERMISSIONS.len()].to_owned();
+    let project = || pick(&org.projects, b).map(|p| p.id.clone());
+    let group = || pick(&org.groups, b).map(|g| g.id.clone());
+    let roles = [Role::User, Role::Manager, Role::Admin];
+    let levels = [AccessLevel::AllInOffice, AccessLevel::InviteOnly, AccessLevel::NetworkAdmin];
+    Some(match kind {
+        0 => Edit::ActivateUser { user },
+        1 => Edit::DeactivateUser { user },
+        2 => Edit::AddToTeam { user, project: project()? },
+        3 => Edit::RemoveFromTeam { user, project: project()? },
+        4 => Edit::AddToGroup { user, group: group()? },
+        5 => Edit::RemoveFromGroup { user, group: group()? },
+        6 => Edit::AddAdditionalOffice { user, office },
+        7 => Edit::RemoveAdditionalOffice { user, office },
+        8 => {
+            let guest = org.users.iter().find(|u| u.id == user)?.home_office.clone();
+            Edit::ShareWithOffice {
+                agreement: format!("a-new-{c}"),
+                user,
+                guest_office: guest,
+                host_office: office,
+                profile,
+            }
+        }
+        9 => Edit::EndAgreement { agreement: pick(&org.agreements, b)?.id.clone() },
+        10 => Edit::SetAccess { user, access: levels[c % 3] },
+        11 => Edit::RaiseRole { user, role: roles[c % 3] },
+        12 => Edit::LowerRole { user, role: roles[c % 3] },
+        13 => Edit::OverrideOn { office, profile, permission },
+        14 => Edit::OverrideOff { office, profile, permission },
+        15 => Edit::ClearOverride { office, profile, permission },
+        16 => Edit::AnnouncementsOn { network },
+        17 => Edit::AnnouncementsOff { network },
+        18 => Edit::DefaultOn { network, profile, permission },
+        19 => Edit::DefaultOff { network, profile, permission },
+        20 => Edit::MakeNetworkSuperuser { user },
+        21 => Edit::RevokeNetworkSuperuser { user },
+        22 => Edit::MakeSystemSuperuser { user },
+        _ => Edit::RevokeSystemSuperuser { user },
+    })
+}
+
+/// Applies each admin edit in turn; one that would make the organisation invalid is skipped, as
+/// the server refuses it.
+pub fn edit(org: &Org, choices: &[EditChoice]) -> Org {
+    let mut org = org.clone();
+    for &choice in choices {
+        let Some(edit) = admin_edit(&org, choice) else { continue };
+        let mut edited = org.clone();
+        edit.apply(&mut edited);
+        if Policy::new(&edited).is_ok() {
+            org = edited;
+        }
+    }
+    org
+}
+
 /// Applies each edit in turn; one that would make the organisation invalid is skipped.
 pub fn mutate(org: &Org, mutations: &[Mutation]) -> Org {
     let mut org = org.clone();
@@ -515,6 +587,39 @@ proptest! {
             let theirs = normalised(fast(&org, &new, Some(user)));
             let part: Vec<UserImpact> = whole.users.iter().filter(|u| u.user == user).cloned().collect();
             prop_assert_eq!(theirs.users, part, "{}", user);
+        }
+    }
+
+    /// What lets an issuer keep a user's snapshot across an admin change: every user
+    /// `changed_users` does not name decides every question on their cut of the old
+    /// organisation exactly as on the new one, now and at every later time (until the next
+    /// change). Over random batches of the admin API's edits.
+    #[test]
+    fn a_user_the_diff_leaves_out_keeps_a_snapshot_that_decides_as_the_new(org in arb_org(), edits in arb_edits()) {
+        let new = edit(&org, &edits);
+        let whole = Policy::new(&new).unwrap();
+        let renewed = tessera_core::changed_users(&Policy::new(&org).unwrap(), &whole, now());
+        let renewed: BTreeSet<&str> = renewed.iter().map(String::as_str).collect();
+        let mut queries = all_queries(&org);
+        queries.extend(all_queries(&new));
+        let mut times = vec![now()];
+        for agreement in org.agreements.iter().chain(&new.agreements) {
+            if let Some(at) = agreement.expires_at.filter(|at| *at > now()) {
+                times.extend([at.plus_seconds(-1), at, at.plus_seconds(1)]);
+            }
+        }
+        for user in new.users.iter().filter(|u| !renewed.contains(u.id.as_str())) {
+            let kept = tessera_core::cut(&org, &tessera_core::Scope::User(user.id.clone()), now()).unwrap();
+            let kept = Policy::new(&kept).unwrap();
+            for &at in &times {
+                for query in &queries {
+                    prop_assert_eq!(
+                        kept.allows(&user.id, query, at),
+                        whole.allows(&user.id, query, at),
+                        "{} {:?} at {}, after {:?}", user.id, query, at, edits
+                    );
+                }
+            }
         }
     }
 

@@ -4,12 +4,7 @@
 use proptest::prelude::*;
 use tessera_core::{Code, Edit, Grant, MAX_GRANTS, Org, Policy, Query, ResourceKind, Role, Target};
 
-use crate::support::{all_queries, arb_org, now, small_org};
-
-fn demo_org() -> Org {
-    serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/demo/org.json")))
-        .unwrap()
-}
+use crate::support::{all_queries, arb_org, demo_org, now, small_org};
 
 /// Whether a denial with this code, for this query, must come with a suggestion: every rule an
 /// edit of ours can pass. Not: unknown users, resources and permissions, malformed queries,
@@ -66,6 +61,12 @@ fn check_grants(org: &Org, queries: &[Query]) -> Result<usize, TestCaseError> {
                 "{grants:?}"
             );
             for grant in &grants {
+                // Every id a suggestion names is in the policy (but a new Agreement's), so
+                // that who may make it can be asked.
+                for edit in &grant.edits {
+                    let authority = edit.authority(&policy);
+                    prop_assert!(authority.is_ok(), "{user} {query:?}: `{edit}`: {}", authority.unwrap_err());
+                }
                 let mut edited = org.clone();
                 grant.apply(&mut edited);
                 let after = Policy::new(&edited);

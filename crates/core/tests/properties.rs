@@ -114,6 +114,38 @@ proptest! {
         }
     }
 
+    /// What lets an issuer cache a cut and tag it without the clock: a user's cut made at one
+    /// time decides, at every later time (until the organisation changes), exactly as the whole
+    /// organisation decides then. An Agreement only ever expires, and the cut keeps each one's
+    /// expiry, so nothing it allowed at the cut stays allowed past it.
+    #[test]
+    fn a_cut_decides_as_the_whole_at_every_later_time(org in arb_org()) {
+        let whole = Policy::new(&org).unwrap();
+        let queries = all_queries(&org);
+        let mut times = vec![now()];
+        for agreement in &org.agreements {
+            if let Some(at) = agreement.expires_at {
+                times.extend([at.plus_seconds(-1), at, at.plus_seconds(1)]);
+            }
+        }
+        times.sort();
+        times.dedup();
+        for user in &org.users {
+            for (i, &made) in times.iter().enumerate() {
+                let scoped = Policy::new(&cut(&org, &Scope::User(user.id.clone()), made).unwrap()).unwrap();
+                for &later in &times[i..] {
+                    for query in &queries {
+                        prop_assert_eq!(
+                            whole.allows(&user.id, query, later),
+                            scoped.allows(&user.id, query, later),
+                            "{} {:?}, cut at {} and asked at {}", user.id, query, made, later
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// Spec §6: on their scoped snapshot every decision for a user allows or denies exactly as
     /// on the whole organisation, and the cut holds no id from another Network that no active
     /// Agreement involving them shares.

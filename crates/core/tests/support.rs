@@ -11,6 +11,13 @@ pub fn now() -> Timestamp {
     Timestamp::parse("2026-06-01T00:00:00Z").unwrap()
 }
 
+/// The demo organisation (`tests/demo/org.json`): three Networks, Agreements (one expired),
+/// custom profiles and thresholds, groups and direct messages.
+pub fn demo_org() -> Org {
+    serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/demo/org.json")))
+        .unwrap()
+}
+
 /// A small organisation with two Networks and an Agreement between them.
 pub fn small_org() -> Org {
     serde_json::from_str(

@@ -11,6 +11,7 @@
 mod conformance;
 mod cuts;
 mod diff;
+mod edits;
 mod grants;
 mod hostile;
 mod properties;

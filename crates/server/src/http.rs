@@ -18,14 +18,16 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use tessera_core::{DEFAULT_PROFILES, Org};
+use tessera_core::Edit;
 use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::AppState;
+use crate::admin::{self, EditBatch, MAX_EDITS, Refusal};
+use crate::identity::{AuthError, Caller};
 use crate::issuer::{Answer, ChangeError, IssueError, Revision};
-use crate::source::{MAX_ID_BYTES, quoted};
+use crate::source::quoted;
 
 /// The largest request body accepted (an override's JSON is a few dozen bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -48,6 +50,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users", get(users))
         .route("/api/search", get(search))
         .route("/api/admin/override", post(set_override))
+        .route("/api/admin/edits", post(edits))
+        .route("/api/admin/preview", post(preview))
+        .route("/api/admin/denials", get(denials))
+        .route("/api/demo/sign-in", post(demo_sign_in))
+        .route("/api/events", get(events))
+        .route("/api/events/ticket", post(event_ticket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -69,11 +77,23 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// More members of the error object (the evaluator's decision, validation problems).
+    details: serde_json::Map<String, serde_json::Value>,
+    /// `WWW-Authenticate`, for a 401.
+    challenge: Option<&'static str>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), details: serde_json::Map::new(), challenge: None }
+    }
+
+    /// With `name: value` in the error object.
+    fn with(mut self, name: &str, value: impl Serialize) -> ApiError {
+        if let Ok(value) = serde_json::to_value(value) {
+            self.details.insert(name.to_owned(), value);
+        }
+        self
     }
 
     fn bad_parameter(message: impl Into<String>) -> ApiError {
@@ -89,9 +109,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        let mut response = json_response(self.status, &body);
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let mut error = self.details;
+        error.insert("code".to_owned(), self.code.into());
+        error.insert("message".to_owned(), self.message.into());
+        let mut response = json_response(self.status, &serde_json::json!({ "error": error }));
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
         response
     }
 }
@@ -154,20 +180,19 @@ async fn snapshot(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let params = parameters(query, &["user"])?;
-    let Some(user) = params.get("user") else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "missing_parameter", "`user` is required"));
-    };
-    if user.is_empty() || user.len() > MAX_ID_BYTES {
-        return Err(ApiError::bad_parameter(format!("`user` must be 1 to {MAX_ID_BYTES} bytes")));
+    let caller = authenticate(&state, &headers).await?;
+    if parameters(query, &["user"])?.contains_key("user") {
+        return Err(ApiError::bad_parameter(
+            "`user` is not taken: the snapshot is the one of the user the bearer token names",
+        ));
     }
-    let answer =
-        state.0.issuer.snapshot(user, |etag| if_none_match(&headers, etag)).await.map_err(|e| match e {
-            IssueError::UnknownUser => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown_user", format!("no user `{}`", quoted(user)))
-            }
+    member(&state.0.issuer.current(), &caller.user)?;
+    let answer = state.0.issuer.snapshot(&caller.user, |etag| if_none_match(&headers, etag)).await.map_err(
+        |e| match e {
+            IssueError::UnknownUser => unknown_user(&caller.user),
             IssueError::Internal(message) => ApiError::internal(message),
-        })?;
+        },
+    )?;
     let (mut response, etag) = match answer {
         Answer::NotModified { etag } => (StatusCode::NOT_MODIFIED.into_response(), etag),
         Answer::Snapshot(signed) => {
@@ -181,6 +206,44 @@ async fn snapshot(
     // No-cache: the browser may keep it, but asks (a cheap 304) before each use.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     Ok(response)
+}
+
+// ---- Who is asking ---------------------------------------------------------------------------
+
+/// The caller the bearer token names, or a 401 that says how to authenticate.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    state.0.identity.caller(headers).await.map_err(|error| {
+        let (code, message, challenge) = match error {
+            AuthError::Missing => {
+                ("unauthenticated", "send `Authorization: Bearer <token>`".to_owned(), "Bearer")
+            }
+            AuthError::Invalid(why) => ("invalid_token", why, "Bearer error=\"invalid_token\""),
+        };
+        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, code, message);
+        error.challenge = Some(challenge);
+        error
+    })
+}
+
+/// A 403 unless `user` is an active user of `revision`'s organisation.
+fn member(revision: &Revision, user: &str) -> Result<(), ApiError> {
+    match revision.policy().user_summary(user) {
+        None => Err(unknown_user(user)),
+        Some(summary) if !summary.active => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "inactive_user",
+            format!("user `{}` is not active", quoted(user)),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+fn unknown_user(user: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "unknown_user",
+        format!("the organisation holds no user `{}`", quoted(user)),
+    )
 }
 
 /// Whether an `If-None-Match` header matches `etag`, by the weak comparison (RFC 9110 §13.1.2).
@@ -203,8 +266,47 @@ async fn public_keys(State(state): State<AppState>) -> Response {
 /// The demo sign-in list: every active user with their Network, home Office and profile, made
 /// once per revision. It stands in for authentication; the snapshot a user then gets is what
 /// protects data.
-async fn users(State(state): State<AppState>) -> Response {
-    json_bytes(StatusCode::OK, state.0.issuer.current().directory().clone(), "no-cache")
+async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
+    demo_only(&state)?;
+    Ok(json_bytes(StatusCode::OK, state.0.issuer.current().directory().clone(), "no-cache"))
+}
+
+/// A 404 unless the server runs with `--auth demo`.
+fn demo_only(state: &AppState) -> Result<(), ApiError> {
+    if state.0.identity.is_demo() {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "only a server with `--auth demo` has this"))
+    }
+}
+
+// ---- POST /api/demo/sign-in ------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    user: String,
+}
+
+/// A short-lived token for any active user: the demo's stand-in for an identity provider.
+async fn demo_sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    demo_only(&state)?;
+    let request: SignIn = json_body(&headers, body)?;
+    member(&state.0.issuer.current(), &request.user)?;
+    let (token, expires) = state
+        .0
+        .identity
+        .demo_token(&request.user)
+        .ok_or_else(|| ApiError::internal("the demo key cannot sign"))?;
+    let expires_at = tessera_core::Timestamp::from_unix(i64::try_from(expires).unwrap_or(i64::MAX));
+    let mut response =
+        json_response(StatusCode::OK, &serde_json::json!({ "token": token, "expires_at": expires_at }));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 // ---- GET /api/search ----------------------------------------------------------------------------
@@ -218,8 +320,11 @@ struct SearchResults<'a> {
 
 async fn search(
     State(state): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    member(&state.0.issuer.current(), &caller.user)?;
     let params = parameters(query, &["q", "limit"])?;
     let text = params.get("q").map_or("", String::as_str);
     if text.len() > MAX_QUERY_BYTES {
@@ -243,6 +348,171 @@ async fn search(
     Ok(json_response(StatusCode::OK, &SearchResults { query: text, results, truncated }))
 }
 
+// ---- Administration ----------------------------------------------------------------------------
+
+/// A JSON body of a POST: `Content-Type: application/json` (415 otherwise), within the body
+/// limit (413), parsed with unknown fields refused (400).
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    // A cross-site form can POST text/plain without asking; application/json needs a CORS
+    // preflight that this server never grants.
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as `Content-Type: application/json`",
+        ));
+    }
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_request" };
+        ApiError::new(status, code, e.body_text())
+    })?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("{e}")))
+}
+
+/// A refused batch as its answer: 409, 422 or 403, with what the caller needs to know.
+fn refusal(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::TooMany(count) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_edits",
+            format!("{count} edits in one batch; at most {MAX_EDITS}"),
+        ),
+        Refusal::Stale { expected, current } => ApiError::new(
+            StatusCode::CONFLICT,
+            "stale_revision",
+            format!("the batch was made on revision {expected}, but revision {current} is served"),
+        )
+        .with("revision", current),
+        Refusal::Unknown { index, id } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_id", format!("edit {index}: {id}"))
+                .with("edit", index)
+        }
+        Refusal::Forbidden { index, decision } => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("edit {index} is not yours to make: {}", decision.message),
+        )
+        .with("edit", index)
+        .with("decision", &*decision),
+        Refusal::Invalid(errors) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_org",
+            format!("the edits would make the organisation invalid: {errors}"),
+        )
+        .with("problems", errors.errors().iter().map(ToString::to_string).collect::<Vec<_>>()),
+    }
+}
+
+#[derive(Serialize)]
+struct Applied {
+    revision: u64,
+    changed: bool,
+}
+
+/// Applies a batch of edits for the caller, as one new revision.
+async fn apply_batch(state: &AppState, headers: &HeaderMap, batch: EditBatch) -> Result<Response, ApiError> {
+    let caller = authenticate(state, headers).await?;
+    member(&state.0.issuer.current(), &caller.user)?;
+    let now = state.0.issuer.now();
+    let changed = state
+        .0
+        .issuer
+        .change(move |revision| admin::apply(revision, &caller.user, &batch, now))
+        .await
+        .map_err(|e| match e {
+            ChangeError::Edit(refused) => refusal(refused),
+            ChangeError::Invalid(errors) => refusal(Refusal::Invalid(errors)),
+            ChangeError::Internal(message) => ApiError::internal(message),
+        })?;
+    let mut response =
+        json_response(StatusCode::OK, &Applied { revision: changed.version, changed: changed.changed });
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST /api/admin/edits`.
+async fn edits(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let batch: EditBatch = json_body(&headers, body)?;
+    apply_batch(&state, &headers, batch).await
+}
+
+/// `POST /api/admin/preview`: the impact of a batch, applying nothing.
+async fn preview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let batch: EditBatch = json_body(&headers, body)?;
+    let caller = authenticate(&state, &headers).await?;
+    let revision = state.0.issuer.current();
+    member(&revision, &caller.user)?;
+    let now = state.0.issuer.now();
+    let number = revision.number();
+    let impact = tokio::task::spawn_blocking(move || admin::preview(&revision, &caller.user, &batch, now))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(refusal)?;
+    let mut response =
+        json_response(StatusCode::OK, &serde_json::json!({ "revision": number, "impact": impact }));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `GET /api/admin/denials?user=ID`: that user's denied actions, with suggestions and whether
+/// the caller may make them; for callers with `user.manage` on the user's home Office.
+async fn denials(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    let params = parameters(query, &["user"])?;
+    let Some(user) = params.get("user").cloned() else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "missing_parameter", "`user` is required"));
+    };
+    let revision = state.0.issuer.current();
+    member(&revision, &caller.user)?;
+    let Some(name) = revision.policy().user_summary(&user).map(|summary| summary.name.to_owned()) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_user",
+            format!("no user `{}`", quoted(&user)),
+        ));
+    };
+    let now = state.0.issuer.now();
+    let number = revision.number();
+    let found = {
+        let user = user.clone();
+        tokio::task::spawn_blocking(move || admin::denials(revision.policy(), &caller.user, &user, now))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+    };
+    let denials = found.map_err(|decision| {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("not yours to see: {}", decision.message))
+            .with("decision", &*decision)
+    })?;
+    let mut response = json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "revision": number, "user": user, "name": name, "denials": denials }),
+    );
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
 // ---- POST /api/admin/override ------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -255,41 +525,19 @@ struct OverrideRequest {
     allowed: serde_json::Value,
 }
 
-#[derive(Serialize)]
-struct OverrideResponse {
-    version: u64,
-    changed: bool,
-}
-
+/// The override switch of earlier versions, kept as a thin alias of one edit
+/// (`override_on`, `override_off` or `clear_override`) through `POST /api/admin/edits`.
 async fn set_override(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    // A cross-site form can POST text/plain without asking; application/json needs a CORS
-    // preflight that this server never grants. Not authentication, but no drive-by changes.
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the override as `Content-Type: application/json`",
-        ));
-    }
-    let body = body.map_err(|e| {
-        let status = e.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_request" };
-        ApiError::new(status, code, e.body_text())
-    })?;
-    let request: OverrideRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("{e}")))?;
-    let allowed = match request.allowed {
-        serde_json::Value::Bool(value) => Some(value),
-        serde_json::Value::Null => None,
+    let request: OverrideRequest = json_body(&headers, body)?;
+    let OverrideRequest { office, profile, permission, allowed } = request;
+    let edit = match allowed {
+        serde_json::Value::Bool(true) => Edit::OverrideOn { office, profile, permission },
+        serde_json::Value::Bool(false) => Edit::OverrideOff { office, profile, permission },
+        serde_json::Value::Null => Edit::ClearOverride { office, profile, permission },
         _ => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -298,77 +546,50 @@ async fn set_override(
             ));
         }
     };
-    let OverrideRequest { office, profile, permission, .. } = request;
-    let changed = state
-        .0
-        .issuer
-        .change(move |revision| with_override(revision, &office, &profile, &permission, allowed))
-        .await
-        .map_err(|e| match e {
-            ChangeError::Edit(error) => error,
-            ChangeError::Invalid(errors) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_org",
-                format!("the override would make the organisation invalid: {errors}"),
-            ),
-            ChangeError::Internal(message) => ApiError::internal(message),
-        })?;
+    apply_batch(&state, &headers, EditBatch { edits: vec![edit], expect_revision: None }).await
+}
+
+// ---- GET /api/events ----------------------------------------------------------------------------
+
+/// A ticket for `GET /api/events?ticket=`, for a browser's `EventSource`, which cannot send
+/// the bearer header.
+async fn event_ticket(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    member(&state.0.issuer.current(), &caller.user)?;
+    let ticket =
+        state.0.tickets.issue(caller).ok_or_else(|| ApiError::internal("no randomness for a ticket"))?;
     let mut response = json_response(
         StatusCode::OK,
-        &OverrideResponse { version: changed.version, changed: changed.changed },
+        &serde_json::json!({ "ticket": ticket, "expires_in": crate::events::TICKET_SECONDS }),
     );
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
-/// The revision's organisation with the override of `permission` for `profile` in `office` set
-/// to `allowed` (`None` removes it). Building the revision validates the result.
-fn with_override(
-    revision: &Revision,
-    office: &str,
-    profile: &str,
-    permission: &str,
-    allowed: Option<bool>,
-) -> Result<Org, ApiError> {
-    let org = revision.org();
-    let unprocessable =
-        |code, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
-    let Some(found) = org.offices.iter().find(|o| o.id == office) else {
-        return Err(unprocessable("unknown_office", format!("no office `{}`", quoted(office))));
+/// Server-sent events when the caller's snapshot changes; see `events.rs`.
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = parameters(query, &["ticket"])?;
+    let caller = match params.get("ticket") {
+        Some(ticket) => state.0.tickets.redeem(ticket).ok_or_else(|| {
+            let mut error = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_ticket",
+                "the ticket is unknown, spent or expired",
+            );
+            error.challenge = Some("Bearer");
+            error
+        })?,
+        None => authenticate(&state, &headers).await?,
     };
-    let network = org.networks.iter().find(|n| n.id == found.network);
-    let profile_known =
-        DEFAULT_PROFILES.contains(&profile) || network.is_some_and(|n| n.defaults.contains_key(profile));
-    if !profile_known {
-        return Err(unprocessable(
-            "unknown_profile",
-            format!("network `{}` has no permission profile `{}`", found.network, quoted(profile)),
-        ));
-    }
-    if !revision.policy().profile_permissions().any(|known| known == permission) {
-        return Err(unprocessable(
-            "unknown_permission",
-            format!("`{}` is not a profile permission of this organisation", quoted(permission)),
-        ));
-    }
-    let mut next = org.clone();
-    let Some(target) = next.offices.iter_mut().find(|o| o.id == office) else {
-        return Err(ApiError::internal("the office vanished"));
-    };
-    match allowed {
-        Some(value) => {
-            target.overrides.entry(profile.to_owned()).or_default().insert(permission.to_owned(), value);
-        }
-        None => {
-            if let Some(switches) = target.overrides.get_mut(profile) {
-                switches.remove(permission);
-                if switches.is_empty() {
-                    target.overrides.remove(profile);
-                }
-            }
-        }
-    }
-    Ok(next)
+    member(&state.0.issuer.current(), &caller.user)?;
+    let stream = crate::events::stream(caller, state.0.issuer.subscribe(), state.0.closing.subscribe());
+    let mut response = stream.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 // ---- Health and metrics ------------------------------------------------------------------------
@@ -384,6 +605,8 @@ struct Readiness {
     built_at: tessera_core::Timestamp,
     build_ms: u64,
     users: usize,
+    /// How many users' snapshots the revision renewed (all, or those its change affected).
+    renewed: usize,
     /// The last build that failed since the revision served was built: that revision keeps
     /// serving, so the server stays ready.
     last_build_failure: Option<crate::issuer::BuildFailure>,
@@ -400,6 +623,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         built_at: revision.built_at(),
         build_ms: u64::try_from(revision.build_time().as_millis()).unwrap_or(u64::MAX),
         users: revision.org().users.len(),
+        renewed: revision.renewed(),
         last_build_failure: issuer.failure(),
     };
     let mut response = json_response(StatusCode::OK, &readiness);

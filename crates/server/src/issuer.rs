@@ -90,6 +90,8 @@ pub fn next_version(previous: u64, now: Timestamp) -> u64 {
 #[derive(Debug)]
 pub struct Revision {
     number: u64,
+    /// Each user's snapshot version: the revision at which their decisions last changed.
+    versions: UserVersions,
     cutter: Cutter,
     directory: Bytes,
     search: SearchIndex,
@@ -111,12 +113,51 @@ impl Revision {
         let directory = directory_json(cutter.policy());
         let search = SearchIndex::new(cutter.org(), content);
         let build_time = started.elapsed();
-        Ok(Revision { number, cutter, directory, search, built_at: now, build_time })
+        let versions = UserVersions::renewed(number);
+        Ok(Revision { number, versions, cutter, directory, search, built_at: now, build_time })
     }
 
-    /// Its number: the version of every snapshot cut from it.
+    /// Its number.
     pub fn number(&self) -> u64 {
         self.number
+    }
+
+    /// The version of `user`'s snapshot in this revision: the revision at which their decisions
+    /// last changed. It is this revision's number after a full renewal (the first revision, a
+    /// source read again), and after an admin change for the users its impact names; every
+    /// other user keeps the version, and so the `ETag` and the snapshot, they had.
+    pub fn version_of(&self, user: &str) -> u64 {
+        self.versions.changed.get(user).copied().unwrap_or(self.versions.base)
+    }
+
+    /// How many users' snapshots this revision renewed: all of them after a full renewal, the
+    /// users the impact analysis named after an admin change.
+    pub fn renewed(&self) -> usize {
+        match self.versions.renewed {
+            Renewed::All => self.org().users.len(),
+            Renewed::Users(count) => count,
+        }
+    }
+
+    /// Carries `previous`'s snapshot versions over to this revision, renewing only the users
+    /// whose decisions differ between the two now or later (`tessera_core::changed_users`):
+    /// every other user's kept snapshot decides every question as this revision does (a
+    /// property test). For a change of the admin API; a change from elsewhere (a source read
+    /// again) renews everyone, since it may change what a snapshot shows without changing what
+    /// it decides. CPU work.
+    fn carry_versions(&mut self, previous: &Revision, now: Timestamp) {
+        let renewed = tessera_core::changed_users(previous.policy(), self.policy(), now);
+        let mut changed = (*previous.versions.changed).clone();
+        for user in &renewed {
+            changed.insert(user.clone(), self.number);
+        }
+        // Users the new revision no longer holds need no version.
+        changed.retain(|user, _| self.cutter.policy().user_summary(user).is_some());
+        self.versions = UserVersions {
+            base: previous.versions.base,
+            changed: Arc::new(changed),
+            renewed: Renewed::Users(renewed.len()),
+        };
     }
 
     /// The organisation.
@@ -146,6 +187,27 @@ impl Revision {
 
     pub(crate) fn search(&self) -> &SearchIndex {
         &self.search
+    }
+}
+
+/// Per user, the version of their snapshot: `base` unless `changed` says otherwise.
+#[derive(Debug, Clone)]
+struct UserVersions {
+    base: u64,
+    changed: Arc<std::collections::HashMap<String, u64>>,
+    renewed: Renewed,
+}
+
+/// Whose snapshots a revision renewed.
+#[derive(Debug, Clone, Copy)]
+enum Renewed {
+    All,
+    Users(usize),
+}
+
+impl UserVersions {
+    fn renewed(number: u64) -> UserVersions {
+        UserVersions { base: number, changed: Arc::default(), renewed: Renewed::All }
     }
 }
 
@@ -288,12 +350,14 @@ pub struct BuildFailure {
     pub message: String,
 }
 
-/// Snapshots are cached by user, revision and renewal period.
+/// Snapshots are cached by user, their snapshot version and renewal period.
 type CacheKey = (Arc<str>, u64, i64);
 
 /// Builds revisions and issues snapshots; see the module docs.
 pub struct Issuer {
     current: RwLock<Arc<Revision>>,
+    /// Tells subscribers (the event streams) of each revision installed.
+    installed: tokio::sync::watch::Sender<Arc<Revision>>,
     failure: Mutex<Option<BuildFailure>>,
     /// Serialises changes, so that each is made on the revision before it.
     writer: tokio::sync::Mutex<()>,
@@ -328,7 +392,8 @@ impl Issuer {
             anyhow::bail!("the snapshot lifetime must be positive, not {ttl_seconds} s");
         }
         let now = clock.now();
-        let first = Revision::build(next_version(0, now), org, &content, now).map_err(InvalidOrganisation)?;
+        let first =
+            Arc::new(Revision::build(next_version(0, now), org, &content, now).map_err(InvalidOrganisation)?);
         crate::metrics::revision_built(&first);
         let public_key = key.public_key();
         let key_id = public_key.key_id();
@@ -342,7 +407,8 @@ impl Issuer {
                 .build()
         });
         Ok(Issuer {
-            current: RwLock::new(Arc::new(first)),
+            installed: tokio::sync::watch::Sender::new(Arc::clone(&first)),
+            current: RwLock::new(first),
             failure: Mutex::new(None),
             writer: tokio::sync::Mutex::new(()),
             key: Arc::new(key),
@@ -361,6 +427,11 @@ impl Issuer {
     /// The revision being served.
     pub fn current(&self) -> Arc<Revision> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Each revision as it is installed, starting with the one served now.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<Revision>> {
+        self.installed.subscribe()
     }
 
     /// The public half of the signing key.
@@ -400,8 +471,8 @@ impl Issuer {
     }
 
     /// The `ETag` of `user`'s snapshot of `revision` at `now`, known without cutting: a hash of
-    /// everything the signed bytes depend on but the signing time (the revision, the user, the
-    /// issuer, the key, the lifetime and the renewal period, [`renewal_period`]).
+    /// everything its decisions depend on (the user's snapshot version in that revision, the
+    /// user, the issuer, the key, the lifetime and the renewal period, [`renewal_period`]).
     pub fn etag(&self, revision: &Revision, user: &str, now: Timestamp) -> String {
         let period = renewal_period(now, self.ttl_seconds);
         let mut hasher = Sha256::new();
@@ -409,7 +480,8 @@ impl Issuer {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
-        hasher.update(revision.number.to_be_bytes());
+        let version = revision.version_of(user);
+        hasher.update(version.to_be_bytes());
         hasher.update(self.ttl_seconds.to_be_bytes());
         hasher.update(period.to_be_bytes());
         let digest = hasher.finalize();
@@ -418,7 +490,7 @@ impl Issuer {
             use std::fmt::Write as _;
             let _ = write!(hex, "{byte:02x}");
         }
-        format!("W/\"{}-{hex}\"", revision.number)
+        format!("W/\"{version}-{hex}\"")
     }
 
     /// `user`'s snapshot of the current revision, unless `matches` says the client already holds
@@ -442,7 +514,8 @@ impl Issuer {
             crate::metrics::snapshot_answer("miss");
             return self.cut_and_sign(revision, user.to_owned(), etag, now).await.map(Answer::Snapshot);
         };
-        let key: CacheKey = (Arc::from(user), revision.number, renewal_period(now, self.ttl_seconds));
+        let key: CacheKey =
+            (Arc::from(user), revision.version_of(user), renewal_period(now, self.ttl_seconds));
         if let Some(signed) = cache.get(&key).await {
             crate::metrics::snapshot_answer("hit");
             return Ok(Answer::Snapshot(signed));
@@ -468,7 +541,7 @@ impl Issuer {
         let header = Header {
             schema: SCHEMA_VERSION,
             issuer: self.issuer.clone(),
-            version: revision.number,
+            version: revision.version_of(&user),
             issued_at: now,
             expires_at: now.plus_seconds(self.ttl_seconds),
             scope: Scope::User(user),
@@ -511,10 +584,12 @@ impl Issuer {
             tracing::info!(
                 revision = revision.number,
                 build_ms = revision.build_time.as_millis() as u64,
+                renewed = revision.renewed(),
                 "serving a new revision"
             );
             *current = Arc::new(revision);
             *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            self.installed.send_replace(Arc::clone(&current));
         }
         current.number
     }
@@ -561,7 +636,9 @@ impl Issuer {
             if next == *current.org() {
                 return Ok(None);
             }
-            Revision::build(number, next, &content, now).map(Some).map_err(ChangeError::Invalid)
+            let mut revision = Revision::build(number, next, &content, now).map_err(ChangeError::Invalid)?;
+            revision.carry_versions(&current, now);
+            Ok(Some(revision))
         })
         .await
         .map_err(|e| ChangeError::Internal(e.to_string()))??;

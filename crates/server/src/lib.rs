@@ -8,20 +8,27 @@
 //! - [`issuer`]: what is built once per revision (the validated, resolved organisation; the
 //!   sign-in directory; the search index) and cut and signed once per user (cached, bounded in
 //!   bytes, one computation per user however many ask at once, on the blocking pool).
+//! - [`identity`]: who is asking, from a bearer token (JWT against a JWKS, or the demo's own).
+//! - [`admin`]: edits checked for their caller by the evaluator, applied, or previewed.
 //! - [`http`]: the routes, their refusals and limits (body size, request timeout).
 //! - `search`: the unfiltered search index of a revision.
 //! - `metrics`: what `GET /metrics` reports.
 //!
 //! The routes:
 //!
-//! - `GET /api/snapshot?user=ID`: that user's snapshot of the current revision, signed, with a
-//!   weak `ETag` known without cutting (`If-None-Match` answers 304 without cutting or signing);
+//! - `GET /api/snapshot` (bearer token): the caller's own snapshot of the current revision,
+//!   signed, with a weak `ETag` known without cutting (`If-None-Match` answers 304 without
+//!   cutting or signing);
 //! - `GET /api/public-keys`: the key that signs them;
-//! - `GET /api/users`: the demo sign-in list (active users, with Network, Office and profile);
-//! - `GET /api/search?q=TEXT[&limit=N]`: unfiltered search over Projects, people and content:
-//!   the client filters what its user may not see;
-//! - `POST /api/admin/override`: switches one Office override, as a new revision (no
-//!   authentication: bind it to loopback);
+//! - `GET /api/search?q=TEXT[&limit=N]` (bearer token): unfiltered search over Projects, people
+//!   and content: the client filters what its user may not see;
+//! - `POST /api/admin/edits`, `POST /api/admin/preview`, `GET /api/admin/denials?user=ID`,
+//!   `POST /api/admin/override` (bearer token; [`admin`]): edits authorised by the evaluator,
+//!   applied as one new revision, or previewed as their impact;
+//! - with `--auth demo` only: `POST /api/demo/sign-in` (a token for any active user) and
+//!   `GET /api/users` (the sign-in list);
+//! - `GET /api/events` (bearer token, or `?ticket=` from `POST /api/events/ticket`): server-sent
+//!   events when the caller's snapshot changes (`events`);
 //! - `GET /healthz` (alive), `GET /readyz` (the revision served, the last failed build),
 //!   `GET /metrics` (Prometheus text);
 //! - with `www`, the web app's static files, every path without an extension falling back to
@@ -43,7 +50,10 @@ use anyhow::{Context as _, bail};
 use axum::body::Bytes;
 use tessera_core::{Org, SecretKey};
 
+pub mod admin;
+mod events;
 pub mod http;
+pub mod identity;
 pub mod issuer;
 mod metrics;
 mod search;
@@ -74,6 +84,8 @@ pub struct Config {
     pub tuning: Tuning,
     /// How long a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// How callers are identified.
+    pub auth: identity::AuthConfig,
 }
 
 /// The server's state, shared by every request.
@@ -83,6 +95,11 @@ pub struct AppState(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     issuer: Issuer,
+    identity: Arc<identity::Identity>,
+    /// Tickets for `GET /api/events?ticket=`.
+    tickets: events::Tickets,
+    /// Set when the server shuts down, so that event streams end and in-flight requests finish.
+    closing: tokio::sync::watch::Sender<bool>,
     /// `/api/public-keys`, made once.
     public_keys: Bytes,
     www: Option<PathBuf>,
@@ -93,7 +110,9 @@ impl AppState {
     /// Checks the content and builds the first revision, on this thread (call it before serving
     /// or off the async runtime).
     pub fn new(config: Config) -> anyhow::Result<AppState> {
-        let Config { org, key, issuer, ttl_seconds, content, www, clock, tuning, request_timeout } = config;
+        let Config { org, key, issuer, ttl_seconds, content, www, clock, tuning, request_timeout, auth } =
+            config;
+        let identity = Arc::new(identity::Identity::new(auth)?);
         // The recorder first, so that the first revision's figures are recorded.
         metrics::handle();
         validate_content(&content, &org)?;
@@ -105,12 +124,25 @@ impl AppState {
         });
         let public_keys =
             Bytes::from(serde_json::to_vec(&public_keys).context("cannot write the public keys")?);
-        Ok(AppState(Arc::new(Shared { issuer, public_keys, www, request_timeout })))
+        Ok(AppState(Arc::new(Shared {
+            issuer,
+            identity,
+            tickets: events::Tickets::new(),
+            closing: tokio::sync::watch::Sender::new(false),
+            public_keys,
+            www,
+            request_timeout,
+        })))
     }
 
     /// The issuer: the revision served, snapshots, changes.
     pub fn issuer(&self) -> &Issuer {
         &self.0.issuer
+    }
+
+    /// Who is asking: the verifier of bearer tokens.
+    pub fn identity(&self) -> &identity::Identity {
+        &self.0.identity
     }
 
     /// The current version.
@@ -136,6 +168,12 @@ pub async fn serve(
     if let Some(source) = source {
         tokio::spawn(reload_on_hangup(state.clone(), source));
     }
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams never end by themselves: end them, so that shutdown can finish.
+        closing.0.closing.send_replace(true);
+    };
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
@@ -198,8 +236,7 @@ pub async fn shutdown_signal() {
 pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
     (!addr.ip().is_loopback()).then(|| {
         format!(
-            "{addr} is not a loopback address: anyone who can reach it may change the policy through \
-             POST /api/admin/override, which has no authentication"
+            "{addr} is not a loopback address: serve it behind TLS (tokens and snapshots travel in the clear otherwise)"
         )
     })
 }
@@ -230,6 +267,6 @@ mod tests {
     fn only_loopback_is_quiet() {
         assert!(exposure_warning("127.0.0.1:8080".parse().unwrap()).is_none());
         assert!(exposure_warning("[::1]:0".parse().unwrap()).is_none());
-        assert!(exposure_warning("0.0.0.0:8080".parse().unwrap()).unwrap().contains("no authentication"));
+        assert!(exposure_warning("0.0.0.0:8080".parse().unwrap()).unwrap().contains("TLS"));
     }
 }

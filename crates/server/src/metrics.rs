@@ -9,6 +9,7 @@
 //! | `tessera_snapshot_cut_seconds`, `tessera_snapshot_sign_seconds` | histogram | |
 //! | `tessera_revision` | gauge | the revision served |
 //! | `tessera_revision_build_seconds` | gauge | how long its build took |
+//! | `tessera_revision_renewed_users` | gauge | whose snapshots the revision renewed |
 //! | `tessera_revision_build_failures_total` | counter | |
 //! | `tessera_snapshot_cache_bytes` | gauge | read when `/metrics` is asked |
 //!
@@ -85,6 +86,7 @@ pub(crate) fn cut_and_signed(cut: Duration, sign: Duration) {
 pub(crate) fn revision_built(revision: &Revision) {
     metrics::gauge!("tessera_revision").set(revision.number() as f64);
     metrics::gauge!("tessera_revision_build_seconds").set(revision.build_time().as_secs_f64());
+    metrics::gauge!("tessera_revision_renewed_users").set(revision.renewed() as f64);
 }
 
 pub(crate) fn build_failed() {

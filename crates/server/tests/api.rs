@@ -15,6 +15,7 @@ use tessera_core::{
     Org, PublicKey, Query, ResourceKind, Scope, SecretKey, Snapshot, Target, Timestamp, TrustedKeys,
     VerifyOptions,
 };
+use tessera_server::identity::AuthConfig;
 use tessera_server::{AppState, Clock, Config, ContentItem, Tuning, parse_content, router, validate_content};
 use tower::ServiceExt as _;
 
@@ -57,6 +58,7 @@ impl Server {
             clock: Clock::from_fn(move || Timestamp::from_unix(reading.load(Ordering::SeqCst))),
             tuning: Tuning::default(),
             request_timeout: Duration::from_secs(30),
+            auth: AuthConfig::Demo,
         })
         .unwrap();
         Server { router: router(state.clone()), state, clock }
@@ -81,18 +83,43 @@ impl Server {
         })
     }
 
+    /// A bearer header for `user`, signed by the demo key.
+    fn bearer(&self, user: &str) -> String {
+        format!("Bearer {}", self.state.identity().demo_token(user).unwrap().0)
+    }
+
+    /// GET as Ada (a Project Manager in London).
     fn get(&self, uri: &str) -> Reply {
+        self.get_as("u-ada", uri)
+    }
+
+    /// GET with no token.
+    fn get_anonymously(&self, uri: &str) -> Reply {
         self.send(Request::get(uri).body(Body::empty()).unwrap())
     }
 
-    fn get_if_none_match(&self, uri: &str, etag: &str) -> Reply {
-        self.send(Request::get(uri).header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap())
+    fn get_as(&self, user: &str, uri: &str) -> Reply {
+        self.send(
+            Request::get(uri).header(header::AUTHORIZATION, self.bearer(user)).body(Body::empty()).unwrap(),
+        )
     }
 
+    fn get_if_none_match_as(&self, user: &str, uri: &str, etag: &str) -> Reply {
+        self.send(
+            Request::get(uri)
+                .header(header::AUTHORIZATION, self.bearer(user))
+                .header(header::IF_NONE_MATCH, etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+    }
+
+    /// POSTs an override as Ellen, a network admin of EMEA.
     fn post_override(&self, body: &str) -> Reply {
         self.send(
             Request::post("/api/admin/override")
                 .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, self.bearer("u-ellen"))
                 .body(Body::from(body.to_owned()))
                 .unwrap(),
         )
@@ -104,7 +131,7 @@ impl Server {
             json!({ "office": office, "profile": profile, "permission": permission, "allowed": allowed });
         let reply = self.post_override(&body.to_string());
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        let version = reply.json()["version"].as_u64().unwrap();
+        let version = reply.json()["revision"].as_u64().unwrap();
         assert_eq!(version, self.state.version());
         version
     }
@@ -123,7 +150,7 @@ impl Server {
 
     /// A snapshot for `user`, verified with the served key at the server's clock.
     fn snapshot(&self, user: &str) -> Snapshot {
-        let reply = self.get(&format!("/api/snapshot?user={user}"));
+        let reply = self.get_as(user, "/api/snapshot");
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let keys: TrustedKeys = [self.public_key()].into_iter().collect();
         Snapshot::verify(&reply.body, &keys, &VerifyOptions::new(self.now())).unwrap()
@@ -168,7 +195,7 @@ fn create_task_in_rebrand() -> Query {
 #[test]
 fn a_snapshot_is_signed_fresh_and_scoped_to_its_user() {
     let server = Server::new();
-    let reply = server.get("/api/snapshot?user=u-ada");
+    let reply = server.get_as("u-ada", "/api/snapshot");
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header(header::CONTENT_TYPE), "application/json");
     assert_eq!(reply.header(header::CACHE_CONTROL), "private, no-cache");
@@ -194,14 +221,14 @@ fn a_snapshot_is_signed_fresh_and_scoped_to_its_user() {
 #[test]
 fn etags_answer_304_until_something_changes() {
     let server = Server::new();
-    let first = server.get("/api/snapshot?user=u-ada");
+    let first = server.get_as("u-ada", "/api/snapshot");
     let etag = first.header(header::ETAG).to_owned();
     assert!(etag.starts_with(&format!("W/\"{}-", server.state.version())), "{etag}");
 
-    let again = server.get("/api/snapshot?user=u-ada");
+    let again = server.get_as("u-ada", "/api/snapshot");
     assert_eq!(again.header(header::ETAG), etag, "same version, same content: same ETag");
 
-    let not_modified = server.get_if_none_match("/api/snapshot?user=u-ada", &etag);
+    let not_modified = server.get_if_none_match_as("u-ada", "/api/snapshot", &etag);
     assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
     assert!(not_modified.body.is_empty());
     assert_eq!(not_modified.header(header::ETAG), etag);
@@ -210,28 +237,34 @@ fn etags_answer_304_until_something_changes() {
     let strong = etag.strip_prefix("W/").unwrap();
     for value in [format!("\"nope\", {etag}"), strong.to_owned(), "*".to_owned()] {
         assert_eq!(
-            server.get_if_none_match("/api/snapshot?user=u-ada", &value).status,
+            server.get_if_none_match_as("u-ada", "/api/snapshot", &value).status,
             StatusCode::NOT_MODIFIED
         );
     }
-    assert_eq!(server.get_if_none_match("/api/snapshot?user=u-ada", "W/\"1-00\"").status, StatusCode::OK);
+    assert_eq!(server.get_if_none_match_as("u-ada", "/api/snapshot", "W/\"1-00\"").status, StatusCode::OK);
 
     // Another user's snapshot has another tag, even where it may be revalidated.
-    let cleo = server.get("/api/snapshot?user=u-cleo");
+    let cleo = server.get_as("u-cleo", "/api/snapshot");
     assert_ne!(cleo.header(header::ETAG), etag);
-    assert_eq!(server.get_if_none_match("/api/snapshot?user=u-cleo", &etag).status, StatusCode::OK);
+    assert_eq!(server.get_if_none_match_as("u-cleo", "/api/snapshot", &etag).status, StatusCode::OK);
 
-    // A change of the organisation changes the version, and so every tag.
+    // A change renews the tags of those whose decisions it changes (London's clients, Cleo),
+    // and only theirs: Ada, a Project Manager, keeps her snapshot.
+    let cleo_etag = cleo.header(header::ETAG).to_owned();
     server.set_override("o-lon", "client", "task.create", json!(true));
-    let changed = server.get_if_none_match("/api/snapshot?user=u-ada", &etag);
+    assert_eq!(server.get_if_none_match_as("u-ada", "/api/snapshot", &etag).status, StatusCode::NOT_MODIFIED);
+    let changed = server.get_if_none_match_as("u-cleo", "/api/snapshot", &cleo_etag);
     assert_eq!(changed.status, StatusCode::OK);
-    let etag = changed.header(header::ETAG).to_owned();
-    assert_eq!(server.get_if_none_match("/api/snapshot?user=u-ada", &etag).status, StatusCode::NOT_MODIFIED);
+    let cleo_etag = changed.header(header::ETAG).to_owned();
+    assert_eq!(
+        server.get_if_none_match_as("u-cleo", "/api/snapshot", &cleo_etag).status,
+        StatusCode::NOT_MODIFIED
+    );
 
     // Nothing changes, but half a lifetime later a revalidating client gets a fresh signature
     // rather than keep one that is getting old.
     server.set_now(T0 + WEEK / 2 + 1);
-    let renewed = server.get_if_none_match("/api/snapshot?user=u-ada", &etag);
+    let renewed = server.get_if_none_match_as("u-ada", "/api/snapshot", &etag);
     assert_eq!(renewed.status, StatusCode::OK);
     assert_ne!(renewed.header(header::ETAG), etag);
     assert_eq!(server.snapshot("u-ada").header().expires_at, server.now().plus_seconds(WEEK));
@@ -240,21 +273,18 @@ fn etags_answer_304_until_something_changes() {
 #[test]
 fn snapshot_requests_are_checked() {
     let server = Server::new();
-    server.get("/api/snapshot?user=u-nobody").assert_error(StatusCode::NOT_FOUND, "unknown_user");
-    server.get("/api/snapshot").assert_error(StatusCode::BAD_REQUEST, "missing_parameter");
-    server.get("/api/snapshot?q=u-ada").assert_error(StatusCode::BAD_REQUEST, "missing_parameter");
-    server.get("/api/snapshot?user=").assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
-    let long = "u".repeat(257);
+    // The snapshot is the token's user's: no token, no snapshot; no `user` parameter either.
+    let anonymous = server.get_anonymously("/api/snapshot");
+    anonymous.assert_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_eq!(anonymous.header(header::WWW_AUTHENTICATE), "Bearer");
     server
-        .get(&format!("/api/snapshot?user={long}"))
+        .get_as("u-ada", "/api/snapshot?user=u-cleo")
         .assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
-    server
-        .get("/api/snapshot?user=u-ada&user=u-cleo")
-        .assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
-    // An unknown parameter (a cache buster) is ignored; a percent-encoded id is decoded.
-    assert_eq!(server.get("/api/snapshot?user=u%2Dada&_=123").status, StatusCode::OK);
+    server.get_as("u-nobody", "/api/snapshot").assert_error(StatusCode::FORBIDDEN, "unknown_user");
+    // An unknown parameter (a cache buster) is ignored.
+    assert_eq!(server.get_as("u-ada", "/api/snapshot?_=123").status, StatusCode::OK);
 
-    let post = Request::post("/api/snapshot?user=u-ada").body(Body::empty()).unwrap();
+    let post = Request::post("/api/snapshot").body(Body::empty()).unwrap();
     server.send(post).assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
     server.get("/api/snapshots").assert_error(StatusCode::NOT_FOUND, "not_found");
     server.get("/api").assert_error(StatusCode::NOT_FOUND, "not_found");
@@ -265,7 +295,7 @@ fn snapshot_requests_are_checked() {
 #[test]
 fn the_sign_in_directory_lists_active_users_only() {
     let server = Server::new();
-    let reply = server.get("/api/users");
+    let reply = server.get_anonymously("/api/users");
     assert_eq!(reply.status, StatusCode::OK);
     let org = demo_org();
     let users = reply.json()["users"].as_array().unwrap().clone();
@@ -408,7 +438,7 @@ fn an_override_changes_decisions_and_the_version() {
     // The same switch again changes nothing, and the version stays.
     let reply = server
         .post_override(r#"{"office":"o-lon","profile":"client","permission":"task.create","allowed":true}"#);
-    assert_eq!(reply.json(), json!({ "version": on, "changed": false }));
+    assert_eq!(reply.json(), json!({ "revision": on, "changed": false }));
     assert_eq!(reply.header(header::CACHE_CONTROL), "no-store");
 
     // Off, then removed: each a change, each a higher version, within the same second.
@@ -420,11 +450,11 @@ fn an_override_changes_decisions_and_the_version() {
     );
     let removed = server.set_override("o-lon", "client", "task.create", Value::Null);
     assert!(removed > off);
+    // Removed, London's clients are denied as when it was off: the impact analysis finds no
+    // decision of Cleo's that changed, so she keeps that snapshot, its version and its tag.
     let cleo = server.snapshot("u-cleo");
-    assert_eq!(
-        cleo.decide("u-cleo", &create_task_in_rebrand(), now).code.as_str(),
-        "profile_lacks_permission"
-    );
+    assert_eq!(cleo.header().version, off);
+    assert!(!cleo.decide("u-cleo", &create_task_in_rebrand(), now).allowed);
 
     // An existing override of the demo, removed: Berlin's account managers may create Projects again.
     let anna_like = demo_org()
@@ -445,32 +475,23 @@ fn an_override_changes_decisions_and_the_version() {
 fn a_refused_override_changes_nothing() {
     let server = Server::new();
     let version = server.state.version();
-    let snapshot_etag = server.get("/api/snapshot?user=u-cleo").header(header::ETAG).to_owned();
+    let snapshot_etag = server.get_as("u-cleo", "/api/snapshot").header(header::ETAG).to_owned();
     let unprocessable = [
         (
             r#"{"office":"o-nowhere","profile":"client","permission":"task.create","allowed":true}"#,
-            "unknown_office",
+            "unknown_id",
         ),
-        (
-            r#"{"office":"o-lon","profile":"wizard","permission":"task.create","allowed":true}"#,
-            "unknown_profile",
-        ),
+        (r#"{"office":"o-lon","profile":"wizard","permission":"task.create","allowed":true}"#, "unknown_id"),
         // `auditor` is a profile of n-amer only.
-        (
-            r#"{"office":"o-lon","profile":"auditor","permission":"task.create","allowed":true}"#,
-            "unknown_profile",
-        ),
-        (
-            r#"{"office":"o-lon","profile":"client","permission":"coffee.make","allowed":true}"#,
-            "unknown_permission",
-        ),
+        (r#"{"office":"o-lon","profile":"auditor","permission":"task.create","allowed":true}"#, "unknown_id"),
+        (r#"{"office":"o-lon","profile":"client","permission":"coffee.make","allowed":true}"#, "unknown_id"),
         (
             r#"{"office":"o-lon","profile":"client","permission":"network.manage","allowed":true}"#,
-            "unknown_permission",
+            "unknown_id",
         ),
         (
             r#"{"office":"o-lon","profile":"client","permission":"group.create","allowed":false}"#,
-            "unknown_permission",
+            "unknown_id",
         ),
     ];
     for (body, code) in unprocessable {
@@ -495,6 +516,7 @@ fn a_refused_override_changes_nothing() {
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
+        request = request.header(header::AUTHORIZATION, server.bearer("u-ellen"));
         server
             .send(request.body(Body::from(good)).unwrap())
             .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
@@ -507,13 +529,14 @@ fn a_refused_override_changes_nothing() {
     server.get("/api/admin/override").assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
 
     assert_eq!(server.state.version(), version);
-    let again = server.get_if_none_match("/api/snapshot?user=u-cleo", &snapshot_etag);
+    let again = server.get_if_none_match_as("u-cleo", "/api/snapshot", &snapshot_etag);
     assert_eq!(again.status, StatusCode::NOT_MODIFIED, "the organisation changed");
 
     // `application/json; charset=utf-8` is JSON too.
     let reply = server.send(
         Request::post("/api/admin/override")
             .header(header::CONTENT_TYPE, "Application/JSON; charset=utf-8")
+            .header(header::AUTHORIZATION, server.bearer("u-ellen"))
             .body(Body::from(good))
             .unwrap(),
     );
@@ -546,7 +569,7 @@ fn versions_grow_within_a_run_and_across_restarts() {
     let keys: TrustedKeys = [restarted.public_key()].into_iter().collect();
     let mut options = VerifyOptions::new(restarted.now());
     options.min_version = T0 as u64 + 100;
-    let bytes = restarted.get("/api/snapshot?user=u-ada").body;
+    let bytes = restarted.get_as("u-ada", "/api/snapshot").body;
     assert!(Snapshot::verify(&bytes, &keys, &options).is_ok());
     assert!(snapshot.header().version > T0 as u64 + 100);
 }
@@ -618,7 +641,7 @@ fn static_files_with_the_right_types_and_an_index_fallback() {
     server.send(post).assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
 
     // The API is still there.
-    assert_eq!(server.get("/api/snapshot?user=u-ada").status, StatusCode::OK);
+    assert_eq!(server.get_as("u-ada", "/api/snapshot").status, StatusCode::OK);
 }
 
 // ---- The demo content -----------------------------------------------------------------------------

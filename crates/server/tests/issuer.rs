@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
 use tessera_core::{Org, SecretKey, Timestamp};
+use tessera_server::identity::AuthConfig;
 use tessera_server::issuer::{Answer, ChangeError};
 use tessera_server::{AppState, Clock, Config, OrgFile, Tuning, router};
 use tower::ServiceExt as _;
@@ -34,6 +35,7 @@ fn state(tuning: Tuning) -> AppState {
         clock: Clock::from_fn(|| Timestamp::from_unix(T0)),
         tuning,
         request_timeout: Duration::from_secs(30),
+        auth: AuthConfig::Demo,
     })
     .unwrap()
 }
@@ -58,8 +60,14 @@ impl Reply {
     }
 }
 
+/// GET as the user `?as=ID` names (Ada if none), with a demo token.
 async fn get(state: &AppState, uri: &str, if_none_match: Option<&str>) -> Reply {
-    let mut request = Request::get(uri);
+    let (uri, user) = match uri.split_once("?as=") {
+        Some((uri, user)) => (uri, user),
+        None => (uri, "u-ada"),
+    };
+    let token = state.identity().demo_token(user).unwrap().0;
+    let mut request = Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
     if let Some(etag) = if_none_match {
         request = request.header(header::IF_NONE_MATCH, etag);
     }
@@ -78,13 +86,13 @@ fn no_cache() -> Tuning {
 fn a_matching_revalidation_is_answered_without_a_cut() {
     let state = state(no_cache());
     runtime().block_on(async {
-        let first = get(&state, "/api/snapshot?user=u-ada", None).await;
+        let first = get(&state, "/api/snapshot?as=u-ada", None).await;
         assert_eq!(first.status, StatusCode::OK);
         assert_eq!(state.issuer().cuts_made(), 1);
         let etag = first.etag.unwrap();
         // Nothing is cached, so only the ETag, known without cutting, can answer this.
         for _ in 0..5 {
-            let again = get(&state, "/api/snapshot?user=u-ada", Some(&etag)).await;
+            let again = get(&state, "/api/snapshot?as=u-ada", Some(&etag)).await;
             assert_eq!(again.status, StatusCode::NOT_MODIFIED);
             assert_eq!(again.etag.as_deref(), Some(etag.as_str()));
         }
@@ -93,29 +101,30 @@ fn a_matching_revalidation_is_answered_without_a_cut() {
         let revision = state.issuer().current();
         assert_eq!(state.issuer().etag(&revision, "u-ada", Timestamp::from_unix(T0)), etag);
         // Without the tag, the snapshot is cut again (no cache here).
-        assert_eq!(get(&state, "/api/snapshot?user=u-ada", None).await.status, StatusCode::OK);
+        assert_eq!(get(&state, "/api/snapshot?as=u-ada", None).await.status, StatusCode::OK);
         assert_eq!(state.issuer().cuts_made(), 2);
         // An unknown user is refused before any cut.
-        assert_eq!(get(&state, "/api/snapshot?user=u-nobody", Some("*")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(get(&state, "/api/snapshot?as=u-nobody", Some("*")).await.status, StatusCode::FORBIDDEN);
         assert_eq!(state.issuer().cuts_made(), 2);
     });
 }
 
 #[test]
 fn cached_snapshots_are_served_again_and_the_cache_keeps_to_its_bound() {
-    let users: Vec<String> = demo_org().users.iter().map(|user| user.id.clone()).collect();
+    let users: Vec<String> =
+        demo_org().users.iter().filter(|user| user.active).map(|user| user.id.clone()).collect();
     // One snapshot's size, to set a bound that holds only a few.
     let probe = state(no_cache());
-    let size = runtime().block_on(async { get(&probe, "/api/snapshot?user=u-ada", None).await.body.len() });
+    let size = runtime().block_on(async { get(&probe, "/api/snapshot?as=u-ada", None).await.body.len() });
     let bound = (size * 4) as u64;
     let state = state(Tuning { cache_bytes: bound, ..Tuning::default() });
     runtime().block_on(async {
-        let first = get(&state, "/api/snapshot?user=u-ada", None).await;
-        let second = get(&state, "/api/snapshot?user=u-ada", None).await;
+        let first = get(&state, "/api/snapshot?as=u-ada", None).await;
+        let second = get(&state, "/api/snapshot?as=u-ada", None).await;
         assert_eq!(first.body, second.body, "the same signed bytes, from the cache");
         assert_eq!(state.issuer().cuts_made(), 1);
         for user in &users {
-            assert_eq!(get(&state, &format!("/api/snapshot?user={user}"), None).await.status, StatusCode::OK);
+            assert_eq!(get(&state, &format!("/api/snapshot?as={user}"), None).await.status, StatusCode::OK);
             assert!(state.issuer().cached_bytes().await <= bound);
         }
         assert!(state.issuer().cuts_made() >= users.len() as u64 - 1);
@@ -151,7 +160,7 @@ fn the_previous_revision_answers_until_the_next_is_installed() {
     let state = state(Tuning::default());
     runtime().block_on(async {
         let before = state.version();
-        let old = get(&state, "/api/snapshot?user=u-cleo", None).await;
+        let old = get(&state, "/api/snapshot?as=u-cleo", None).await;
         let mut org = demo_org();
         org.users.retain(|user| user.id != "u-cleo");
         for project in &mut org.projects {
@@ -165,7 +174,7 @@ fn the_previous_revision_answers_until_the_next_is_installed() {
         assert!(built.number() > before);
         // Built, not installed: everything still answers from the previous revision.
         assert_eq!(state.version(), before);
-        let during = get(&state, "/api/snapshot?user=u-cleo", Some(old.etag.as_deref().unwrap())).await;
+        let during = get(&state, "/api/snapshot?as=u-cleo", Some(old.etag.as_deref().unwrap())).await;
         assert_eq!(during.status, StatusCode::NOT_MODIFIED);
         assert!(get(&state, "/api/users", None).await.text().contains("u-cleo"));
         let ready = get(&state, "/readyz", None).await.json();
@@ -174,7 +183,7 @@ fn the_previous_revision_answers_until_the_next_is_installed() {
         let after = state.issuer().install(built);
         assert!(after > before);
         assert_eq!(get(&state, "/readyz", None).await.json()["revision"], after);
-        assert_eq!(get(&state, "/api/snapshot?user=u-cleo", None).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(get(&state, "/api/snapshot?as=u-cleo", None).await.status, StatusCode::FORBIDDEN);
         assert!(!get(&state, "/api/users", None).await.text().contains("u-cleo"));
     });
 }
@@ -199,7 +208,7 @@ fn a_failed_build_leaves_the_previous_revision_serving_and_says_why() {
         assert_eq!(ready["ready"], true);
         assert_eq!(ready["revision"], before);
         assert!(ready["last_build_failure"]["message"].as_str().unwrap().contains("o-nowhere"), "{ready}");
-        assert_eq!(get(&state, "/api/snapshot?user=u-ada", None).await.status, StatusCode::OK);
+        assert_eq!(get(&state, "/api/snapshot?as=u-ada", None).await.status, StatusCode::OK);
 
         // The source read again: a file that does not parse is a failure too; a good one clears it.
         let scratch = Scratch::new("reload");
@@ -231,10 +240,11 @@ fn health_readiness_and_metrics_answer() {
         assert_eq!(ready["ready"], true);
         assert_eq!(ready["revision"], state.version());
         assert_eq!(ready["users"], demo_org().users.len());
+        assert_eq!(ready["renewed"], demo_org().users.len(), "the first revision renews everyone");
 
-        let etag = get(&state, "/api/snapshot?user=u-ada", None).await.etag.unwrap();
-        get(&state, "/api/snapshot?user=u-ada", None).await;
-        get(&state, "/api/snapshot?user=u-ada", Some(&etag)).await;
+        let etag = get(&state, "/api/snapshot?as=u-ada", None).await.etag.unwrap();
+        get(&state, "/api/snapshot?as=u-ada", None).await;
+        get(&state, "/api/snapshot?as=u-ada", Some(&etag)).await;
         let metrics = get(&state, "/metrics", None).await;
         assert_eq!(metrics.status, StatusCode::OK);
         let text = metrics.text();
@@ -253,5 +263,48 @@ fn health_readiness_and_metrics_answer() {
         ] {
             assert!(text.contains(expected), "no `{expected}` in\n{text}");
         }
+    });
+}
+
+#[test]
+fn an_edit_renews_only_the_snapshots_whose_decisions_it_changes() {
+    let state = state(Tuning::default());
+    let users: Vec<String> =
+        demo_org().users.iter().filter(|user| user.active).map(|user| user.id.clone()).collect();
+    runtime().block_on(async {
+        let mut tags = Vec::new();
+        for user in &users {
+            let reply = get(&state, &format!("/api/snapshot?as={user}"), None).await;
+            tags.push(reply.etag.unwrap());
+        }
+        let before = state.issuer().current();
+        // London's clients may create tasks: an admin edit, as Ellen (network admin of EMEA).
+        let token = state.identity().demo_token("u-ellen").unwrap().0;
+        let edit = r#"{"edits":[{"edit":"override_on","office":"o-lon","profile":"client","permission":"task.create"}]}"#;
+        let request = Request::post("/api/admin/edits")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::from(edit))
+            .unwrap();
+        let response = router(state.clone()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let after = state.issuer().current();
+        let changed = tessera_core::changed_users(before.policy(), after.policy(), Timestamp::from_unix(T0));
+        assert!(!changed.is_empty() && changed.len() < users.len() / 2, "{changed:?}");
+        assert!(changed.contains(&"u-cleo".to_owned()));
+        assert_eq!(after.renewed(), changed.len());
+
+        let cuts = state.issuer().cuts_made();
+        for (user, tag) in users.iter().zip(&tags) {
+            let reply = get(&state, &format!("/api/snapshot?as={user}"), Some(tag)).await;
+            if changed.contains(user) {
+                assert_eq!(reply.status, StatusCode::OK, "{user} is renewed");
+                assert_eq!(after.version_of(user), after.number());
+            } else {
+                assert_eq!(reply.status, StatusCode::NOT_MODIFIED, "{user} keeps their snapshot");
+                assert_eq!(after.version_of(user), before.version_of(user));
+            }
+        }
+        assert_eq!(state.issuer().cuts_made() - cuts, changed.len() as u64, "only the renewed are cut");
     });
 }

@@ -11,5 +11,7 @@
 )]
 
 mod api;
+mod events;
+mod identity;
 mod issuer;
 mod support;

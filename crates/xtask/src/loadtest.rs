@@ -31,6 +31,8 @@ use crate::{cargo, root, run, target_dir, utf8};
 
 /// Seconds each throughput scenario runs.
 const SECONDS: u32 = 10;
+/// How many users each of the two cutting scenarios asks as, in turn.
+const USERS_ASKING: usize = 2000;
 
 /// `cargo xtask loadtest [SCALE] [--database URL]`.
 pub fn loadtest(args: &[String]) -> Result<()> {
@@ -78,8 +80,11 @@ pub fn loadtest(args: &[String]) -> Result<()> {
         server.rss_mb()?
     );
 
-    let half = users.len() / 2;
-    let (first_users, busy_users) = users.split_at(half);
+    // Demo tokens for the users the scenarios ask as (`--auth demo`): signed by the server,
+    // verified on every request like an identity provider's.
+    let asking = users.len().min(2 * USERS_ASKING);
+    let signed_in = sign_in(&addr, users.get(..asking).unwrap_or_default())?;
+    let (first_users, busy_users) = signed_in.split_at(asking / 2);
 
     // 1. First snapshots, one at a time.
     let first = wrk(&dir, &addr, 1, 1, &users_script(first_users), "first")?;
@@ -104,32 +109,34 @@ pub fn loadtest(args: &[String]) -> Result<()> {
 
     let mut server = Server::start(&tessera, &org_path, &key, &www, &[])?;
     let addr = server.address.clone();
+    let first_users = sign_in(&addr, &first_users.iter().map(|(user, _)| user.clone()).collect::<Vec<_>>())?;
 
     // 3. 304s for users whose tags the client holds, against /api/public-keys.
     let held: Vec<(String, String)> = first_users
         .iter()
         .take(64)
-        .map(|user| {
-            let (status, headers, _) = http_get(&addr, &format!("/api/snapshot?user={user}"), &[])?;
+        .map(|(user, token)| {
+            let (status, headers, _) =
+                http(&addr, "GET", "/api/snapshot", &[("Authorization", &bearer(token))], "")?;
             if status != 200 {
-                bail!("GET /api/snapshot?user={user} answered {status}");
+                bail!("GET /api/snapshot as {user} answered {status}");
             }
             let etag = header(&headers, "etag").context("no ETag")?;
-            Ok((user.clone(), etag))
+            Ok((token.clone(), etag))
         })
         .collect::<Result<_>>()?;
     let revalidations = wrk(&dir, &addr, 2, 16, &etag_script(&held), "304")?;
     let keys = wrk(&dir, &addr, 2, 16, &path_script("/api/public-keys", &[], None), "keys")?;
 
     // 4. A cached snapshot against the same bytes as a static file.
-    let user = &held.first().context("no users")?.0;
-    let snapshot_path = format!("/api/snapshot?user={user}");
-    let (_, _, bytes) = http_get(&addr, &snapshot_path, &[])?;
+    let authorization = bearer(&held.first().context("no users")?.0);
+    let as_user = [("Authorization", authorization.as_str())];
+    let (_, _, bytes) = http(&addr, "GET", "/api/snapshot", &as_user, "")?;
     fs::write(www.join("snapshot.json"), &bytes).context("cannot write the static copy")?;
-    let cached = wrk(&dir, &addr, 2, 16, &path_script(&snapshot_path, &[], None), "cached")?;
+    let cached = wrk(&dir, &addr, 2, 16, &path_script("/api/snapshot", &as_user, None), "cached")?;
     let file = wrk(&dir, &addr, 2, 16, &path_script("/snapshot.json", &[], None), "static")?;
 
-    let metrics = http_get(&addr, "/metrics", &[])?.2;
+    let metrics = http(&addr, "GET", "/metrics", &[], "")?.2;
     let metrics = String::from_utf8_lossy(&metrics).into_owned();
     let cache_bytes = metrics
         .lines()
@@ -209,7 +216,7 @@ impl Server {
         let started = Instant::now();
         let mut command = Command::new(tessera);
         command
-            .args(["serve", "--addr", "127.0.0.1:0", "--org"])
+            .args(["serve", "--auth", "demo", "--addr", "127.0.0.1:0", "--org"])
             .arg(org)
             .arg("--key")
             .arg(key)
@@ -278,10 +285,10 @@ function done(summary, latency, requests)
 end
 "#;
 
-/// A script whose every request asks for the next user's snapshot, each thread from its own
-/// part of `users`.
-fn users_script(users: &[String]) -> String {
-    let list: Vec<String> = users.iter().map(|user| format!("{user:?}")).collect();
+/// A script whose every request asks for the next user's snapshot (with their token), each
+/// thread from its own part of `users`.
+fn users_script(users: &[(String, String)]) -> String {
+    let list: Vec<String> = users.iter().map(|(_, token)| format!("{:?}", bearer(token))).collect();
     format!(
         r#"local users = {{{}}}
 local threads = 0
@@ -290,8 +297,8 @@ local i = 0
 function init(args) i = tid * 100000 end
 function request()
   i = i + 1
-  local user = users[(i % #users) + 1]
-  return wrk.format("GET", "/api/snapshot?user=" .. user)
+  local authorization = users[(i % #users) + 1]
+  return wrk.format("GET", "/api/snapshot", {{["Authorization"] = authorization}})
 end
 {DONE}"#,
         list.join(",")
@@ -311,12 +318,15 @@ function request() return request_text end
     )
 }
 
-/// A script that revalidates the held snapshots in turn, each with its `ETag`.
+/// A script that revalidates the held snapshots in turn, each with its token and `ETag`.
 fn etag_script(held: &[(String, String)]) -> String {
     let requests: Vec<String> = held
         .iter()
-        .map(|(user, etag)| {
-            format!("wrk.format(\"GET\", \"/api/snapshot?user={user}\", {{[\"If-None-Match\"] = {etag:?}}})")
+        .map(|(token, etag)| {
+            format!(
+                "wrk.format(\"GET\", \"/api/snapshot\", {{[\"Authorization\"] = {:?}, [\"If-None-Match\"] = {etag:?}}})",
+                bearer(token)
+            )
         })
         .collect();
     format!(
@@ -369,15 +379,19 @@ fn wrk_for(
 /// An HTTP answer: status, headers (lower-cased names) and body.
 type Reply = (u16, Vec<(String, String)>, Vec<u8>);
 
-/// One HTTP/1.1 GET.
-fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply> {
+/// One HTTP/1.1 request, with a JSON body if `body` is not empty.
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Result<Reply> {
     let mut stream = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60))).context("cannot set a timeout")?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         let _ = write!(request, "{name}: {value}\r\n");
     }
+    if !body.is_empty() {
+        let _ = write!(request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    }
     request.push_str("\r\n");
+    request.push_str(body);
     stream.write_all(request.as_bytes()).context("cannot send")?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).context("cannot read the answer")?;
@@ -394,6 +408,27 @@ fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply> {
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
     Ok((status, headers, response.get(split + 4..).unwrap_or_default().to_vec()))
+}
+
+/// Each user and a demo token of theirs (`POST /api/demo/sign-in`).
+fn sign_in(addr: &str, users: &[String]) -> Result<Vec<(String, String)>> {
+    users
+        .iter()
+        .map(|user| {
+            let body = serde_json::json!({ "user": user }).to_string();
+            let (status, _, answer) = http(addr, "POST", "/api/demo/sign-in", &[], &body)?;
+            if status != 200 {
+                bail!("signing in as {user} answered {status}");
+            }
+            let answer: Value = serde_json::from_slice(&answer).context("the sign-in answer is not JSON")?;
+            let token = answer.get("token").and_then(Value::as_str).context("no token")?;
+            Ok((user.clone(), token.to_owned()))
+        })
+        .collect()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
 }
 
 fn header(headers: &[(String, String)], name: &str) -> Option<String> {

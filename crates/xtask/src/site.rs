@@ -94,7 +94,7 @@ pub fn serve(args: &[String]) -> Result<()> {
         .arg(&key)
         .arg("--www")
         .arg(&site)
-        .args(["--issuer", "tessera-demo"]);
+        .args(["--snapshot-issuer", "tessera-demo", "--auth", "demo"]);
     if !args.iter().any(|arg| arg == "--addr" || arg.starts_with("--addr=")) {
         command.args(["--addr", "127.0.0.1:8080"]);
     }

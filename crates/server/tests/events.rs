@@ -1,0 +1,151 @@
+//! `GET /api/events`: the caller hears of their own snapshot's changes, and only of those.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use futures_util::StreamExt as _;
+use serde_json::Value;
+use tessera_core::{Org, SecretKey, Timestamp};
+use tessera_server::identity::AuthConfig;
+use tessera_server::{AppState, Clock, Config, Tuning, router};
+use tower::ServiceExt as _;
+
+use crate::support::DEMO_ORG;
+
+fn state() -> AppState {
+    let org: Org = serde_json::from_str(&std::fs::read_to_string(DEMO_ORG).unwrap()).unwrap();
+    AppState::new(Config {
+        org,
+        key: SecretKey::from_bytes([4; 32]),
+        issuer: "tessera".to_owned(),
+        ttl_seconds: 7 * 24 * 3600,
+        content: Vec::new(),
+        www: None,
+        clock: Clock::from_fn(|| Timestamp::from_unix(1_780_304_400)),
+        tuning: Tuning::default(),
+        request_timeout: Duration::from_secs(30),
+        auth: AuthConfig::Demo,
+    })
+    .unwrap()
+}
+
+fn bearer(state: &AppState, user: &str) -> String {
+    format!("Bearer {}", state.identity().demo_token(user).unwrap().0)
+}
+
+/// An open event stream: its events as (name, data).
+struct Events {
+    body: axum::body::BodyDataStream,
+    buffer: String,
+}
+
+impl Events {
+    async fn open(state: &AppState, request: Request<Body>) -> Result<Events, (StatusCode, Value)> {
+        let response = router(state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        if status != StatusCode::OK {
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            return Err((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+        }
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+        Ok(Events { body: response.into_body().into_data_stream(), buffer: String::new() })
+    }
+
+    /// The next event within `wait`, skipping keep-alive comments.
+    async fn next(&mut self, wait: Duration) -> Option<(String, String)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event: ") {
+                        name = value.to_owned();
+                    } else if let Some(value) = line.strip_prefix("data: ") {
+                        data = value.to_owned();
+                    }
+                }
+                if !name.is_empty() {
+                    return Some((name, data));
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next()).await.ok()??.ok()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+async fn edit(state: &AppState, as_user: &str, edit: &str) -> StatusCode {
+    let request = Request::post("/api/admin/edits")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, bearer(state, as_user))
+        .body(Body::from(format!(r#"{{"edits":[{edit}]}}"#)))
+        .unwrap();
+    router(state.clone()).oneshot(request).await.unwrap().status()
+}
+
+fn with_bearer(state: &AppState, user: &str) -> Request<Body> {
+    Request::get("/api/events")
+        .header(header::AUTHORIZATION, bearer(state, user))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reaches_the_streams_of_those_it_changes_and_no_other() {
+    let state = state();
+    let mut cleo = Events::open(&state, with_bearer(&state, "u-cleo")).await.unwrap();
+    let mut ada = Events::open(&state, with_bearer(&state, "u-ada")).await.unwrap();
+    let first = state.version();
+    for stream in [&mut cleo, &mut ada] {
+        let (name, data) = stream.next(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(name, "snapshot");
+        assert_eq!(serde_json::from_str::<Value>(&data).unwrap()["version"], first);
+    }
+    // London's clients may create tasks: Cleo's decisions change, Ada's do not.
+    let on = r#"{"edit":"override_on","office":"o-lon","profile":"client","permission":"task.create"}"#;
+    assert_eq!(edit(&state, "u-ellen", on).await, StatusCode::OK);
+    let (name, data) = cleo.next(Duration::from_secs(1)).await.expect("within a second");
+    assert_eq!(name, "snapshot");
+    assert_eq!(serde_json::from_str::<Value>(&data).unwrap()["version"], state.version());
+    assert!(ada.next(Duration::from_millis(300)).await.is_none(), "Ada's snapshot did not change");
+
+    // Cleo deactivated: her stream says so and ends.
+    let off = r#"{"edit":"deactivate_user","user":"u-cleo"}"#;
+    assert_eq!(edit(&state, "u-ellen", off).await, StatusCode::OK);
+    assert_eq!(cleo.next(Duration::from_secs(1)).await.unwrap().0, "revoked");
+    assert!(cleo.next(Duration::from_millis(200)).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_source_comes_with_a_single_use_ticket() {
+    let state = state();
+    // No token, no stream.
+    let anonymous = Request::get("/api/events").body(Body::empty()).unwrap();
+    let (status, body) = Events::open(&state, anonymous).await.err().unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    // A ticket, for a browser's EventSource: it works once.
+    let request = Request::post("/api/events/ticket")
+        .header(header::AUTHORIZATION, bearer(&state, "u-ada"))
+        .body(Body::empty())
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value =
+        serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap())
+            .unwrap();
+    let ticket = body["ticket"].as_str().unwrap().to_owned();
+    let uri = format!("/api/events?ticket={ticket}");
+    let mut events = Events::open(&state, Request::get(&uri).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(events.next(Duration::from_secs(5)).await.unwrap().0, "snapshot");
+    let (status, body) =
+        Events::open(&state, Request::get(&uri).body(Body::empty()).unwrap()).await.err().unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "invalid_ticket");
+    let forged = Request::get("/api/events?ticket=00ff").body(Body::empty()).unwrap();
+    assert_eq!(Events::open(&state, forged).await.err().unwrap().0, StatusCode::UNAUTHORIZED);
+}
