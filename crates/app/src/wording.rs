@@ -543,6 +543,47 @@ pub fn edit(names: &Names<'_>, edit: &Edit) -> String {
             }
         }
         Edit::MakeSystemSuperuser { user } => format!("make {} a system superuser", names.user(user)),
+        Edit::DeactivateUser { user } => format!("make {} inactive", names.user(user)),
+        Edit::RemoveFromTeam { user, project } => {
+            format!("take {} off the team of {}", names.user(user), names.project(project))
+        }
+        Edit::RemoveFromGroup { user, group } => {
+            format!("take {} out of {}", names.user(user), names.group(group))
+        }
+        Edit::RemoveAdditionalOffice { user, office } => {
+            format!("take {} from {}'s additional offices", names.office(office), names.user(user))
+        }
+        Edit::EndAgreement { agreement } => format!("end agreement {agreement}"),
+        Edit::LowerRole { user, role } => {
+            format!("lower {}'s messaging role to {}", names.user(user), role.as_str())
+        }
+        Edit::OverrideOff { office, profile, permission } => format!(
+            "switch off “{}” for {} in {}",
+            permission_label(permission),
+            profile_plural(profile),
+            names.office(office)
+        ),
+        Edit::ClearOverride { office, profile, permission } => format!(
+            "remove {}'s override of “{}” for {}, so that the network's default decides",
+            names.office(office),
+            permission_label(permission),
+            profile_plural(profile)
+        ),
+        Edit::AnnouncementsOff { network } => {
+            format!("switch announcements off in {}", names.network(network))
+        }
+        Edit::DefaultOff { network, profile, permission } => format!(
+            "switch off “{}” for {} throughout {} (the network's default)",
+            permission_label(permission),
+            profile_plural(profile),
+            names.network(network)
+        ),
+        Edit::RevokeNetworkSuperuser { user } => {
+            format!("make {} no longer a superuser of their network", names.user(user))
+        }
+        Edit::RevokeSystemSuperuser { user } => {
+            format!("make {} no longer a system superuser", names.user(user))
+        }
     }
 }
 
@@ -814,6 +855,69 @@ mod tests {
             humanise(&names, "the `client` profile does not include `task.create` in network `n-emea`"),
             "The Client profile does not include “create tasks” in network EMEA."
         );
+    }
+
+    #[test]
+    fn every_kind_of_edit_reads_with_names() {
+        let snapshot = snapshot_of(&demo(), "u-ellen");
+        let names = Names::new(snapshot.policy());
+        let (user, office, network) = ("u-cleo".to_owned(), "o-lon".to_owned(), "n-emea".to_owned());
+        let (profile, permission) = ("client".to_owned(), "task.create".to_owned());
+        let edits = [
+            Edit::ActivateUser { user: user.clone() },
+            Edit::DeactivateUser { user: user.clone() },
+            Edit::AddToTeam { user: user.clone(), project: "p-rebrand".into() },
+            Edit::RemoveFromTeam { user: user.clone(), project: "p-rebrand".into() },
+            Edit::AddToGroup { user: user.clone(), group: "g-lon-design".into() },
+            Edit::RemoveFromGroup { user: user.clone(), group: "g-lon-design".into() },
+            Edit::AddAdditionalOffice { user: user.clone(), office: "o-par".into() },
+            Edit::RemoveAdditionalOffice { user: user.clone(), office: "o-par".into() },
+            Edit::SetAccess { user: user.clone(), access: AccessLevel::InviteOnly },
+            Edit::RaiseRole { user: user.clone(), role: tessera_core::Role::Manager },
+            Edit::LowerRole { user: user.clone(), role: tessera_core::Role::User },
+            Edit::OverrideOn {
+                office: office.clone(),
+                profile: profile.clone(),
+                permission: permission.clone(),
+            },
+            Edit::OverrideOff {
+                office: office.clone(),
+                profile: profile.clone(),
+                permission: permission.clone(),
+            },
+            Edit::ClearOverride {
+                office: office.clone(),
+                profile: profile.clone(),
+                permission: permission.clone(),
+            },
+            Edit::AnnouncementsOn { network: network.clone() },
+            Edit::AnnouncementsOff { network: network.clone() },
+            Edit::DefaultOn {
+                network: network.clone(),
+                profile: profile.clone(),
+                permission: permission.clone(),
+            },
+            Edit::DefaultOff { network: network.clone(), profile, permission },
+            Edit::MakeNetworkSuperuser { user: user.clone() },
+            Edit::RevokeNetworkSuperuser { user: user.clone() },
+            Edit::MakeSystemSuperuser { user: user.clone() },
+            Edit::RevokeSystemSuperuser { user },
+        ];
+        for one in &edits {
+            let text = edit(&names, one);
+            assert!(
+                text.contains("Cleo Barnes") || text.contains("London") || text.contains("EMEA"),
+                "{text}"
+            );
+            for id in ["u-cleo", "o-lon", "n-emea", "o-par", "p-rebrand", "task.create", "`"] {
+                assert!(!text.contains(id), "{text}");
+            }
+        }
+        assert_eq!(
+            edit(&names, &edits[13]),
+            "remove London's override of “create tasks” for Clients, so that the network's default decides"
+        );
+        assert_eq!(edit(&names, &edits[19]), "make Cleo Barnes no longer a superuser of their network");
     }
 
     #[test]
