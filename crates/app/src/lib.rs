@@ -5,6 +5,9 @@
 //! - [`trust`]: which snapshot may be used (signature, expiry, scope, no rollback).
 //! - [`search`]: search results, the device's cache of them, and the evaluator as their filter.
 //! - [`actions`]: the actions of each page and the decisions about them.
+//! - [`admin`]: who may apply a suggestion (decided on the user's own snapshot), the people an
+//!   administrator manages, and the JSON of the admin API.
+//! - [`session`]: the signed-in user and their bearer token.
 //! - [`wording`]: decisions, suggested edits and impacts as sentences for people, with names.
 //! - `state`, `ui`, `pages`, `widgets`, `browser` (wasm only): the signals; the app around its
 //!   pages; the pages, one module each; the widgets several pages share; the browser APIs.
@@ -13,7 +16,9 @@
 //! `www/`; `cargo xtask serve` builds this crate with `wasm-bindgen` into `target/site/`.
 
 pub mod actions;
+pub mod admin;
 pub mod search;
+pub mod session;
 pub mod trust;
 pub mod wording;
 

@@ -9,7 +9,9 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
+use crate::admin;
 use crate::browser;
+use crate::pages::admin::AdminPage;
 use crate::pages::messaging::Messaging;
 use crate::pages::project::ProjectPage;
 use crate::pages::projects::Projects;
@@ -54,7 +56,11 @@ pub fn App() -> impl IntoView {
         <main id="main" tabindex="-1">
             {move || {
                 if state.user.with(String::is_empty) {
-                    view! { <p class="empty">"Pick a user above to sign in."</p> }.into_any()
+                    let text = state
+                        .signed_out
+                        .get()
+                        .unwrap_or_else(|| "Pick a user above and sign in.".to_owned());
+                    view! { <p class="empty" data-testid="signed-out">{text}</p> }.into_any()
                 } else if !state.shown() {
                     let text = if state.refusal.with(Option::is_some) {
                         "Nothing is shown: there is no policy snapshot the app can trust."
@@ -82,7 +88,10 @@ fn UserPicker() -> impl IntoView {
             on:submit=move |ev: SubmitEvent| {
                 ev.prevent_default();
                 let user = chosen.get_untracked();
-                if !user.is_empty() && user != state.user.get_untracked() {
+                // Again for the same user when the tab holds no token (started offline).
+                if !user.is_empty()
+                    && (user != state.user.get_untracked() || state.session.with_untracked(Option::is_none))
+                {
                     state.sign_in(user);
                 }
             }
@@ -248,6 +257,10 @@ fn Nav() -> impl IntoView {
             {tab(Page::Projects, "Projects")}
             {tab(Page::Messaging, "Messaging")}
             {tab(Page::Search, "Search")}
+            {move || {
+                let (snapshot, user, now) = state.ready()?;
+                (!admin::managed_offices(&snapshot, &user, now).is_empty()).then(|| tab(Page::Admin, "Admin"))
+            }}
         </nav>
     }
 }
@@ -260,5 +273,6 @@ fn Content() -> impl IntoView {
         Page::Project(id) => view! { <ProjectPage id=id/> }.into_any(),
         Page::Messaging => view! { <Messaging/> }.into_any(),
         Page::Search => view! { <SearchPage/> }.into_any(),
+        Page::Admin => view! { <AdminPage/> }.into_any(),
     }
 }

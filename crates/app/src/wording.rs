@@ -11,8 +11,8 @@
 //! may be reworded at will.
 
 use tessera_core::{
-    Access, AccessLevel, AdminPermission, Code, DM_REPLY, Decision, Edit, Fact, Grant, PEOPLE_SEARCH, Policy,
-    Query, RolePermission, Target,
+    Access, AccessLevel, AdminPermission, Code, DM_REPLY, Decision, Edit, Fact, Grant, Impact, PEOPLE_SEARCH,
+    Policy, Query, RolePermission, Target,
 };
 
 /// Every permission key the app can phrase, as what it lets someone do.
@@ -641,6 +641,33 @@ pub fn access(names: &Names<'_>, access: &Access) -> Vec<String> {
     lines
 }
 
+/// What one person would gain and lose, for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonImpact {
+    /// Their id.
+    pub user: String,
+    /// Their name, or their id where the snapshot does not hold them.
+    pub name: String,
+    /// What they would gain, a line each.
+    pub gained: Vec<String>,
+    /// What they would lose, a line each.
+    pub lost: Vec<String>,
+}
+
+/// An impact, person by person, names in place of ids.
+pub fn impact(names: &Names<'_>, impact: &Impact) -> Vec<PersonImpact> {
+    impact
+        .users
+        .iter()
+        .map(|one| PersonImpact {
+            user: one.user.clone(),
+            name: names.user(&one.user),
+            gained: access(names, &one.gained),
+            lost: access(names, &one.lost),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use tessera_core::{
@@ -942,5 +969,20 @@ mod tests {
                 "create groups"
             ]
         );
+        let whole = Impact {
+            users: vec![
+                tessera_core::UserImpact { user: "u-cleo".into(), gained, lost: Access::default() },
+                tessera_core::UserImpact {
+                    user: "u-dana".into(),
+                    gained: Access::default(),
+                    lost: Access { projects: vec!["p-nyc-app".into()], ..Access::default() },
+                },
+            ],
+        };
+        let people = impact(&names, &whole);
+        assert_eq!(people.first().unwrap().name, "Cleo Barnes");
+        // Someone of another Network: not in Ellen's snapshot, so by id.
+        assert_eq!(people.get(1).unwrap().name, "u-dana");
+        assert_eq!(people.get(1).unwrap().lost, ["see p-nyc-app"]);
     }
 }
