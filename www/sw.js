@@ -5,10 +5,13 @@
 //   install, under a cache named after the build, and served cache-first.
 // - The public keys and the sign-in list go to the network first; each good answer is cached
 //   and served when the network is down.
-// - Snapshots go to the network, and offline are answered from the cache, which only the app
-//   writes, with bytes it verified: an answer the app refused never lands there.
-// - Search goes to the network only: the app keeps its own cache of results and searches it
-//   offline, filtering every result through the evaluator.
+// - Snapshots go to the network only. `GET /api/snapshot` answers the user the bearer token
+//   names, so its URL is the same for everyone: a cache keyed by it would hand one user's
+//   snapshot to the next. The app keeps the last good snapshot per user itself (local storage,
+//   bytes it verified) and starts from it offline.
+// - Search and the admin API go to the network only: the app keeps its own cache of results
+//   and searches it offline, filtering every result through the evaluator. Nothing sent with
+//   a bearer token is cached here.
 // `cargo xtask site` replaces BUILD below with a hash of the built files.
 const BUILD = "__TESSERA_BUILD__";
 const SHELL = `tessera-shell-${BUILD}`;
@@ -48,6 +51,19 @@ self.addEventListener("activate", (event) => {
             .map((name) => caches.delete(name)),
         ),
       )
+      // Snapshots earlier builds cached here (under `/api/snapshot?user=…`) go.
+      .then(() => caches.open(API))
+      .then((cache) =>
+        cache
+          .keys()
+          .then((requests) =>
+            Promise.all(
+              requests
+                .filter((request) => new URL(request.url).pathname === "/api/snapshot")
+                .map((request) => cache.delete(request)),
+            ),
+          ),
+      )
       .then(() => self.clients.claim()),
   );
 });
@@ -68,16 +84,6 @@ async function networkFirst(request) {
   }
 }
 
-async function networkThenVerified(request) {
-  try {
-    return await fetch(request);
-  } catch (error) {
-    const cached = await (await caches.open(API)).match(request.url);
-    if (cached) return cached;
-    throw error;
-  }
-}
-
 async function shellFirst(request) {
   const cache = await caches.open(SHELL);
   const cached = await cache.match(request, { ignoreSearch: true });
@@ -91,12 +97,10 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (url.pathname === "/api/snapshot") {
-    event.respondWith(networkThenVerified(request));
-  } else if (CACHED_API.includes(url.pathname)) {
+  if (CACHED_API.includes(url.pathname)) {
     event.respondWith(networkFirst(request));
   } else if (url.pathname.startsWith("/api/")) {
-    return; // Search and the admin API: the network, or a failure the app handles.
+    return; // Snapshots, search, the admin API: the network, or a failure the app handles.
   } else if (request.mode === "navigate") {
     event.respondWith(
       fetch(request).catch(() => caches.open(SHELL).then((cache) => cache.match("/index.html"))),

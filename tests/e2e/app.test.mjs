@@ -44,6 +44,14 @@ const actions = (page) =>
     buttons.map((button) => button.dataset.action),
   );
 
+/** An edit that changes what London's Project Managers (Ada, Priya) may do. */
+const FINANCE_FOR_LONDON_PMS = {
+  edit: "override_on",
+  office: "o-lon",
+  profile: "project_manager",
+  permission: "finance.view",
+};
+
 async function openProject(page, name) {
   await page.getByRole("button", { name, exact: true }).click();
   await page.waitForSelector('[data-testid="project-page"]');
@@ -64,7 +72,8 @@ test("1. a Client in London sees no Create task; a Project Manager on the same p
   // A first visit of a fresh browser, timed from navigation to the first filtered render.
   const { context: fresh, page: cold } = await openPage(browser);
   t.after(() => fresh.close());
-  await cold.addInitScript(() => localStorage.setItem("tessera.user", "u-cleo"));
+  // Signed in already: the tab holds Cleo's session, as after the picker.
+  await cold.addInitScript((session) => sessionStorage.setItem("tessera.session", JSON.stringify(session)), await server.session("u-cleo"));
   await cold.goto(server.url);
   await cold.waitForSelector('[data-testid="projects"]');
   const coldRender = await cold.evaluate(
@@ -83,7 +92,12 @@ test("1. a Client in London sees no Create task; a Project Manager on the same p
   const denied = cold.locator('[data-denied="create-task"]');
   await denied.waitFor();
   assert.ok(await denied.locator("button").isDisabled());
-  assert.match(await denied.innerText(), /profile_lacks_permission/);
+  const why = await denied.innerText();
+  assert.match(why, /profile_lacks_permission/);
+  // For people: names and phrases, not ids and keys.
+  assert.match(why, /Clients in EMEA may not create tasks, and London does not switch it on/);
+  assert.match(why, /Switch on “create tasks” for Clients in London\./);
+  assert.doesNotMatch(why, /`|o-lon|n-emea|task\.create/);
   await screenshot(cold, "1-client-why-cant-i");
   assert.deepEqual([...page.errors, ...cold.errors], []);
 });
@@ -103,7 +117,7 @@ test("2. an invite-only user's projects and search results hold only their team'
     }
   }
   // The server found more than she may see: the filtering is the client's.
-  const everything = await (await fetch(`${server.url}/api/search?q=budget`)).json();
+  const everything = await (await server.getAs("u-priya", "/api/search?q=budget")).json();
   assert.ok(everything.results.some((result) => result.project && !team.includes(result.project)));
   await search(page, "budget");
   await screenshot(page, "2-invite-only-search");
@@ -149,9 +163,10 @@ test("3. the firewall holds in projects and search; an alien sees exactly the ho
 
 test("4. offline, the app starts and searches its cache, still filtered", async (t) => {
   const { server, context, page } = await session(t);
-  // Ada visits first; then the policy changes, and Priya visits on the newer version.
+  // Ada visits first; then the policy changes (for both, London's Project Managers), and
+  // Priya visits on the newer version.
   await signIn(page, server.url, "u-ada");
-  await server.override({ office: "o-par", profile: "vendor", permission: "file.upload", allowed: true });
+  await server.edits([FINANCE_FOR_LONDON_PMS]);
   await switchUser(page, "u-priya");
   await page.waitForSelector('[data-testid="projects"][data-user="u-priya"]');
   // The service worker holds the shell, and the search cache is warm.
@@ -189,7 +204,7 @@ test("5. a tampered snapshot and a rolled-back snapshot are refused, with the ba
   const { server, context, page } = await session(t, { serviceWorkers: "block" });
 
   // Tampered: one byte of the signed payload changed in transit.
-  await context.route("**/api/snapshot?*", async (route) => {
+  await context.route("**/api/snapshot", async (route) => {
     const response = await route.fetch();
     await route.fulfill({ response, body: spoil(await response.body()) });
   });
@@ -202,15 +217,15 @@ test("5. a tampered snapshot and a rolled-back snapshot are refused, with the ba
   assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
   assert.equal(await page.locator("[data-action]").count(), 0);
   await screenshot(page, "5-tampered");
-  await context.unroute("**/api/snapshot?*");
+  await context.unroute("**/api/snapshot");
 
   // Rolled back: an older version, signed by the right key, after a newer one was accepted.
   const old = await server.snapshotBytes("u-ada");
-  await server.override({ office: "o-par", profile: "vendor", permission: "file.upload", allowed: true });
+  await server.edits([FINANCE_FOR_LONDON_PMS]);
   await page.reload();
   await page.waitForSelector('[data-testid="projects"]');
   assert.equal(await page.locator('[data-testid="refusal"]').count(), 0);
-  await context.route("**/api/snapshot?*", (route) =>
+  await context.route("**/api/snapshot", (route) =>
     route.fulfill({ status: 200, contentType: "application/json", body: old }),
   );
   await focus(page);
@@ -223,8 +238,8 @@ test("5. a tampered snapshot and a rolled-back snapshot are refused, with the ba
 
   // A reload cannot roll it back either: the highest version is stored on the device, and
   // the refusal stands from the first render, before the (slow) answer arrives.
-  await context.unroute("**/api/snapshot?*");
-  await context.route("**/api/snapshot?*", async (route) => {
+  await context.unroute("**/api/snapshot");
+  await context.route("**/api/snapshot", async (route) => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await route.fulfill({ status: 200, contentType: "application/json", body: old });
   });
@@ -237,14 +252,14 @@ test("5. a tampered snapshot and a rolled-back snapshot are refused, with the ba
   assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
 
   // The last good snapshot was kept: once the server's answer is good again, it is back.
-  await context.unroute("**/api/snapshot?*");
+  await context.unroute("**/api/snapshot");
   await focus(page);
   await page.waitForSelector('[data-testid="projects"]');
   assert.equal(await page.locator('[data-testid="refusal"]').count(), 0);
   assert.deepEqual(page.errors, []);
 });
 
-test("5b. with the service worker on, a refused snapshot never reaches its offline cache", async (t) => {
+test("5b. with the service worker on, a refused snapshot never reaches the device's offline copy", async (t) => {
   const { server, page } = await session(t);
   const proxy = await startProxy(t, server.url);
   await signIn(page, proxy.url, "u-ada");
@@ -252,22 +267,25 @@ test("5b. with the service worker on, a refused snapshot never reaches its offli
   await page.reload();
   await page.waitForSelector('[data-testid="projects"][data-user="u-ada"]');
   assert.ok(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)));
-  const cached = () =>
-    page.evaluate(async () => {
-      const response = await (await caches.open("tessera-api-v1")).match("/api/snapshot?user=u-ada");
-      return response ? response.text() : null;
-    });
-  const good = await cached();
-  assert.ok(good, "the app cached the snapshot it accepted");
+  const stored = () => page.evaluate(() => localStorage.getItem("tessera.snapshot.u-ada"));
+  // The service worker keeps no snapshot: its URL no longer names the user.
+  const inWorkerCache = () =>
+    page.evaluate(async () =>
+      (await (await caches.open("tessera-api-v1")).keys()).filter((request) => request.url.includes("/api/snapshot")).length,
+    );
+  const good = await stored();
+  assert.ok(good, "the app stored the snapshot it accepted");
+  assert.equal(await inWorkerCache(), 0);
 
-  // The service worker fetches; the answer is spoilt on the way to it.
+  // The answer is spoilt on its way through the service worker.
   proxy.tamper = true;
-  await server.override({ office: "o-par", profile: "vendor", permission: "file.upload", allowed: true });
+  await server.edits([FINANCE_FOR_LONDON_PMS]);
   await focus(page);
   const banner = page.getByTestId("refusal");
   await banner.waitFor();
   assert.equal(await banner.getAttribute("data-code"), "bad_signature");
-  assert.equal(await cached(), good, "the refused answer was not cached");
+  assert.equal(await stored(), good, "the refused answer was not stored");
+  assert.equal(await inWorkerCache(), 0);
   assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
   await screenshot(page, "5b-tampered-through-service-worker");
   assert.deepEqual(page.errors, []);
@@ -283,12 +301,10 @@ test("6. an override switched on the server reaches the open page without a relo
     window.notReloaded = true;
   });
 
-  const { version } = await server.override({
-    office: "o-lon",
-    profile: "project_manager",
-    permission: "task.create",
-    allowed: false,
-  });
+  // Ellen, a network admin of EMEA, switches it off for London's Project Managers.
+  const { revision: version } = await server.edits([
+    { edit: "override_off", office: "o-lon", profile: "project_manager", permission: "task.create" },
+  ]);
   await focus(page);
   await page.waitForFunction(
     (v) => document.querySelector('[data-testid="snapshot-status"]')?.textContent.includes(`v${v} `),
@@ -337,5 +353,149 @@ test("7. announcements follow the feature switch, the role and group membership"
   await messaging("u-ada");
   assert.ok((await listedGroups()).includes("g-lon-design"));
   assert.deepEqual(await groupsWithAnnounce(), []);
+  assert.deepEqual(page.errors, []);
+});
+
+test("8. signing in: a token from the demo sign-in on every call, no user in any URL; a refused token brings the sign-in back", async (t) => {
+  const { server, context, page } = await session(t, { serviceWorkers: "block" });
+  const requests = [];
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.startsWith("/api/")) requests.push(request);
+  });
+  await page.goto(server.url);
+  await page.getByTestId("signed-out").waitFor();
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+
+  await switchUser(page, "u-cleo");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-cleo"]');
+  const signIn = requests.find((request) => request.url().endsWith("/api/demo/sign-in"));
+  assert.ok(signIn, "the picker signs in through the server");
+  assert.equal(signIn.method(), "POST");
+  assert.deepEqual(JSON.parse(signIn.postData()), { user: "u-cleo" });
+  const held = await page.evaluate(() => JSON.parse(sessionStorage.getItem("tessera.session")));
+  assert.equal(held.user, "u-cleo");
+  const withToken = requests.filter((request) => ["/api/snapshot", "/api/search"].includes(new URL(request.url()).pathname));
+  assert.ok(withToken.some((request) => new URL(request.url()).pathname === "/api/snapshot"));
+  for (const request of withToken) {
+    assert.equal((await request.allHeaders()).authorization, `Bearer ${held.token}`, request.url());
+    assert.ok(!request.url().includes("u-cleo"), request.url());
+  }
+  // The token stays in this tab: not in local storage, not in another tab.
+  assert.equal(
+    await page.evaluate((token) => Object.keys(localStorage).some((key) => localStorage.getItem(key).includes(token)), held.token),
+    false,
+  );
+  const other = await context.newPage();
+  await other.goto(server.url);
+  await other.getByTestId("signed-out").waitFor();
+  assert.equal(await other.locator('[data-testid="projects"]').count(), 0);
+  await other.close();
+  // A reload keeps it.
+  await page.reload();
+  await page.waitForSelector('[data-testid="projects"][data-user="u-cleo"]');
+  await screenshot(page, "8-signed-in");
+
+  // A token the server refuses (here, spoilt in storage before a reload): 401, back to sign-in.
+  await page.evaluate(() => {
+    const stored = JSON.parse(sessionStorage.getItem("tessera.session"));
+    sessionStorage.setItem("tessera.session", JSON.stringify({ ...stored, token: "not-a-token" }));
+  });
+  await page.reload();
+  const signedOut = page.getByTestId("signed-out");
+  await signedOut.waitFor();
+  assert.match(await signedOut.innerText(), /session has ended.*invalid_token/);
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+  assert.equal(await page.locator("[data-action]").count(), 0);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("tessera.session")), null);
+  await screenshot(page, "8-token-refused");
+  // Signing in again brings it all back.
+  await switchUser(page, "u-cleo");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-cleo"]');
+  assert.deepEqual(page.errors, []);
+});
+
+test("9. an admin previews and applies a suggestion for someone she manages; their open page gains the action without a reload", async (t) => {
+  const { server, page } = await session(t);
+  const org = await import("../demo/org.json", { with: { type: "json" } }).then((module) => module.default);
+  const londonClients = org.users
+    .filter((user) => user.home_office === "o-lon" && user.profile === "client" && user.active !== false)
+    .map((user) => user.id);
+
+  // Cleo, a Client in London, has Rebrand open in another browser.
+  const { context: cleoContext, page: cleo } = await openPage(browser);
+  t.after(() => cleoContext.close());
+  await signIn(cleo, server.url, "u-cleo");
+  await openProject(cleo, "Rebrand");
+  assert.deepEqual(await actions(cleo), ["upload-file"]);
+  await cleo.evaluate(() => {
+    window.notReloaded = true;
+  });
+
+  // Ellen, a network admin of EMEA, looks at what Cleo cannot do.
+  await signIn(page, server.url, "u-ellen");
+  await page.getByRole("button", { name: "Admin", exact: true }).click();
+  await page.getByTestId("admin").waitFor();
+  await page.selectOption("#admin-user", "u-cleo");
+  await page.getByRole("button", { name: "Show what they cannot do" }).click();
+  const denial = page.locator('[data-testid="denials"] li.denial[data-permission="task.create"][data-project="p-rebrand"]');
+  await denial.waitFor();
+  assert.match(await denial.innerText(), /Create tasks in Rebrand/);
+  assert.match(await denial.innerText(), /Cleo Barnes works in London as a Client\. Clients in EMEA may not create tasks/);
+  const grants = denial.locator("li.grant");
+  const override = grants.filter({ hasText: "Switch on “create tasks” for Clients in London" });
+  assert.equal(await override.locator('[data-admin="apply"]').count(), 1);
+  // A Network's defaults are a system superuser's to change: no Preview, no Apply.
+  const networkDefault = grants.filter({ hasText: "throughout EMEA" });
+  assert.equal(await networkDefault.count(), 1);
+  assert.equal(await networkDefault.locator("[data-admin]").count(), 0);
+
+  await override.locator('[data-admin="preview"]').click();
+  const impact = override.getByTestId("impact");
+  await impact.waitFor();
+  const gaining = await impact.locator("li[data-user]").evaluateAll((items) => items.map((item) => item.dataset.user));
+  assert.ok(londonClients.length > 0);
+  for (const user of londonClients) assert.ok(gaining.includes(user), `${user} gains`);
+  assert.match(await impact.locator('li[data-user="u-cleo"]').innerText(), /Cleo Barnes\s*would gain:.*create tasks in Rebrand/);
+  assert.equal(await impact.locator(".lost").count(), 0, "nobody loses anything");
+  await screenshot(page, "9-admin-preview");
+
+  await override.locator('[data-admin="apply"]').click();
+  await denial.waitFor({ state: "detached" });
+  assert.match(await page.locator(".notice").innerText(), /Applied: revision \d+ is now served/);
+  await screenshot(page, "9-admin-applied");
+
+  // Cleo's page learns of it when the window next gains focus: Create task, no reload.
+  await focus(cleo);
+  await cleo.waitForSelector('[data-testid="project-actions"] [data-action="create-task"]');
+  assert.deepEqual(await actions(cleo), ["create-task", "upload-file"]);
+  assert.equal(await cleo.evaluate(() => window.notReloaded), true);
+  await screenshot(cleo, "9-client-gains-create-task");
+  assert.deepEqual([...page.errors, ...cleo.errors], []);
+});
+
+test("10. a Client sees why she cannot, and the suggestions, but no Preview or Apply; the server refuses her edit too", async (t) => {
+  const { server, page } = await session(t);
+  await signIn(page, server.url, "u-cleo");
+  await openProject(page, "Rebrand");
+  await page.getByLabel("Why can't I?").check();
+  const denied = page.locator('[data-denied="create-task"]');
+  await denied.waitFor();
+  assert.ok((await denied.locator("li.grant").count()) >= 1, "the suggestions are shown");
+  assert.equal(await page.locator("[data-admin]").count(), 0, "none of them is hers to make");
+  assert.equal(await page.getByRole("button", { name: "Admin", exact: true }).count(), 0);
+  await screenshot(page, "10-client-no-apply");
+
+  const { token } = await server.session("u-cleo");
+  const response = await fetch(`${server.url}/api/admin/edits`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      edits: [{ edit: "override_on", office: "o-lon", profile: "client", permission: "task.create" }],
+    }),
+  });
+  assert.equal(response.status, 403);
+  const { error } = await response.json();
+  assert.equal(error.code, "forbidden");
+  assert.equal(error.decision.code, "not_network_admin");
   assert.deepEqual(page.errors, []);
 });

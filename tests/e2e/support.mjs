@@ -34,7 +34,8 @@ export async function startServer() {
       "--key", key,
       "--www", site,
       "--addr", "127.0.0.1:0",
-      "--issuer", "tessera-e2e",
+      "--snapshot-issuer", "tessera-e2e",
+      "--auth", "demo",
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
@@ -48,19 +49,38 @@ export async function startServer() {
     });
     child.on("exit", (code) => reject(new Error(`tessera serve exited (${code}) before listening:\n${seen}`)));
   });
+  /** A demo session of `user` (`POST /api/demo/sign-in`), as the app keeps it. */
+  async function session(user) {
+    const response = await fetch(`${url}/api/demo/sign-in`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user }),
+    });
+    if (!response.ok) throw new Error(`sign-in refused: ${response.status} ${await response.text()}`);
+    const { token, expires_at } = await response.json();
+    return { user, token, expires_at };
+  }
   return {
     url,
-    async override(body) {
-      const response = await fetch(`${url}/api/admin/override`, {
+    session,
+    /** Makes `edits` as `user` (by default Ellen, a network admin of EMEA): `{revision, changed}`. */
+    async edits(edits, user = "u-ellen") {
+      const { token } = await session(user);
+      const response = await fetch(`${url}/api/admin/edits`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ edits }),
       });
-      if (!response.ok) throw new Error(`override refused: ${response.status} ${await response.text()}`);
+      if (!response.ok) throw new Error(`edits refused: ${response.status} ${await response.text()}`);
       return response.json();
     },
+    /** GETs an API path as `user`, with their bearer token. */
+    async getAs(user, path) {
+      const { token } = await session(user);
+      return fetch(`${url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+    },
     async snapshotBytes(user) {
-      const response = await fetch(`${url}/api/snapshot?user=${encodeURIComponent(user)}`);
+      const response = await this.getAs(user, "/api/snapshot");
       if (!response.ok) throw new Error(`snapshot: ${response.status}`);
       return Buffer.from(await response.arrayBuffer());
     },
@@ -94,7 +114,7 @@ export async function openPage(browser, options = {}) {
   return { context, page };
 }
 
-/** Signs in as `user` through the picker, on the page as it is. */
+/** Signs in as `user` through the picker (`POST /api/demo/sign-in`), on the page as it is. */
 export async function switchUser(page, user) {
   await page.selectOption("#user", user);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();

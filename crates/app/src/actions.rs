@@ -18,6 +18,8 @@ pub struct Action {
     pub label: &'static str,
     /// The permission asked.
     pub permission: &'static str,
+    /// The question that decides it.
+    pub query: Query,
     /// Whether the user may.
     pub allowed: bool,
     /// The explanation, for a denied action (with the edits that would allow it).
@@ -34,7 +36,7 @@ fn action(
     let query = Query::can(permission, target);
     let allowed = snapshot.allows(user, &query, now);
     let why = (!allowed).then(|| snapshot.explain(user, &query, now));
-    Action { key, label, permission, allowed, why }
+    Action { key, label, permission, query, allowed, why }
 }
 
 /// The actions of a Project page.
@@ -69,7 +71,14 @@ pub fn messaging_actions(snapshot: &Snapshot, user: &str, now: Timestamp) -> Vec
         match people.first() {
             Some(person) => action(snapshot, user, now, dm, Target::person(person.id)),
             // Nobody to ask about: the explanation says so (see `ui::action_view`).
-            None => Action { key: dm.0, label: dm.1, permission: dm.2, allowed: false, why: None },
+            None => Action {
+                key: dm.0,
+                label: dm.1,
+                permission: dm.2,
+                query: Query::can(dm.2, Target::none()),
+                allowed: false,
+                why: None,
+            },
         },
     );
     actions

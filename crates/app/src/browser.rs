@@ -1,7 +1,7 @@
-//! What the app needs of the browser: fetch, the clock, local storage, Cache Storage and the
-//! online flag. Every call that can fail returns a `Result` or an `Option`; nothing here
-//! panics when an API is missing (a private window without storage still runs, with less
-//! memory).
+//! What the app needs of the browser: fetch, the clock, local and session storage, Cache
+//! Storage and the online flag. Every call that can fail returns a `Result` or an `Option`;
+//! nothing here panics when an API is missing (a private window without storage still runs,
+//! with less memory).
 
 use tessera_core::Timestamp;
 use wasm_bindgen::{JsCast, JsValue};
@@ -10,8 +10,6 @@ use web_sys::{Cache, Request, RequestCache, RequestInit, Response};
 
 /// The name of the Cache Storage cache holding search results.
 const SEARCH_CACHE: &str = "tessera-search-v1";
-/// The Cache Storage cache the service worker answers API requests from offline.
-const API_CACHE: &str = "tessera-api-v1";
 /// The cache key of the search index.
 const SEARCH_KEY: &str = "/__tessera/search-index.json";
 
@@ -54,9 +52,14 @@ pub struct Fetched {
     pub body: String,
 }
 
-/// GETs `url`, sending `If-None-Match` when `etag` is given. Bypasses the HTTP cache (the
-/// service worker still answers when the network is down).
-pub async fn get(url: &str, etag: Option<&str>) -> Result<Fetched, BrowserError> {
+/// GETs `url`, sending `If-None-Match` when `etag` is given and `Authorization` when
+/// `authorization` is. Bypasses the HTTP cache (the service worker still answers what it
+/// caches when the network is down).
+pub async fn get(
+    url: &str,
+    etag: Option<&str>,
+    authorization: Option<&str>,
+) -> Result<Fetched, BrowserError> {
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_cache(RequestCache::NoStore);
@@ -64,11 +67,53 @@ pub async fn get(url: &str, etag: Option<&str>) -> Result<Fetched, BrowserError>
     if let Some(etag) = etag {
         request.headers().set("If-None-Match", etag)?;
     }
-    let response: Response = JsFuture::from(window()?.fetch_with_request(&request)).await?.dyn_into()?;
+    if let Some(authorization) = authorization {
+        request.headers().set("Authorization", authorization)?;
+    }
+    send(&request).await
+}
+
+/// POSTs `body` as JSON to `url`, with `Authorization` when `authorization` is given.
+pub async fn post_json(url: &str, body: &str, authorization: Option<&str>) -> Result<Fetched, BrowserError> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_cache(RequestCache::NoStore);
+    init.set_body(&JsValue::from_str(body));
+    let request = Request::new_with_str_and_init(url, &init)?;
+    request.headers().set("Content-Type", "application/json")?;
+    if let Some(authorization) = authorization {
+        request.headers().set("Authorization", authorization)?;
+    }
+    send(&request).await
+}
+
+async fn send(request: &Request) -> Result<Fetched, BrowserError> {
+    let response: Response = JsFuture::from(window()?.fetch_with_request(request)).await?.dyn_into()?;
     let status = response.status();
     let etag = response.headers().get("ETag").ok().flatten();
     let body = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
     Ok(Fetched { status, etag, body })
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    window().ok()?.session_storage().ok().flatten()
+}
+
+/// A value from this tab's session storage (kept across reloads, gone with the tab).
+pub fn load_session(key: &str) -> Option<String> {
+    session_storage()?.get_item(key).ok().flatten()
+}
+
+/// Stores a value in this tab's session storage; false when it could not be stored.
+pub fn store_session(key: &str, value: &str) -> bool {
+    session_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
+}
+
+/// Removes a value from this tab's session storage.
+pub fn remove_session(key: &str) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.remove_item(key);
+    }
 }
 
 fn local_storage() -> Option<web_sys::Storage> {
@@ -85,16 +130,6 @@ pub fn remove(key: &str) {
     if let Some(storage) = local_storage() {
         let _ = storage.remove_item(key);
     }
-}
-
-/// Puts a verified snapshot where the service worker looks for it offline (`www/sw.js`).
-pub async fn cache_snapshot(url: &str, body: &str) -> Result<(), BrowserError> {
-    let caches = window()?.caches()?;
-    let cache: Cache = JsFuture::from(caches.open(API_CACHE)).await?.dyn_into()?;
-    let response = Response::new_with_opt_str(Some(body))?;
-    response.headers().set("Content-Type", "application/json")?;
-    JsFuture::from(cache.put_with_str(url, &response)).await?;
-    Ok(())
 }
 
 /// Stores a value in local storage; false when it could not be stored.

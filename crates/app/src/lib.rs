@@ -5,21 +5,33 @@
 //! - [`trust`]: which snapshot may be used (signature, expiry, scope, no rollback).
 //! - [`search`]: search results, the device's cache of them, and the evaluator as their filter.
 //! - [`actions`]: the actions of each page and the decisions about them.
-//! - `state`, `ui`, `browser`: the signals, the pages, and the browser APIs (wasm only).
+//! - [`admin`]: who may apply a suggestion (decided on the user's own snapshot), the people an
+//!   administrator manages, and the JSON of the admin API.
+//! - [`session`]: the signed-in user and their bearer token.
+//! - [`wording`]: decisions, suggested edits and impacts as sentences for people, with names.
+//! - `state`, `ui`, `pages`, `widgets`, `browser` (wasm only): the signals; the app around its
+//!   pages; the pages, one module each; the widgets several pages share; the browser APIs.
 //!
 //! The app shell (`index.html`, the service worker, the manifest, icons, styles) lives in
 //! `www/`; `cargo xtask serve` builds this crate with `wasm-bindgen` into `target/site/`.
 
 pub mod actions;
+pub mod admin;
 pub mod search;
+pub mod session;
 pub mod trust;
+pub mod wording;
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
 #[cfg(target_arch = "wasm32")]
+mod pages;
+#[cfg(target_arch = "wasm32")]
 mod state;
 #[cfg(target_arch = "wasm32")]
 mod ui;
+#[cfg(target_arch = "wasm32")]
+mod widgets;
 
 /// Mounts the app on the page's body; called once the module is instantiated.
 #[cfg(target_arch = "wasm32")]

@@ -1,5 +1,14 @@
 //! The app's state and the work that changes it: signing in, fetching and verifying the
-//! snapshot, refusing a bad one, keeping the highest version, and the search cache.
+//! snapshot, refusing a bad one, keeping the highest version, the search cache, and the admin
+//! API.
+//!
+//! Signing in asks `POST /api/demo/sign-in` for a bearer token ([`Session`]), kept in the
+//! tab's session storage: it survives a reload of the tab and ends with it, and a token is
+//! never shared between tabs. The signed-in user's id is also kept in local storage, for
+//! offline starts: a tab opened with the network off shows the last good snapshot this device
+//! holds for that user, and asks for a sign-in once it is back online. Every API call but the
+//! public keys and the sign-in list carries the token; a 401 ends the session and brings back
+//! the sign-in.
 //!
 //! Everything rendered reads [`AppState::ready`]: a snapshot that passed [`crate::trust`] for
 //! the signed-in user, with no refusal standing. Whenever that is `None` the page shows no data
@@ -16,10 +25,12 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
-use tessera_core::{Snapshot, Timestamp, TrustedKeys};
+use tessera_core::{Edit, Snapshot, Timestamp, TrustedKeys};
 
+use crate::admin::{self, Applied, Denials, EditBatch, Preview, Refused};
 use crate::browser;
 use crate::search::{self, Cache, Item};
+use crate::session::{self, Session};
 use crate::trust::{self, Refusal};
 
 /// How often the app asks for a new snapshot while open (it also asks on focus and when the
@@ -27,6 +38,10 @@ use crate::trust::{self, Refusal};
 pub const POLL: Duration = Duration::from_secs(60);
 
 const USER_KEY: &str = "tessera.user";
+/// In session storage: this tab's [`Session`].
+const SESSION_KEY: &str = "tessera.session";
+/// The snapshot of the user the bearer token names.
+const SNAPSHOT_URL: &str = "/api/snapshot";
 const USERS_KEY: &str = "tessera.users";
 const KEYS_KEY: &str = "tessera.keys";
 const HIGHEST_KEY: &str = "tessera.highest-versions";
@@ -38,10 +53,6 @@ fn snapshot_key(user: &str) -> String {
 
 fn refusal_key(user: &str) -> String {
     format!("tessera.refusal.{user}")
-}
-
-fn snapshot_url(user: &str) -> String {
-    format!("/api/snapshot?user={}", String::from(js_sys::encode_uri_component(user)))
 }
 
 /// What the pages render from: a verified snapshot, the user it is for, and the time to decide
@@ -96,6 +107,8 @@ pub enum Page {
     Messaging,
     /// Global search.
     Search,
+    /// Administration: a person's denials, and the edits that would allow them.
+    Admin,
 }
 
 /// Search results as the backend (or the cache) gave them, unfiltered: they are filtered when
@@ -117,6 +130,10 @@ pub struct Results {
 pub struct AppState {
     /// The signed-in user's id; empty when nobody is signed in.
     pub user: RwSignal<String>,
+    /// This tab's bearer token, when signed in online (none in a tab started offline).
+    pub session: RwSignal<Option<Session>>,
+    /// Why the user was signed out (a refused token, a refused sign-in), for the sign-in page.
+    pub signed_out: RwSignal<Option<String>>,
     /// The sign-in picker's users.
     pub users: RwSignal<Vec<DemoUser>>,
     /// The trusted public keys.
@@ -157,7 +174,16 @@ impl AppState {
             .map(|document| document.users)
             .unwrap_or_default();
         let keys = browser::load(KEYS_KEY).and_then(|json| trust::parse_keys(&json).ok()).map(Arc::new);
-        let user = RwSignal::new(browser::load(USER_KEY).unwrap_or_default());
+        let session =
+            browser::load_session(SESSION_KEY).and_then(|json| Session::restore(&json, browser::now()));
+        // A tab with a session is that user's. Without one, the device's last user is shown
+        // only offline, from what this device verified; online, the tab asks for a sign-in.
+        let user = match &session {
+            Some(session) => session.user.clone(),
+            None if !browser::online() => browser::load(USER_KEY).unwrap_or_default(),
+            None => String::new(),
+        };
+        let user = RwSignal::new(user);
         let snapshot: RwSignal<Option<Arc<Snapshot>>> = RwSignal::new(None);
         let refusal: RwSignal<Option<Refusal>> = RwSignal::new(None);
         let now = RwSignal::new(browser::now());
@@ -173,6 +199,8 @@ impl AppState {
         });
         let state = AppState {
             user,
+            session: RwSignal::new(session),
+            signed_out: RwSignal::new(None),
             users: RwSignal::new(users),
             keys: RwSignal::new(keys),
             snapshot,
@@ -275,8 +303,137 @@ impl AppState {
         }
     }
 
-    /// Signs in as `user` (the demo picker): the snapshot stored for them, then a fresh one.
+    /// Signs in as `user` (the demo picker): a token from `POST /api/demo/sign-in`, then the
+    /// snapshot stored for them, then a fresh one. A refusal (an unknown or inactive user)
+    /// says why and signs nobody in. With the network down, signing in cannot happen; the
+    /// device's last good snapshot of that user, if it holds one, is shown meanwhile (network
+    /// failure is not refusal), without a token, until the user signs in online.
     pub fn sign_in(self, user: String) {
+        spawn_local(async move {
+            let body = serde_json::json!({ "user": user }).to_string();
+            match browser::post_json("/api/demo/sign-in", &body, None).await {
+                Ok(fetched) if fetched.status == 200 => match Session::from_sign_in(&user, &fetched.body) {
+                    Some(session) => {
+                        browser::store_session(
+                            SESSION_KEY,
+                            &serde_json::to_string(&session).unwrap_or_default(),
+                        );
+                        self.session.set(Some(session));
+                        self.signed_out.set(None);
+                        self.switch_to(user);
+                        self.warm_search_cache().await;
+                    }
+                    None => self.notice.set(Some("The sign-in answer could not be read.".to_owned())),
+                },
+                Ok(fetched) => {
+                    let (code, message) = session::error_code(fetched.status, &fetched.body);
+                    self.notice.set(Some(format!("The server refused to sign you in: {message} ({code}).")));
+                }
+                Err(_) => {
+                    self.online.set(browser::online());
+                    if browser::load(&snapshot_key(&user)).is_some() {
+                        self.end_session();
+                        self.switch_to(user);
+                        self.notice.set(Some(
+                            "Offline: showing the last snapshot this device verified for you. Sign in again once \
+                             online."
+                                .to_owned(),
+                        ));
+                    } else {
+                        self.notice.set(Some("Signing in needs the network.".to_owned()));
+                    }
+                }
+            }
+        });
+    }
+
+    /// Forgets this tab's token.
+    fn end_session(&self) {
+        browser::remove_session(SESSION_KEY);
+        if self.session.with_untracked(Option::is_some) {
+            self.session.set(None);
+        }
+    }
+
+    /// Back to the sign-in: the server refused the token (or there is none, online). The
+    /// stored snapshots stay, for an offline start; nothing renders until someone signs in.
+    fn sign_out(&self, why: &str) {
+        self.end_session();
+        browser::remove(USER_KEY);
+        self.snapshot_request.update_value(|n| *n += 1);
+        self.search_request.update_value(|n| *n += 1);
+        self.signed_out.set(Some(why.to_owned()));
+        self.user.set(String::new());
+        self.snapshot.set(None);
+        self.etag.set(None);
+        self.refusal.set(None);
+        self.results.set(None);
+        self.page.set(Page::Projects);
+    }
+
+    /// This tab's `Authorization` header value, if it holds a live token for the signed-in
+    /// user.
+    fn authorization(&self) -> Option<String> {
+        let user = self.user.get_untracked();
+        self.session.with_untracked(|session| {
+            session
+                .as_ref()
+                .filter(|session| session.user == user && session.live(browser::now()))
+                .map(Session::authorization)
+        })
+    }
+
+    /// A 401 for a request made with `authorization`: the session ends, unless another
+    /// sign-in replaced it meanwhile.
+    fn unauthorized(&self, authorization: &str, body: &str) {
+        if self.authorization().as_deref() == Some(authorization) {
+            let (code, _) = session::error_code(401, body);
+            self.sign_out(&format!(
+                "Your session has ended (the server answered {code}): sign in again to continue."
+            ));
+        }
+    }
+
+    /// GETs an API `url` with the token; `None` without one, or on a 401 (which signs out).
+    async fn api_get(
+        self,
+        url: &str,
+        etag: Option<&str>,
+    ) -> Option<Result<browser::Fetched, browser::BrowserError>> {
+        let authorization = self.authorization()?;
+        let fetched = browser::get(url, etag, Some(&authorization)).await;
+        if let Ok(answer) = &fetched
+            && answer.status == 401
+        {
+            self.unauthorized(&authorization, &answer.body);
+            return None;
+        }
+        Some(fetched)
+    }
+
+    /// POSTs JSON to an API `url` with the token, as [`AppState::api_get`].
+    async fn api_post(self, url: &str, body: &str) -> Result<browser::Fetched, Refused> {
+        let Some(authorization) = self.authorization() else {
+            return Err(Refused {
+                code: "unauthenticated".into(),
+                message: "Sign in first.".into(),
+                decision: None,
+            });
+        };
+        let fetched = browser::post_json(url, body, Some(&authorization)).await.map_err(|error| Refused {
+            code: "network".into(),
+            message: format!("The server could not be reached ({}).", error.0),
+            decision: None,
+        })?;
+        if fetched.status == 401 {
+            self.unauthorized(&authorization, &fetched.body);
+            return Err(admin::refused(401, &fetched.body));
+        }
+        Ok(fetched)
+    }
+
+    /// Shows `user`'s stored snapshot, then asks for a fresh one.
+    fn switch_to(self, user: String) {
         browser::store(USER_KEY, &user);
         self.snapshot_request.update_value(|n| *n += 1);
         self.search_request.update_value(|n| *n += 1);
@@ -342,7 +499,7 @@ impl AppState {
 
     /// Fetches the demo users and the public keys, and stores them for offline starts.
     pub async fn refresh_directory(self) {
-        if let Ok(fetched) = browser::get("/api/users", None).await
+        if let Ok(fetched) = browser::get("/api/users", None, None).await
             && fetched.status == 200
             && let Ok(document) = serde_json::from_str::<UsersDocument>(&fetched.body)
         {
@@ -355,7 +512,7 @@ impl AppState {
     /// Fetches the public keys. New keys are stored, and the snapshot held is verified again
     /// under them (a key taken out of the list takes its snapshots with it).
     async fn refresh_keys(self) {
-        let Ok(fetched) = browser::get("/api/public-keys", None).await else {
+        let Ok(fetched) = browser::get("/api/public-keys", None, None).await else {
             return;
         };
         if fetched.status != 200 {
@@ -398,9 +555,17 @@ impl AppState {
         }
         self.snapshot_request.update_value(|n| *n += 1);
         let request = self.snapshot_request.get_value();
-        let url = snapshot_url(&user);
+        if self.authorization().is_none() {
+            // A tab started offline, now online: the server needs a sign-in.
+            if browser::online() {
+                self.sign_out("Sign in to fetch your policy snapshot.");
+            }
+            return;
+        }
         let etag = self.etag.get_untracked();
-        let fetched = browser::get(&url, etag.as_deref()).await;
+        let Some(fetched) = self.api_get(SNAPSHOT_URL, etag.as_deref()).await else {
+            return; // Signed out.
+        };
         if self.snapshot_request.get_value() != request || self.user.get_untracked() != user {
             return; // A later request, or someone else signed in meanwhile.
         }
@@ -420,13 +585,12 @@ impl AppState {
                 }
                 return;
             }
-            404 => {
+            403 => {
+                // The token is good, but its user is unknown to the organisation or inactive.
+                let (code, message) = session::error_code(fetched.status, &fetched.body);
                 browser::remove(&snapshot_key(&user));
                 self.snapshot.set(None);
-                self.refuse(Refusal::new(
-                    "unknown_user",
-                    "The server does not know this user; pick another.",
-                ));
+                self.refuse(Refusal::new(code, format!("The server refused your snapshot: {message}.")));
                 return;
             }
             _ => return,
@@ -441,9 +605,8 @@ impl AppState {
         match trust::accept(fetched.body.as_bytes(), &keys, &user, browser::now(), AppState::highest(&user)) {
             Ok(snapshot) => {
                 AppState::raise_highest(&user, snapshot.header().version);
+                // The copy offline starts use: only verified bytes go in.
                 browser::store(&snapshot_key(&user), &fetched.body);
-                // The service worker answers with this copy offline: only verified bytes go in.
-                let _ = browser::cache_snapshot(&url, &fetched.body).await;
                 self.etag.set(fetched.etag);
                 self.now.set(browser::now());
                 self.clear_refusal();
@@ -457,7 +620,7 @@ impl AppState {
     /// works offline from the first visit. A complete answer replaces the cache (what the
     /// backend no longer has is dropped).
     async fn warm_search_cache(self) {
-        if let Ok(fetched) = browser::get("/api/search?q=&limit=10000", None).await
+        if let Some(Ok(fetched)) = self.api_get("/api/search?q=&limit=10000", None).await
             && fetched.status == 200
             && let Ok(response) = serde_json::from_str::<search::Response>(&fetched.body)
         {
@@ -481,7 +644,8 @@ impl AppState {
         let seq = self.search_request.get_value();
         spawn_local(async move {
             let url = format!("/api/search?q={}", String::from(js_sys::encode_uri_component(&text)));
-            let online = browser::get(&url, None).await.ok().filter(|fetched| fetched.status == 200);
+            let online =
+                self.api_get(&url, None).await.and_then(Result::ok).filter(|fetched| fetched.status == 200);
             if self.search_request.get_value() != seq {
                 return; // A later search, or another user, meanwhile.
             }
@@ -501,5 +665,56 @@ impl AppState {
                 self.results.set(Some(results));
             }
         });
+    }
+
+    /// The impact of `edits` (`POST /api/admin/preview`), applying nothing.
+    pub async fn preview(self, edits: Vec<Edit>) -> Result<Preview, Refused> {
+        let body =
+            serde_json::to_string(&EditBatch { edits: &edits, expect_revision: None }).unwrap_or_default();
+        let fetched = self.api_post("/api/admin/preview", &body).await?;
+        if fetched.status != 200 {
+            return Err(admin::refused(fetched.status, &fetched.body));
+        }
+        serde_json::from_str(&fetched.body).map_err(|_| admin::refused(fetched.status, ""))
+    }
+
+    /// Makes `edits` (`POST /api/admin/edits`), on `expect_revision` when they were previewed
+    /// there; then asks for this user's snapshot again.
+    pub async fn apply(self, edits: Vec<Edit>, expect_revision: Option<u64>) -> Result<Applied, Refused> {
+        let body = serde_json::to_string(&EditBatch { edits: &edits, expect_revision }).unwrap_or_default();
+        let fetched = self.api_post("/api/admin/edits", &body).await?;
+        if fetched.status != 200 {
+            return Err(admin::refused(fetched.status, &fetched.body));
+        }
+        let applied: Applied =
+            serde_json::from_str(&fetched.body).map_err(|_| admin::refused(fetched.status, ""))?;
+        self.refresh_snapshot().await;
+        Ok(applied)
+    }
+
+    /// `user`'s denied actions with suggestions (`GET /api/admin/denials`).
+    pub async fn denials(self, user: String) -> Result<Denials, Refused> {
+        let url = format!("/api/admin/denials?user={}", String::from(js_sys::encode_uri_component(&user)));
+        let fetched = match self.api_get(&url, None).await {
+            Some(Ok(fetched)) => fetched,
+            Some(Err(error)) => {
+                return Err(Refused {
+                    code: "network".into(),
+                    message: format!("The server could not be reached ({}).", error.0),
+                    decision: None,
+                });
+            }
+            None => {
+                return Err(Refused {
+                    code: "unauthenticated".into(),
+                    message: "Sign in first.".into(),
+                    decision: None,
+                });
+            }
+        };
+        if fetched.status != 200 {
+            return Err(admin::refused(fetched.status, &fetched.body));
+        }
+        serde_json::from_str(&fetched.body).map_err(|_| admin::refused(fetched.status, ""))
     }
 }
