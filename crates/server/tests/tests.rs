@@ -13,4 +13,5 @@
 mod api;
 mod identity;
 mod issuer;
+mod store;
 mod support;
