@@ -185,11 +185,21 @@ impl Backend {
         }
     }
 
+    /// The placeholder of parameter `n` (from 1), where parameters are bound in the order of
+    /// their placeholders. SQLite's is anonymous: it finds a named one's number by a linear
+    /// search, which made a batch of 16,384 parameters quadratic.
+    pub(crate) fn parameter(self, n: usize) -> String {
+        match self {
+            Backend::Postgres => format!("${n}"),
+            Backend::Sqlite => "?".to_owned(),
+        }
+    }
+
     /// The placeholder of parameter `n` for a time given as Unix seconds.
     pub(crate) fn time_parameter(self, n: usize) -> String {
         match self {
             Backend::Postgres => format!("to_timestamp(${n})"),
-            Backend::Sqlite => format!("${n}"),
+            Backend::Sqlite => "?".to_owned(),
         }
     }
 
@@ -198,6 +208,14 @@ impl Backend {
         match self {
             Backend::Postgres => format!("CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"),
             Backend::Sqlite => column.to_owned(),
+        }
+    }
+
+    /// An aggregate: the values of `item` of a group as a JSON array of text, in `order`.
+    pub(crate) fn json_list(self, item: &str, order: &str) -> String {
+        match self {
+            Backend::Postgres => format!("CAST(json_agg({item} ORDER BY {order}) AS TEXT)"),
+            Backend::Sqlite => format!("json_group_array({item} ORDER BY {order})"),
         }
     }
 
@@ -232,6 +250,18 @@ impl Backend {
                 Ok(tx)
             }
             Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        }
+    }
+
+    /// After an import: SQLite moves what the import wrote from the write-ahead log into the
+    /// database file, and empties the log, so that reads do not look each page up in a log the
+    /// size of the database. Best effort: a reader in the way leaves it to SQLite's own
+    /// checkpoints.
+    async fn after_import(self, pool: &AnyPool) {
+        if self == Backend::Sqlite {
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await {
+                tracing::debug!(%error, "no checkpoint after the import");
+            }
         }
     }
 
@@ -316,7 +346,7 @@ impl Store {
     /// answers its number. `org` is validated first ([`Policy::new`]): when it is invalid,
     /// nothing is written.
     pub async fn import(&self, org: &Org, who: &str) -> Result<u64, StoreError> {
-        Policy::new(org).map_err(StoreError::Invalid)?;
+        off_the_runtime(|| Policy::new(org).map(drop)).map_err(StoreError::Invalid)?;
         let edits = serde_json::json!({ "import": {
             "networks": org.networks.len(),
             "offices": org.offices.len(),
@@ -331,6 +361,7 @@ impl Store {
         let rows = write::replace_all(&mut tx, self.backend, org).await?;
         let number = self.append(&mut tx, current, who, &edits).await?;
         tx.commit().await?;
+        self.backend.after_import(&self.pool).await;
         tracing::info!(revision = number, rows, "imported the organisation");
         Ok(number)
     }
@@ -371,8 +402,9 @@ impl Store {
         edits: &serde_json::Value,
     ) -> Result<u64, StoreError> {
         let (expected, base) = base;
-        // The comparison is made before the lock is taken: it needs no database.
-        let changes = write::Changes::between(base, next);
+        // The comparison is made before the lock is taken: it needs no database, and reads
+        // every entity of both (some 0.1 s at 100,000 users and 500,000 Projects).
+        let changes = off_the_runtime(|| write::Changes::between(base, next));
         let mut tx = self.backend.begin_write(&self.pool).await?;
         let current = current_revision(&mut tx).await?;
         if current != expected {
@@ -439,6 +471,19 @@ impl Store {
             .await?;
         self.backend.notify(tx, number).await?;
         Ok(number)
+    }
+}
+
+/// Runs `work`, CPU-bound, where it does not hold up other tasks: on a multi-threaded Tokio
+/// runtime in place, its other tasks moved to other threads meanwhile (`block_in_place`), since
+/// the store's methods take references that the blocking pool could not hold; anywhere else (a
+/// current-thread runtime, as the CLI's) as it is.
+fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

@@ -328,7 +328,7 @@ async fn sqlite_refuses_an_invalid_import_and_writes_nothing() {
     refuses_an_invalid_import(&db.store().await).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_commits_the_rows_that_differ() {
     let db = Database::sqlite("commits");
     commits(&db.store().await).await;
@@ -428,6 +428,20 @@ async fn postgres_listeners_hear_of_each_commit() {
         let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await.unwrap().unwrap();
         assert_eq!(notice, Notice::Revision(expected));
     }
+    // The listening connection dies: the listener connects again and says to read again.
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await
+        .unwrap();
+    let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await.unwrap().unwrap();
+    assert_eq!(notice, Notice::Resync);
+    let third = store.commit((second, &next), &org, "test", &serde_json::json!([])).await.unwrap();
+    let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await.unwrap().unwrap();
+    assert_eq!(notice, Notice::Revision(third));
     drop(store);
     db.drop().await;
 }
@@ -458,7 +472,8 @@ async fn postgres_one_of_two_concurrent_commits_on_a_base_wins() {
     db.drop().await;
 }
 
-#[tokio::test]
+// On two threads: the store's CPU work (the comparison of a commit) runs in place there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_raced_commits_all_land_once_in_order() {
     let Some(db) = Database::postgres("race_many").await else { return };
     let stores = [db.store().await, db.store().await];

@@ -447,28 +447,34 @@ fn owner(cells: &Cells<'_>, index: &HashMap<&str, usize>) -> Result<usize, Store
     index.get(id).copied().ok_or_else(|| cells.fail(0, format!("`{id}` is not in the main table")))
 }
 
-/// Reads a list table (owner, position, item): each owner's items in `position` order.
+/// Reads a list table (owner, position, item): each owner's items in `position` order. The
+/// database gathers each owner's list (a row per owner, not per item: on SQLite, every row
+/// crosses from sqlx's worker thread on its own).
 async fn lists(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
     table: &'static Table,
     index: &HashMap<&str, usize>,
 ) -> Result<Vec<Vec<String>>, StoreError> {
-    let mut lists: Vec<Vec<(i64, String)>> = vec![Vec::new(); index.len()];
-    each_row(tx, backend, table, |cells| {
-        let at = owner(cells, index)?;
-        let item = (cells.int(1)?, cells.text(2)?);
-        lists.get_mut(at).ok_or_else(|| cells.fail(0, "out of range"))?.push(item);
-        Ok(())
-    })
-    .await?;
-    Ok(lists
-        .into_iter()
-        .map(|mut items| {
-            items.sort_by_key(|(position, _)| *position);
-            items.into_iter().map(|(_, item)| item).collect()
-        })
-        .collect())
+    let (owner_column, item_column) = match table.columns {
+        [(owner, _), (_, _), (item, _)] => (*owner, *item),
+        _ => return Err(StoreError::Corrupt(format!("{} is not a list table", table.name))),
+    };
+    let sql = format!(
+        "SELECT {owner_column}, {} FROM {} GROUP BY {owner_column}",
+        backend.json_list(item_column, "position"),
+        table.name
+    );
+    let mut lists: Vec<Vec<String>> = vec![Vec::new(); index.len()];
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut **tx);
+    while let Some(row) = rows.try_next().await? {
+        let cells = Cells { row: &row, table };
+        let at = owner(&cells, index)?;
+        let items: Vec<String> = serde_json::from_str(cells.str(1)?)
+            .map_err(|e| cells.fail(2, format!("not a list of text: {e}")))?;
+        *lists.get_mut(at).ok_or_else(|| cells.fail(0, "out of range"))? = items;
+    }
+    Ok(lists)
 }
 
 /// Gives each entity its list.

@@ -53,10 +53,7 @@ fn tuples(backend: Backend, columns: &[(&str, Kind)], rows: usize) -> String {
             }
             match kind {
                 Kind::Time => sql.push_str(&backend.time_parameter(n)),
-                _ => {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                }
+                _ => sql.push_str(&backend.parameter(n)),
             }
         }
         sql.push(')');
@@ -123,7 +120,7 @@ async fn delete(
 ) -> Result<u64, StoreError> {
     let rows: Rows<'_> = Box::new(ids.iter().map(|id| vec![Val::Text(id)]));
     batched(tx, backend, 1, rows, |n| {
-        let placeholders: Vec<String> = (1..=n).map(|k| format!("${k}")).collect();
+        let placeholders: Vec<String> = (1..=n).map(|k| backend.parameter(k)).collect();
         format!("DELETE FROM {table} WHERE {column} IN ({})", placeholders.join(", "))
     })
     .await
@@ -281,12 +278,21 @@ impl<'a, E: Entity> TableChanges<'a, E> {
             runs: Vec::new(),
             renumber: false,
         };
-        // The usual case, an edit in place: the same ids in the same order.
-        if base.len() == next.len() && base.iter().zip(next).all(|(b, n)| b.id() == n.id()) {
+        // The usual case, an edit in place: the same ids in the same order, compared in one pass.
+        if base.len() == next.len() {
+            let mut lockstep = true;
             for (b, n) in base.iter().zip(next) {
+                if b.id() != n.id() {
+                    lockstep = false;
+                    break;
+                }
                 changes.compare(b, n);
             }
-            return changes;
+            if lockstep {
+                return changes;
+            }
+            changes.changed.clear();
+            changes.parts.iter_mut().for_each(Vec::clear);
         }
         let before: HashMap<&str, &E> = base.iter().map(|entity| (entity.id(), entity)).collect();
         let after: HashSet<&str> = next.iter().map(Entity::id).collect();
@@ -429,7 +435,7 @@ impl<'a, E: Entity> TableChanges<'a, E> {
     ) -> Result<HashMap<String, i64>, StoreError> {
         let mut known = HashMap::new();
         for chunk in ids.chunks(rows_per_statement(backend, 1)) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|k| backend.parameter(k)).collect();
             let sql = format!(
                 "SELECT id, position FROM {} WHERE id IN ({})",
                 E::MAIN.name,
