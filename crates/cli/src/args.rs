@@ -34,6 +34,51 @@ pub enum Command {
     Diff(DiffArgs),
     /// Serve per-user signed snapshots, search and the web app over HTTP (a reference server)
     Serve(ServeArgs),
+    /// The organisation in a database (PostgreSQL or SQLite): migrate, import, export
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `tessera db`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create or update the database's tables (safe to run from several replicas at once)
+    Migrate(DbArgs),
+    /// Validate an organisation and replace the database's with it, as a new revision
+    Import(DbImportArgs),
+    /// Write the database's current organisation in the source format (JSON)
+    Export(DbExportArgs),
+}
+
+/// The database every `tessera db` command works on.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// `sqlite:PATH` (the file is created when missing) or `postgres://USER@HOST:PORT/DATABASE`
+    #[arg(long, value_name = "URL", env = "TESSERA_DATABASE_URL", hide_env_values = true)]
+    pub database: String,
+}
+
+/// `tessera db import`.
+#[derive(Debug, Args)]
+pub struct DbImportArgs {
+    /// The organisation, in the source format (JSON)
+    #[arg(value_name = "ORG.json")]
+    pub org: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Who imports it, as the revision records
+    #[arg(long, value_name = "NAME", default_value = "tessera db import")]
+    pub who: String,
+}
+
+/// `tessera db export`.
+#[derive(Debug, Args)]
+pub struct DbExportArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where to write it (default: standard output)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `tessera keygen`.

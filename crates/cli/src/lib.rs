@@ -1,5 +1,6 @@
 //! The `tessera` command: keys, signing, verification and decisions from the shell, and
-//! `tessera serve`, the reference snapshot server ([`serve`]).
+//! `tessera serve`, the reference snapshot server ([`serve`]), and `tessera db`, the organisation
+//! in a database.
 //!
 //! `main.rs` only parses the arguments ([`Cli`]) and hands them to [`run`], which writes what
 //! the command prints to the writer it is given and answers with a [`Status`]. Errors come back
@@ -18,6 +19,7 @@ use tessera_core::Timestamp;
 
 mod args;
 mod check;
+mod db;
 mod diff;
 mod keys;
 pub mod serve;
@@ -25,7 +27,8 @@ mod sign;
 mod snapshot;
 
 pub use args::{
-    CheckArgs, Cli, Command, DiffArgs, InspectArgs, KeygenArgs, ServeArgs, SignArgs, SnapshotArgs, VerifyArgs,
+    CheckArgs, Cli, Command, DbArgs, DbCommand, DbExportArgs, DbImportArgs, DiffArgs, InspectArgs,
+    KeygenArgs, ServeArgs, SignArgs, SnapshotArgs, VerifyArgs,
 };
 pub use sign::{InvalidOrg, parse_duration};
 
@@ -68,6 +71,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Status> {
         Command::Inspect(args) => snapshot::inspect(&args, out)?,
         Command::Diff(args) => diff::diff(&args, out)?,
         Command::Serve(args) => serve::serve(&args, out)?,
+        Command::Db(command) => db::db(&command, out)?,
     };
     out.flush()?;
     Ok(status)

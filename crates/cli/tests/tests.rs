@@ -13,6 +13,7 @@
 
 mod commands;
 mod conformance;
+mod db;
 mod diff;
 mod explain;
 mod hostile;

@@ -11,6 +11,8 @@
 //! - [`identity`]: who is asking, from a bearer token (JWT against a JWKS, or the demo's own).
 //! - [`admin`]: edits checked for their caller by the evaluator, applied, or previewed.
 //! - [`http`]: the routes, their refusals and limits (body size, request timeout).
+//! - [`store`]: the organisation in a database (PostgreSQL or SQLite) with its log of
+//!   revisions; not yet what the issuer serves from.
 //! - `search`: the unfiltered search index of a revision.
 //! - `metrics`: what `GET /metrics` reports.
 //!
@@ -58,6 +60,7 @@ pub mod issuer;
 mod metrics;
 mod search;
 pub mod source;
+pub mod store;
 
 pub use http::router;
 pub use issuer::{Clock, Issuer, Tuning};

@@ -14,4 +14,5 @@ mod api;
 mod events;
 mod identity;
 mod issuer;
+mod store;
 mod support;

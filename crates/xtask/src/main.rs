@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
 //!
-//! - `test`: everything CI checks: formatting, clippy, every test of the workspace, and the
-//!   core built for `wasm32-unknown-unknown`. Installs what it lacks (the wasm target).
+//! - `test`: everything CI checks: formatting, clippy, every test of the workspace (with a
+//!   throwaway PostgreSQL server for the store's tests, `postgres.rs`), and the core built for
+//!   `wasm32-unknown-unknown`. Installs what it lacks (the wasm target, PostgreSQL).
 //! - `serve`: the web app built (`site`), served with the demo organisation by `tessera serve`
 //!   on 127.0.0.1:8080: the README's main job.
 //! - `demo`: a dev key under `target/demo/`, the demo organisation signed, and a table of what
@@ -12,6 +13,8 @@
 //!   organisation: first snapshots, 304s, cached snapshots, a trivial endpoint while cutting.
 //! - `diff-time`: how long impact analysis takes on a generated organisation after one
 //!   override changes, built in release. A measurement, not a test.
+//! - `store-time`: how long the organisation store takes to import, load and commit a generated
+//!   organisation, on SQLite and on a throwaway PostgreSQL server, built in release.
 //!
 //! Each task says what it runs before it runs it, and stops at the first failure.
 
@@ -27,6 +30,7 @@ mod bench;
 mod dist;
 mod fuzz;
 mod loadtest;
+mod postgres;
 mod site;
 mod tidy;
 
@@ -48,7 +52,9 @@ tasks:
   loadtest [small|medium|large]
           the issuer under load with wrk, release build (default large; BENCHMARKS.md)
   diff-time [small|medium|large] [SEED]
-          time `diff` on a generated organisation after one override changes (release build)";
+          time `diff` on a generated organisation after one override changes (release build)
+  store-time [small|medium|large]
+          time the store's import, load and commit on SQLite and PostgreSQL (release build)";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1);
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&env::args().skip(2).collect::<Vec<_>>()),
         Some("generate") => generate(env::args().skip(2).collect()),
         Some("diff-time") => diff_time(env::args().skip(2).collect()),
+        Some("store-time") => store_time(env::args().skip(2).collect()),
         Some("bench") => bench::bench(&env::args().skip(2).collect::<Vec<_>>()),
         Some("loadtest") => loadtest::loadtest(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") | None => {
@@ -91,11 +98,22 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_with_env(program, args, &[])
+}
+
+/// [`run`], with `env` added to the command's environment (and named in the echo).
+pub(crate) fn run_with_env<I, S>(program: &str, args: I, env: &[(&str, &str)]) -> Result<()>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<S> = args.into_iter().collect();
     let shown: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
-    println!("$ {program} {}", shown.join(" "));
+    let assignments: String = env.iter().map(|(name, value)| format!("{name}={value} ")).collect();
+    println!("$ {assignments}{program} {}", shown.join(" "));
     let status = Command::new(program)
         .args(&args)
+        .envs(env.iter().copied())
         .current_dir(root())
         .status()
         .with_context(|| format!("cannot run `{program}`"))?;
@@ -139,7 +157,12 @@ fn test() -> Result<()> {
         &cargo,
         ["clippy", "-p", "tessera-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
     )?;
-    run(&cargo, ["test", "--workspace"])?;
+    {
+        // The store's PostgreSQL tests run against a cluster of their own, gone when they end.
+        let cluster = postgres::start_cluster()?;
+        let url = cluster.url();
+        run_with_env(&cargo, ["test", "--workspace"], &[("TESSERA_TEST_DATABASE_URL", &url)])?;
+    }
     // The core must compile for the browser as it is (no I/O, no clock, no JS).
     run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;
     wasm_tests()?;
@@ -350,6 +373,24 @@ fn diff_time(args: Vec<String>) -> Result<()> {
         vec!["run", "--release", "--quiet", "-p", "tessera-generate", "--example", "diff_time", "--"];
     command.extend(args.iter().map(String::as_str));
     run(&cargo(), command)
+}
+
+/// `cargo xtask store-time [small|medium|large]`: the `store_time` example of `tessera-server`,
+/// in release, on a SQLite file and on a throwaway PostgreSQL cluster.
+fn store_time(args: Vec<String>) -> Result<()> {
+    let scale = args.first().map_or("large", String::as_str);
+    let dir = std::env::temp_dir().join(format!("tessera-store-time-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let sqlite = format!("sqlite:{}", dir.join("store.db").display());
+    let cluster = postgres::start_cluster()?;
+    let example = ["run", "--release", "--quiet", "-p", "tessera-server", "--example", "store_time", "--"];
+    let result = [sqlite, cluster.url()].iter().try_for_each(|url| {
+        let mut command = example.to_vec();
+        command.extend([scale, url.as_str()]);
+        run(&cargo(), command)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 fn utf8(path: &Path) -> Result<&str> {
