@@ -68,10 +68,10 @@ pub fn apply(revision: &Revision, caller: &str, batch: &EditBatch, now: Timestam
     if batch.edits.len() > MAX_EDITS {
         return Err(Refusal::TooMany(batch.edits.len()));
     }
-    if let Some(expected) = batch.expect_revision {
-        if expected != revision.number() {
-            return Err(Refusal::Stale { expected, current: revision.number() });
-        }
+    if let Some(expected) = batch.expect_revision
+        && expected != revision.number()
+    {
+        return Err(Refusal::Stale { expected, current: revision.number() });
     }
     let policy = revision.policy();
     for (index, edit) in batch.edits.iter().enumerate() {

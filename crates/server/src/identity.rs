@@ -418,10 +418,10 @@ fn keys_of(set: &JwkSet) -> anyhow::Result<Vec<Key>> {
             continue;
         }
         let kid = jwk.common.key_id.clone();
-        if let Some(kid) = &kid {
-            if !kids.insert(kid.clone()) {
-                anyhow::bail!("the JWKS names key id `{kid}` twice");
-            }
+        if let Some(kid) = &kid
+            && !kids.insert(kid.clone())
+        {
+            anyhow::bail!("the JWKS names key id `{kid}` twice");
         }
         let key = DecodingKey::from_jwk(jwk)
             .map_err(|e| anyhow::anyhow!("a key of the JWKS cannot be used: {e}"))?;

@@ -258,10 +258,10 @@ impl Backend {
     /// size of the database. Best effort: a reader in the way leaves it to SQLite's own
     /// checkpoints.
     async fn after_import(self, pool: &AnyPool) {
-        if self == Backend::Sqlite {
-            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await {
-                tracing::debug!(%error, "no checkpoint after the import");
-            }
+        if self == Backend::Sqlite
+            && let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await
+        {
+            tracing::debug!(%error, "no checkpoint after the import");
         }
     }
 
