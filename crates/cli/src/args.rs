@@ -226,9 +226,18 @@ pub struct DiffArgs {
 /// `tessera serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The organisation, in the source format (JSON); held in memory, never served whole
-    #[arg(long, value_name = "ORG.json")]
-    pub org: PathBuf,
+    /// The organisation, in the source format (JSON), read-only: edits are refused (409), and
+    /// SIGHUP reads the file again
+    #[arg(long, value_name = "ORG.json", required_unless_present = "database", conflicts_with = "database")]
+    pub org: Option<PathBuf>,
+    /// The organisation in a database, `sqlite:PATH` or `postgres://…` (filled by `tessera db
+    /// import`): edits are committed there, and every server over it follows its revisions
+    #[arg(long, value_name = "URL", env = "TESSERA_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+    /// With --database: how often to read the current revision when nothing told of one, in
+    /// seconds (PostgreSQL tells of each at once; SQLite tells nothing)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub resync_secs: u64,
     /// The secret key that signs every snapshot
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,

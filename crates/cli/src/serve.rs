@@ -8,8 +8,11 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use tessera_server::identity::{AuthConfig, JwksSource};
 use tessera_server::issuer::{InvalidOrganisation, system_now};
+use tessera_server::replica::Database;
+use tessera_server::store::Loaded;
 use tessera_server::{
-    AppState, Clock, Config, OrgFile, Tuning, check_www, exposure_warning, parse_content, validate_content,
+    AppState, Clock, Config, OrgFile, Source, Tuning, check_www, exposure_warning, parse_content,
+    validate_content,
 };
 
 use crate::args::ServeArgs;
@@ -41,11 +44,34 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
     if args.request_timeout_secs == 0 {
         bail!("invalid value for --request-timeout-secs: at least 1");
     }
+    if args.resync_secs == 0 {
+        bail!("invalid value for --resync-secs: at least 1");
+    }
     let auth = auth_config(args, addr)?;
     system_now().context("cannot serve snapshots")?;
     let key = read_secret_key(&args.key)?;
-    let source = OrgFile::new(&args.org);
-    let org = source.read()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
+    let (org, source, origin) = match (&args.org, &args.database) {
+        (Some(path), _) => {
+            let file = OrgFile::new(path);
+            (file.read()?, Source::File(file), path.display().to_string())
+        }
+        (None, Some(url)) => {
+            let resync = Duration::from_secs(args.resync_secs);
+            let (database, loaded) = runtime
+                .block_on(Database::open(url, resync))
+                .context("cannot serve the organisation of the database")?;
+            let Loaded { number, org, versions } = loaded;
+            let origin = format!("the database's revision {number}");
+            (org, Source::Database { database, revision: number, versions }, origin)
+        }
+        (None, None) => bail!("give --org ORG.json or --database URL"),
+    };
     let content = match &args.content {
         Some(path) => {
             let items = parse_content(&read_file(path)?)
@@ -57,7 +83,7 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
         None => Vec::new(),
     };
     if let Some(www) = &args.www {
-        check_www(www, &args.org)?;
+        check_www(www, args.org.as_deref())?;
     }
     let mut tuning = Tuning { cache_bytes: args.cache_mib.saturating_mul(1024 * 1024), ..Tuning::default() };
     if let Some(cuts) = args.max_concurrent_cuts {
@@ -74,18 +100,14 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
         tuning,
         request_timeout: Duration::from_secs(args.request_timeout_secs),
         auth,
+        source,
     })
     .map_err(|e| match e.downcast::<InvalidOrganisation>() {
-        Ok(InvalidOrganisation(errors)) => InvalidOrg::new("refusing to serve", &args.org, errors).into(),
+        Ok(InvalidOrganisation(errors)) => {
+            InvalidOrg::new("refusing to serve", std::path::Path::new(&origin), errors).into()
+        }
         Err(e) => e,
     })?;
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
@@ -106,7 +128,7 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
         )?;
         writeln!(out, "tessera serve: listening on http://{local}")?;
         out.flush()?;
-        tessera_server::serve(state, listener, Some(source), tessera_server::shutdown_signal())
+        tessera_server::serve(state, listener, tessera_server::shutdown_signal())
             .await
             .context("serving")
     })?;

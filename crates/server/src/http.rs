@@ -23,11 +23,14 @@ use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::AppState;
+use std::sync::Arc;
+
 use crate::admin::{self, EditBatch, MAX_EDITS, Refusal};
 use crate::identity::{AuthError, Caller};
 use crate::issuer::{Answer, ChangeError, IssueError, Revision};
+use crate::replica::{self, CommitError};
 use crate::source::quoted;
+use crate::{AppState, Edits};
 
 /// The largest request body accepted (an override's JSON is a few dozen bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -53,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/edits", post(edits))
         .route("/api/admin/preview", post(preview))
         .route("/api/admin/denials", get(denials))
+        .route("/api/admin/revisions", get(revisions))
         .route("/api/demo/sign-in", post(demo_sign_in))
         .route("/api/events", get(events))
         .route("/api/events/ticket", post(event_ticket))
@@ -81,11 +85,20 @@ pub(crate) struct ApiError {
     details: serde_json::Map<String, serde_json::Value>,
     /// `WWW-Authenticate`, for a 401.
     challenge: Option<&'static str>,
+    /// `Retry-After`, in seconds, for a 503.
+    retry_after: Option<u32>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: serde_json::Map::new(), challenge: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: serde_json::Map::new(),
+            challenge: None,
+            retry_after: None,
+        }
     }
 
     /// With `name: value` in the error object.
@@ -117,6 +130,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(challenge) = self.challenge {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -419,21 +435,44 @@ struct Applied {
     changed: bool,
 }
 
-/// Applies a batch of edits for the caller, as one new revision.
+/// Applies a batch of edits for the caller, as one new revision: committed to the database if
+/// there is one, kept in memory if the organisation is held there, refused (409
+/// `read_only_source`) if it comes from a file.
 async fn apply_batch(state: &AppState, headers: &HeaderMap, batch: EditBatch) -> Result<Response, ApiError> {
     let caller = authenticate(state, headers).await?;
     member(&state.0.issuer.current(), &caller.user)?;
     let now = state.0.issuer.now();
-    let changed = state
-        .0
-        .issuer
-        .change(move |revision| admin::apply(revision, &caller.user, &batch, now))
-        .await
-        .map_err(|e| match e {
-            ChangeError::Edit(refused) => refusal(refused),
-            ChangeError::Invalid(errors) => refusal(Refusal::Invalid(errors)),
-            ChangeError::Internal(message) => ApiError::internal(message),
-        })?;
+    let changed = match &state.0.edits {
+        Edits::ReadOnly(file) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "read_only_source",
+                format!(
+                    "the organisation is read from `{}`, which the server does not write: edit the file (and send SIGHUP), or serve from a database (--database)",
+                    quoted(&file.path().display().to_string())
+                ),
+            ));
+        }
+        Edits::Memory => state
+            .0
+            .issuer
+            .change(move |revision| admin::apply(revision, &caller.user, &batch, now))
+            .await
+            .map_err(|e| match e {
+                ChangeError::Edit(refused) => refusal(refused),
+                ChangeError::Invalid(errors) => refusal(Refusal::Invalid(errors)),
+                ChangeError::Internal(message) => ApiError::internal(message),
+            })?,
+        Edits::Database(database) => {
+            replica::commit_batch(&state.0.issuer, database, &caller.user, Arc::new(batch)).await.map_err(
+                |e| match e {
+                    CommitError::Refused(refused) => refusal(refused),
+                    CommitError::Unavailable(message) => database_unavailable(message),
+                    CommitError::Internal(message) => ApiError::internal(message),
+                },
+            )?
+        }
+    };
     let mut response =
         json_response(StatusCode::OK, &Applied { revision: changed.version, changed: changed.changed });
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -549,6 +588,81 @@ async fn set_override(
     apply_batch(&state, &headers, EditBatch { edits: vec![edit], expect_revision: None }).await
 }
 
+// ---- GET /api/admin/revisions -------------------------------------------------------------------
+
+/// The most revisions one page lists.
+pub const MAX_REVISIONS_PAGE: u32 = 1000;
+
+/// A 503 for a database that cannot be reached, with a hint of when to try again.
+fn database_unavailable(message: String) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+        format!("the database cannot be reached, so nothing can be changed now: {message}"),
+    );
+    error.retry_after = Some(5);
+    error
+}
+
+/// `GET /api/admin/revisions?after=N[&limit=M]`: the log of revisions after `N`, oldest first,
+/// for administrators. A caller with `network.manage` (a system superuser) sees every revision;
+/// any other caller, those whose every edit they may make now (`Policy::authorize`): the
+/// revisions of the Offices and people they administer. Imports and changes written by other
+/// tools name no edits, and only the first see them. `next_after` pages on.
+async fn revisions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    let revision = state.0.issuer.current();
+    member(&revision, &caller.user)?;
+    let params = parameters(query, &["after", "limit"])?;
+    let number = |name: &str, default: u64| -> Result<u64, ApiError> {
+        params.get(name).map_or(Ok(default), |value| {
+            value.parse().map_err(|_| ApiError::bad_parameter(format!("`{name}` is not a whole number")))
+        })
+    };
+    let after = number("after", 0)?;
+    let limit = u32::try_from(number("limit", 100)?.clamp(1, u64::from(MAX_REVISIONS_PAGE)))
+        .unwrap_or(MAX_REVISIONS_PAGE);
+    let Some(database) = state.database() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_history",
+            "revisions are kept only by a server over a database (--database)",
+        ));
+    };
+    let rows = database.store().revisions(after, limit).await.map_err(|e| match e {
+        crate::store::StoreError::Unavailable(message) => database_unavailable(message),
+        other => ApiError::internal(other.to_string()),
+    })?;
+    let next_after = rows.last().map_or(after, |row| row.number);
+    let now = state.0.issuer.now();
+    let policy = revision.policy();
+    let everything = policy
+        .decide(&caller.user, &tessera_core::Query::can("network.manage", tessera_core::Target::none()), now)
+        .allowed;
+    let visible: Vec<_> = rows
+        .into_iter()
+        .filter(|row| {
+            everything
+                || serde_json::from_value::<Vec<Edit>>(row.edits.clone()).is_ok_and(|edits| {
+                    !edits.is_empty()
+                        && edits.iter().all(|edit| {
+                            policy.authorize(&caller.user, edit, now).is_ok_and(|decision| decision.allowed)
+                        })
+                })
+        })
+        .collect();
+    let mut response = json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "revisions": visible, "next_after": next_after, "served": revision.number() }),
+    );
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
 // ---- GET /api/events ----------------------------------------------------------------------------
 
 /// A ticket for `GET /api/events?ticket=`, for a browser's `EventSource`, which cannot send
@@ -610,23 +724,43 @@ struct Readiness {
     /// The last build that failed since the revision served was built: that revision keeps
     /// serving, so the server stays ready.
     last_build_failure: Option<crate::issuer::BuildFailure>,
+    /// With a database: whether it can be reached. During an outage the server still serves
+    /// the revision it built last, but is not ready (503), since it cannot take edits nor hear
+    /// of other replicas' revisions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<DatabaseReadiness>,
+}
+
+#[derive(Serialize)]
+struct DatabaseReadiness {
+    reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outage: Option<replica::Outage>,
 }
 
 /// Ready once a revision is built and serving, which `tessera serve` makes sure of before it
-/// listens; says which revision, and the last build that failed since.
+/// listens, and, with a database, while it can be reached (503 otherwise); says which
+/// revision, and the last build that failed since.
 async fn readyz(State(state): State<AppState>) -> Response {
     let issuer = &state.0.issuer;
     let revision = issuer.current();
+    let database = state.database().map(|database| {
+        let outage = database.outage();
+        DatabaseReadiness { reachable: outage.is_none(), outage }
+    });
+    let ready = database.as_ref().is_none_or(|database| database.reachable);
     let readiness = Readiness {
-        ready: true,
+        ready,
         revision: revision.number(),
         built_at: revision.built_at(),
         build_ms: u64::try_from(revision.build_time().as_millis()).unwrap_or(u64::MAX),
         users: revision.org().users.len(),
         renewed: revision.renewed(),
         last_build_failure: issuer.failure(),
+        database,
     };
-    let mut response = json_response(StatusCode::OK, &readiness);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut response = json_response(status, &readiness);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

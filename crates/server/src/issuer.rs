@@ -91,7 +91,9 @@ pub fn next_version(previous: u64, now: Timestamp) -> u64 {
 pub struct Revision {
     number: u64,
     /// Each user's snapshot version: the revision at which their decisions last changed.
-    versions: UserVersions,
+    versions: Arc<SnapshotVersions>,
+    /// Whose snapshots this revision renewed.
+    renewed: Renewed,
     cutter: Cutter,
     directory: Bytes,
     search: SearchIndex,
@@ -113,8 +115,17 @@ impl Revision {
         let directory = directory_json(cutter.policy());
         let search = SearchIndex::new(cutter.org(), content);
         let build_time = started.elapsed();
-        let versions = UserVersions::renewed(number);
-        Ok(Revision { number, versions, cutter, directory, search, built_at: now, build_time })
+        let versions = Arc::new(SnapshotVersions::all_at(number));
+        Ok(Revision {
+            number,
+            versions,
+            renewed: Renewed::All,
+            cutter,
+            directory,
+            search,
+            built_at: now,
+            build_time,
+        })
     }
 
     /// Its number.
@@ -127,37 +138,50 @@ impl Revision {
     /// source read again), and after an admin change for the users its impact names; every
     /// other user keeps the version, and so the `ETag` and the snapshot, they had.
     pub fn version_of(&self, user: &str) -> u64 {
-        self.versions.changed.get(user).copied().unwrap_or(self.versions.base)
+        self.versions.of(user)
     }
 
     /// How many users' snapshots this revision renewed: all of them after a full renewal, the
     /// users the impact analysis named after an admin change.
     pub fn renewed(&self) -> usize {
-        match self.versions.renewed {
+        match self.renewed {
             Renewed::All => self.org().users.len(),
             Renewed::Users(count) => count,
         }
     }
 
-    /// Carries `previous`'s snapshot versions over to this revision, renewing only the users
-    /// whose decisions differ between the two now or later (`tessera_core::changed_users`):
-    /// every other user's kept snapshot decides every question as this revision does (a
-    /// property test). For a change of the admin API; a change from elsewhere (a source read
-    /// again) renews everyone, since it may change what a snapshot shows without changing what
-    /// it decides. CPU work.
-    fn carry_versions(&mut self, previous: &Revision, now: Timestamp) {
-        let renewed = tessera_core::changed_users(previous.policy(), self.policy(), now);
-        let mut changed = (*previous.versions.changed).clone();
-        for user in &renewed {
-            changed.insert(user.clone(), self.number);
-        }
-        // Users the new revision no longer holds need no version.
-        changed.retain(|user, _| self.cutter.policy().user_summary(user).is_some());
-        self.versions = UserVersions {
-            base: previous.versions.base,
-            changed: Arc::new(changed),
-            renewed: Renewed::Users(renewed.len()),
+    /// The users whose decisions differ between `previous` and this revision now or later
+    /// (`tessera_core::changed_users`): the snapshots a change of the admin API renews. Every
+    /// other user's kept snapshot decides every question as this revision does (a property
+    /// test). A change from elsewhere (a source read again, an import) renews everyone, since it
+    /// may change what a snapshot shows without changing what it decides. CPU work.
+    pub fn changed_since(&self, previous: &Revision, now: Timestamp) -> Vec<String> {
+        tessera_core::changed_users(previous.policy(), self.policy(), now)
+    }
+
+    /// Gives this revision `previous`'s snapshot versions, with `renewed` moved to this
+    /// revision's number.
+    pub fn renew_from(&mut self, previous: &Revision, renewed: &[String]) {
+        let mut versions = (*previous.versions).clone();
+        versions.renew(renewed.iter().cloned(), self.number);
+        self.versions = Arc::new(versions);
+        self.renewed = Renewed::Users(renewed.len());
+    }
+
+    /// Gives this revision `versions`, as read from the log of a database.
+    pub fn with_versions(mut self, versions: SnapshotVersions) -> Revision {
+        self.renewed = if versions.base == self.number {
+            Renewed::All
+        } else {
+            Renewed::Users(versions.changed.values().filter(|&&at| at == self.number).count())
         };
+        self.versions = Arc::new(versions);
+        self
+    }
+
+    /// Its users' snapshot versions.
+    pub fn versions(&self) -> &SnapshotVersions {
+        &self.versions
     }
 
     /// The organisation.
@@ -190,12 +214,33 @@ impl Revision {
     }
 }
 
-/// Per user, the version of their snapshot: `base` unless `changed` says otherwise.
-#[derive(Debug, Clone)]
-struct UserVersions {
-    base: u64,
-    changed: Arc<std::collections::HashMap<String, u64>>,
-    renewed: Renewed,
+/// Per user, the version of their snapshot: the last revision that renewed them, which is
+/// `base` (the last revision that renewed everyone) unless `changed` says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotVersions {
+    /// The last revision that renewed everyone.
+    pub base: u64,
+    /// The users renewed since, with the revision that last did.
+    pub changed: std::collections::HashMap<String, u64>,
+}
+
+impl SnapshotVersions {
+    /// Everyone at `number`.
+    pub fn all_at(number: u64) -> SnapshotVersions {
+        SnapshotVersions { base: number, changed: std::collections::HashMap::new() }
+    }
+
+    /// `users` renewed at `number`.
+    pub fn renew(&mut self, users: impl IntoIterator<Item = String>, number: u64) {
+        for user in users {
+            self.changed.insert(user, number);
+        }
+    }
+
+    /// `user`'s version.
+    pub fn of(&self, user: &str) -> u64 {
+        self.changed.get(user).copied().unwrap_or(self.base)
+    }
 }
 
 /// Whose snapshots a revision renewed.
@@ -203,12 +248,6 @@ struct UserVersions {
 enum Renewed {
     All,
     Users(usize),
-}
-
-impl UserVersions {
-    fn renewed(number: u64) -> UserVersions {
-        UserVersions { base: number, changed: Arc::default(), renewed: Renewed::All }
-    }
 }
 
 #[derive(Serialize)]
@@ -387,13 +426,28 @@ impl Issuer {
     /// Builds the first revision of `org` (on this thread: call it before serving, or off the
     /// async runtime) at version "now" in Unix seconds.
     pub fn new(org: Org, config: IssuerConfig) -> anyhow::Result<Issuer> {
+        Issuer::starting_at(org, config, None)
+    }
+
+    /// [`Issuer::new`], starting at revision `start.0` with the snapshot versions `start.1`
+    /// (as a database's log gives them) rather than at "now" with everyone renewed.
+    pub fn starting_at(
+        org: Org,
+        config: IssuerConfig,
+        start: Option<(u64, SnapshotVersions)>,
+    ) -> anyhow::Result<Issuer> {
         let IssuerConfig { key, issuer, ttl_seconds, content, clock, tuning } = config;
         if ttl_seconds <= 0 {
             anyhow::bail!("the snapshot lifetime must be positive, not {ttl_seconds} s");
         }
         let now = clock.now();
-        let first =
-            Arc::new(Revision::build(next_version(0, now), org, &content, now).map_err(InvalidOrganisation)?);
+        let first = match start {
+            None => Revision::build(next_version(0, now), org, &content, now),
+            Some((number, versions)) => {
+                Revision::build(number, org, &content, now).map(|revision| revision.with_versions(versions))
+            }
+        };
+        let first = Arc::new(first.map_err(InvalidOrganisation)?);
         crate::metrics::revision_built(&first);
         let public_key = key.public_key();
         let key_id = public_key.key_id();
@@ -620,33 +674,79 @@ impl Issuer {
         }
     }
 
+    /// Holds off every other change until dropped: a change is made on the revision served
+    /// when it starts, and installed before the next starts.
+    pub async fn lock_changes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writer.lock().await
+    }
+
+    /// Builds revision `number` from `base` and `edit`, off the async runtime: `None` when the
+    /// edit changes nothing; otherwise the revision, with `base`'s snapshot versions and the
+    /// users whose decisions the edit changed renewed ([`Revision::changed_since`]). Nothing is
+    /// installed.
+    pub async fn prepare<E: Send + 'static>(
+        &self,
+        base: Arc<Revision>,
+        number: u64,
+        edit: impl FnOnce(&Revision) -> Result<Org, E> + Send + 'static,
+    ) -> Result<Option<Prepared>, ChangeError<E>> {
+        let content = self.content.clone();
+        let now = self.clock.now();
+        tokio::task::spawn_blocking(move || {
+            let next = edit(&base).map_err(ChangeError::Edit)?;
+            if next == *base.org() {
+                return Ok(None);
+            }
+            let mut revision = Revision::build(number, next, &content, now).map_err(ChangeError::Invalid)?;
+            let renewed = revision.changed_since(&base, now);
+            revision.renew_from(&base, &renewed);
+            Ok(Some(Prepared { revision, renewed }))
+        })
+        .await
+        .map_err(|e| ChangeError::Internal(e.to_string()))?
+    }
+
+    /// Builds revision `number` of `org` with `versions` (as a database's log gives them), off
+    /// the async runtime. Nothing is installed.
+    pub async fn build_at(
+        &self,
+        number: u64,
+        org: Org,
+        versions: SnapshotVersions,
+    ) -> Result<Revision, ChangeError<std::convert::Infallible>> {
+        let content = self.content.clone();
+        let now = self.clock.now();
+        tokio::task::spawn_blocking(move || {
+            Revision::build(number, org, &content, now).map(|revision| revision.with_versions(versions))
+        })
+        .await
+        .map_err(|e| ChangeError::Internal(e.to_string()))?
+        .map_err(ChangeError::Invalid)
+    }
+
     /// Applies `edit` to the current organisation and serves the result as a new revision,
     /// one change at a time. The edit and the build run off the async runtime.
     pub async fn change<E: Send + 'static>(
         &self,
         edit: impl FnOnce(&Revision) -> Result<Org, E> + Send + 'static,
     ) -> Result<Changed, ChangeError<E>> {
-        let _writer = self.writer.lock().await;
+        let _writer = self.lock_changes().await;
         let current = self.current();
         let number = next_version(current.number, self.clock.now());
-        let content = self.content.clone();
-        let now = self.clock.now();
-        let built = tokio::task::spawn_blocking(move || {
-            let next = edit(&current).map_err(ChangeError::Edit)?;
-            if next == *current.org() {
-                return Ok(None);
-            }
-            let mut revision = Revision::build(number, next, &content, now).map_err(ChangeError::Invalid)?;
-            revision.carry_versions(&current, now);
-            Ok(Some(revision))
-        })
-        .await
-        .map_err(|e| ChangeError::Internal(e.to_string()))??;
-        Ok(match built {
-            Some(revision) => Changed { version: self.install(revision), changed: true },
+        Ok(match self.prepare(current, number, edit).await? {
+            Some(prepared) => Changed { version: self.install(prepared.revision), changed: true },
             None => Changed { version: self.current().number, changed: false },
         })
     }
+}
+
+/// A change built and not yet installed.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The next revision.
+    pub revision: Revision,
+    /// The users whose snapshots it renews.
+    pub renewed: Vec<String>,
 }
 
 /// Which half-lifetime `now` falls in. It is part of the `ETag`, so that a client that

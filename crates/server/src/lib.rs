@@ -12,7 +12,9 @@
 //! - [`admin`]: edits checked for their caller by the evaluator, applied, or previewed.
 //! - [`http`]: the routes, their refusals and limits (body size, request timeout).
 //! - [`store`]: the organisation in a database (PostgreSQL or SQLite) with its log of
-//!   revisions; not yet what the issuer serves from.
+//!   revisions.
+//! - [`replica`]: a server over a database: following its current revision, committing edits
+//!   to it, and outages.
 //! - `search`: the unfiltered search index of a revision.
 //! - `metrics`: what `GET /metrics` reports.
 //!
@@ -26,7 +28,8 @@
 //!   and content: the client filters what its user may not see;
 //! - `POST /api/admin/edits`, `POST /api/admin/preview`, `GET /api/admin/denials?user=ID`,
 //!   `POST /api/admin/override` (bearer token; [`admin`]): edits authorised by the evaluator,
-//!   applied as one new revision, or previewed as their impact;
+//!   applied as one new revision (committed to the database, with one), or previewed as their
+//!   impact; `GET /api/admin/revisions?after=N` (bearer token, with a database): the log;
 //! - with `--auth demo` only: `POST /api/demo/sign-in` (a token for any active user) and
 //!   `GET /api/users` (the sign-in list);
 //! - `GET /api/events` (bearer token, or `?ticket=` from `POST /api/events/ticket`): server-sent
@@ -36,7 +39,12 @@
 //! - with `www`, the web app's static files, every path without an extension falling back to
 //!   `index.html`.
 //!
-//! Versions only grow, across restarts too: a server starts at the Unix time in seconds, and
+//! Where the organisation comes from is the [`Source`]: a database (edits committed there, every
+//! replica following it), a file (read-only; `SIGHUP` reads it again), or memory (tests).
+//!
+//! Versions only grow, across restarts too. Over a database, a revision's number is the
+//! snapshot version, and the database gives it (an import takes at least the Unix time, a
+//! commit one more than the last). Otherwise a server starts at the Unix time in seconds, and
 //! every change takes `max(previous + 1, now)` ([`issuer::next_version`]).
 //!
 //! Tests drive [`router`] in-process; [`serve`] runs it on a listener until a shutdown signal,
@@ -58,6 +66,7 @@ pub mod http;
 pub mod identity;
 pub mod issuer;
 mod metrics;
+pub mod replica;
 mod search;
 pub mod source;
 pub mod store;
@@ -89,6 +98,35 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How callers are identified.
     pub auth: identity::AuthConfig,
+    /// Where `org` came from, and so where edits go.
+    pub source: Source,
+}
+
+/// Where the organisation comes from, and where edits go.
+#[derive(Debug)]
+pub enum Source {
+    /// Held in memory: edits last until the process ends (tests, embedding).
+    Memory,
+    /// A file, read-only: edits answer 409 `read_only_source`; `SIGHUP` reads it again.
+    File(OrgFile),
+    /// A database ([`replica::Database::open`]), at the revision it was loaded at: edits are
+    /// committed to it, and its current revision is followed.
+    Database {
+        /// The database.
+        database: replica::Database,
+        /// The revision `org` is.
+        revision: u64,
+        /// Its users' snapshot versions.
+        versions: issuer::SnapshotVersions,
+    },
+}
+
+/// What a server's edits go to.
+#[derive(Debug)]
+pub(crate) enum Edits {
+    Memory,
+    ReadOnly(OrgFile),
+    Database(replica::Database),
 }
 
 /// The server's state, shared by every request.
@@ -107,20 +145,38 @@ struct Shared {
     public_keys: Bytes,
     www: Option<PathBuf>,
     request_timeout: Duration,
+    edits: Edits,
 }
 
 impl AppState {
     /// Checks the content and builds the first revision, on this thread (call it before serving
     /// or off the async runtime).
     pub fn new(config: Config) -> anyhow::Result<AppState> {
-        let Config { org, key, issuer, ttl_seconds, content, www, clock, tuning, request_timeout, auth } =
-            config;
+        let Config {
+            org,
+            key,
+            issuer,
+            ttl_seconds,
+            content,
+            www,
+            clock,
+            tuning,
+            request_timeout,
+            auth,
+            source,
+        } = config;
         let identity = Arc::new(identity::Identity::new(auth)?);
         // The recorder first, so that the first revision's figures are recorded.
         metrics::handle();
         validate_content(&content, &org)?;
-        let issuer =
-            Issuer::new(org, issuer::IssuerConfig { key, issuer, ttl_seconds, content, clock, tuning })?;
+        let config = issuer::IssuerConfig { key, issuer, ttl_seconds, content, clock, tuning };
+        let (issuer, edits) = match source {
+            Source::Memory => (Issuer::new(org, config)?, Edits::Memory),
+            Source::File(file) => (Issuer::new(org, config)?, Edits::ReadOnly(file)),
+            Source::Database { database, revision, versions } => {
+                (Issuer::starting_at(org, config, Some((revision, versions)))?, Edits::Database(database))
+            }
+        };
         let key = issuer.public_key();
         let public_keys = serde_json::json!({
             "keys": [{ "id": key.key_id().to_string(), "public_key": key.to_text().trim() }]
@@ -135,7 +191,29 @@ impl AppState {
             public_keys,
             www,
             request_timeout,
+            edits,
         })))
+    }
+
+    /// Over a database, follows its current revision until [`AppState::close`] ([`serve`] runs
+    /// this); otherwise returns at once.
+    pub async fn follow(self) {
+        if let Edits::Database(database) = &self.0.edits {
+            replica::follow(&self.0.issuer, database, self.0.closing.subscribe()).await;
+        }
+    }
+
+    /// Ends the event streams and [`AppState::follow`], as a shutdown does.
+    pub fn close(&self) {
+        self.0.closing.send_replace(true);
+    }
+
+    /// The database, when the organisation comes from one.
+    pub fn database(&self) -> Option<&replica::Database> {
+        match &self.0.edits {
+            Edits::Database(database) => Some(database),
+            _ => None,
+        }
     }
 
     /// The issuer: the revision served, snapshots, changes.
@@ -160,24 +238,30 @@ impl AppState {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then finishes the requests in
-/// flight. With `source`, `SIGHUP` reads it again and serves it as a new revision (a file that
-/// fails to read or validate leaves the current revision serving, and `/readyz` says why).
+/// flight. Over a file, `SIGHUP` reads it again and serves it as a new revision (a file that
+/// fails to read or validate leaves the current revision serving, and `/readyz` says why); over
+/// a database, the server follows its current revision ([`replica::follow`]).
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
-    source: Option<OrgFile>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Some(source) = source {
-        tokio::spawn(reload_on_hangup(state.clone(), source));
-    }
+    let background = match &state.0.edits {
+        Edits::Memory => None,
+        Edits::ReadOnly(source) => Some(tokio::spawn(reload_on_hangup(state.clone(), source.clone()))),
+        Edits::Database(_) => Some(tokio::spawn(state.clone().follow())),
+    };
     let closing = state.clone();
     let shutdown = async move {
         shutdown.await;
         // Event streams never end by themselves: end them, so that shutdown can finish.
-        closing.0.closing.send_replace(true);
+        closing.close();
     };
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    if let Some(background) = background {
+        background.abort();
+    }
+    served
 }
 
 /// Reads `source` again on every `SIGHUP` and serves it as a new revision.
@@ -246,11 +330,12 @@ pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
 
 /// Refuses a `--www` that is not a directory, or that holds the organisation file: only
 /// per-user snapshots may reach a browser.
-pub fn check_www(www: &Path, org: &Path) -> anyhow::Result<()> {
+pub fn check_www(www: &Path, org: Option<&Path>) -> anyhow::Result<()> {
     let www = www.canonicalize().with_context(|| format!("cannot read --www `{}`", www.display()))?;
     if !www.is_dir() {
         bail!("--www `{}` is not a directory", www.display());
     }
+    let Some(org) = org else { return Ok(()) };
     let org = org.canonicalize().with_context(|| format!("cannot read `{}`", org.display()))?;
     if org.starts_with(&www) {
         bail!(

@@ -12,6 +12,7 @@
 //! | `tessera_revision_renewed_users` | gauge | whose snapshots the revision renewed |
 //! | `tessera_revision_build_failures_total` | counter | |
 //! | `tessera_snapshot_cache_bytes` | gauge | read when `/metrics` is asked |
+//! | `tessera_database_reachable` | gauge | 1, or 0 during an outage (`--database` only) |
 //!
 //! The recorder is the process's global one, installed on first use; if the embedding program
 //! installed another, ours still renders (empty) and theirs gets the numbers.
@@ -91,4 +92,9 @@ pub(crate) fn revision_built(revision: &Revision) {
 
 pub(crate) fn build_failed() {
     metrics::counter!("tessera_revision_build_failures_total").increment(1);
+}
+
+/// Whether the database can be reached.
+pub(crate) fn database_reachable(reachable: bool) {
+    metrics::gauge!("tessera_database_reachable").set(if reachable { 1.0 } else { 0.0 });
 }

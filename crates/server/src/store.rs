@@ -29,6 +29,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row as _, Transaction};
 use tessera_core::{Org, Policy, Timestamp, ValidationErrors};
 
+pub use crate::issuer::SnapshotVersions;
+
 mod schema;
 mod write;
 
@@ -265,6 +267,14 @@ impl Backend {
         }
     }
 
+    /// The database's clock, in whole Unix seconds.
+    fn now_seconds(self) -> &'static str {
+        match self {
+            Backend::Postgres => "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)",
+            Backend::Sqlite => "SELECT CAST(unixepoch() AS BIGINT)",
+        }
+    }
+
     /// Tells listeners of revision `number` when the transaction commits (PostgreSQL only).
     async fn notify(self, tx: &mut Transaction<'static, Any>, number: u64) -> Result<(), StoreError> {
         if self == Backend::Postgres {
@@ -304,9 +314,15 @@ impl Store {
     /// Connects to `sqlite:PATH` (the file is created when missing) or `postgres://…`. The
     /// schema is not touched: see [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, Duration::from_secs(30)).await
+    }
+
+    /// [`Store::connect`], where taking a connection from the pool (and making one) gives up
+    /// after `acquire_timeout`: how long a request waits for a database that is gone.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = Backend::of(url)?;
-        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let mut options = AnyPoolOptions::new().acquire_timeout(acquire_timeout);
         if backend == Backend::Sqlite && url.contains(":memory:") {
             // Every connection would open a database of its own: keep one, for ever.
             options = options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
@@ -358,12 +374,33 @@ impl Store {
         }});
         let mut tx = self.backend.begin_write(&self.pool).await?;
         let current = current_revision(&mut tx).await?;
+        let now: i64 = sqlx::query_scalar(self.backend.now_seconds()).fetch_one(&mut *tx).await?;
+        // An import renews every snapshot, and its number is at least the Unix time: snapshot
+        // versions stay above those a server without a database gave (the Unix time at its
+        // start), and above any a client holds from before the import.
+        let number = next_number(current)?.max(u64::try_from(now).unwrap_or(0));
         let rows = write::replace_all(&mut tx, self.backend, org).await?;
-        let number = self.append(&mut tx, current, who, &edits).await?;
+        self.append(&mut tx, number, who, &edits, None).await?;
         tx.commit().await?;
         self.backend.after_import(&self.pool).await;
         tracing::info!(revision = number, rows, "imported the organisation");
         Ok(number)
+    }
+
+    /// The current revision, its organisation and its users' snapshot versions, read in one
+    /// transaction. A user's version is the last revision that renewed them: the last that
+    /// renewed everyone (an import, a row other tools wrote), or a later commit whose impact
+    /// named them.
+    pub async fn load_revision(&self) -> Result<Loaded, StoreError> {
+        let mut tx = self.backend.begin_read(&self.pool).await?;
+        let number = current_revision(&mut tx).await?;
+        if number == 0 {
+            return Err(StoreError::Empty);
+        }
+        let versions = read_versions(&mut tx).await?;
+        let org = schema::read(&mut tx, self.backend).await?;
+        tx.commit().await?;
+        Ok(Loaded { number, org, versions })
     }
 
     /// The current revision and its organisation, read in one transaction.
@@ -401,6 +438,20 @@ impl Store {
         who: &str,
         edits: &serde_json::Value,
     ) -> Result<u64, StoreError> {
+        self.commit_renewing(base, next, who, edits, None).await
+    }
+
+    /// [`Store::commit`], saying whose snapshots the revision renews: `Some(users)`, those whose
+    /// decisions differ between `base` and `next` (`tessera_core::changed_users`), every other
+    /// user keeping the snapshot version they had; `None`, everyone.
+    pub async fn commit_renewing(
+        &self,
+        base: (u64, &Org),
+        next: &Org,
+        who: &str,
+        edits: &serde_json::Value,
+        renewed: Option<&[String]>,
+    ) -> Result<u64, StoreError> {
         let (expected, base) = base;
         // The comparison is made before the lock is taken: it needs no database, and reads
         // every entity of both (some 0.1 s at 100,000 users and 500,000 Projects).
@@ -411,7 +462,8 @@ impl Store {
             return Err(StoreError::Stale { expected, current });
         }
         let rows = changes.write(&mut tx, self.backend).await?;
-        let number = self.append(&mut tx, current, who, edits).await?;
+        let number = next_number(current)?;
+        self.append(&mut tx, number, who, edits, renewed).await?;
         tx.commit().await?;
         tracing::debug!(revision = number, rows, "committed a revision");
         Ok(number)
@@ -447,30 +499,32 @@ impl Store {
             .collect()
     }
 
-    /// Appends revision `current + 1` and notifies of it.
+    /// Appends revision `number`, renewing `renewed` (everyone when `None`), and notifies of it.
     async fn append(
         &self,
         tx: &mut Transaction<'static, Any>,
-        current: u64,
+        number: u64,
         who: &str,
         edits: &serde_json::Value,
-    ) -> Result<u64, StoreError> {
-        let number =
-            current.checked_add(1).ok_or_else(|| StoreError::Corrupt("revision overflow".to_owned()))?;
+        renewed: Option<&[String]>,
+    ) -> Result<(), StoreError> {
         let stored =
             i64::try_from(number).map_err(|_| StoreError::Corrupt("revision overflow".to_owned()))?;
         let sql = format!(
-            "INSERT INTO revisions (number, who, edits) VALUES ($1, $2, {})",
-            self.backend.json_parameter(3)
+            "INSERT INTO revisions (number, who, edits, renewed) VALUES ($1, $2, {}, {})",
+            self.backend.json_parameter(3),
+            self.backend.json_parameter(4)
         );
+        let renewed = renewed.map(|users| serde_json::Value::from(users.to_vec()).to_string());
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(stored)
             .bind(who)
             .bind(edits.to_string())
+            .bind(renewed)
             .execute(&mut **tx)
             .await?;
         self.backend.notify(tx, number).await?;
-        Ok(number)
+        Ok(())
     }
 }
 
@@ -487,6 +541,50 @@ fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// The revision after `current`.
+fn next_number(current: u64) -> Result<u64, StoreError> {
+    current.checked_add(1).ok_or_else(|| StoreError::Corrupt("revision overflow".to_owned()))
+}
+
+/// What [`Store::load_revision`] reads.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The current revision.
+    pub number: u64,
+    /// Its organisation.
+    pub org: Org,
+    /// Its users' snapshot versions.
+    pub versions: SnapshotVersions,
+}
+
+/// The users' snapshot versions from the log: from the last revision that renewed everyone on.
+async fn read_versions(conn: &mut sqlx::AnyConnection) -> Result<SnapshotVersions, StoreError> {
+    let rows = sqlx::query(
+        "SELECT number, CAST(renewed AS TEXT) FROM revisions \
+         WHERE number >= (SELECT COALESCE(MAX(number), 0) FROM revisions WHERE renewed IS NULL) \
+         ORDER BY number",
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut versions = SnapshotVersions::default();
+    for row in rows {
+        let number: i64 = row.try_get(0)?;
+        let number =
+            u64::try_from(number).map_err(|_| StoreError::Corrupt(format!("revision number {number}")))?;
+        let renewed: Option<String> = row.try_get(1)?;
+        match renewed {
+            None => versions = SnapshotVersions::all_at(number),
+            Some(users) => {
+                let users: Vec<String> = serde_json::from_str(&users).map_err(|e| {
+                    StoreError::Corrupt(format!("whom revision {number} renewed is not a list of ids: {e}"))
+                })?;
+                versions.renew(users, number);
+            }
+        }
+    }
+    Ok(versions)
+}
+
 /// The current revision's number, 0 if there is none.
 async fn current_revision(conn: &mut sqlx::AnyConnection) -> Result<u64, StoreError> {
     let number: i64 =
@@ -501,6 +599,9 @@ async fn current_revision(conn: &mut sqlx::AnyConnection) -> Result<u64, StoreEr
 pub enum Notice {
     /// Revision `n` was committed.
     Revision(u64),
+    /// The listening connection broke; it is being made again, and a [`Notice::Resync`] follows
+    /// when it is. Revisions committed meanwhile are not told.
+    Lost,
     /// The connection was lost and made again: revisions committed meanwhile were not told.
     /// Read [`Store::current_revision`] again.
     Resync,
@@ -512,8 +613,8 @@ const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 /// PostgreSQL only: the revisions committed to the database at `url`, by any process, as they
 /// are committed. The connection is made (and `LISTEN` issued) before this returns, so a caller
 /// that listens first and then reads [`Store::current_revision`] misses nothing. When the
-/// connection breaks, it is made again (retried with a growing delay, up to
-/// [`MAX_RECONNECT_DELAY`]) and a [`Notice::Resync`] follows. Drop the receiver to stop.
+/// connection breaks, a [`Notice::Lost`] says so, it is made again (retried with a growing
+/// delay, up to [`MAX_RECONNECT_DELAY`]) and a [`Notice::Resync`] follows. Drop the receiver to stop.
 pub async fn listen(url: &str) -> Result<tokio::sync::mpsc::Receiver<Notice>, StoreError> {
     if Backend::of(url)?.0 != Backend::Postgres {
         return Err(StoreError::Url("only PostgreSQL tells of revisions: `postgres://…`".to_owned()));
@@ -540,6 +641,9 @@ pub async fn listen(url: &str) -> Result<tokio::sync::mpsc::Receiver<Notice>, St
                 },
                 Ok(None) | Err(_) => {
                     tracing::warn!("lost the connection that listens for revisions; connecting again");
+                    if sender.send(Notice::Lost).await.is_err() {
+                        return;
+                    }
                     let mut delay = Duration::from_millis(100);
                     listener = loop {
                         tokio::select! {

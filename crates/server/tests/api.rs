@@ -59,6 +59,7 @@ impl Server {
             tuning: Tuning::default(),
             request_timeout: Duration::from_secs(30),
             auth: AuthConfig::Demo,
+            source: tessera_server::Source::Memory,
         })
         .unwrap();
         Server { router: router(state.clone()), state, clock }

@@ -21,13 +21,13 @@ fn bearer(state: &AppState, user: &str) -> String {
 }
 
 /// An open event stream: its events as (name, data).
-struct Events {
+pub struct Events {
     body: axum::body::BodyDataStream,
     buffer: String,
 }
 
 impl Events {
-    async fn open(state: &AppState, request: Request<Body>) -> Result<Events, (StatusCode, Value)> {
+    pub async fn open(state: &AppState, request: Request<Body>) -> Result<Events, (StatusCode, Value)> {
         let response = router(state.clone()).oneshot(request).await.unwrap();
         let status = response.status();
         if status != StatusCode::OK {
@@ -39,7 +39,7 @@ impl Events {
     }
 
     /// The next event within `wait`, skipping keep-alive comments.
-    async fn next(&mut self, wait: Duration) -> Option<(String, String)> {
+    pub async fn next(&mut self, wait: Duration) -> Option<(String, String)> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(end) = self.buffer.find("\n\n") {

@@ -2,7 +2,6 @@
 //! names a server (each test makes a database of its own there, and drops it).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::Connection as _;
@@ -11,7 +10,7 @@ use tessera_core::{Agreement, Org, Project, Threshold, Timestamp, User};
 use tessera_generate::{Scale, generate};
 use tessera_server::store::{Notice, Store, StoreError, listen};
 
-use crate::support::{DEMO_ORG, Scratch};
+use crate::support::{DEMO_ORG, Database, Scratch, with_database};
 
 fn demo() -> Org {
     serde_json::from_slice(&std::fs::read(DEMO_ORG).unwrap()).unwrap()
@@ -20,65 +19,6 @@ fn demo() -> Org {
 fn small() -> Org {
     generate(&Scale { users: 300, projects: 800, networks: 3, offices: 12, seed: 7 })
 }
-
-/// A database to test on: a SQLite file, or a fresh PostgreSQL database.
-struct Database {
-    url: String,
-    /// PostgreSQL: the server's URL and the database to drop.
-    postgres: Option<(String, String)>,
-    _scratch: Option<Scratch>,
-}
-
-impl Database {
-    fn sqlite(label: &str) -> Database {
-        let scratch = Scratch::new(label);
-        let url = format!("sqlite:{}", scratch.path("store.db").display());
-        Database { url, postgres: None, _scratch: Some(scratch) }
-    }
-
-    /// `None` (and a note) when no PostgreSQL server is given.
-    async fn postgres(label: &str) -> Option<Database> {
-        let Ok(server) = std::env::var("TESSERA_TEST_DATABASE_URL") else {
-            println!(
-                "note: TESSERA_TEST_DATABASE_URL is not set: the PostgreSQL half of this test is skipped"
-            );
-            return None;
-        };
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "tessera_test_{}_{}_{label}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
-        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-        admin.close().await.unwrap();
-        Some(Database { url: with_database(&server, &name), postgres: Some((server, name)), _scratch: None })
-    }
-
-    async fn store(&self) -> Store {
-        let store = Store::connect(&self.url).await.unwrap();
-        store.migrate().await.unwrap();
-        store
-    }
-
-    async fn drop(self) {
-        if let Some((server, name)) = &self.postgres {
-            let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
-            let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await;
-        }
-    }
-}
-
-/// `url` with its database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = path.split_once('?').map(|(_, query)| format!("?{query}")).unwrap_or_default();
-    format!("{scheme}://{authority}/{name}{query}")
-}
-
-// ---- What both databases must do -------------------------------------------------------------------
 
 async fn round_trips(store: &Store) {
     assert!(matches!(store.load().await, Err(StoreError::Empty)));
@@ -92,7 +32,8 @@ async fn round_trips(store: &Store) {
         .chain([("tests/demo/org.json".to_owned(), demo()), ("generated".to_owned(), small())]);
     for (name, org) in orgs {
         let revision = store.import(&org, "test").await.unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(revision, last + 1, "{name}");
+        // An import renews everyone, at a number no lower than the Unix time.
+        assert!(revision > last.max(1_700_000_000), "{name}");
         last = revision;
         let (loaded_revision, loaded) = store.load().await.unwrap();
         assert_eq!(loaded_revision, revision, "{name}");
@@ -300,18 +241,32 @@ async fn revisions_only_grow(db: &Database) {
     assert_eq!(store.current_revision().await.unwrap(), second);
     let (at, loaded) = store.load().await.unwrap();
     assert_eq!(at, second);
-    let third = store.commit((at, &loaded), &org, "editor", &serde_json::json!([])).await.unwrap();
-    assert_eq!((first, second, third), (1, 2, 3));
+    let renewed = ["u-ada".to_owned()];
+    let third = store
+        .commit_renewing((at, &loaded), &org, "editor", &serde_json::json!([]), Some(&renewed))
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(first.abs_diff(now) < 300, "an import is numbered by the time: {first}");
+    assert_eq!((second, third), (first + 1, first + 2));
+    // Snapshot versions: the commit without a list renewed everyone, the one with it only Ada.
+    let loaded = store.load_revision().await.unwrap();
+    assert_eq!(loaded.number, third);
+    assert_eq!(loaded.versions.base, second);
+    assert_eq!(loaded.versions.of("u-ada"), third);
+    assert_eq!(loaded.versions.of("u-cleo"), second);
     let all = store.revisions(0, 100).await.unwrap();
-    assert_eq!(all.iter().map(|r| r.number).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(all.iter().map(|r| r.number).collect::<Vec<_>>(), [first, second, third]);
     assert_eq!(all[0].who, "importer");
     assert_eq!(all[0].edits["import"]["users"], org.users.len());
     assert_eq!(all[1].who, "editor");
     assert_eq!(all[1].edits, edits);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    assert!((all[1].at.unix() - now).abs() < 300, "{} is not about now", all[1].at);
-    assert_eq!(store.revisions(1, 1).await.unwrap().iter().map(|r| r.number).collect::<Vec<_>>(), [2]);
-    assert!(store.revisions(3, 10).await.unwrap().is_empty());
+    assert!((all[1].at.unix() - now as i64).abs() < 300, "{} is not about now", all[1].at);
+    assert_eq!(
+        store.revisions(first, 1).await.unwrap().iter().map(|r| r.number).collect::<Vec<_>>(),
+        [second]
+    );
+    assert!(store.revisions(third, 10).await.unwrap().is_empty());
 }
 
 // ---- SQLite ----------------------------------------------------------------------------------------
@@ -437,8 +392,10 @@ async fn postgres_listeners_hear_of_each_commit() {
         )
         .await
         .unwrap();
-    let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await.unwrap().unwrap();
-    assert_eq!(notice, Notice::Resync);
+    for expected in [Notice::Lost, Notice::Resync] {
+        let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await.unwrap().unwrap();
+        assert_eq!(notice, expected);
+    }
     let third = store.commit((second, &next), &org, "test", &serde_json::json!([])).await.unwrap();
     let notice = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await.unwrap().unwrap();
     assert_eq!(notice, Notice::Revision(third));

@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use sqlx::Connection as _;
+use sqlx::Executor as _;
 use tessera_core::{Org, SecretKey, Timestamp};
 use tessera_server::identity::AuthConfig;
-use tessera_server::{Clock, Config, Tuning};
+use tessera_server::store::Store;
+use tessera_server::{Clock, Config, Source, Tuning};
 
 /// The demo organisation of the repository (45 users).
 pub const DEMO_ORG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/demo/org.json");
@@ -37,6 +40,7 @@ pub fn config(auth: AuthConfig) -> Config {
         tuning: Tuning::default(),
         request_timeout: Duration::from_secs(30),
         auth,
+        source: Source::Memory,
     }
 }
 
@@ -65,3 +69,62 @@ impl Drop for Scratch {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A database to test on: a SQLite file, or a fresh PostgreSQL database.
+pub struct Database {
+    pub url: String,
+    /// PostgreSQL: the server's URL and the database to drop.
+    pub postgres: Option<(String, String)>,
+    _scratch: Option<Scratch>,
+}
+
+impl Database {
+    pub fn sqlite(label: &str) -> Database {
+        let scratch = Scratch::new(label);
+        let url = format!("sqlite:{}", scratch.path("store.db").display());
+        Database { url, postgres: None, _scratch: Some(scratch) }
+    }
+
+    /// `None` (and a note) when no PostgreSQL server is given.
+    pub async fn postgres(label: &str) -> Option<Database> {
+        let Ok(server) = std::env::var("TESSERA_TEST_DATABASE_URL") else {
+            println!(
+                "note: TESSERA_TEST_DATABASE_URL is not set: the PostgreSQL half of this test is skipped"
+            );
+            return None;
+        };
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "tessera_test_{}_{}_{label}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+        admin.close().await.unwrap();
+        Some(Database { url: with_database(&server, &name), postgres: Some((server, name)), _scratch: None })
+    }
+
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    pub async fn drop(self) {
+        if let Some((server, name)) = &self.postgres {
+            let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+            let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await;
+        }
+    }
+}
+
+/// `url` with its database replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let query = path.split_once('?').map(|(_, query)| format!("?{query}")).unwrap_or_default();
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+// ---- What both databases must do -------------------------------------------------------------------

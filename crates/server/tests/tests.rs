@@ -14,5 +14,6 @@ mod api;
 mod events;
 mod identity;
 mod issuer;
+mod replicas;
 mod store;
 mod support;
