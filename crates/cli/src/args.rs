@@ -238,6 +238,10 @@ pub struct ServeArgs {
     /// seconds (PostgreSQL tells of each at once; SQLite tells nothing)
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub resync_secs: u64,
+    /// With --database: leave the schema as it is (views over tables of your own; see
+    /// docs/database.md) rather than create or update Tessera's tables
+    #[arg(long, requires = "database")]
+    pub no_migrate: bool,
     /// The secret key that signs every snapshot
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,

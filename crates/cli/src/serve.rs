@@ -64,7 +64,7 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
         (None, Some(url)) => {
             let resync = Duration::from_secs(args.resync_secs);
             let (database, loaded) = runtime
-                .block_on(Database::open(url, resync))
+                .block_on(Database::open(url, resync, !args.no_migrate))
                 .context("cannot serve the organisation of the database")?;
             let Loaded { number, org, versions } = loaded;
             let origin = format!("the database's revision {number}");

@@ -57,12 +57,14 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects to `url`, brings its schema up to date, listens for revisions (PostgreSQL), and
-    /// only then loads the current revision, so that no revision committed after the load goes
-    /// unheard.
-    pub async fn open(url: &str, resync: Duration) -> Result<(Database, Loaded), StoreError> {
+    /// Connects to `url`, brings its schema up to date (unless `migrate` is false: views over
+    /// another schema, `docs/database.md`), listens for revisions (PostgreSQL), and only then
+    /// loads the current revision, so that no revision committed after the load goes unheard.
+    pub async fn open(url: &str, resync: Duration, migrate: bool) -> Result<(Database, Loaded), StoreError> {
         let store = Store::connect_with(url, ACQUIRE_TIMEOUT).await?;
-        store.migrate().await?;
+        if migrate {
+            store.migrate().await?;
+        }
         let notices = if store.is_postgres() { Some(crate::store::listen(url).await?) } else { None };
         let loaded = store.load_revision().await?;
         let database = Database { store, notices: Mutex::new(notices), resync, outage: Mutex::new(None) };

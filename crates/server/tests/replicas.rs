@@ -12,76 +12,14 @@ use sqlx::Connection as _;
 use sqlx::Executor as _;
 use tessera_core::{Edit, Org};
 use tessera_server::identity::AuthConfig;
-use tessera_server::replica;
-use tessera_server::store::Loaded;
-use tessera_server::{AppState, Config, OrgFile, Source, router};
-use tower::ServiceExt as _;
+use tessera_server::{AppState, Config, OrgFile, Source};
 
 use crate::events::Events;
-use crate::support::{DEMO_ORG, Database, config, demo_org};
-
-/// A server over the database at `url`, following it (every `resync` at least).
-pub async fn replica(url: &str, resync: Duration) -> AppState {
-    let (database, loaded) = replica::Database::open(url, resync).await.unwrap();
-    let Loaded { number, org, versions } = loaded;
-    let source = Source::Database { database, revision: number, versions };
-    let state = AppState::new(Config { org, source, ..config(AuthConfig::Demo) }).unwrap();
-    tokio::spawn(state.clone().follow());
-    state
-}
-
-pub fn bearer(state: &AppState, user: &str) -> String {
-    format!("Bearer {}", state.identity().demo_token(user).unwrap().0)
-}
-
-/// Sends `request`, answering its status, JSON body (`Null` when none) and `ETag`.
-async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, Value, Option<String>) {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let etag = response.headers().get(header::ETAG).map(|etag| etag.to_str().unwrap().to_owned());
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null), etag)
-}
-
-/// `POST /api/admin/edits` of `edits` as `user`.
-pub async fn edit(state: &AppState, user: &str, edits: Value) -> (StatusCode, Value) {
-    let request = Request::post("/api/admin/edits")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, bearer(state, user))
-        .body(Body::from(json!({ "edits": edits }).to_string()))
-        .unwrap();
-    let (status, body, _) = send(state, request).await;
-    (status, body)
-}
-
-async fn get(
-    state: &AppState,
-    user: &str,
-    uri: &str,
-    etag: Option<&str>,
-) -> (StatusCode, Value, Option<String>) {
-    let mut request = Request::get(uri).header(header::AUTHORIZATION, bearer(state, user));
-    if let Some(etag) = etag {
-        request = request.header(header::IF_NONE_MATCH, etag);
-    }
-    send(state, request.body(Body::empty()).unwrap()).await
-}
+use crate::support::{DEMO_ORG, Database, bearer, config, demo_org, edit, get, reaches, replica};
 
 /// London's clients may create tasks: Cleo's decisions change.
 fn london_clients_create_tasks() -> Value {
     json!([{ "edit": "override_on", "office": "o-lon", "profile": "client", "permission": "task.create" }])
-}
-
-/// Waits until `state` serves revision `number` or later, for at most `wait`.
-pub async fn reaches(state: &AppState, number: u64, wait: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + wait;
-    while state.version() < number {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    true
 }
 
 async fn edits_survive_a_restart(db: &Database) {
@@ -318,5 +256,70 @@ async fn postgres_a_thousand_batches_through_two_replicas_land_once_in_one_order
         assert!(*state.issuer().current().org() == replayed);
         state.close();
     }
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_organisation_of_other_tables_behind_views_and_a_trigger() {
+    let Some(db) = Database::postgres("views").await else { return };
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    admin.execute("CREATE SCHEMA hr; CREATE SCHEMA tessera").await.unwrap();
+    // The organisation's own tables, in schema `hr` (here Tessera's columns, filled by an import).
+    let in_schema = |schema: &str| format!("{}?options=-c%20search_path%3D{schema}", db.url);
+    let hr = tessera_server::store::Store::connect(&in_schema("hr")).await.unwrap();
+    hr.migrate().await.unwrap();
+    let org = demo_org();
+    hr.import(&org, "hr").await.unwrap();
+    // docs/database.md, "Over a schema you already have": a view per table, `revisions` a real
+    // table, and a trigger that appends a revision and notifies.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'hr' \
+         AND table_name NOT IN ('revisions', '_sqlx_migrations')",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(tables.len() >= 14, "{tables:?}");
+    for table in &tables {
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE VIEW tessera.{table} AS SELECT * FROM hr.{table}")))
+            .await
+            .unwrap();
+    }
+    admin
+        .execute(
+            "CREATE TABLE tessera.revisions (
+               number BIGINT PRIMARY KEY CHECK (number > 0),
+               at TIMESTAMPTZ NOT NULL DEFAULT date_trunc('second', now()),
+               who TEXT NOT NULL, edits JSONB NOT NULL, renewed JSONB);
+             INSERT INTO tessera.revisions (number, who, edits)
+               VALUES (CAST(EXTRACT(EPOCH FROM now()) AS BIGINT), current_user, '{}');
+             CREATE FUNCTION tessera.changed() RETURNS trigger LANGUAGE plpgsql AS $$
+             DECLARE next BIGINT;
+             BEGIN
+               PERFORM pg_advisory_xact_lock(8387236820507844897);
+               SELECT COALESCE(MAX(number), 0) + 1 INTO next FROM tessera.revisions;
+               INSERT INTO tessera.revisions (number, who, edits)
+                 VALUES (next, current_user, jsonb_build_object('table', TG_TABLE_NAME));
+               PERFORM pg_notify('tessera_revisions', next::text);
+               RETURN NULL;
+             END $$;
+             CREATE TRIGGER tessera_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hr.users
+               FOR EACH STATEMENT EXECUTE FUNCTION tessera.changed();",
+        )
+        .await
+        .unwrap();
+
+    let state = crate::support::replica_of(&in_schema("tessera"), Duration::from_secs(30), false).await;
+    assert!(*state.issuer().current().org() == org, "the views read back the organisation");
+    let first = state.version();
+    // A change made where the organisation lives reaches the server at once, and renews everyone.
+    admin.execute("UPDATE hr.users SET name = 'Ada Renamed' WHERE id = 'u-ada'").await.unwrap();
+    assert!(reaches(&state, first + 1, Duration::from_secs(2)).await, "heard of the change");
+    let current = state.issuer().current();
+    assert_eq!(current.org().users.iter().find(|user| user.id == "u-ada").unwrap().name, "Ada Renamed");
+    assert_eq!(current.versions().base, first + 1);
+    state.close();
+    drop(hr);
     db.drop().await;
 }

@@ -5,12 +5,18 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
 use sqlx::Connection as _;
 use sqlx::Executor as _;
 use tessera_core::{Org, SecretKey, Timestamp};
 use tessera_server::identity::AuthConfig;
+use tessera_server::replica;
+use tessera_server::store::Loaded;
 use tessera_server::store::Store;
-use tessera_server::{Clock, Config, Source, Tuning};
+use tessera_server::{AppState, Clock, Config, Source, Tuning, router};
+use tower::ServiceExt as _;
 
 /// The demo organisation of the repository (45 users).
 pub const DEMO_ORG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/demo/org.json");
@@ -128,3 +134,69 @@ pub fn with_database(url: &str, name: &str) -> String {
 }
 
 // ---- What both databases must do -------------------------------------------------------------------
+
+// ---- Servers over a database ----------------------------------------------------------------------
+
+/// A server over the database at `url`, following it (every `resync` at least).
+pub async fn replica(url: &str, resync: Duration) -> AppState {
+    replica_of(url, resync, true).await
+}
+
+/// [`replica`], bringing the schema up to date or not.
+pub async fn replica_of(url: &str, resync: Duration, migrate: bool) -> AppState {
+    let (database, loaded) = replica::Database::open(url, resync, migrate).await.unwrap();
+    let Loaded { number, org, versions } = loaded;
+    let source = Source::Database { database, revision: number, versions };
+    let state = AppState::new(Config { org, source, ..config(AuthConfig::Demo) }).unwrap();
+    tokio::spawn(state.clone().follow());
+    state
+}
+
+pub fn bearer(state: &AppState, user: &str) -> String {
+    format!("Bearer {}", state.identity().demo_token(user).unwrap().0)
+}
+
+/// Sends `request`, answering its status, JSON body (`Null` when none) and `ETag`.
+pub async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, Value, Option<String>) {
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let etag = response.headers().get(header::ETAG).map(|etag| etag.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null), etag)
+}
+
+/// `POST /api/admin/edits` of `edits` as `user`.
+pub async fn edit(state: &AppState, user: &str, edits: Value) -> (StatusCode, Value) {
+    let request = Request::post("/api/admin/edits")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, bearer(state, user))
+        .body(Body::from(json!({ "edits": edits }).to_string()))
+        .unwrap();
+    let (status, body, _) = send(state, request).await;
+    (status, body)
+}
+
+pub async fn get(
+    state: &AppState,
+    user: &str,
+    uri: &str,
+    etag: Option<&str>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = Request::get(uri).header(header::AUTHORIZATION, bearer(state, user));
+    if let Some(etag) = etag {
+        request = request.header(header::IF_NONE_MATCH, etag);
+    }
+    send(state, request.body(Body::empty()).unwrap()).await
+}
+
+/// Waits until `state` serves revision `number` or later, for at most `wait`.
+pub async fn reaches(state: &AppState, number: u64, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while state.version() < number {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}

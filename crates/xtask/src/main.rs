@@ -161,7 +161,12 @@ fn test() -> Result<()> {
         // The store's PostgreSQL tests run against a cluster of their own, gone when they end.
         let cluster = postgres::start_cluster()?;
         let url = cluster.url();
-        run_with_env(&cargo, ["test", "--workspace"], &[("TESSERA_TEST_DATABASE_URL", &url)])?;
+        let ctl = cluster.ctl().display().to_string();
+        run_with_env(
+            &cargo,
+            ["test", "--workspace"],
+            &[("TESSERA_TEST_DATABASE_URL", &url), ("TESSERA_TEST_POSTGRES_CTL", &ctl)],
+        )?;
     }
     // The core must compile for the browser as it is (no I/O, no clock, no JS).
     run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;

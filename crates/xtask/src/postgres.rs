@@ -21,6 +21,11 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
+    /// A script that stops (`ctl stop`) or starts (`ctl start`) the cluster.
+    pub(crate) fn ctl(&self) -> PathBuf {
+        self.dir.join("ctl")
+    }
+
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
     pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
@@ -60,6 +65,14 @@ pub(crate) fn start_cluster() -> Result<Cluster> {
     );
     let log = format!("{dir}/server.log");
     cluster.run("pg_ctl", &["-D", dir, "-l", &log, "-o", &options, "-w", "start"])?;
+    // The outage test stops and starts the cluster with this.
+    let pg_ctl = cluster.bin.join("pg_ctl");
+    let pg_ctl = utf8(&pg_ctl)?;
+    let prefix = if cluster.as_postgres { "runuser -u postgres -- " } else { "" };
+    let script = format!(
+        "#!/bin/sh\n# Stops or starts the tests' PostgreSQL cluster: ctl stop | ctl start\ncase \"$1\" in\n  stop) exec {prefix}{pg_ctl} -D '{dir}' -m fast -w stop ;;\n  start) exec {prefix}{pg_ctl} -D '{dir}' -l '{log}' -o '{options}' -w start ;;\n  *) echo \"usage: $0 stop|start\" >&2; exit 2 ;;\nesac\n"
+    );
+    std::fs::write(cluster.ctl(), script).context("cannot write the cluster's control script")?;
     println!("xtask: PostgreSQL on {}", cluster.url());
     Ok(cluster)
 }
