@@ -25,11 +25,16 @@ export async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
   const key = join(dir, "server.key");
   execFileSync(tessera, ["keygen", "--out", key], { stdio: "ignore" });
+  // The demo organisation in a database of the test's own, so that admin edits are kept.
+  const database = `sqlite:${join(dir, "tessera.db")}`;
+  execFileSync(tessera, ["db", "import", join(root, "tests/demo/org.json"), "--database", database], {
+    stdio: "ignore",
+  });
   const child = spawn(
     tessera,
     [
       "serve",
-      "--org", join(root, "tests/demo/org.json"),
+      "--database", database,
       "--content", join(root, "tests/demo/content.json"),
       "--key", key,
       "--www", site,

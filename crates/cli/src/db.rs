@@ -55,6 +55,8 @@ async fn import(args: &DbImportArgs, out: &mut dyn Write) -> anyhow::Result<()> 
     let started = Instant::now();
     let org = read_org(&args.org)?;
     let store = connect(&args.db).await?;
+    // A new database is made ready first: importing is the first thing one does with it.
+    store.migrate().await?;
     let revision = match store.import(&org, &args.who).await {
         Ok(revision) => revision,
         Err(StoreError::Invalid(errors)) => {

@@ -127,6 +127,10 @@ fn the_binary_serves_on_the_port_it_prints() {
     assert_eq!(body["error"]["code"], "unauthenticated");
     let (status, _) = server.get("/healthz");
     assert_eq!(status, "HTTP/1.1 200 OK");
+    // A file is read-only: edits are for a server over a database.
+    let edit = r#"{"edits":[{"edit":"override_on","office":"o-lon","profile":"client","permission":"task.create"}]}"#;
+    let (status, _) = server.request("POST", "/api/admin/edits", Some(&token), edit);
+    assert_eq!(status, "HTTP/1.1 409 Conflict");
     let (status, body) = server.get("/readyz");
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["revision"], snapshot.header().version);
@@ -166,23 +170,22 @@ fn the_binary_serves_each_caller_their_own_and_lets_only_administrators_edit() {
     let scratch = Scratch::new("serve-jwt");
     scratch.ok(&["keygen", "--out", "k"]);
     scratch.write("jwks.json", provider::jwks());
-    let server = Running::start(
-        &scratch,
-        &[
-            "--org",
-            DEMO_ORG,
-            "--key",
-            "k",
-            "--auth",
-            "jwt",
-            "--jwks",
-            "jwks.json",
-            "--issuer",
-            provider::ISSUER,
-            "--audience",
-            provider::AUDIENCE,
-        ],
-    );
+    scratch.ok(&["db", "import", DEMO_ORG, "--database", "sqlite:org.db"]);
+    let args = [
+        "--database",
+        "sqlite:org.db",
+        "--key",
+        "k",
+        "--auth",
+        "jwt",
+        "--jwks",
+        "jwks.json",
+        "--issuer",
+        provider::ISSUER,
+        "--audience",
+        provider::AUDIENCE,
+    ];
+    let server = Running::start(&scratch, &args);
     let key = PublicKey::from_text(&scratch.read("k.pub")).unwrap();
     let keys: TrustedKeys = [key].into_iter().collect();
     let now = Timestamp::from_unix(i64::try_from(unix_now()).unwrap());
@@ -206,7 +209,21 @@ fn the_binary_serves_each_caller_their_own_and_lets_only_administrators_edit() {
     );
     let (status, body) = server.request("POST", "/api/admin/edits", Some(&provider::token("u-ellen")), edit);
     assert_eq!(status, "HTTP/1.1 200 OK", "{}", String::from_utf8_lossy(&body));
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["changed"], true);
+    let applied: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(applied["changed"], true);
+
+    // Restarted, the server still has the edit: in its log, and in what it serves.
+    drop(server);
+    let server = Running::start(&scratch, &args);
+    let (status, body) = server.request("GET", "/readyz", None, "");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["revision"], applied["revision"]);
+    let (status, body) =
+        server.request("GET", "/api/admin/revisions?after=0", Some(&provider::token("u-ellen")), "");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let log: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(log["revisions"][0]["number"], applied["revision"]);
+    assert_eq!(log["revisions"][0]["who"], "u-ellen");
 }
 
 #[test]

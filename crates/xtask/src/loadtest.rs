@@ -37,10 +37,13 @@ const USERS_ASKING: usize = 2000;
 /// `cargo xtask loadtest [SCALE] [--database URL]`.
 pub fn loadtest(args: &[String]) -> Result<()> {
     let mut scale_name = "large".to_owned();
-    for arg in args {
+    let mut database = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "small" | "medium" | "large" => scale_name.clone_from(arg),
-            other => bail!("unknown argument `{other}`: use small, medium or large"),
+            "--database" => database = Some(args.next().context("--database needs a URL")?.clone()),
+            other => bail!("unknown argument `{other}`: use small, medium or large, and --database URL"),
         }
     }
     ensure_wrk()?;
@@ -79,17 +82,34 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     if !key.exists() {
         run(utf8(&tessera)?, ["keygen", "--out", utf8(&key)?])?;
     }
+    // The servers serve the organisation from a database, imported afresh: the one given, or
+    // a SQLite file of the run's own.
+    let database = match database {
+        Some(url) => url,
+        None => {
+            let file = dir.join(format!("{scale_name}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+            format!("sqlite:{}", utf8(&file)?)
+        }
+    };
+    let imported = Instant::now();
+    run(utf8(&tessera)?, ["db", "import", utf8(&org_path)?, "--database", &database])?;
+    let imported = imported.elapsed();
 
     // Scenarios 1 and 2 on a server that caches nothing, so that every request is a cut
     // whichever users it names; 3 and 4 on one with the default cache.
-    let mut server = Server::start(&tessera, &org_path, &key, &www, &["--cache-mib", "0"])?;
+    let mut server = Server::start(&tessera, &database, &key, &www, &["--cache-mib", "0"])?;
     let addr = server.address.clone();
     let mut report = String::new();
     let _ = writeln!(report, "## `cargo xtask loadtest {scale_name}`\n");
+    let backend = if database.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" };
     let _ = writeln!(
         report,
-        "{} users; startup {} ms to listening (the revision's build {} ms); resident memory after start {} MB",
+        "{} users, served from {backend} (imported in {} ms); startup {} ms to listening (the revision's build {} ms); resident memory after start {} MB",
         users.len(),
+        imported.as_millis(),
         server.startup.as_millis(),
         server.build_ms,
         server.rss_mb()?
@@ -122,7 +142,7 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     let (probe, busy) = probe;
     server.stop();
 
-    let mut server = Server::start(&tessera, &org_path, &key, &www, &[])?;
+    let mut server = Server::start(&tessera, &database, &key, &www, &[])?;
     let addr = server.address.clone();
     let first_users = sign_in(&addr, &first_users.iter().map(|(user, _)| user.clone()).collect::<Vec<_>>())?;
 
@@ -240,12 +260,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(tessera: &Path, org: &Path, key: &Path, www: &Path, more: &[&str]) -> Result<Server> {
+    fn start(tessera: &Path, database: &str, key: &Path, www: &Path, more: &[&str]) -> Result<Server> {
         let started = Instant::now();
         let mut command = Command::new(tessera);
         command
-            .args(["serve", "--auth", "demo", "--addr", "127.0.0.1:0", "--org"])
-            .arg(org)
+            .args(["serve", "--auth", "demo", "--addr", "127.0.0.1:0", "--database", database])
             .arg("--key")
             .arg(key)
             .arg("--www")

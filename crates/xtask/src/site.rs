@@ -76,8 +76,10 @@ pub fn site() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// `cargo xtask serve [ARGS…]`: builds the site and the CLI, makes a demo key once, and runs
-/// `tessera serve` on the demo organisation (extra arguments go to it, e.g. `--addr`).
+/// `cargo xtask serve [ARGS…]`: builds the site and the CLI, makes a demo key once, imports
+/// the demo organisation into the SQLite database `target/demo/tessera.db` on the first run
+/// (so the demo's edits survive a restart; delete the file to start afresh), and runs
+/// `tessera serve` over it (extra arguments go to it, e.g. `--addr`).
 pub fn serve(args: &[String]) -> Result<()> {
     let site = site()?;
     run(&cargo(), ["build", "--release", "-p", "tessera-cli"])?;
@@ -88,9 +90,15 @@ pub fn serve(args: &[String]) -> Result<()> {
     if !key.exists() {
         run(utf8(&tessera)?, ["keygen", "--out", utf8(&key)?])?;
     }
+    let database = dir.join("tessera.db");
+    let url = format!("sqlite:{}", utf8(&database)?);
+    if !database.exists() {
+        let org = root().join("tests/demo/org.json");
+        run(utf8(&tessera)?, ["db", "import", utf8(&org)?, "--database", &url])?;
+    }
     let mut command = Command::new(&tessera);
     command
-        .args(["serve", "--org", "tests/demo/org.json", "--content", "tests/demo/content.json", "--key"])
+        .args(["serve", "--database", &url, "--content", "tests/demo/content.json", "--key"])
         .arg(&key)
         .arg("--www")
         .arg(&site)
