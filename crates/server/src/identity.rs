@@ -226,15 +226,21 @@ impl Identity {
     /// rarely): call it off the async runtime, or through [`Identity::caller`].
     pub fn verify(&self, headers: &HeaderMap) -> Result<Caller, AuthError> {
         let token = bearer(headers)?;
-        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        if let Some((caller, expires)) = self.verified.get(&digest) {
-            if jsonwebtoken::get_current_timestamp() < expires.saturating_add(LEEWAY_SECONDS) {
-                return Ok(caller);
-            }
-            self.verified.invalidate(&digest);
+        match self.remembered(token) {
+            Some(caller) => Ok(caller),
+            None => self.verify_token(token),
         }
-        let caller = self.verify_token(token)?;
-        Ok(caller)
+    }
+
+    /// The caller of `token` if it verified within [`VERIFIED_FOR`] and has not expired since.
+    fn remembered(&self, token: &str) -> Option<Caller> {
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let (caller, expires) = self.verified.get(&digest)?;
+        if jsonwebtoken::get_current_timestamp() < expires.saturating_add(LEEWAY_SECONDS) {
+            return Some(caller);
+        }
+        self.verified.invalidate(&digest);
+        None
     }
 
     /// The signature, header and claims of `token`, and the caller it names; remembered.
@@ -314,8 +320,12 @@ impl Identity {
         }
     }
 
-    /// [`Identity::verify`] on the blocking pool when a URL might be fetched, inline otherwise.
+    /// [`Identity::verify`]: inline for a token verified lately (a hash), and on the blocking
+    /// pool when a URL might be fetched.
     pub async fn caller(self: &std::sync::Arc<Self>, headers: &HeaderMap) -> Result<Caller, AuthError> {
+        if let Some(caller) = bearer(headers).ok().and_then(|token| self.remembered(token)) {
+            return Ok(caller);
+        }
         if matches!(self.source, Some(JwksSource::Url(_))) {
             let identity = std::sync::Arc::clone(self);
             let headers = headers.clone();
