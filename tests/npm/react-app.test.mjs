@@ -1,0 +1,162 @@
+// A React app (Vite) built against the packed tarball, served by a real `tessera serve` and run
+// in Debian's Chromium with playwright-core: `tessera-policy/client` and `tessera-policy/react`
+// as a frontend developer uses them. Run by `cargo xtask test`.
+
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+
+import { build } from "vite";
+import wasm from "vite-plugin-wasm";
+import { chromium } from "playwright-core";
+
+import { root, scratchProject, startTessera, tessera } from "./support.mjs";
+import { CHROMIUM_ARGS } from "./vite-app.test.mjs";
+
+const cleanups = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+const LONDON_CLIENTS_CREATE_TASKS = [
+  { edit: "override_on", office: "o-lon", profile: "client", permission: "task.create" },
+];
+const LONDON_CLIENTS_DO_NOT = [
+  { edit: "clear_override", office: "o-lon", profile: "client", permission: "task.create" },
+];
+
+/** Builds the app in `tests/npm/<name>` against the tarball, and serves it from a real issuer. */
+export async function buildAndServe(name, links) {
+  const dir = scratchProject(name, {}, { links });
+  cpSync(join(root, "tests/npm", name), dir, { recursive: true });
+  const key = join(dir, "server.key");
+  execFileSync(tessera(), ["keygen", "--out", key], { stdio: "ignore" });
+  mkdirSync(join(dir, "public"), { recursive: true });
+  copyFileSync(`${key}.pub`, join(dir, "public/key.pub"));
+  await build({
+    root: dir,
+    configFile: false,
+    logLevel: "warn",
+    plugins: [wasm()],
+    build: { target: "esnext", outDir: join(dir, "dist") },
+  });
+  const server = await startTessera({ key, www: join(dir, "dist"), dir });
+  cleanups.push(() => server.stop());
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  cleanups.push(() => browser.close());
+  return { server, browser };
+}
+
+/** What the page says, once `#status` starts with `prefix`. */
+export async function statusBecomes(page, prefix, timeout = 10_000) {
+  await page.waitForFunction((prefix) => document.getElementById("status")?.textContent.startsWith(prefix), prefix, {
+    timeout,
+  });
+  return page.textContent("#status");
+}
+
+/** Every entry of every IndexedDB object store of the page's origin. */
+async function storedEntries(page) {
+  return page.evaluate(async () => {
+    let count = 0;
+    for (const { name } of await indexedDB.databases()) {
+      const db = await new Promise((resolve, reject) => {
+        const request = indexedDB.open(name);
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      for (const store of db.objectStoreNames) {
+        count += await new Promise((resolve) => {
+          const request = db.transaction(store).objectStore(store).count();
+          request.onsuccess = () => resolve(request.result);
+        });
+      }
+      db.close();
+    }
+    return count;
+  });
+}
+
+test("a React app keeps, verifies, refreshes and shares its policy", async () => {
+  const { server, browser } = await buildAndServe("react-app", ["react", "react-dom", "scheduler"]);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error));
+
+  // First visit: fetched, verified, rendered.
+  await page.goto(`${server.url}/?user=u-cleo`);
+  const first = await statusBecomes(page, "ready network");
+  const version = Number(first.split(" ")[2]);
+  assert.ok(version > 1_700_000_000, first);
+  assert.equal(await page.textContent("#create"), "cannot create tasks");
+  assert.equal(await page.textContent("#why"), "denied profile_lacks_permission");
+  assert.ok((await storedEntries(page)) > 0, "the snapshot is kept");
+
+  // Reloaded with the issuer unreachable: it starts from the kept copy, verified again.
+  await page.route("**/api/**", (route) => route.abort("internetdisconnected"));
+  await page.reload();
+  await page.waitForFunction(() => / cache /.test(document.getElementById("status")?.textContent ?? ""));
+  assert.equal(await page.textContent("#create"), "cannot create tasks");
+  await page.unroute("**/api/**");
+  await page.evaluate(() => window.tesseraClient.refresh());
+  await statusBecomes(page, "ready network");
+
+  // An administrator's edit reaches the open page without a reload.
+  const old = await page.evaluate(async () => {
+    const token = sessionStorage.getItem("token:u-cleo");
+    return (await fetch("/api/snapshot", { headers: { Authorization: `Bearer ${token}` } })).text();
+  });
+  const edited = await server.edit("u-ellen", LONDON_CLIENTS_CREATE_TASKS);
+  await page.waitForFunction(() => document.getElementById("create").textContent === "can create tasks", null, {
+    timeout: 5_000,
+  });
+  assert.equal(await statusBecomes(page, "ready network"), `ready network ${edited.revision}`);
+
+  // A tampered answer, then an older snapshot: refused, and the last good one stays.
+  const tampered = old.replace(/"payload":"(.)/, (_, c) => `"payload":"${c === "A" ? "B" : "A"}`);
+  for (const [body, reason] of [
+    [tampered, "bad_signature"],
+    [old, "rollback"],
+  ]) {
+    await page.route("**/api/snapshot", (route) =>
+      route.fulfill({ status: 200, contentType: "application/json", headers: { ETag: `W/"${reason}"` }, body }),
+    );
+    await page.evaluate(() => window.tesseraClient.refresh());
+    await page.waitForFunction((reason) => document.getElementById("status").textContent.endsWith(reason), reason);
+    assert.equal(await page.textContent("#create"), "can create tasks", `after ${reason}`);
+    await page.unroute("**/api/snapshot");
+  }
+
+  // Two tabs of one user: one event stream between them, and both update.
+  const streams = new Map();
+  const second = await context.newPage();
+  for (const [name, tab] of [
+    ["first", page],
+    ["second", second],
+  ]) {
+    streams.set(name, 0);
+    tab.on("request", (request) => {
+      if (new URL(request.url()).pathname === "/api/events") streams.set(name, streams.get(name) + 1);
+    });
+  }
+  await second.goto(`${server.url}/?user=u-cleo`);
+  await statusBecomes(second, "ready");
+  const back = await server.edit("u-ellen", LONDON_CLIENTS_DO_NOT);
+  for (const tab of [page, second]) {
+    await tab.waitForFunction(() => document.getElementById("create").textContent === "cannot create tasks", null, {
+      timeout: 5_000,
+    });
+    assert.match(await statusBecomes(tab, "ready"), new RegExp(` ${back.revision}$`));
+  }
+  assert.equal(streams.get("second"), 0, "the second tab opened no event stream of its own");
+
+  // Signing out clears what belonged to the user.
+  await page.click("#sign-out");
+  await statusBecomes(page, "signed_out");
+  assert.equal(await page.textContent("#create"), "cannot create tasks");
+  assert.equal(await storedEntries(page), 0, "nothing of the user is kept");
+  assert.deepEqual(errors, []);
+});
