@@ -323,3 +323,22 @@ async fn postgres_an_organisation_of_other_tables_behind_views_and_a_trigger() {
     drop(hr);
     db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_edit_reaches_the_streams_of_the_server_that_made_it() {
+    let db = Database::sqlite("own-events");
+    db.store().await.import(&demo_org(), "test").await.unwrap();
+    let state = replica(&db.url, Duration::from_secs(30)).await;
+    let request = Request::get("/api/events")
+        .header(header::AUTHORIZATION, bearer(&state, "u-cleo"))
+        .body(Body::empty())
+        .unwrap();
+    let mut cleo = Events::open(&state, request).await.unwrap();
+    assert_eq!(cleo.next(Duration::from_secs(5)).await.unwrap().0, "snapshot");
+    let (status, body) = edit(&state, "u-ellen", london_clients_create_tasks()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (name, data) = cleo.next(Duration::from_secs(1)).await.expect("within a second");
+    assert_eq!(name, "snapshot");
+    assert_eq!(serde_json::from_str::<Value>(&data).unwrap()["version"], body["revision"]);
+    state.close();
+}

@@ -589,6 +589,8 @@ fn listen_for_renewal(
             Err(_) => {}
         }
         if seen.matches("event: snapshot").count() >= 2 {
+            // Read again: the edit may have been sent while this thread waited on the stream.
+            let started = sent.lock().ok()?.0.or(started);
             return started.map(|started| started.elapsed());
         }
     }
