@@ -8,6 +8,8 @@
 //! - [`admin`]: who may apply a suggestion (decided on the user's own snapshot), the people an
 //!   administrator manages, and the JSON of the admin API.
 //! - [`session`]: the signed-in user and their bearer token.
+//! - [`live`]: how the app learns of a change: the issuer's events, reconnecting with backoff,
+//!   polling as the fallback.
 //! - [`wording`]: decisions, suggested edits and impacts as sentences for people, with names.
 //! - `state`, `ui`, `pages`, `widgets`, `browser` (wasm only): the signals; the app around its
 //!   pages; the pages, one module each; the widgets several pages share; the browser APIs.
@@ -17,6 +19,7 @@
 
 pub mod actions;
 pub mod admin;
+pub mod live;
 pub mod search;
 pub mod session;
 pub mod trust;
