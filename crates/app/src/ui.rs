@@ -185,7 +185,7 @@ fn StatusBar() -> impl IntoView {
                 {move || if state.online.get() { "● Online" } else { "○ Offline" }}
             </span>
             <span
-                class="link"
+                class="live"
                 data-testid="link-status"
                 data-link=move || state.link.get().as_str()
                 title="Changes to your policy arrive as events from the server while live; otherwise the app checks every minute."
