@@ -579,3 +579,21 @@ test("11. when the event stream fails, the page falls back to polling, reconnect
   await screenshot(page, "11-stream-recovered");
   assert.deepEqual(page.errors, []);
 });
+
+test("12. a user deactivated while her page is open: the stream says revoked, and the page shows the server's reason and stops listening", async (t) => {
+  const { server, page } = await session(t);
+  await signIn(page, server.url, "u-cleo");
+  await openProject(page, "Rebrand");
+  await page.waitForSelector(LIVE);
+
+  // Ellen, a network admin of EMEA, deactivates Cleo; nobody touches Cleo's page.
+  await server.edits([{ edit: "deactivate_user", user: "u-cleo" }]);
+  const banner = page.getByTestId("refusal");
+  await banner.waitFor();
+  assert.equal(await banner.getAttribute("data-code"), "inactive_user");
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+  assert.equal(await page.locator("[data-action]").count(), 0);
+  await page.waitForSelector('[data-testid="link-status"][data-link="off"]', { state: "attached" });
+  await screenshot(page, "12-revoked");
+  assert.deepEqual(page.errors, []);
+});
