@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::browser::{self, EventStream};
-use crate::live::{self, Event, Link, Meaning};
+use crate::live::{self, Event, Link, Meaning, TicketAnswer};
 use crate::state::AppState;
 
 /// The events this app reads.
@@ -98,23 +98,17 @@ impl AppState {
             if !current(attempt) {
                 return;
             }
-            let ticket = match answer {
-                Ok(fetched) if fetched.status == 200 => live::read_ticket(&fetched.body),
-                Ok(fetched) if fetched.status == 403 => {
-                    // The user is unknown or inactive: the snapshot's own 403 says so.
-                    self.revoked();
-                    return;
-                }
-                Ok(_) => None,
-                Err(refused) if refused.code == "network" => None,
-                Err(_) => {
-                    self.stop_listening();
-                    return;
-                }
+            let answer = match answer {
+                Ok(fetched) => live::ticket_answer(fetched.status, &fetched.body),
+                Err(refused) if refused.code == "network" => TicketAnswer::Retry,
+                Err(_) => TicketAnswer::SignedOut,
             };
-            let Some(ticket) = ticket else {
-                self.failed(attempt);
-                return;
+            let ticket = match answer {
+                TicketAnswer::Open(ticket) => ticket,
+                TicketAnswer::Retry => return self.failed(attempt),
+                // The user is unknown or inactive: the snapshot's own 403 says so.
+                TicketAnswer::Revoked => return self.revoked(),
+                TicketAnswer::SignedOut => return self.stop_listening(),
             };
             let opened = browser::open_events(
                 &live::stream_url(&ticket),

@@ -131,6 +131,30 @@ pub fn read_ticket(body: &str) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// What an answer to `POST /api/events/ticket` means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketAnswer {
+    /// Open the stream with this ticket.
+    Open(String),
+    /// The user is unknown to the organisation or inactive (403): stop listening.
+    Revoked,
+    /// The token was refused (401): the session is over, and the stream with it.
+    SignedOut,
+    /// Anything else (a 5xx, a 429, an answer that does not read as a ticket): try again after
+    /// the backoff, polling meanwhile.
+    Retry,
+}
+
+/// What the answer `status` with `body` to a ticket request means.
+pub fn ticket_answer(status: u16, body: &str) -> TicketAnswer {
+    match status {
+        200 => read_ticket(body).map_or(TicketAnswer::Retry, TicketAnswer::Open),
+        401 => TicketAnswer::SignedOut,
+        403 => TicketAnswer::Revoked,
+        _ => TicketAnswer::Retry,
+    }
+}
+
 /// The stream's URL for `ticket`, percent-encoding anything but unreserved characters (the
 /// issuer's tickets are hex, but the app does not rely on it).
 pub fn stream_url(ticket: &str) -> String {
@@ -203,6 +227,17 @@ mod tests {
         assert_eq!(read_ticket(r#"{"ticket":""}"#), None);
         assert_eq!(read_ticket("<html>"), None);
         assert_eq!(stream_url("0a1b"), "/api/events?ticket=0a1b");
+        let answer = |status, body| ticket_answer(status, body);
+        assert_eq!(
+            answer(200, r#"{"ticket":"0a1b","expires_in":30}"#),
+            TicketAnswer::Open("0a1b".to_owned())
+        );
+        assert_eq!(answer(200, "<html>"), TicketAnswer::Retry, "a proxy's page is not a ticket");
+        assert_eq!(answer(401, ""), TicketAnswer::SignedOut);
+        assert_eq!(answer(403, r#"{"error":{"code":"inactive_user"}}"#), TicketAnswer::Revoked);
+        for status in [429, 500, 502, 503, 404] {
+            assert_eq!(answer(status, ""), TicketAnswer::Retry, "{status}");
+        }
         assert_eq!(stream_url("a&b=c d"), "/api/events?ticket=a%26b%3Dc%20d");
     }
 
