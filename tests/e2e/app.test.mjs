@@ -597,3 +597,33 @@ test("12. a user deactivated while her page is open: the stream says revoked, an
   await screenshot(page, "12-revoked");
   assert.deepEqual(page.errors, []);
 });
+
+test("13. a hidden tab lets its stream go and does not poll; visible again, it listens and catches up", async (t) => {
+  const { server, page } = await session(t);
+  const requests = [];
+  page.on("request", (request) => requests.push(new URL(request.url()).pathname));
+  await signIn(page, server.url, "u-ada");
+  await openProject(page, "Rebrand");
+  await page.waitForSelector(LIVE);
+  /** Another tab in front, or this one back (the page cannot be hidden for real headless). */
+  const setHidden = (hidden) =>
+    page.evaluate((hidden) => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+      document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+    }, hidden);
+
+  await setHidden(true);
+  await page.waitForSelector('[data-testid="link-status"][data-link="off"]', { state: "attached" });
+  const asked = requests.length;
+  await server.edits([{ edit: "override_off", office: "o-lon", profile: "project_manager", permission: "task.create" }]);
+  await page.waitForTimeout(6000); // More than a tick.
+  assert.deepEqual(requests.slice(asked), [], "nothing asked while hidden");
+  assert.ok((await actions(page)).includes("create-task"));
+
+  await setHidden(false);
+  await page.waitForSelector(LIVE);
+  await page.waitForSelector('[data-testid="project-actions"]:not(:has([data-action="create-task"]))');
+  assert.deepEqual(await actions(page), ["upload-file", "edit-wiki"]);
+  assert.deepEqual(page.errors, []);
+});
