@@ -100,7 +100,7 @@ self.addEventListener("fetch", (event) => {
   if (CACHED_API.includes(url.pathname)) {
     event.respondWith(networkFirst(request));
   } else if (url.pathname.startsWith("/api/")) {
-    return; // Snapshots, search, the admin API: the network, or a failure the app handles.
+    return; // Snapshots, search, the admin API, the event stream: the network, or a failure the app handles.
   } else if (request.mode === "navigate") {
     event.respondWith(
       fetch(request).catch(() => caches.open(SHELL).then((cache) => cache.match("/index.html"))),

@@ -52,6 +52,9 @@ const FINANCE_FOR_LONDON_PMS = {
   permission: "finance.view",
 };
 
+/** The status bar once the page's event stream is live. */
+const LIVE = '[data-testid="link-status"][data-link="live"]';
+
 async function openProject(page, name) {
   await page.getByRole("button", { name, exact: true }).click();
   await page.waitForSelector('[data-testid="project-page"]');
@@ -414,7 +417,7 @@ test("8. signing in: a token from the demo sign-in on every call, no user in any
   assert.deepEqual(page.errors, []);
 });
 
-test("9. an admin previews and applies a suggestion for someone she manages; their open page gains the action without a reload", async (t) => {
+test("9. an admin previews and applies a suggestion for someone she manages; their open page gains the action through the event stream, without a reload", async (t) => {
   const { server, page } = await session(t);
   const org = await import("../demo/org.json", { with: { type: "json" } }).then((module) => module.default);
   const londonClients = org.users
@@ -424,9 +427,23 @@ test("9. an admin previews and applies a suggestion for someone she manages; the
   // Cleo, a Client in London, has Rebrand open in another browser.
   const { context: cleoContext, page: cleo } = await openPage(browser);
   t.after(() => cleoContext.close());
+  const cleoRequests = [];
+  cleo.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.startsWith("/api/")) cleoRequests.push({ request, url, at: Date.now() });
+  });
   await signIn(cleo, server.url, "u-cleo");
   await openProject(cleo, "Rebrand");
   assert.deepEqual(await actions(cleo), ["upload-file"]);
+  // Her page listens: a ticket asked for with her bearer token, then the stream on the ticket.
+  await cleo.waitForSelector(LIVE);
+  const ticket = cleoRequests.find(({ url }) => url.pathname === "/api/events/ticket");
+  assert.equal(ticket.request.method(), "POST");
+  assert.match((await ticket.request.allHeaders()).authorization, /^Bearer /);
+  const stream = cleoRequests.find(({ url }) => url.pathname === "/api/events");
+  assert.equal(stream.request.resourceType(), "eventsource");
+  assert.match(stream.url.search, /^\?ticket=[0-9a-f]{48}$/);
+  assert.equal((await stream.request.allHeaders()).authorization, undefined, "no token in the stream's request");
   await cleo.evaluate(() => {
     window.notReloaded = true;
   });
@@ -459,16 +476,22 @@ test("9. an admin previews and applies a suggestion for someone she manages; the
   assert.equal(await impact.locator(".lost").count(), 0, "nobody loses anything");
   await screenshot(page, "9-admin-preview");
 
+  const applied = Date.now();
   await override.locator('[data-admin="apply"]').click();
   await denial.waitFor({ state: "detached" });
   assert.match(await page.locator(".notice").innerText(), /Applied: revision \d+ is now served/);
   await screenshot(page, "9-admin-applied");
 
-  // Cleo's page learns of it when the window next gains focus: Create task, no reload.
-  await focus(cleo);
+  // Cleo's page hears of it at once, with no focus and long before any poll (ten minutes
+  // while the stream is live, a minute without it): Create task, no reload.
   await cleo.waitForSelector('[data-testid="project-actions"] [data-action="create-task"]');
+  const arrived = Date.now() - applied;
+  assert.ok(arrived < 10_000, `the change took ${arrived} ms`);
+  const fetches = cleoRequests.filter(({ url, at }) => url.pathname === "/api/snapshot" && at >= applied);
+  assert.equal(fetches.length, 1, "one fetch, on the event");
   assert.deepEqual(await actions(cleo), ["create-task", "upload-file"]);
   assert.equal(await cleo.evaluate(() => window.notReloaded), true);
+  record("9-event-latency", { applied_to_rendered_ms: arrived });
   await screenshot(cleo, "9-client-gains-create-task");
   assert.deepEqual([...page.errors, ...cleo.errors], []);
 });
@@ -497,5 +520,110 @@ test("10. a Client sees why she cannot, and the suggestions, but no Preview or A
   const { error } = await response.json();
   assert.equal(error.code, "forbidden");
   assert.equal(error.decision.code, "not_network_admin");
+  assert.deepEqual(page.errors, []);
+});
+
+test("11. when the event stream fails, the page falls back to polling, reconnects with new tickets and catches up", async (t) => {
+  const { server, page } = await session(t, { serviceWorkers: "block" });
+  const proxy = await startProxy(t, server.url);
+  const requests = [];
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.startsWith("/api/")) requests.push(url);
+  });
+  const tickets = () => requests.filter((url) => url.pathname === "/api/events/ticket").length;
+  const streams = () => requests.filter((url) => url.pathname === "/api/events").map((url) => url.searchParams.get("ticket"));
+  const snapshots = () => requests.filter((url) => url.pathname === "/api/snapshot").length;
+  // A clock the test can move: the fallback poll is a minute away.
+  await page.clock.install();
+  await signIn(page, proxy.url, "u-ada");
+  await openProject(page, "Rebrand");
+  await page.waitForSelector(LIVE);
+  assert.ok((await actions(page)).includes("create-task"));
+  await page.evaluate(() => {
+    window.notReloaded = true;
+  });
+
+  // The stream drops, and the server behind the proxy cannot be reached for a while.
+  proxy.refuseEvents = true;
+  proxy.cut();
+  await page.waitForSelector('[data-testid="link-status"][data-link="down"]');
+  assert.match(await page.getByTestId("link-status").innerText(), /every minute/);
+  const before = tickets();
+  // Ellen switches task creation off for London's Project Managers: nobody can tell Ada's page.
+  await server.edits([{ edit: "override_off", office: "o-lon", profile: "project_manager", permission: "task.create" }]);
+  // It keeps trying, each time with a new ticket, backing off (half a second to a second,
+  // then one to two, two to four).
+  for (let wait = 0; tickets() < before + 2 && wait < 100; wait += 1) await page.waitForTimeout(100);
+  assert.ok(tickets() >= before + 2, `reconnections: ${tickets() - before}`);
+  assert.ok((await actions(page)).includes("create-task"), "not told yet");
+
+  // The fallback: a minute on, the poll finds the change.
+  const polled = snapshots();
+  await page.clock.fastForward(61_000);
+  await page.waitForSelector('[data-testid="project-actions"]:not(:has([data-action="create-task"]))');
+  assert.ok(snapshots() > polled);
+  assert.deepEqual(await actions(page), ["upload-file", "edit-wiki"]);
+
+  // The server is back; a change made meanwhile arrives with the new stream's first event
+  // (its next attempt is at most 16 s away after five failures; the next poll a minute from
+  // the last, which this half minute does not reach).
+  await server.edits([{ edit: "clear_override", office: "o-lon", profile: "project_manager", permission: "task.create" }]);
+  proxy.refuseEvents = false;
+  await page.clock.fastForward(30_000);
+  await page.waitForSelector(LIVE);
+  await page.waitForSelector('[data-testid="project-actions"] [data-action="create-task"]');
+  const used = streams();
+  assert.equal(new Set(used).size, used.length, "every stream on a ticket of its own");
+  assert.equal(await page.evaluate(() => window.notReloaded), true);
+  await screenshot(page, "11-stream-recovered");
+  assert.deepEqual(page.errors, []);
+});
+
+test("12. a user deactivated while her page is open: the stream says revoked, and the page shows the server's reason and stops listening", async (t) => {
+  const { server, page } = await session(t);
+  await signIn(page, server.url, "u-cleo");
+  await openProject(page, "Rebrand");
+  await page.waitForSelector(LIVE);
+
+  // Ellen, a network admin of EMEA, deactivates Cleo; nobody touches Cleo's page.
+  await server.edits([{ edit: "deactivate_user", user: "u-cleo" }]);
+  const banner = page.getByTestId("refusal");
+  await banner.waitFor();
+  assert.equal(await banner.getAttribute("data-code"), "inactive_user");
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+  assert.equal(await page.locator("[data-action]").count(), 0);
+  await page.waitForSelector('[data-testid="link-status"][data-link="off"]', { state: "attached" });
+  await screenshot(page, "12-revoked");
+  assert.deepEqual(page.errors, []);
+});
+
+test("13. a hidden tab lets its stream go and does not poll; visible again, it listens and catches up", async (t) => {
+  const { server, page } = await session(t);
+  const requests = [];
+  page.on("request", (request) => requests.push(new URL(request.url()).pathname));
+  await signIn(page, server.url, "u-ada");
+  await openProject(page, "Rebrand");
+  await page.waitForSelector(LIVE);
+  /** Another tab in front, or this one back (the page cannot be hidden for real headless). */
+  const setHidden = (hidden) =>
+    page.evaluate((hidden) => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+      document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+    }, hidden);
+
+  await setHidden(true);
+  await page.waitForSelector('[data-testid="link-status"][data-link="off"]', { state: "attached" });
+  const asked = requests.length;
+  await server.edits([{ edit: "override_off", office: "o-lon", profile: "project_manager", permission: "task.create" }]);
+  await page.waitForTimeout(6000); // More than a tick.
+  assert.deepEqual(requests.slice(asked), [], "nothing asked while hidden");
+  assert.ok((await actions(page)).includes("create-task"));
+
+  await setHidden(false);
+  await page.waitForSelector(LIVE);
+  await page.waitForSelector('[data-testid="project-actions"]:not(:has([data-action="create-task"]))');
+  assert.deepEqual(await actions(page), ["upload-file", "edit-wiki"]);
   assert.deepEqual(page.errors, []);
 });

@@ -175,12 +175,46 @@ export function focus(page) {
 
 /**
  * A proxy in front of `upstream` that can spoil snapshot answers on the way, for requests the
- * page cannot intercept itself (those the service worker makes).
+ * page cannot intercept itself (those the service worker makes), and break the event stream:
+ * `proxy.cut()` drops every open stream, as a network or a proxy would, and while
+ * `proxy.refuseEvents` holds, new ones are answered 502. Event streams pass through as they
+ * arrive; everything else is read whole first.
  */
 export async function startProxy(t, upstream) {
   const { createServer } = await import("node:http");
-  const proxy = { tamper: false };
+  const streams = new Set();
+  const proxy = {
+    tamper: false,
+    refuseEvents: false,
+    cut() {
+      for (const stream of streams) stream();
+      streams.clear();
+    },
+  };
   const server = createServer(async (request, response) => {
+    if (new URL(request.url, "http://proxy").pathname === "/api/events") {
+      if (proxy.refuseEvents) {
+        response.writeHead(502, { "content-type": "text/plain" });
+        response.end("the test's proxy refuses event streams");
+        return;
+      }
+      const controller = new AbortController();
+      const cut = () => {
+        controller.abort();
+        response.destroy();
+      };
+      streams.add(cut);
+      response.on("close", () => streams.delete(cut));
+      try {
+        const answer = await fetch(`${upstream}${request.url}`, { headers: { accept: "text/event-stream" }, signal: controller.signal });
+        response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "text/plain", "cache-control": "no-store" });
+        for await (const chunk of answer.body) response.write(chunk);
+        response.end();
+      } catch {
+        response.destroy();
+      }
+      return;
+    }
     const chunks = [];
     for await (const chunk of request) chunks.push(chunk);
     const headers = { ...request.headers };
@@ -202,7 +236,10 @@ export async function startProxy(t, upstream) {
     response.end(body);
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => server.close());
+  t.after(() => {
+    proxy.cut();
+    server.close();
+  });
   proxy.url = `http://127.0.0.1:${server.address().port}`;
   return proxy;
 }

@@ -1,9 +1,10 @@
 //! What the app needs of the browser: fetch, the clock, local and session storage, Cache
-//! Storage and the online flag. Every call that can fail returns a `Result` or an `Option`;
+//! Storage, the online flag, whether the tab is hidden, and server-sent events. Every call that can fail returns a `Result` or an `Option`;
 //! nothing here panics when an API is missing (a private window without storage still runs,
 //! with less memory).
 
 use tessera_core::Timestamp;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, Request, RequestCache, RequestInit, Response};
@@ -177,4 +178,57 @@ pub fn mark(name: &str) {
     if let Some(performance) = window().ok().and_then(|window| window.performance()) {
         let _ = performance.mark(name);
     }
+}
+
+/// Whether the tab is hidden (another tab in front, the window minimised).
+pub fn hidden() -> bool {
+    window().ok().and_then(|window| window.document()).is_some_and(|document| document.hidden())
+}
+
+/// A number from 0 to 1, for jitter.
+pub fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+/// An open `EventSource`, closed when dropped (and its handlers with it).
+pub struct EventStream {
+    source: web_sys::EventSource,
+    _handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
+/// Opens `url` as an `EventSource`: `on_event(name, data)` for each event named in `names`,
+/// and `on_error()` when the stream fails to open, fails or ends. The browser's own
+/// reconnection is never left to run: the caller drops the stream on an error and opens
+/// another (a ticket in the URL is spent by its first use).
+pub fn open_events(
+    url: &str,
+    names: &[&'static str],
+    on_event: impl Fn(&str, &str) + 'static,
+    on_error: impl Fn() + 'static,
+) -> Result<EventStream, BrowserError> {
+    let source = web_sys::EventSource::new(url)?;
+    let on_event = std::rc::Rc::new(on_event);
+    let mut handlers = Vec::with_capacity(names.len() + 1);
+    for &name in names {
+        let on_event = std::rc::Rc::clone(&on_event);
+        let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let data = event
+                .dyn_ref::<web_sys::MessageEvent>()
+                .and_then(|message| message.data().as_string())
+                .unwrap_or_default();
+            on_event(name, &data);
+        });
+        source.add_event_listener_with_callback(name, handler.as_ref().unchecked_ref())?;
+        handlers.push(handler);
+    }
+    let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| on_error());
+    source.set_onerror(Some(handler.as_ref().unchecked_ref()));
+    handlers.push(handler);
+    Ok(EventStream { source, _handlers: handlers })
 }

@@ -8,15 +8,19 @@
 //! - [`admin`]: who may apply a suggestion (decided on the user's own snapshot), the people an
 //!   administrator manages, and the JSON of the admin API.
 //! - [`session`]: the signed-in user and their bearer token.
+//! - [`live`]: how the app learns of a change: the issuer's events, reconnecting with backoff,
+//!   polling as the fallback.
 //! - [`wording`]: decisions, suggested edits and impacts as sentences for people, with names.
-//! - `state`, `ui`, `pages`, `widgets`, `browser` (wasm only): the signals; the app around its
-//!   pages; the pages, one module each; the widgets several pages share; the browser APIs.
+//! - `state`, `listen`, `ui`, `pages`, `widgets`, `browser` (wasm only): the signals; the event
+//!   stream and the poll driven by [`live`]; the app around its pages; the pages, one module
+//!   each; the widgets several pages share; the browser APIs.
 //!
 //! The app shell (`index.html`, the service worker, the manifest, icons, styles) lives in
 //! `www/`; `cargo xtask serve` builds this crate with `wasm-bindgen` into `target/site/`.
 
 pub mod actions;
 pub mod admin;
+pub mod live;
 pub mod search;
 pub mod session;
 pub mod trust;
@@ -24,6 +28,8 @@ pub mod wording;
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
+#[cfg(target_arch = "wasm32")]
+mod listen;
 #[cfg(target_arch = "wasm32")]
 mod pages;
 #[cfg(target_arch = "wasm32")]

@@ -10,6 +10,12 @@
 //! public keys and the sign-in list carries the token; a 401 ends the session and brings back
 //! the sign-in.
 //!
+//! The app learns of a change from the issuer's event stream (`listen.rs`, by the rules of
+//! [`crate::live`]) and polls only as the fallback: every minute while the stream is not live,
+//! every ten minutes while it is (to renew the signature before expiry), never while the tab is
+//! hidden; and, as before, on focus, when the tab becomes visible and when the browser comes
+//! back online.
+//!
 //! Everything rendered reads [`AppState::ready`]: a snapshot that passed [`crate::trust`] for
 //! the signed-in user, with no refusal standing. Whenever that is `None` the page shows no data
 //! and no actions. It is a memo that changes only when the snapshot, the user or a time-bound
@@ -29,13 +35,10 @@ use tessera_core::{Edit, Snapshot, Timestamp, TrustedKeys};
 
 use crate::admin::{self, Applied, Denials, EditBatch, Preview, Refused};
 use crate::browser;
+use crate::live::{self, Link};
 use crate::search::{self, Cache, Item};
 use crate::session::{self, Session};
 use crate::trust::{self, Refusal};
-
-/// How often the app asks for a new snapshot while open (it also asks on focus and when the
-/// browser comes back online).
-pub const POLL: Duration = Duration::from_secs(60);
 
 const USER_KEY: &str = "tessera.user";
 /// In session storage: this tab's [`Session`].
@@ -158,6 +161,10 @@ pub struct AppState {
     pub cache: RwSignal<Cache>,
     /// The last search's results.
     pub results: RwSignal<Option<Results>>,
+    /// The event stream's health.
+    pub link: RwSignal<Link>,
+    /// When the snapshot was last asked for (milliseconds since the epoch), for the poll.
+    fetched_at: StoredValue<f64>,
     /// What the pages render from (see [`Ready`]).
     ready: Memo<Option<Ready>>,
     /// The number of the latest snapshot request; older answers are dropped.
@@ -213,6 +220,8 @@ impl AppState {
             notice: RwSignal::new(None),
             cache: RwSignal::new(Cache::default()),
             results: RwSignal::new(None),
+            link: RwSignal::new(Link::Off),
+            fetched_at: StoredValue::new(js_sys::Date::now()),
             ready,
             snapshot_request: StoredValue::new(0),
             search_request: StoredValue::new(0),
@@ -232,12 +241,13 @@ impl AppState {
         self.ready.with(Option::is_some)
     }
 
-    /// Starts the app's background work: the first fetches, the poll, focus and online events,
-    /// and the clock.
+    /// Starts the app's background work: the first fetches, the event stream, the poll, focus,
+    /// visibility and online events, and the clock.
     pub fn start(self) {
         spawn_local(async move {
             self.refresh_directory().await;
             self.refresh_snapshot().await;
+            self.listen();
         });
         spawn_local(async move {
             if let Ok(Some(json)) = browser::load_search_index().await {
@@ -246,37 +256,50 @@ impl AppState {
             }
             self.warm_search_cache().await;
         });
-        set_interval(
-            move || {
-                spawn_local(async move { self.refresh_snapshot().await });
-            },
-            POLL,
-        );
         set_interval(move || self.tick(), Duration::from_secs(5));
         let on_focus = window_event_listener_untyped("focus", move |_| {
             spawn_local(async move { self.refresh_snapshot().await });
+            self.listen();
         });
+        // `visibilitychange` fires on the document and bubbles to the window.
         let on_visible = window_event_listener_untyped("visibilitychange", move |_| {
-            spawn_local(async move { self.refresh_snapshot().await });
+            if browser::hidden() {
+                self.stop_listening();
+            } else {
+                spawn_local(async move { self.refresh_snapshot().await });
+                self.listen();
+            }
         });
         let on_online = window_event_listener_untyped("online", move |_| {
             self.online.set(true);
             spawn_local(async move {
                 self.refresh_directory().await;
                 self.refresh_snapshot().await;
+                self.listen();
             });
         });
-        let on_offline = window_event_listener_untyped("offline", move |_| self.online.set(false));
+        let on_offline = window_event_listener_untyped("offline", move |_| {
+            self.online.set(false);
+            self.stop_listening();
+        });
         // The listeners live as long as the page.
         std::mem::forget((on_focus, on_visible, on_online, on_offline));
     }
 
-    fn tick(&self) {
+    /// Every few seconds: the clock, the online flag, the stream opened or closed as it should
+    /// be, a poll when one is due, and the snapshot's expiry.
+    fn tick(self) {
         let now = browser::now();
         self.now.set(now);
         let online = browser::online();
         if self.online.get_untracked() != online {
             self.online.set(online);
+        }
+        self.listen();
+        let since =
+            Duration::from_millis((js_sys::Date::now() - self.fetched_at.get_value()).max(0.0) as u64);
+        if live::poll_due(self.link.get_untracked(), browser::hidden(), since) {
+            spawn_local(async move { self.refresh_snapshot().await });
         }
         if let Some(snapshot) = self.snapshot.get_untracked()
             && let Err(refusal) = trust::still_valid(&snapshot, now)
@@ -357,7 +380,8 @@ impl AppState {
 
     /// Back to the sign-in: the server refused the token (or there is none, online). The
     /// stored snapshots stay, for an offline start; nothing renders until someone signs in.
-    fn sign_out(&self, why: &str) {
+    pub(crate) fn sign_out(self, why: &str) {
+        self.reset_listening();
         self.end_session();
         browser::remove(USER_KEY);
         self.snapshot_request.update_value(|n| *n += 1);
@@ -373,7 +397,7 @@ impl AppState {
 
     /// This tab's `Authorization` header value, if it holds a live token for the signed-in
     /// user.
-    fn authorization(&self) -> Option<String> {
+    pub(crate) fn authorization(&self) -> Option<String> {
         let user = self.user.get_untracked();
         self.session.with_untracked(|session| {
             session
@@ -412,7 +436,7 @@ impl AppState {
     }
 
     /// POSTs JSON to an API `url` with the token, as [`AppState::api_get`].
-    async fn api_post(self, url: &str, body: &str) -> Result<browser::Fetched, Refused> {
+    pub(crate) async fn api_post(self, url: &str, body: &str) -> Result<browser::Fetched, Refused> {
         let Some(authorization) = self.authorization() else {
             return Err(Refused {
                 code: "unauthenticated".into(),
@@ -434,6 +458,7 @@ impl AppState {
 
     /// Shows `user`'s stored snapshot, then asks for a fresh one.
     fn switch_to(self, user: String) {
+        self.reset_listening();
         browser::store(USER_KEY, &user);
         self.snapshot_request.update_value(|n| *n += 1);
         self.search_request.update_value(|n| *n += 1);
@@ -445,6 +470,7 @@ impl AppState {
         self.page.set(Page::Projects);
         self.load_stored_snapshot();
         spawn_local(async move { self.refresh_snapshot().await });
+        self.listen();
     }
 
     /// Turns the "Why can't I?" view on or off, remembered on the device.
@@ -546,6 +572,7 @@ impl AppState {
     /// changes nothing (offline, the app runs on what it has). Only the latest request's
     /// answer counts.
     pub async fn refresh_snapshot(self) {
+        self.fetched_at.set_value(js_sys::Date::now());
         let user = self.user.get_untracked();
         if user.is_empty() {
             return;

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 
 use crate::admin;
 use crate::browser;
+use crate::live::Link;
 use crate::pages::admin::AdminPage;
 use crate::pages::messaging::Messaging;
 use crate::pages::project::ProjectPage;
@@ -143,7 +144,8 @@ fn ExplainToggle() -> impl IntoView {
 }
 
 /// The snapshot's version and issuer and the network state are announced when they change;
-/// the age and expiry, which change every few seconds, are not.
+/// the age and expiry, which change every few seconds, are not; nor is the event stream's
+/// health, which a failing server could change often.
 #[component]
 fn StatusBar() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -181,6 +183,19 @@ fn StatusBar() -> impl IntoView {
                 data-testid="network-status"
             >
                 {move || if state.online.get() { "● Online" } else { "○ Offline" }}
+            </span>
+            <span
+                class="live"
+                data-testid="link-status"
+                data-link=move || state.link.get().as_str()
+                title="Changes to your policy arrive as events from the server while live; otherwise the app checks every minute."
+            >
+                {move || match state.link.get() {
+                    Link::Live => "live updates",
+                    Link::Connecting => "connecting…",
+                    Link::Down => "checking every minute (reconnecting)",
+                    Link::Off => "",
+                }}
             </span>
         </div>
     }
