@@ -1,7 +1,9 @@
+"use client";
 // tessera-policy/react: React 18 and 19 bindings of a policy client (crates/wasm/js/react.js).
 // Plain ESM without JSX. Every hook reads the client through `useSyncExternalStore`; all but
 // `usePolicy` select what they need (an answer, the status, the view), so a component
-// re-renders only when that changes.
+// re-renders only when that changes. "use client": React Server Components render it on the
+// client side of the boundary (it holds a context and hooks).
 
 import { createContext, createElement, Fragment, useContext, useMemo, useSyncExternalStore } from "react";
 
