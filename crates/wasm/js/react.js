@@ -1,9 +1,8 @@
-"use client";
 // tessera-policy/react: React 18 and 19 bindings of a policy client (crates/wasm/js/react.js).
 // Plain ESM without JSX. Every hook reads the client through `useSyncExternalStore`; all but
 // `usePolicy` select what they need (an answer, the status, the view), so a component
-// re-renders only when that changes. "use client": React Server Components render it on the
-// client side of the boundary (it holds a context and hooks).
+// re-renders only when that changes. No "use client" directive: Vite warns of it in every build
+// (the README tells a Next.js app to render the provider from a client file of its own).
 
 import { createContext, createElement, Fragment, useContext, useMemo, useSyncExternalStore } from "react";
 
