@@ -10,6 +10,8 @@ import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { build, createLogger } from "vite";
+
 import { root, runJson, scratchProject } from "./support.mjs";
 
 const FIXTURES = join(root, "tests/npm/bindings");
@@ -129,4 +131,12 @@ test("the bindings' types type-check a TypeScript app of each (nodenext and bund
     writeFileSync(join(dir, config), JSON.stringify({ compilerOptions, files: ["consumer.tsx"] }));
     execFileSync(tsc, ["-p", config], { cwd: dir, stdio: "inherit" });
   }
+});
+
+test("Vite bundles an app of all three bindings without a warning", async () => {
+  const warnings = [];
+  const logger = createLogger("warn");
+  const customLogger = { ...logger, warn: (message) => warnings.push(message), warnOnce: (message) => warnings.push(message) };
+  await build({ root: join(dir, "vite"), configFile: false, customLogger, build: { outDir: join(dir, "vite/dist") } });
+  assert.deepEqual(warnings, []);
 });
