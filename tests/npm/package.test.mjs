@@ -14,6 +14,9 @@ import { root, scratchProject, signDemo, resign, runJson, tarball, tessera } fro
 /** The budget for the WebAssembly module, gzip: Cedar's is 1,409 KB, Biscuit's 730 KB. */
 const BUDGET_GZIP_BYTES = 150 * 1000;
 
+/** The budget for each framework binding (`tessera-policy/react`, `/vue`, `/svelte`), gzip. */
+const BINDING_BUDGET_GZIP_BYTES = 2 * 1000;
+
 let dir;
 let signed;
 
@@ -249,7 +252,8 @@ test("are the types wrong? no", () => {
   execFileSync(attw, [tarball(), "--entrypoints", ".", "node", "full", "package.json"], { stdio: "inherit" });
   // The web and bundler builds are ESM by nature (`import.meta.url`, ESM-integrated wasm), so
   // `require` of them resolving to ESM is by design; every other rule holds.
-  execFileSync(attw, [tarball(), "--entrypoints", "web", "bundler", "full/web", "--ignore-rules", "cjs-resolves-to-esm"], {
+  // So are the framework bindings, plain ESM like the frameworks they bind.
+  execFileSync(attw, [tarball(), "--entrypoints", "web", "bundler", "full/web", "react", "vue", "svelte", "--ignore-rules", "cjs-resolves-to-esm"], {
     stdio: "inherit",
   });
 });
@@ -259,4 +263,13 @@ test(`the WebAssembly module is within its budget of ${BUDGET_GZIP_BYTES / 1000}
   const gzip = gzipSync(module, { level: 9 }).length;
   console.log(`tessera_policy_bg.wasm: ${module.length} bytes raw, ${gzip} bytes gzip`);
   assert.ok(gzip <= BUDGET_GZIP_BYTES, `${gzip} bytes gzip is over the budget of ${BUDGET_GZIP_BYTES}`);
+});
+
+test(`each framework binding is within its budget of ${BINDING_BUDGET_GZIP_BYTES / 1000} KB gzip`, () => {
+  for (const binding of ["react", "vue", "svelte"]) {
+    const code = readFileSync(join(dir, `node_modules/tessera-policy/${binding}.js`));
+    const gzip = gzipSync(code, { level: 9 }).length;
+    console.log(`tessera-policy/${binding}: ${code.length} bytes raw, ${gzip} bytes gzip`);
+    assert.ok(gzip <= BINDING_BUDGET_GZIP_BYTES, `tessera-policy/${binding}: ${gzip} bytes gzip is over the budget of ${BINDING_BUDGET_GZIP_BYTES}`);
+  }
 });

@@ -6,7 +6,8 @@
 //! silently breaks modules), with `crates/wasm/js/fast.js` (questions about Projects answered
 //! from sets each view keeps) appended to the JavaScript that declares the classes. A
 //! `package.json` whose `exports` put `types` first, the package README and the licence are
-//! written next to them.
+//! written next to them, with the React, Vue and Svelte bindings (`crates/wasm/js/`, each its
+//! own entry, its framework an optional peer dependency).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,11 @@ const OUT_NAME: &str = "tessera_policy";
 
 /// The three bindings: wasm-bindgen's target name, and the folder it goes to.
 const BINDINGS: [(&str, &str); 3] = [("web", "web"), ("bundler", "bundler"), ("nodejs", "node")];
+
+/// The React, Vue and Svelte bindings (`tessera-policy/react`, `/vue`, `/svelte`) and the store
+/// contract their types share, copied from `crates/wasm/js/` as they are.
+const BINDING_FILES: [&str; 7] =
+    ["react.js", "react.d.ts", "vue.js", "vue.d.ts", "svelte.js", "svelte.d.ts", "store.d.ts"];
 
 /// What `dist` built.
 pub struct Dist {
@@ -103,6 +109,11 @@ pub fn dist() -> Result<Dist> {
         &format!("{{\n  \"main\": \"./node/{OUT_NAME}.js\",\n  \"types\": \"./node/{OUT_NAME}.d.ts\"\n}}\n"),
     )?;
 
+    // The framework bindings, hand-written ESM with their types, at the package's root (where
+    // TypeScript's node10 resolver finds `tessera-policy/react` without a folder of its own).
+    for file in BINDING_FILES {
+        copy(&root().join("crates/wasm/js").join(file), &dir.join(file))?;
+    }
     write(&dir.join("package.json"), &package_json(&version))?;
     copy(&root().join("crates/wasm/README.md"), &dir.join("README.md"))?;
     copy(&root().join("LICENSE"), &dir.join("LICENSE"))?;
@@ -291,6 +302,18 @@ fn package_json(version: &str) -> String {
       "types": "./full/web/{OUT_NAME}.d.ts",
       "default": "./full/web/{OUT_NAME}.js"
     }},
+    "./react": {{
+      "types": "./react.d.ts",
+      "default": "./react.js"
+    }},
+    "./vue": {{
+      "types": "./vue.d.ts",
+      "default": "./vue.js"
+    }},
+    "./svelte": {{
+      "types": "./svelte.d.ts",
+      "default": "./svelte.js"
+    }},
     "./package.json": "./package.json"
   }},
   "files": [
@@ -298,6 +321,13 @@ fn package_json(version: &str) -> String {
     "bundler/",
     "node/",
     "full/",
+    "react.js",
+    "react.d.ts",
+    "vue.js",
+    "vue.d.ts",
+    "svelte.js",
+    "svelte.d.ts",
+    "store.d.ts",
     "README.md",
     "LICENSE"
   ],
@@ -307,6 +337,16 @@ fn package_json(version: &str) -> String {
     "./full/bundler/{OUT_NAME}.js",
     "./full/bundler/{OUT_NAME}_bg.js"
   ],
+  "peerDependencies": {{
+    "react": "^18.0.0 || ^19.0.0",
+    "svelte": "^4.0.0 || ^5.0.0",
+    "vue": "^3.3.0"
+  }},
+  "peerDependenciesMeta": {{
+    "react": {{ "optional": true }},
+    "svelte": {{ "optional": true }},
+    "vue": {{ "optional": true }}
+  }},
   "engines": {{
     "node": ">=18"
   }}
