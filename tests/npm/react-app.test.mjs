@@ -2,23 +2,10 @@
 // in Debian's Chromium with playwright-core: `tessera-policy/client` and `tessera-policy/react`
 // as a frontend developer uses them. Run by `cargo xtask test`.
 
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, copyFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { execFileSync } from "node:child_process";
 
-import { build } from "vite";
-import wasm from "vite-plugin-wasm";
-import { chromium } from "playwright-core";
-
-import { root, scratchProject, startTessera, tessera } from "./support.mjs";
-import { CHROMIUM_ARGS } from "./vite-app.test.mjs";
-
-const cleanups = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+import { buildAndServe, statusBecomes } from "./apps.mjs";
 
 const LONDON_CLIENTS_CREATE_TASKS = [
   { edit: "override_on", office: "o-lon", profile: "client", permission: "task.create" },
@@ -26,36 +13,6 @@ const LONDON_CLIENTS_CREATE_TASKS = [
 const LONDON_CLIENTS_DO_NOT = [
   { edit: "clear_override", office: "o-lon", profile: "client", permission: "task.create" },
 ];
-
-/** Builds the app in `tests/npm/<name>` against the tarball, and serves it from a real issuer. */
-export async function buildAndServe(name, links) {
-  const dir = scratchProject(name, {}, { links });
-  cpSync(join(root, "tests/npm", name), dir, { recursive: true });
-  const key = join(dir, "server.key");
-  execFileSync(tessera(), ["keygen", "--out", key], { stdio: "ignore" });
-  mkdirSync(join(dir, "public"), { recursive: true });
-  copyFileSync(`${key}.pub`, join(dir, "public/key.pub"));
-  await build({
-    root: dir,
-    configFile: false,
-    logLevel: "warn",
-    plugins: [wasm()],
-    build: { target: "esnext", outDir: join(dir, "dist") },
-  });
-  const server = await startTessera({ key, www: join(dir, "dist"), dir });
-  cleanups.push(() => server.stop());
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
-  cleanups.push(() => browser.close());
-  return { server, browser };
-}
-
-/** What the page says, once `#status` starts with `prefix`. */
-export async function statusBecomes(page, prefix, timeout = 10_000) {
-  await page.waitForFunction((prefix) => document.getElementById("status")?.textContent.startsWith(prefix), prefix, {
-    timeout,
-  });
-  return page.textContent("#status");
-}
 
 /** Every entry of every IndexedDB object store of the page's origin. */
 async function storedEntries(page) {

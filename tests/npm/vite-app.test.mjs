@@ -11,17 +11,8 @@ import { build, preview } from "vite";
 import wasm from "vite-plugin-wasm";
 import { chromium } from "playwright-core";
 
-import { root, scratchProject, signDemo } from "./support.mjs";
+import { CHROMIUM_ARGS, root, scratchProject, signDemo } from "./support.mjs";
 
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
 
 const cleanups = [];
 after(async () => {
