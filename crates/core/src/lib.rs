@@ -85,6 +85,6 @@ pub use snapshot::{
     MAX_SIGNATURES, PAYLOAD_TYPE, PublicKey, SCHEMA_VERSION, Scope, SecretKey, SignError, Snapshot,
     TrustedKeys, VerifyOptions, sign,
 };
-pub use trust::{Effects, Failure, Floors, Origin, Status, Trust, TrustConfig};
+pub use trust::{Effects, Failure, Origin, Status, Trust, TrustConfig};
 pub use validate::{ValidationError, ValidationErrorKind, ValidationErrors};
 pub use view::{ProjectIndex, ProjectQuestion, UserView};

@@ -25,7 +25,6 @@
 //!
 //! The machine's clock never goes back: a `now` earlier than one already seen counts as that one.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::clock::Timestamp;
@@ -125,9 +124,6 @@ pub struct TrustConfig {
     /// Whether a newer snapshot replaces the active one at once (`true`) or waits as pending.
     pub activate_on_load: bool,
 }
-
-/// The rollback floors of one user: per issuer, the highest version the device accepted.
-pub type Floors = BTreeMap<String, u64>;
 
 /// What the driver must write to its storage after an input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -284,8 +280,13 @@ impl Trust {
         }
     }
 
-    /// Runs `input` and says whether it changed what the client shows.
-    fn changed(&mut self, now: Option<Timestamp>, input: impl FnOnce(&mut Trust, &mut Effects)) -> Effects {
+    /// Runs `input` at `now` and says whether it changed what the client shows. Not generic,
+    /// so that the module carries its bookkeeping once.
+    fn changed(
+        &mut self,
+        now: Option<Timestamp>,
+        input: &mut dyn FnMut(&mut Trust, &mut Effects),
+    ) -> Effects {
         let before = self.summary();
         if let Some(now) = now {
             self.now = self.now.max(now);
@@ -308,19 +309,20 @@ impl Trust {
     // ---- Inputs -------------------------------------------------------------------------------
 
     /// Snapshot bytes, with their ETag: from the network (a 200), the device's storage (with the
-    /// time the issuer last confirmed them, if stored) or a bootstrap. `floors` are the user's
-    /// rollback floors as stored now.
+    /// time the issuer last confirmed them, if stored) or a bootstrap. `floor` gives the user's
+    /// rollback floor for an issuer as stored now (0 if none): the highest version accepted.
     pub fn load(
         &mut self,
         bytes: &[u8],
         etag: Option<String>,
         origin: Origin,
         confirmed: Option<Timestamp>,
-        floors: &Floors,
+        floor: &dyn Fn(&str) -> u64,
         now: Timestamp,
     ) -> Effects {
-        self.changed(Some(now), |trust, effects| {
-            trust.accept(bytes, etag, origin, confirmed, floors, effects)
+        let mut etag = etag;
+        self.changed(Some(now), &mut |trust, effects| {
+            trust.accept(bytes, etag.take(), origin, confirmed, floor, effects)
         })
     }
 
@@ -330,7 +332,7 @@ impl Trust {
         etag: Option<String>,
         origin: Origin,
         confirmed: Option<Timestamp>,
-        floors: &Floors,
+        floor: &dyn Fn(&str) -> u64,
         effects: &mut Effects,
     ) {
         if self.signed_out {
@@ -363,7 +365,7 @@ impl Trust {
                 return refuse(self, Failure::new("wrong_user", message));
             }
         };
-        let floor = floors.get(&header.issuer).copied().unwrap_or(0);
+        let floor = floor(&header.issuer);
         let newest = self.pending.as_ref().or(self.active.as_ref()).map(|held| held.snapshot.header());
         let held = newest.filter(|newest| newest.issuer == header.issuer).map_or(0, |newest| newest.version);
         if header.version < held && !network {
@@ -410,7 +412,7 @@ impl Trust {
 
     /// The issuer answered 304 to the ETag of the newest snapshot held: it is current.
     pub fn not_modified(&mut self, now: Timestamp) -> Effects {
-        self.changed(Some(now), |trust, effects| {
+        self.changed(Some(now), &mut |trust, effects| {
             let now = trust.now;
             match trust.pending.as_mut().or(trust.active.as_mut()) {
                 Some(held) if trust.etag.is_some() => {
@@ -437,7 +439,7 @@ impl Trust {
     /// refusal of the user (a 403 `unknown_user` or `inactive_user`), which drops and clears
     /// everything held for them.
     pub fn failed(&mut self, failure: Failure, now: Timestamp) -> Effects {
-        self.changed(Some(now), |trust, effects| {
+        self.changed(Some(now), &mut |trust, effects| {
             if trust.signed_out {
                 return;
             }
@@ -447,18 +449,18 @@ impl Trust {
                 trust.drop_held(effects);
             }
             trust.failed = true;
-            trust.last_error = Some(failure);
+            trust.last_error = Some(failure.clone());
         })
     }
 
     /// Time passed: a snapshot may have reached its deadline.
     pub fn tick(&mut self, now: Timestamp) -> Effects {
-        self.changed(Some(now), |_, _| {})
+        self.changed(Some(now), &mut |_, _| {})
     }
 
     /// Swaps in the pending snapshot, if any.
     pub fn activate(&mut self, now: Timestamp) -> Effects {
-        self.changed(Some(now), |trust, _| {
+        self.changed(Some(now), &mut |trust, _| {
             if let Some(pending) = trust.pending.take() {
                 trust.active = Some(pending);
             }
@@ -468,7 +470,7 @@ impl Trust {
     /// Signs out: drops everything held and clears the user's stored snapshot. The rollback
     /// floors stay, so that signing in again cannot be rolled back.
     pub fn sign_out(&mut self) -> Effects {
-        self.changed(None, |trust, effects| {
+        self.changed(None, &mut |trust, effects| {
             trust.drop_held(effects);
             trust.user = None;
             trust.signed_out = true;
@@ -480,7 +482,7 @@ impl Trust {
     /// The signed-in user, as the driver learned it (from a new token, say). Another user than
     /// the one held drops everything and clears what was stored for the previous one.
     pub fn set_user(&mut self, user: Option<String>) -> Effects {
-        self.changed(None, |trust, effects| {
+        self.changed(None, &mut |trust, effects| {
             if trust.signed_out || user.is_some() && trust.user.is_some() && trust.user != user {
                 trust.drop_held(effects);
                 trust.failed = false;
@@ -488,7 +490,7 @@ impl Trust {
             }
             trust.signed_out = false;
             if user.is_some() {
-                trust.user = user;
+                trust.user.clone_from(&user);
             }
         })
     }

@@ -51,12 +51,12 @@ fn version(trust: &Trust) -> Option<u64> {
     trust.active().map(|snapshot| snapshot.header().version)
 }
 
-fn none() -> Floors {
-    Floors::new()
+fn none() -> impl Fn(&str) -> u64 {
+    |_| 0
 }
 
-fn floors(version: u64) -> Floors {
-    BTreeMap::from([("tessera".to_owned(), version)])
+fn floors(version: u64) -> impl Fn(&str) -> u64 {
+    move |issuer| if issuer == "tessera" { version } else { 0 }
 }
 
 fn tampered(mut bytes: Vec<u8>) -> Vec<u8> {
@@ -328,7 +328,7 @@ proptest! {
     ) {
         let mut trust = Trust::new(config(max_age, activate_on_load), Some("u-a".into()));
         // The device's storage, as a driver would keep it.
-        let mut stored_floors: BTreeMap<String, Floors> = BTreeMap::new();
+        let mut stored_floors: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         let mut now = 0i64;
         let mut active_version = 0u64;
         for input in inputs {
@@ -341,7 +341,7 @@ proptest! {
                     let (_, _, bytes) = &pool()[snapshot];
                     let bytes = if tamper { tampered(bytes.clone()) } else { bytes.clone() };
                     let origin = [Origin::Network, Origin::Cache, Origin::Bootstrap][origin];
-                    let effects = trust.load(&bytes, Some(format!("e{snapshot}")), origin, None, &floors, at(now));
+                    let effects = trust.load(&bytes, Some(format!("e{snapshot}")), origin, None, &|issuer| floors.get(issuer).copied().unwrap_or(0), at(now));
                     refused_input = effects.floor.is_none();
                     if tamper {
                         prop_assert!(effects.floor.is_none(), "a tampered snapshot is never accepted");
