@@ -61,6 +61,7 @@ mod query;
 mod scope;
 mod snapshot;
 mod table;
+mod trust;
 mod validate;
 mod view;
 
@@ -84,5 +85,6 @@ pub use snapshot::{
     MAX_SIGNATURES, PAYLOAD_TYPE, PublicKey, SCHEMA_VERSION, Scope, SecretKey, SignError, Snapshot,
     TrustedKeys, VerifyOptions, sign,
 };
+pub use trust::{Effects, Failure, Origin, Status, Trust, TrustConfig};
 pub use validate::{ValidationError, ValidationErrorKind, ValidationErrors};
 pub use view::{ProjectIndex, ProjectQuestion, UserView};

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -774,13 +775,21 @@ pub(crate) fn check_header(header: &Header, options: &VerifyOptions) -> Result<(
 /// was: nothing is ever half-loaded.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    snapshot: Snapshot,
+    snapshot: Arc<Snapshot>,
+}
+
+impl From<Arc<Snapshot>> for Engine {
+    /// An engine holding `snapshot`, verified already (a [`Snapshot`] exists only verified):
+    /// the client's trust rules ([`crate::Trust`]) hand out the snapshot they accepted.
+    fn from(snapshot: Arc<Snapshot>) -> Engine {
+        Engine { snapshot }
+    }
 }
 
 impl Engine {
     /// Verifies and loads a first snapshot.
     pub fn load(bytes: &[u8], keys: &TrustedKeys, options: &VerifyOptions) -> Result<Engine, LoadError> {
-        Snapshot::verify(bytes, keys, options).map(|snapshot| Engine { snapshot })
+        Snapshot::verify(bytes, keys, options).map(|snapshot| Engine { snapshot: Arc::new(snapshot) })
     }
 
     /// [`Engine::load`] from a [`Source`] (see [`Snapshot::verify_from`]).
@@ -789,7 +798,7 @@ impl Engine {
         keys: &TrustedKeys,
         options: &VerifyOptions,
     ) -> Result<Engine, LoadError> {
-        Snapshot::verify_from(source, keys, options).map(|snapshot| Engine { snapshot })
+        Snapshot::verify_from(source, keys, options).map(|snapshot| Engine { snapshot: Arc::new(snapshot) })
     }
 
     /// Replaces the snapshot with `bytes` if they verify and are no older than the current one;
@@ -831,7 +840,7 @@ impl Engine {
                 ),
             ));
         }
-        self.snapshot = snapshot;
+        self.snapshot = Arc::new(snapshot);
         Ok(&self.snapshot.header)
     }
 

@@ -22,6 +22,10 @@ use tessera_core::{
 };
 use wasm_bindgen::prelude::*;
 
+mod trust;
+
+pub use trust::PolicyTrust;
+
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
 /** What a user can be asked to view. Tasks, documents, report and finance rows hang off a project. */
