@@ -2,7 +2,8 @@
 //! directly, hides what the signed-in user may not do and filters what they may not see, with
 //! or without a network.
 //!
-//! - [`trust`]: which snapshot may be used (signature, expiry, scope, no rollback).
+//! - [`trust`]: the app's driver of the core's trust machine ([`tessera_core::Trust`], which
+//!   decides which snapshot may be used): the device's storage, the keys, the refusals.
 //! - [`search`]: search results, the device's cache of them, and the evaluator as their filter.
 //! - [`actions`]: the actions of each page and the decisions about them.
 //! - [`admin`]: who may apply a suggestion (decided on the user's own snapshot), the people an

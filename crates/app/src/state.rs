@@ -1,5 +1,5 @@
 //! The app's state and the work that changes it: signing in, fetching and verifying the
-//! snapshot, refusing a bad one, keeping the highest version, the search cache, and the admin
+//! snapshot, refusing a bad one (through the core's trust machine), the search cache, and the admin
 //! API.
 //!
 //! Signing in asks `POST /api/demo/sign-in` for a bearer token ([`Session`]), kept in the
@@ -16,7 +16,15 @@
 //! hidden; and, as before, on focus, when the tab becomes visible and when the browser comes
 //! back online.
 //!
-//! Everything rendered reads [`AppState::ready`]: a snapshot that passed [`crate::trust`] for
+//! Which snapshot may be used is the core's [`tessera_core::Trust`] to decide, the same machine
+//! the npm client drives: the app keeps one for the signed-in user ([`Keeper`]), feeds it every
+//! snapshot it fetches or finds stored, every 304 and failure, and the clock, and stores what it
+//! asks (the last good snapshot per user, its ETag, the rollback floors). The app is stricter
+//! than the machine in one way: a refused answer, while the machine only calls itself stale,
+//! puts up the banner and empties the page until a good snapshot or a 304 clears it; the
+//! refusal is remembered for the user across reloads.
+//!
+//! Everything rendered reads [`AppState::ready`]: the snapshot the machine holds usable for
 //! the signed-in user, with no refusal standing. Whenever that is `None` the page shows no data
 //! and no actions. It is a memo that changes only when the snapshot, the user or a time-bound
 //! decision (an Agreement's expiry) changes, so the clock ticking does not rebuild the page.
@@ -24,21 +32,20 @@
 //! Answers can arrive out of order (a focus and a poll at once, a search typed fast, a user
 //! switched mid-request): each request is numbered, and only the latest one's answer is used.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
-use tessera_core::{Edit, Snapshot, Timestamp, TrustedKeys};
+use tessera_core::{Edit, Snapshot, Status, Timestamp, TrustedKeys};
 
 use crate::admin::{self, Applied, Denials, EditBatch, Preview, Refused};
 use crate::browser;
 use crate::live::{self, Link};
 use crate::search::{self, Cache, Item};
 use crate::session::{self, Session};
-use crate::trust::{self, Refusal};
+use crate::trust::{self, Device, Keeper, Refusal};
 
 const USER_KEY: &str = "tessera.user";
 /// In session storage: this tab's [`Session`].
@@ -47,15 +54,27 @@ const SESSION_KEY: &str = "tessera.session";
 const SNAPSHOT_URL: &str = "/api/snapshot";
 const USERS_KEY: &str = "tessera.users";
 const KEYS_KEY: &str = "tessera.keys";
-const HIGHEST_KEY: &str = "tessera.highest-versions";
 const EXPLAIN_KEY: &str = "tessera.explain";
-
-fn snapshot_key(user: &str) -> String {
-    format!("tessera.snapshot.{user}")
-}
 
 fn refusal_key(user: &str) -> String {
     format!("tessera.refusal.{user}")
+}
+
+/// The browser's local storage, where [`Keeper`] keeps what it must.
+struct Local;
+
+impl Device for Local {
+    fn load(&self, key: &str) -> Option<String> {
+        browser::load(key)
+    }
+
+    fn store(&self, key: &str, value: &str) {
+        browser::store(key, value);
+    }
+
+    fn remove(&self, key: &str) {
+        browser::remove(key);
+    }
 }
 
 /// What the pages render from: a verified snapshot, the user it is for, and the time to decide
@@ -141,10 +160,10 @@ pub struct AppState {
     pub users: RwSignal<Vec<DemoUser>>,
     /// The trusted public keys.
     pub keys: RwSignal<Option<Arc<TrustedKeys>>>,
-    /// The last snapshot accepted for the signed-in user.
+    /// The last good snapshot held for the signed-in user, usable or not (see `status`).
     pub snapshot: RwSignal<Option<Arc<Snapshot>>>,
-    /// The `ETag` of that snapshot's response.
-    pub etag: RwSignal<Option<String>>,
+    /// The trust machine's status: the snapshot is usable when `ready` or `stale`.
+    pub status: RwSignal<Status>,
     /// Why the app shows nothing, when it refuses.
     pub refusal: RwSignal<Option<Refusal>>,
     /// The clock, ticking.
@@ -163,6 +182,8 @@ pub struct AppState {
     pub results: RwSignal<Option<Results>>,
     /// The event stream's health.
     pub link: RwSignal<Link>,
+    /// The signed-in user's trust machine; `None` without a user or keys.
+    keeper: StoredValue<Option<Keeper>>,
     /// When the snapshot was last asked for (milliseconds since the epoch), for the poll.
     fetched_at: StoredValue<f64>,
     /// What the pages render from (see [`Ready`]).
@@ -193,14 +214,14 @@ impl AppState {
         let user = RwSignal::new(user);
         let snapshot: RwSignal<Option<Arc<Snapshot>>> = RwSignal::new(None);
         let refusal: RwSignal<Option<Refusal>> = RwSignal::new(None);
+        let status = RwSignal::new(Status::Loading);
         let now = RwSignal::new(browser::now());
         let ready = Memo::new(move |_| {
-            if refusal.with(Option::is_some) {
+            if refusal.with(Option::is_some) || !matches!(status.get(), Status::Ready | Status::Stale) {
                 return None;
             }
             let snapshot = snapshot.get()?;
             let now = now.get();
-            trust::still_valid(&snapshot, now).ok()?;
             let until = snapshot.policy().next_change(now);
             Some(Ready { snapshot, user: user.get(), now, until })
         });
@@ -211,7 +232,7 @@ impl AppState {
             users: RwSignal::new(users),
             keys: RwSignal::new(keys),
             snapshot,
-            etag: RwSignal::new(None),
+            status,
             refusal,
             now,
             online: RwSignal::new(browser::online()),
@@ -221,6 +242,7 @@ impl AppState {
             cache: RwSignal::new(Cache::default()),
             results: RwSignal::new(None),
             link: RwSignal::new(Link::Off),
+            keeper: StoredValue::new(None),
             fetched_at: StoredValue::new(js_sys::Date::now()),
             ready,
             snapshot_request: StoredValue::new(0),
@@ -231,7 +253,7 @@ impl AppState {
     }
 
     /// The snapshot to render from, with the signed-in user and the time to decide at: `None`
-    /// while there is none, or a refusal stands, or it has expired. Reactive.
+    /// while none is usable (none held, or it has expired), or a refusal stands. Reactive.
     pub fn ready(&self) -> Option<(Arc<Snapshot>, String, Timestamp)> {
         self.ready.get().map(|ready| (ready.snapshot, ready.user, ready.now))
     }
@@ -301,11 +323,43 @@ impl AppState {
         if live::poll_due(self.link.get_untracked(), browser::hidden(), since) {
             spawn_local(async move { self.refresh_snapshot().await });
         }
-        if let Some(snapshot) = self.snapshot.get_untracked()
-            && let Err(refusal) = trust::still_valid(&snapshot, now)
+        let expired =
+            self.keeper.try_update_value(|keeper| keeper.as_mut().and_then(|keeper| keeper.tick(now)));
+        self.sync();
+        if let Some(Some(refusal)) = expired
             && self.refusal.with_untracked(Option::is_none)
         {
             self.refuse(refusal);
+        }
+    }
+
+    /// Runs `input` on the signed-in user's machine, if there is one, then shows what it holds.
+    fn drive<R>(&self, input: impl FnOnce(&mut Keeper) -> R) -> Option<R> {
+        let user = self.user.get_untracked();
+        let answer = self
+            .keeper
+            .try_update_value(|keeper| keeper.as_mut().filter(|keeper| keeper.user() == user).map(input))
+            .flatten();
+        self.sync();
+        answer
+    }
+
+    /// The signals from the machine: the snapshot held and the status, set only on a change.
+    fn sync(&self) {
+        let (held, status) = self.keeper.with_value(|keeper| match keeper {
+            Some(keeper) => (keeper.held().cloned(), keeper.status()),
+            None => (None, Status::Loading),
+        });
+        let same = self.snapshot.with_untracked(|snapshot| match (snapshot, &held) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        });
+        if !same {
+            self.snapshot.set(held);
+        }
+        if self.status.get_untracked() != status {
+            self.status.set(status);
         }
     }
 
@@ -354,7 +408,7 @@ impl AppState {
                 }
                 Err(_) => {
                     self.online.set(browser::online());
-                    if browser::load(&snapshot_key(&user)).is_some() {
+                    if browser::load(&trust::snapshot_key(&user)).is_some() {
                         self.end_session();
                         self.switch_to(user);
                         self.notice.set(Some(
@@ -388,8 +442,9 @@ impl AppState {
         self.search_request.update_value(|n| *n += 1);
         self.signed_out.set(Some(why.to_owned()));
         self.user.set(String::new());
-        self.snapshot.set(None);
-        self.etag.set(None);
+        // The stored snapshots stay for offline starts: the machine is dropped, not signed out.
+        self.keeper.set_value(None);
+        self.sync();
         self.refusal.set(None);
         self.results.set(None);
         self.page.set(Page::Projects);
@@ -463,8 +518,6 @@ impl AppState {
         self.snapshot_request.update_value(|n| *n += 1);
         self.search_request.update_value(|n| *n += 1);
         self.user.set(user);
-        self.snapshot.set(None);
-        self.etag.set(None);
         self.refusal.set(None);
         self.results.set(None);
         self.page.set(Page::Projects);
@@ -479,30 +532,20 @@ impl AppState {
         self.explain.set(on);
     }
 
-    /// The highest version this device accepted for `user`.
-    fn highest(user: &str) -> u64 {
-        browser::load(HIGHEST_KEY)
-            .and_then(|json| serde_json::from_str::<BTreeMap<String, u64>>(&json).ok())
-            .and_then(|versions| versions.get(user).copied())
-            .unwrap_or(0)
-    }
-
-    fn raise_highest(user: &str, version: u64) {
-        let mut versions = browser::load(HIGHEST_KEY)
-            .and_then(|json| serde_json::from_str::<BTreeMap<String, u64>>(&json).ok())
-            .unwrap_or_default();
-        let entry = versions.entry(user.to_owned()).or_insert(0);
-        *entry = (*entry).max(version);
-        if let Ok(json) = serde_json::to_string(&versions) {
-            browser::store(HIGHEST_KEY, &json);
-        }
-    }
-
-    /// The snapshot this device stored for the signed-in user, verified again (it may have
-    /// expired, or been tampered with in storage), and a refusal that still stands for them.
+    /// A new trust machine for the signed-in user, fed the snapshot this device stored for
+    /// them (verified again: it may have expired, been tampered with in storage, or been signed
+    /// by a key no longer trusted), and a refusal that still stands for them. One machine per
+    /// user: switching users keeps the previous user's stored copy for offline starts.
     fn load_stored_snapshot(&self) {
         let user = self.user.get_untracked();
+        let keeper = self
+            .keys
+            .get_untracked()
+            .filter(|_| !user.is_empty())
+            .map(|keys| Keeper::new(TrustedKeys::clone(&keys), &user));
+        self.keeper.set_value(keeper);
         if user.is_empty() {
+            self.sync();
             return;
         }
         if let Some(refusal) =
@@ -510,16 +553,8 @@ impl AppState {
         {
             self.refusal.set(Some(refusal));
         }
-        let (Some(keys), Some(text)) = (self.keys.get_untracked(), browser::load(&snapshot_key(&user)))
-        else {
-            return;
-        };
-        match trust::accept(text.as_bytes(), &keys, &user, browser::now(), AppState::highest(&user)) {
-            Ok(snapshot) => self.snapshot.set(Some(snapshot)),
-            Err(refusal) => {
-                self.snapshot.set(None);
-                self.refuse(refusal);
-            }
+        if let Some(Some(refusal)) = self.drive(|keeper| keeper.load_stored(&Local, browser::now())) {
+            self.refuse(refusal);
         }
     }
 
@@ -535,8 +570,8 @@ impl AppState {
         self.refresh_keys().await;
     }
 
-    /// Fetches the public keys. New keys are stored, and the snapshot held is verified again
-    /// under them (a key taken out of the list takes its snapshots with it).
+    /// Fetches the public keys. New keys are stored, and a new machine verifies the stored
+    /// snapshot again under them (a key taken out of the list takes its snapshots with it).
     async fn refresh_keys(self) {
         let Ok(fetched) = browser::get("/api/public-keys", None, None).await else {
             return;
@@ -553,7 +588,6 @@ impl AppState {
                 }
                 browser::store(KEYS_KEY, &fetched.body);
                 self.keys.set(Some(Arc::new(keys)));
-                self.etag.set(None);
                 if self
                     .refusal
                     .with_untracked(|refusal| refusal.as_ref().is_some_and(|r| r.code == "no_keys"))
@@ -566,10 +600,11 @@ impl AppState {
         }
     }
 
-    /// Asks the server for the signed-in user's snapshot; a new version is verified and, once
-    /// accepted, replaces the current one and raises the highest version. A refused one leaves
-    /// the last good snapshot stored, and the page empty behind a banner. A network failure
-    /// changes nothing (offline, the app runs on what it has). Only the latest request's
+    /// Asks the server for the signed-in user's snapshot, with the ETag of the one held, and
+    /// gives the machine the answer: a new version, once accepted, replaces the current one,
+    /// is stored and raises the floor; a refused one leaves the last good snapshot held and
+    /// stored, and the page empty behind a banner. A network failure or an error status
+    /// changes nothing shown (offline, the app runs on what it has). Only the latest request's
     /// answer counts.
     pub async fn refresh_snapshot(self) {
         self.fetched_at.set_value(js_sys::Date::now());
@@ -589,57 +624,62 @@ impl AppState {
             }
             return;
         }
-        let etag = self.etag.get_untracked();
+        let etag = self
+            .keeper
+            .with_value(|keeper| keeper.as_ref().and_then(|keeper| keeper.etag().map(str::to_owned)));
         let Some(fetched) = self.api_get(SNAPSHOT_URL, etag.as_deref()).await else {
             return; // Signed out.
         };
         if self.snapshot_request.get_value() != request || self.user.get_untracked() != user {
             return; // A later request, or someone else signed in meanwhile.
         }
-        let Ok(fetched) = fetched else {
-            self.online.set(browser::online());
-            return;
+        let now = browser::now();
+        let fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                self.online.set(browser::online());
+                self.drive(|keeper| keeper.failed(&Local, None, "network", &error.0, now));
+                return;
+            }
         };
         match fetched.status {
             200 => {}
             304 => {
-                // The server's current snapshot is the one we hold: a refusal of some other
+                // The server's current snapshot is the one held: a refusal of some other
                 // answer no longer stands.
-                if let Some(snapshot) = self.snapshot.get_untracked()
-                    && trust::still_valid(&snapshot, browser::now()).is_ok()
-                {
+                if self.drive(|keeper| keeper.not_modified(&Local, now)) == Some(true) {
                     self.clear_refusal();
                 }
                 return;
             }
-            403 => {
-                // The token is good, but its user is unknown to the organisation or inactive.
-                let (code, message) = session::error_code(fetched.status, &fetched.body);
-                browser::remove(&snapshot_key(&user));
-                self.snapshot.set(None);
-                self.refuse(Refusal::new(code, format!("The server refused your snapshot: {message}.")));
+            status => {
+                // A 403: the token is good, but its user is unknown to the organisation or
+                // inactive; the machine drops what it held for them. Other statuses change
+                // nothing shown.
+                let (code, message) = session::error_code(status, &fetched.body);
+                let refusal = self.drive(|keeper| keeper.failed(&Local, Some(status), &code, &message, now));
+                match refusal {
+                    Some(Some(refusal)) => self.refuse(refusal),
+                    Some(None) => {}
+                    None if status == 403 => self
+                        .refuse(Refusal::new(code, format!("The server refused your snapshot: {message}."))),
+                    None => {}
+                }
                 return;
             }
-            _ => return,
         }
-        let Some(keys) = self.keys.get_untracked() else {
-            self.refuse(Refusal::new(
+        let body = fetched.body;
+        let etag = fetched.etag;
+        match self.drive(|keeper| keeper.fetched(&Local, &body, etag, now)) {
+            None => self.refuse(Refusal::new(
                 "no_keys",
                 "No trusted public key is known yet, so the snapshot cannot be checked.",
-            ));
-            return;
-        };
-        match trust::accept(fetched.body.as_bytes(), &keys, &user, browser::now(), AppState::highest(&user)) {
-            Ok(snapshot) => {
-                AppState::raise_highest(&user, snapshot.header().version);
-                // The copy offline starts use: only verified bytes go in.
-                browser::store(&snapshot_key(&user), &fetched.body);
-                self.etag.set(fetched.etag);
-                self.now.set(browser::now());
+            )),
+            Some(Some(refusal)) => self.refuse(refusal),
+            Some(None) => {
+                self.now.set(now);
                 self.clear_refusal();
-                self.snapshot.set(Some(snapshot));
             }
-            Err(refusal) => self.refuse(refusal),
         }
     }
 
