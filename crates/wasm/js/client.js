@@ -132,6 +132,7 @@ export function createPolicyClient(options) {
   let deadlineTimer;
   let wake = () => {};
   let connection;
+  let lastShown;
   let release = () => {};
   let resolveReady;
   const readyPromise = new Promise((resolve) => (resolveReady = resolve));
@@ -157,7 +158,12 @@ export function createPolicyClient(options) {
       newest = version;
       if (!(floors[issuer] >= version)) await storage.set(key("floor", user), { ...floors, [issuer]: version });
     }
-    if (out.changed || state === SERVER) publish();
+    // What the state shows, to tell a change.
+    const shown = JSON.stringify([out.status, out.source, out.version, out.expiresAt, out.deadline, out.pending, out.user, out.reason, out.message, out.httpStatus]);
+    if (shown !== lastShown) {
+      lastShown = shown;
+      publish();
+    }
     return out;
   }
 
@@ -197,12 +203,6 @@ export function createPolicyClient(options) {
       user: out.user ?? null,
       view,
     };
-    const same =
-      state !== SERVER &&
-      ["status", "source", "version", "expiresAt", "pending", "user"].every((field) => state[field] === next[field]) &&
-      JSON.stringify(state.lastError) === JSON.stringify(lastError) &&
-      !out.changed;
-    if (same) return;
     state = Object.freeze(next);
     clearTimeout(deadlineTimer);
     if (engine) {
@@ -221,7 +221,7 @@ export function createPolicyClient(options) {
   async function load(bytes, etag, source, confirmed) {
     const floors = await floorsOf(out.user);
     const floor = (issuer) => floors[issuer] ?? 0;
-    const text = trust.load(bytes, etag ?? undefined, source, confirmed == null ? undefined : confirmed * 1000, floor, Date.now());
+    const text = trust.input(source, etag ?? undefined, undefined, undefined, Date.now(), bytes, confirmed == null ? undefined : confirmed * 1000, floor);
     return apply(text, bytes);
   }
 
