@@ -491,6 +491,29 @@ test("two tabs, one lock: one holds the event stream, the other hears of new sna
   await server.close();
 });
 
+test("hidden, it lets the event stream go and asks nothing; on focus it asks again", async () => {
+  const server = await issuer();
+  server.serve(sign(5), 5);
+  const page = new EventTarget();
+  page.document = { hidden: false };
+  const policy = open(server, { events: true, window: page });
+  await policy.ready();
+  while (server.streams.size === 0) await sleep(20);
+  page.document.hidden = true;
+  page.dispatchEvent(new Event("visibilitychange"));
+  while (server.streams.size > 0) await sleep(20);
+  const asked = server.requests.length;
+  await sleep(300);
+  assert.equal(server.requests.length, asked, "nothing is asked while hidden");
+  page.document.hidden = false;
+  page.dispatchEvent(new Event("focus"));
+  while (server.count("/api/snapshot") === 0 || server.requests.length === asked) await sleep(20);
+  assert.equal(server.requests.at(-1).url === "/api/snapshot" || server.requests.at(-1).url === "/api/events", true);
+  while (server.streams.size === 0) await sleep(20);
+  policy.close();
+  await server.close();
+});
+
 test(`without Web Locks every client holds its own connection`, async () => {
   const server = await issuer();
   server.serve(sign(5), 5);

@@ -348,6 +348,8 @@ export function createPolicyClient(options) {
       }
       abort.signal.removeEventListener("abort", stop);
       if (closed) return;
+      // Hidden or signed out: the connection was dropped on purpose; wait above.
+      if (hidden() || signedOut) continue;
       await refresh(true);
       const ok = out.status === "ready";
       failures = ok && (connected || !streaming) ? 0 : failures + 1;
@@ -404,6 +406,7 @@ export function createPolicyClient(options) {
       generation++;
       signedOut = true;
       newest = null;
+      connection?.abort();
       await apply(input("sign_out"));
     },
     close() {
