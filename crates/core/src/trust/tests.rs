@@ -1,3 +1,6 @@
+//! Tests of the rules of trust: each input and status by example, and a property over random
+//! sequences of inputs.
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
