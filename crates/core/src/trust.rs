@@ -125,7 +125,9 @@ pub struct TrustConfig {
     pub activate_on_load: bool,
 }
 
-/// What the driver must write to its storage after an input.
+/// What the driver must write to its storage after an input. (Whether what it shows changed,
+/// the driver tells by comparing the state before and after: `status`, `origin`, the active
+/// snapshot's header, `pending`, `user`, `last_error`.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Effects {
     /// Store the bytes just given, for the current user, with this ETag (replacing any).
@@ -136,8 +138,6 @@ pub struct Effects {
     pub clear: Option<String>,
     /// Raise the current user's floor for this issuer to this version (never lower it).
     pub floor: Option<(String, u64)>,
-    /// Whether anything the client shows changed.
-    pub changed: bool,
 }
 
 /// A snapshot held, and when the issuer last confirmed it.
@@ -164,16 +164,6 @@ pub struct Trust {
     expired_copy: bool,
     last_error: Option<Failure>,
     now: Timestamp,
-}
-
-/// What [`Trust::changed`] compares.
-#[derive(PartialEq)]
-struct Summary {
-    status: Status,
-    active: Option<(usize, i64)>,
-    pending: bool,
-    user: Option<String>,
-    error: Option<Failure>,
 }
 
 impl Trust {
@@ -267,34 +257,14 @@ impl Trust {
         }
     }
 
-    fn summary(&self) -> Summary {
-        Summary {
-            status: self.status(),
-            active: self
-                .active
-                .as_ref()
-                .map(|held| (Arc::as_ptr(&held.snapshot) as usize, self.deadline_of(held).unix())),
-            pending: self.pending.is_some(),
-            user: self.user.clone(),
-            error: self.last_error.clone(),
-        }
-    }
-
-    /// Runs `input` at `now` and says whether it changed what the client shows. Not generic,
-    /// so that the module carries its bookkeeping once.
-    fn changed(
-        &mut self,
-        now: Option<Timestamp>,
-        input: &mut dyn FnMut(&mut Trust, &mut Effects),
-    ) -> Effects {
-        let before = self.summary();
+    /// Runs `input` at `now`. Not generic, so that the module carries its bookkeeping once.
+    fn run(&mut self, now: Option<Timestamp>, input: &mut dyn FnMut(&mut Trust, &mut Effects)) -> Effects {
         if let Some(now) = now {
             self.now = self.now.max(now);
         }
         let mut effects = Effects::default();
         input(self, &mut effects);
         self.promote();
-        effects.changed = self.summary() != before;
         effects
     }
 
@@ -321,7 +291,7 @@ impl Trust {
         now: Timestamp,
     ) -> Effects {
         let mut etag = etag;
-        self.changed(Some(now), &mut |trust, effects| {
+        self.run(Some(now), &mut |trust, effects| {
             trust.accept(bytes, etag.take(), origin, confirmed, floor, effects)
         })
     }
@@ -360,9 +330,8 @@ impl Trust {
         let user = match (&header.scope, &self.user) {
             (Scope::User(scoped), Some(user)) if scoped == user => user.clone(),
             (Scope::User(scoped), None) => scoped.clone(),
-            (scope, _) => {
-                let message = format!("The policy snapshot is for {scope}, not for the signed-in user.");
-                return refuse(self, Failure::new("wrong_user", message));
+            _ => {
+                return refuse(self, Failure::new("wrong_user", "The policy snapshot is for another user."));
             }
         };
         let floor = floor(&header.issuer);
@@ -374,7 +343,7 @@ impl Trust {
         }
         if header.version < floor.max(held) {
             let message = format!(
-                "The policy snapshot is version {}, older than version {} already accepted: a rollback.",
+                "version {} is older than version {} already accepted",
                 header.version,
                 floor.max(held)
             );
@@ -412,7 +381,7 @@ impl Trust {
 
     /// The issuer answered 304 to the ETag of the newest snapshot held: it is current.
     pub fn not_modified(&mut self, now: Timestamp) -> Effects {
-        self.changed(Some(now), &mut |trust, effects| {
+        self.run(Some(now), &mut |trust, effects| {
             let now = trust.now;
             match trust.pending.as_mut().or(trust.active.as_mut()) {
                 Some(held) if trust.etag.is_some() => {
@@ -439,7 +408,7 @@ impl Trust {
     /// refusal of the user (a 403 `unknown_user` or `inactive_user`), which drops and clears
     /// everything held for them.
     pub fn failed(&mut self, failure: Failure, now: Timestamp) -> Effects {
-        self.changed(Some(now), &mut |trust, effects| {
+        self.run(Some(now), &mut |trust, effects| {
             if trust.signed_out {
                 return;
             }
@@ -455,12 +424,12 @@ impl Trust {
 
     /// Time passed: a snapshot may have reached its deadline.
     pub fn tick(&mut self, now: Timestamp) -> Effects {
-        self.changed(Some(now), &mut |_, _| {})
+        self.run(Some(now), &mut |_, _| {})
     }
 
     /// Swaps in the pending snapshot, if any.
     pub fn activate(&mut self, now: Timestamp) -> Effects {
-        self.changed(Some(now), &mut |trust, _| {
+        self.run(Some(now), &mut |trust, _| {
             if let Some(pending) = trust.pending.take() {
                 trust.active = Some(pending);
             }
@@ -470,7 +439,7 @@ impl Trust {
     /// Signs out: drops everything held and clears the user's stored snapshot. The rollback
     /// floors stay, so that signing in again cannot be rolled back.
     pub fn sign_out(&mut self) -> Effects {
-        self.changed(None, &mut |trust, effects| {
+        self.run(None, &mut |trust, effects| {
             trust.drop_held(effects);
             trust.user = None;
             trust.signed_out = true;
@@ -482,7 +451,7 @@ impl Trust {
     /// The signed-in user, as the driver learned it (from a new token, say). Another user than
     /// the one held drops everything and clears what was stored for the previous one.
     pub fn set_user(&mut self, user: Option<String>) -> Effects {
-        self.changed(None, &mut |trust, effects| {
+        self.run(None, &mut |trust, effects| {
             if trust.signed_out || user.is_some() && trust.user.is_some() && trust.user != user {
                 trust.drop_held(effects);
                 trust.failed = false;

@@ -1,14 +1,12 @@
 //! `PolicyTrust`: the core's rules of trust ([`tessera_core::Trust`]) for the JavaScript
 //! client (`tessera-policy/client`, `js/client.js`), which does the fetching, storing and timing
 //! and feeds each event here. Every method answers one JSON text: what to store, whether
-//! anything changed, and the state.
+//! the state (the client tells a change by comparing states).
 
 use tessera_core::{DEFAULT_MAX_BYTES, Effects, Engine, Failure, Origin, Trust, TrustConfig, TrustedKeys};
 use wasm_bindgen::prelude::*;
 
-use crate::{
-    LoadOptionsInput, PolicyEngine, Settings, Shared, SnapshotInput, error, from_millis, snapshot_input,
-};
+use crate::{LoadOptionsInput, PolicyEngine, Settings, Shared, SnapshotInput, from_millis};
 
 /// The rules of trust the client (`tessera-policy/client`) drives: which snapshot to accept,
 /// refuse, keep or activate, and when it goes stale or expires. Times are milliseconds since
@@ -40,64 +38,61 @@ impl PolicyTrust {
         Ok(PolicyTrust { trust: Trust::new(config, None), keys })
     }
 
-    /// Snapshot bytes from `source` (`network`, `cache` or `bootstrap`), with their ETag, the
-    /// time (ms) the issuer last confirmed them if stored, and the user's rollback floor for an
-    /// issuer as stored now (`floors(issuer)`: a whole number, 0 if none).
-    pub fn load(
-        &mut self,
-        snapshot: &SnapshotInput,
-        etag: Option<String>,
-        source: &str,
-        confirmed_at: Option<f64>,
-        floors: &js_sys::Function,
-        now: f64,
-    ) -> Result<String, JsValue> {
-        let origin = Origin::parse(source).ok_or_else(|| error("invalid_input", "unknown source"))?;
-        // The floor the driver holds for an issuer: a whole number, or everything is refused.
-        let floor = |issuer: &str| {
-            let floor =
-                floors.call1(&JsValue::NULL, &JsValue::from_str(issuer)).ok().and_then(|v| v.as_f64());
-            #[expect(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "checked whole, 0 or more"
-            )]
-            floor.filter(|v| *v >= 0.0 && v.fract() == 0.0).map_or(u64::MAX, |v| v as u64)
-        };
-        let bytes = snapshot_bytes(snapshot)?;
-        let effects =
-            self.trust.load(&bytes, etag, origin, confirmed_at.map(from_millis), &floor, from_millis(now));
-        Ok(self.out(&effects))
-    }
-
-    /// Any other input, by `kind`: `not_modified` (the issuer answered 304 to the ETag held),
-    /// `fail` (a refresh failed: `reason` `network`, `http` or the issuer's error code, with
-    /// `message` and the HTTP `status`), `tick` (time passed), `activate` (swap in the pending
-    /// snapshot), `sign_out`, `user` (the signed-in user is `reason`); anything else only reads
-    /// the state.
+    /// One input, by `kind`: snapshot bytes from `network`, `cache` or `bootstrap` (`text` their
+    /// ETag, `confirmedAt` the time (ms) the issuer last confirmed them if stored, `floors(issuer)`
+    /// the user's rollback floor for an issuer as stored now: a whole number, 0 if none);
+    /// `not_modified` (the issuer answered 304 to the ETag held); `fail` (a refresh failed: `text`
+    /// the reason, `network`, `http` or the issuer's error code, with `message` and the HTTP
+    /// `status`); `tick` (time passed); `activate` (swap in the pending snapshot); `sign_out`;
+    /// `user` (the signed-in user is `text`); anything else only reads the state. One method
+    /// for all: each export costs the module glue.
+    #[expect(clippy::too_many_arguments, reason = "one export for every input")]
     pub fn input(
         &mut self,
         kind: &str,
-        reason: Option<String>,
+        text: Option<String>,
         message: Option<String>,
         status: Option<u16>,
         now: f64,
-    ) -> String {
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | string | undefined")] snapshot: &JsValue,
+        confirmed_at: Option<f64>,
+        #[wasm_bindgen(unchecked_param_type = "((issuer: string) => number) | undefined")] floors: &JsValue,
+    ) -> Result<String, JsValue> {
         let now = from_millis(now);
         let trust = &mut self.trust;
         let effects = match kind {
             "not_modified" => trust.not_modified(now),
             "fail" => trust.failed(
-                Failure { reason: reason.unwrap_or_default(), message: message.unwrap_or_default(), status },
+                Failure { reason: text.unwrap_or_default(), message: message.unwrap_or_default(), status },
                 now,
             ),
             "tick" => trust.tick(now),
             "activate" => trust.activate(now),
             "sign_out" => trust.sign_out(),
-            "user" => trust.set_user(reason),
-            _ => Effects::default(),
+            "user" => trust.set_user(text),
+            source => match Origin::parse(source) {
+                Some(origin) => {
+                    // The floor the driver holds for an issuer: a whole number, or everything
+                    // is refused.
+                    let floor = |issuer: &str| {
+                        let floor = floors
+                            .dyn_ref::<js_sys::Function>()
+                            .and_then(|floors| floors.call1(&JsValue::NULL, &JsValue::from_str(issuer)).ok())
+                            .and_then(|v| v.as_f64());
+                        #[expect(
+                            clippy::cast_possible_truncation,
+                            clippy::cast_sign_loss,
+                            reason = "checked whole, 0 or more"
+                        )]
+                        floor.filter(|v| *v >= 0.0 && v.fract() == 0.0).map_or(u64::MAX, |v| v as u64)
+                    };
+                    let bytes = snapshot_input(snapshot.unchecked_ref())?;
+                    trust.load(&bytes, text, origin, confirmed_at.map(from_millis), &floor, now)
+                }
+                None => Effects::default(),
+            },
         };
-        self.out(&effects)
+        Ok(self.out(&effects))
     }
 
     /// An engine over the snapshot to decide with, if one is usable (verified, for the user,
@@ -125,16 +120,10 @@ impl Json {
     fn text(&mut self, key: &str, value: Option<&str>) {
         self.key(key);
         let Some(value) = value else { return self.0.push_str("null") };
-        self.0.push('"');
-        for c in value.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                c if (c as u32) < 0x20 => self.0.push_str(&format!("\\u{:04x}", c as u32)),
-                c => self.0.push(c),
-            }
-        }
-        self.0.push('"');
+        // JavaScript escapes the string (the module then carries no escaper of its own).
+        let quoted =
+            js_sys::JSON::stringify(&JsValue::from_str(value)).ok().and_then(|text| text.as_string());
+        self.0.push_str(quoted.as_deref().unwrap_or("null"));
     }
 
     fn number(&mut self, key: &str, value: Option<i64>) {
@@ -157,7 +146,7 @@ impl PolicyTrust {
         let header = trust.active().map(|snapshot| snapshot.header());
         let version = |version: u64| i64::try_from(version).unwrap_or(i64::MAX);
         let mut json = Json(String::new());
-        json.flag("changed", effects.changed);
+        json.flag("pending", trust.pending());
         if let Some(etag) = &effects.store {
             json.text("store", etag.as_deref());
         }
@@ -170,7 +159,6 @@ impl PolicyTrust {
         json.number("version", header.map(|header| version(header.version)));
         json.number("expiresAt", header.map(|header| header.expires_at.unix()));
         json.number("deadline", trust.deadline().map(|at| at.unix()));
-        json.flag("pending", trust.pending());
         json.text("user", trust.user());
         json.text("etag", trust.etag());
         let failure = trust.last_error();
@@ -184,17 +172,17 @@ impl PolicyTrust {
 
 /// The snapshot's bytes, copied (the trust rules verify from memory).
 #[cfg(not(feature = "stream"))]
-fn snapshot_bytes(snapshot: &SnapshotInput) -> Result<Vec<u8>, JsValue> {
-    snapshot_input(snapshot)
+fn snapshot_input(snapshot: &SnapshotInput) -> Result<Vec<u8>, JsValue> {
+    crate::snapshot_input(snapshot)
 }
 
 #[cfg(feature = "stream")]
-fn snapshot_bytes(snapshot: &SnapshotInput) -> Result<Vec<u8>, JsValue> {
+fn snapshot_input(snapshot: &SnapshotInput) -> Result<Vec<u8>, JsValue> {
     use tessera_core::Source as _;
-    let input = snapshot_input(snapshot)?;
+    let input = crate::snapshot_input(snapshot)?;
     let mut bytes = vec![0; input.len()];
     if !input.read_at(0, &mut bytes) {
-        return Err(error("invalid_input", "the snapshot's Uint8Array could not be read"));
+        return Err(crate::error("invalid_input", "the snapshot's Uint8Array could not be read"));
     }
     Ok(bytes)
 }

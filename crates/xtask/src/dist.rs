@@ -6,8 +6,9 @@
 //! silently breaks modules), with `crates/wasm/js/fast.js` (questions about Projects answered
 //! from sets each view keeps) appended to the JavaScript that declares the classes. A
 //! `package.json` whose `exports` put `types` first, the package README and the licence are
-//! written next to them, with the React, Vue and Svelte bindings (`crates/wasm/js/`, each its
-//! own entry, its framework an optional peer dependency).
+//! written next to them, with the client (`tessera-policy/client`: `crates/wasm/js/client.js`
+//! and its hand-written types `client.d.ts`) and the React, Vue and Svelte bindings
+//! (`crates/wasm/js/`, each its own entry, its framework an optional peer dependency).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -114,6 +115,18 @@ pub fn dist() -> Result<Dist> {
     for file in BINDING_FILES {
         copy(&root().join("crates/wasm/js").join(file), &dir.join(file))?;
     }
+
+    // The client (`tessera-policy/client`): hand-written JavaScript and types over the main
+    // entry's `PolicyTrust`, which holds the rules of trust.
+    let client = dir.join("client");
+    fs::create_dir_all(&client).with_context(|| format!("cannot create `{}`", client.display()))?;
+    copy(&root().join("crates/wasm/js/client.js"), &client.join("index.js"))?;
+    copy(&root().join("crates/wasm/js/client.d.ts"), &client.join("index.d.ts"))?;
+    write(
+        &client.join("package.json"),
+        "{\n  \"type\": \"module\",\n  \"main\": \"./index.js\",\n  \"types\": \"./index.d.ts\"\n}\n",
+    )?;
+
     write(&dir.join("package.json"), &package_json(&version))?;
     copy(&root().join("crates/wasm/README.md"), &dir.join("README.md"))?;
     copy(&root().join("LICENSE"), &dir.join("LICENSE"))?;
@@ -131,6 +144,8 @@ pub fn dist() -> Result<Dist> {
     }
     report_sizes(&dir, "tessera-policy")?;
     report_sizes(&dir.join("full"), "tessera-policy/full")?;
+    let (raw, gzip) = sizes(&client.join("index.js"))?;
+    println!("tessera-policy/client: {raw} bytes raw, {gzip} bytes gzip -9 (unminified, without idb-keyval)");
     println!("xtask dist: {}", tarball.display());
     Ok(Dist { tarball })
 }
@@ -314,6 +329,10 @@ fn package_json(version: &str) -> String {
       "types": "./svelte.d.ts",
       "default": "./svelte.js"
     }},
+    "./client": {{
+      "types": "./client/index.d.ts",
+      "default": "./client/index.js"
+    }},
     "./package.json": "./package.json"
   }},
   "files": [
@@ -328,6 +347,7 @@ fn package_json(version: &str) -> String {
     "svelte.js",
     "svelte.d.ts",
     "store.d.ts",
+    "client/",
     "README.md",
     "LICENSE"
   ],
@@ -337,6 +357,9 @@ fn package_json(version: &str) -> String {
     "./full/bundler/{OUT_NAME}.js",
     "./full/bundler/{OUT_NAME}_bg.js"
   ],
+  "dependencies": {{
+    "idb-keyval": "^6.2.1"
+  }},
   "peerDependencies": {{
     "react": "^18.0.0 || ^19.0.0",
     "svelte": "^4.0.0 || ^5.0.0",
