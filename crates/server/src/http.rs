@@ -203,6 +203,7 @@ async fn snapshot(
         ));
     }
     member(&state.0.issuer.current(), &caller.user)?;
+    caught_up_with(&state, &headers).await?;
     let answer = state.0.issuer.snapshot(&caller.user, |etag| if_none_match(&headers, etag)).await.map_err(
         |e| match e {
             IssueError::UnknownUser => unknown_user(&caller.user),
@@ -260,6 +261,56 @@ fn unknown_user(user: &str) -> ApiError {
         "unknown_user",
         format!("the organisation holds no user `{}`", quoted(user)),
     )
+}
+
+/// The highest snapshot version the client says it holds: the `<version>-` that starts the
+/// `ETag`s of its `If-None-Match`.
+fn held_version(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|tag| {
+            let tag = tag.trim();
+            let opaque = tag.strip_prefix("W/").unwrap_or(tag).strip_prefix('"')?;
+            opaque.split('-').next()?.parse::<u64>().ok()
+        })
+        .max()
+}
+
+/// How long a replica that is behind the client waits to catch up before it answers 503.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(3);
+
+/// Over a database, a client may hold a snapshot of a revision this replica has not built yet
+/// (another replica made it, and the client's event came from there): answering from the older
+/// revision would hand it an older version, which it must refuse as a rollback. So the replica
+/// catches up first (waking its follower), and answers 503 with `Retry-After` if it cannot in
+/// time: the client keeps what it holds and asks again.
+async fn caught_up_with(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let (Some(database), Some(held)) = (state.database(), held_version(headers)) else { return Ok(()) };
+    let mut installed = state.0.issuer.subscribe();
+    if installed.borrow().number() >= held {
+        return Ok(());
+    }
+    database.wake();
+    let caught_up =
+        tokio::time::timeout(CATCH_UP_WAIT, installed.wait_for(|revision| revision.number() >= held))
+            .await
+            .is_ok_and(|waited| waited.is_ok());
+    if caught_up {
+        return Ok(());
+    }
+    let mut error = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "behind",
+        format!(
+            "this server has not caught up with revision {held} yet (it serves {}): ask again",
+            state.0.issuer.current().number()
+        ),
+    );
+    error.retry_after = Some(1);
+    Err(error)
 }
 
 /// Whether an `If-None-Match` header matches `etag`, by the weak comparison (RFC 9110 §13.1.2).
@@ -844,6 +895,16 @@ fn with_file_headers(name: &str, mut response: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_held_version_is_read_from_the_etags() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(held_version(&headers), None);
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("W/\"7-abc\", \"12-def\", *"));
+        assert_eq!(held_version(&headers), Some(12));
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"not-a-version\""));
+        assert_eq!(held_version(&headers), None);
+    }
 
     #[test]
     fn if_none_match_compares_weakly() {

@@ -32,8 +32,10 @@ use crate::store::{Loaded, Notice, Store, StoreError};
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(10);
 /// How long a request waits for a connection to the database before it gives up.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How many times a batch is tried again after another revision came first.
-const MAX_ATTEMPTS: usize = 64;
+/// How long a batch is tried again while other revisions come first (a replica catching up
+/// loses to one that is current and busy, until that one's queue drains): below the default
+/// request timeout.
+const RETRY_FOR: Duration = Duration::from_secs(20);
 /// How often a replica tries the database during an outage, at most.
 const OUTAGE_RETRY: Duration = Duration::from_secs(1);
 
@@ -54,6 +56,11 @@ pub struct Database {
     notices: Mutex<Option<mpsc::Receiver<Notice>>>,
     resync: Duration,
     outage: Mutex<Option<Outage>>,
+    /// Wakes [`follow`] at once (a client holds a revision this server has not built yet).
+    wake: tokio::sync::Notify,
+    /// The last revision of the database that failed to build: not read again until the
+    /// database's current revision moves on.
+    failed: Mutex<Option<u64>>,
 }
 
 impl Database {
@@ -67,13 +74,25 @@ impl Database {
         }
         let notices = if store.is_postgres() { Some(crate::store::listen(url).await?) } else { None };
         let loaded = store.load_revision().await?;
-        let database = Database { store, notices: Mutex::new(notices), resync, outage: Mutex::new(None) };
+        let database = Database {
+            store,
+            notices: Mutex::new(notices),
+            resync,
+            outage: Mutex::new(None),
+            wake: tokio::sync::Notify::new(),
+            failed: Mutex::new(None),
+        };
         Ok((database, loaded))
     }
 
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Asks [`follow`] to read the current revision now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// The outage under way, if any.
@@ -104,16 +123,35 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Remembers that revision `number` of the database cannot be served; whether it is news.
+    fn note_failed(&self, number: u64) -> bool {
+        self.failed.lock().unwrap_or_else(PoisonError::into_inner).replace(number) != Some(number)
+    }
+
+    fn failed(&self) -> Option<u64> {
+        *self.failed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Keeps `issuer` serving `database`'s current revision until `closing` turns true; see the
 /// module docs.
 pub async fn follow(issuer: &Issuer, database: &Database, mut closing: tokio::sync::watch::Receiver<bool>) {
     let mut notices = database.notices.lock().unwrap_or_else(PoisonError::into_inner).take();
+    // The timer runs whatever else wakes the loop: notices of this server's own commits must
+    // not keep putting it off.
+    let mut next_read = tokio::time::Instant::now() + database.resync;
     loop {
-        let wait =
-            if database.outage().is_some() { database.resync.min(OUTAGE_RETRY) } else { database.resync };
+        if database.outage().is_some() {
+            next_read = next_read.min(tokio::time::Instant::now() + OUTAGE_RETRY);
+        }
         let reason = tokio::select! {
             _ = closing.wait_for(|closing| *closing) => return,
-            () = tokio::time::sleep(wait) => "timer",
+            () = tokio::time::sleep_until(next_read) => {
+                next_read = tokio::time::Instant::now() + database.resync;
+                "timer"
+            }
+            () = database.wake.notified() => "a client is ahead",
             notice = recv(&mut notices) => match notice {
                 Some(Notice::Revision(number)) if number <= issuer.current().number() => continue,
                 Some(Notice::Revision(_)) => "notified",
@@ -146,8 +184,25 @@ async fn recv(notices: &mut Option<mpsc::Receiver<Notice>>) -> Option<Notice> {
 async fn catch_up(issuer: &Issuer, database: &Database) -> Result<(), StoreError> {
     let current = database.store.current_revision().await;
     database.note(&current, issuer.now());
-    if current? <= issuer.current().number() {
+    let current = current?;
+    let served = issuer.current().number();
+    if current < served {
+        // A database restored from a backup, or imported by an older build: serving it would
+        // hand clients older versions, which they refuse.
+        let message = format!(
+            "the database's current revision {current} is below the revision served, {served}: was it restored from an older copy? `tessera db import` the organisation again (an import is numbered at least by the time)"
+        );
+        if database.note_failed(current) {
+            issuer.record_failure(message.clone());
+        }
+        return Err(StoreError::Corrupt(message));
+    }
+    if current == served {
         return Ok(());
+    }
+    if database.failed() == Some(current) {
+        // It failed to build already; it will not build better now.
+        return Err(StoreError::Corrupt(format!("revision {current} of the database does not build")));
     }
     let loaded = database.store.load_revision().await;
     database.note(&loaded, issuer.now());
@@ -165,6 +220,7 @@ async fn catch_up(issuer: &Issuer, database: &Database) -> Result<(), StoreError
                 ChangeError::Internal(message) => message,
                 ChangeError::Edit(never) => match never {},
             };
+            database.note_failed(number);
             issuer.record_failure(message.clone());
             Err(StoreError::Corrupt(message))
         }
@@ -192,7 +248,8 @@ pub async fn commit_batch(
 ) -> Result<Changed, CommitError> {
     let edits = serde_json::to_value(&batch.edits).map_err(|e| CommitError::Internal(e.to_string()))?;
     let _writer = issuer.lock_changes().await;
-    for _ in 0..MAX_ATTEMPTS {
+    let deadline = tokio::time::Instant::now() + RETRY_FOR;
+    while tokio::time::Instant::now() < deadline {
         let base = issuer.current();
         let now = issuer.now();
         let prepared = {
@@ -237,7 +294,14 @@ pub async fn commit_batch(
                 return Ok(Changed { version: number, changed: true });
             }
             Err(StoreError::Stale { expected, current }) => {
+                // Behind what is served (a database restored from an older copy): no retry
+                // can help, and catching up says why.
                 catch_up(issuer, database).await.map_err(unavailable)?;
+                if current < expected {
+                    return Err(CommitError::Internal(format!(
+                        "the database's revision {current} is below the revision served, {expected}"
+                    )));
+                }
                 if batch.expect_revision.is_some() {
                     return Err(CommitError::Refused(Refusal::Stale { expected, current }));
                 }
@@ -246,7 +310,8 @@ pub async fn commit_batch(
         }
     }
     Err(CommitError::Unavailable(format!(
-        "other revisions kept coming first, {MAX_ATTEMPTS} times: try again"
+        "other revisions kept coming first for {} s: try again",
+        RETRY_FOR.as_secs()
     )))
 }
 

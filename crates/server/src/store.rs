@@ -122,7 +122,8 @@ fn database_error(code: &str, message: &str) -> StoreError {
     // SQLite's codes are numbers (SQLITE_BUSY 5 and SQLITE_LOCKED 6, with their extended codes);
     // PostgreSQL's are five-character SQLSTATEs (class 08: the connection; 57P0x: shutting down).
     let sqlite_busy = code.len() < 5 && code.parse::<u32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6));
-    let postgres_gone = code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+    let postgres_gone =
+        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "55P03");
     if sqlite_busy || postgres_gone {
         StoreError::Unavailable(message.to_owned())
     } else if code == "42P01" || message.starts_with("no such table") {
@@ -245,6 +246,10 @@ impl Backend {
         match self {
             Backend::Postgres => {
                 let mut tx = pool.begin().await?;
+                // A writer that holds the lock and is gone (its host died mid-transaction) must
+                // not freeze every other writer until PostgreSQL notices: past this wait, the
+                // database counts as unavailable (SQLSTATE 55P03).
+                sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *tx).await?;
                 sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
                     .bind(LOCK_KEY)
                     .execute(&mut *tx)
@@ -571,7 +576,9 @@ async fn read_versions(conn: &mut sqlx::AnyConnection) -> Result<SnapshotVersion
         let number: i64 = row.try_get(0)?;
         let number =
             u64::try_from(number).map_err(|_| StoreError::Corrupt(format!("revision number {number}")))?;
-        let renewed: Option<String> = row.try_get(1)?;
+        // JSON `null`, as other tools may write, means everyone, as SQL NULL does.
+        let renewed: Option<String> =
+            row.try_get::<Option<String>, _>(1)?.filter(|text| text.trim() != "null");
         match renewed {
             None => versions = SnapshotVersions::all_at(number),
             Some(users) => {

@@ -142,7 +142,13 @@ async fn postgres_replicas_agree_and_catch_up_after_a_lost_notification() {
     assert_eq!(two.version(), revision);
 
     // The listening connections die, and cannot come back at once: a revision committed
-    // meanwhile is never told. The replica reads it within its resync interval.
+    // meanwhile (by a writer whose connection is already open) is never told. The replica reads
+    // it within its resync interval.
+    let writer = tessera_server::store::Store::connect(&db.url).await.unwrap();
+    let base = one.issuer().current();
+    assert_eq!(writer.current_revision().await.unwrap(), base.number());
+    let mut next = base.org().clone();
+    next.users.iter_mut().find(|user| user.id == "u-ada").unwrap().name = "Ada Missed".to_owned();
     let (server, name) = postgres_names(&db);
     let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
     admin
@@ -155,15 +161,13 @@ async fn postgres_replicas_agree_and_catch_up_after_a_lost_notification() {
         )))
         .await
         .unwrap();
-    let sydney = json!([{ "edit": "override_on", "office": "o-syd", "profile": "client", "permission": "task.create" }]);
-    let (status, body) = edit(&one, "u-zoe", sydney).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let missed = body["revision"].as_u64().unwrap();
+    let missed = writer.commit((base.number(), base.org()), &next, "elsewhere", &json!([])).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     admin
         .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")))
         .await
         .unwrap();
+    assert!(reaches(&one, missed, resync * 3).await, "caught up within the resync interval");
     assert!(reaches(&two, missed, resync * 3).await, "caught up within the resync interval");
     assert!(*two.issuer().current().org() == *one.issuer().current().org());
     assert_eq!(*two.issuer().current().versions(), *one.issuer().current().versions());
@@ -341,4 +345,31 @@ async fn sqlite_an_edit_reaches_the_streams_of_the_server_that_made_it() {
     assert_eq!(name, "snapshot");
     assert_eq!(serde_json::from_str::<Value>(&data).unwrap()["version"], body["revision"]);
     state.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_behind_its_client_catches_up_before_it_answers() {
+    let db = Database::sqlite("behind");
+    db.store().await.import(&demo_org(), "test").await.unwrap();
+    // SQLite tells nothing, and the timer is slow: only the client's ETag can wake the second.
+    let resync = Duration::from_secs(300);
+    let one = replica(&db.url, resync).await;
+    let two = replica(&db.url, resync).await;
+    let (status, body) = edit(&one, "u-ellen", london_clients_create_tasks()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, etag) = get(&one, "u-cleo", "/api/snapshot", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(two.version() < one.version());
+    // Cleo's copy is of the new revision: the second replica catches up and finds it current,
+    // rather than handing her the older version, which she would refuse as a rollback.
+    let (status, _, _) = get(&two, "u-cleo", "/api/snapshot", etag.as_deref()).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(two.version(), one.version());
+    // A version no replica has: 503, ask again.
+    let ahead = format!("W/\"{}-0\"", one.version() + 10);
+    let (status, body, _) = get(&two, "u-cleo", "/api/snapshot", Some(&ahead)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "behind");
+    one.close();
+    two.close();
 }
