@@ -584,6 +584,15 @@ pub fn edit(names: &Names<'_>, edit: &Edit) -> String {
         Edit::RevokeSystemSuperuser { user } => {
             format!("make {} no longer a system superuser", names.user(user))
         }
+        Edit::CreateProject { name, creator, .. } => {
+            format!("{} creates the project “{name}”", names.user(creator))
+        }
+        Edit::CreateGroup { owner, members, .. } => {
+            format!("{} creates a group of {} people", names.user(owner), members.len().saturating_add(1))
+        }
+        Edit::StartDm { from, with, .. } => {
+            format!("{} starts a conversation with {}", names.user(from), names.user(with))
+        }
     }
 }
 

@@ -3,14 +3,17 @@
 //! An [`Edit`] is one concrete change of an [`Org`], written as JSON with its kind under
 //! `edit`: `{"edit": "override_on", "office": "o-lon", "profile": "client", "permission":
 //! "task.create"}`. [`Edit::apply`] makes it, leniently: an id the organisation lacks changes
-//! nothing, and [`Policy::new`] on the result says whether it is valid. Every edit has an
-//! inverse (`set_access` is its own). The planner ([`Policy::grants`]) suggests edits that
-//! would allow a denied query, and never an inverse.
+//! nothing, and [`Policy::new`] on the result says whether it is valid. Every administrator's
+//! edit has an inverse (`set_access` is its own). The planner ([`Policy::grants`]) suggests
+//! edits that would allow a denied query, and never an inverse. A user's own actions that
+//! change the organisation (a new Project, group or direct message) are edits too, made only by
+//! the user they act for ([`Edit::actor`]) and decided by the action's own permission.
 //!
-//! Who may make an edit is an administrative question of spec §2, asked of the evaluator:
-//! [`Edit::authority`] names it (`overrides.edit` on the Office, for an override), after
-//! checking that every id the edit names is in the policy; [`Policy::authorize`] decides it for
-//! a caller. The table is in `docs/decisions.md`, "Who may make an edit".
+//! Who may make an edit is a question of spec §2, asked of the evaluator: [`Edit::authority`]
+//! names it (`overrides.edit` on the Office, for an override; `project.create` for a new
+//! Project), after checking that every id the edit names is in the policy;
+//! [`Policy::authorize`] decides it for a caller. The table is in `docs/decisions.md`, "Who may
+//! make an edit".
 
 use std::fmt;
 
@@ -112,6 +115,37 @@ pub enum Edit {
     MakeSystemSuperuser {
         /// The user.
         user: String,
+    },
+
+    // What a user does in the app that changes the organisation (issue 22): each is decided by
+    // the permission of the action, asked of the user who acts, never by an administrator's
+    // rights; see [`Edit::actor`]. They create; they have no inverse among the edits.
+    /// A new Project in its creator's home Office, its creator its one team member.
+    CreateProject {
+        /// The new Project's id.
+        project: String,
+        /// Its name.
+        name: String,
+        /// Who creates it.
+        creator: String,
+    },
+    /// A new group of the owner's Network, the owner its one owner and its first member.
+    CreateGroup {
+        /// The new group's id.
+        group: String,
+        /// Who creates it.
+        owner: String,
+        /// The other members, of the owner's Network.
+        members: Vec<String>,
+    },
+    /// A new direct message between two people.
+    StartDm {
+        /// The new conversation's id.
+        dm: String,
+        /// Who starts it.
+        from: String,
+        /// The other participant.
+        with: String,
     },
 
     // The inverses: every edit above has one here (`set_access` is its own). The planner never
@@ -291,6 +325,51 @@ impl Edit {
                     user.system_superuser = true;
                 }
             }
+            Edit::CreateProject { project, name, creator } => {
+                let office = org.users.iter().find(|u| u.id == *creator).map(|u| u.home_office.clone());
+                if let Some(office) = office
+                    && !org.projects.iter().any(|p| p.id == *project)
+                {
+                    org.projects.push(crate::model::Project {
+                        id: project.clone(),
+                        name: name.clone(),
+                        office,
+                        team: vec![creator.clone()],
+                        created_by: Some(creator.clone()),
+                    });
+                }
+            }
+            Edit::CreateGroup { group, owner, members } => {
+                let network = org.users.iter().find(|u| u.id == *owner).and_then(|u| {
+                    org.offices.iter().find(|o| o.id == u.home_office).map(|o| o.network.clone())
+                });
+                if let Some(network) = network
+                    && !org.groups.iter().any(|g| g.id == *group)
+                {
+                    let mut everyone = vec![owner.clone()];
+                    for member in members {
+                        if !everyone.contains(member) {
+                            everyone.push(member.clone());
+                        }
+                    }
+                    org.groups.push(crate::model::Group {
+                        id: group.clone(),
+                        network,
+                        members: everyone,
+                        owners: vec![owner.clone()],
+                    });
+                }
+            }
+            Edit::StartDm { dm, from, with } => {
+                let known = |id: &String| org.users.iter().any(|u| u.id == *id);
+                if known(from) && known(with) && !org.direct_messages.iter().any(|d| d.id == *dm) {
+                    org.direct_messages.push(crate::model::DirectMessage {
+                        id: dm.clone(),
+                        participants: vec![from.clone(), with.clone()],
+                        started_by: from.clone(),
+                    });
+                }
+            }
             Edit::DeactivateUser { user } => {
                 if let Some(user) = org.users.iter_mut().find(|u| u.id == *user) {
                     user.active = false;
@@ -370,7 +449,10 @@ impl Edit {
             | Edit::AddToGroup { .. }
             | Edit::DeactivateUser { .. }
             | Edit::RemoveFromTeam { .. }
-            | Edit::RemoveFromGroup { .. } => 1,
+            | Edit::RemoveFromGroup { .. }
+            | Edit::CreateProject { .. }
+            | Edit::CreateGroup { .. }
+            | Edit::StartDm { .. } => 1,
             Edit::AddAdditionalOffice { .. }
             | Edit::ShareWithOffice { .. }
             | Edit::RemoveAdditionalOffice { .. }
@@ -415,6 +497,15 @@ impl fmt::Display for Edit {
             }
             Edit::MakeNetworkSuperuser { user } => write!(f, "make `{user}` a superuser of their network"),
             Edit::MakeSystemSuperuser { user } => write!(f, "make `{user}` a system superuser"),
+            Edit::CreateProject { project, name, creator } => {
+                write!(f, "`{creator}` creates project `{project}`, named `{name}`")
+            }
+            Edit::CreateGroup { group, owner, members } => {
+                write!(f, "`{owner}` creates group `{group}` with {} other members", members.len())
+            }
+            Edit::StartDm { dm, from, with } => {
+                write!(f, "`{from}` starts direct message `{dm}` with `{with}`")
+            }
             Edit::DeactivateUser { user } => write!(f, "make `{user}` inactive"),
             Edit::RemoveFromTeam { user, project } => {
                 write!(f, "remove `{user}` from the team of `{project}`")
@@ -559,6 +650,38 @@ impl Edit {
                 find_user(policy, user)?;
                 Ok(Query::can(AdminPermission::NetworkManage.key(), Target::none()))
             }
+            Edit::CreateProject { creator, .. } => {
+                find_user(policy, creator)?;
+                Ok(Query::can("project.create", Target::none()))
+            }
+            Edit::CreateGroup { owner, members, .. } => {
+                let entry = find_user(policy, owner)?;
+                for member in members {
+                    if find_user(policy, member)?.network != entry.network {
+                        return Err(unknown("user", member));
+                    }
+                }
+                Ok(Query::can("group.create", Target::none()))
+            }
+            Edit::StartDm { from, with, .. } => {
+                find_user(policy, from)?;
+                find_user(policy, with)?;
+                Ok(Query::can("dm.start", Target::person(with.clone())))
+            }
+        }
+    }
+}
+
+impl Edit {
+    /// The user an edit acts for, when it is one of a user's own actions (`create_project`,
+    /// `create_group`, `start_dm`): only they may make it, by the permission of the action.
+    /// `None` for an administrator's edit.
+    pub fn actor(&self) -> Option<&str> {
+        match self {
+            Edit::CreateProject { creator, .. } => Some(creator),
+            Edit::CreateGroup { owner, .. } => Some(owner),
+            Edit::StartDm { from, .. } => Some(from),
+            _ => None,
         }
     }
 }
@@ -568,8 +691,24 @@ impl Policy {
     /// sentence and facts, on [`Edit::authority`]. An unknown caller is a denial
     /// (`unknown_user`), as for any question; an edit naming what the policy lacks is an
     /// error.
+    ///
+    /// An edit that acts for a user ([`Edit::actor`]: a Project, group or conversation they
+    /// start) is theirs alone to make: for anyone else it is a denial (`out_of_scope`), whatever
+    /// their rights.
     pub fn authorize(&self, caller: &str, edit: &Edit, now: Timestamp) -> Result<Decision, UnknownId> {
-        Ok(self.decide(caller, &edit.authority(self)?, now))
+        let query = edit.authority(self)?;
+        if let Some(actor) = edit.actor()
+            && actor != caller
+        {
+            return Ok(Decision {
+                allowed: false,
+                code: crate::decision::Code::OutOfScope,
+                message: format!("only `{actor}` may make this edit: it acts for them"),
+                facts: vec![crate::decision::Fact::SnapshotScope { scope: format!("user:{actor}") }],
+                grants: Vec::new(),
+            });
+        }
+        Ok(self.decide(caller, &query, now))
     }
 }
 

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tessera_core::{AccessLevel, Code, DEFAULT_PROFILES, Edit, Org, Policy, Query, Role, Target, UnknownId};
+use tessera_core::{
+    AccessLevel, Code, DEFAULT_PROFILES, Edit, Org, Policy, Query, ResourceKind, Role, Target, UnknownId,
+};
 
 use crate::support::{arb_org, demo_org, now, small_org};
 
@@ -150,6 +152,21 @@ fn every_edit() -> Vec<(Edit, Value, &'static str)> {
             json!({"edit": "revoke_system_superuser", "user": "u-sam"}),
             "make `u-sam` no longer a system superuser",
         ),
+        (
+            Edit::CreateProject { project: s("p-new"), name: s("New"), creator: s("u-ada") },
+            json!({"edit": "create_project", "project": "p-new", "name": "New", "creator": "u-ada"}),
+            "`u-ada` creates project `p-new`, named `New`",
+        ),
+        (
+            Edit::CreateGroup { group: s("g-new"), owner: s("u-ada"), members: vec![s("u-cleo")] },
+            json!({"edit": "create_group", "group": "g-new", "owner": "u-ada", "members": ["u-cleo"]}),
+            "`u-ada` creates group `g-new` with 1 other members",
+        ),
+        (
+            Edit::StartDm { dm: s("d-new"), from: s("u-ada"), with: s("u-maya") },
+            json!({"edit": "start_dm", "dm": "d-new", "from": "u-ada", "with": "u-maya"}),
+            "`u-ada` starts direct message `d-new` with `u-maya`",
+        ),
     ]
 }
 
@@ -181,6 +198,9 @@ fn kind(edit: &Edit) -> &'static str {
         Edit::DefaultOff { .. } => "default_off",
         Edit::RevokeNetworkSuperuser { .. } => "revoke_network_superuser",
         Edit::RevokeSystemSuperuser { .. } => "revoke_system_superuser",
+        Edit::CreateProject { .. } => "create_project",
+        Edit::CreateGroup { .. } => "create_group",
+        Edit::StartDm { .. } => "start_dm",
     }
 }
 
@@ -188,7 +208,7 @@ fn kind(edit: &Edit) -> &'static str {
 fn every_edit_has_its_documented_json_and_sentence() {
     let edits = every_edit();
     let kinds: BTreeSet<&str> = edits.iter().map(|(edit, _, _)| kind(edit)).collect();
-    assert_eq!(kinds.len(), 24, "every kind of edit, once");
+    assert_eq!(kinds.len(), 27, "every kind of edit, once");
     assert_eq!(kinds.len(), edits.len());
     for (edit, shape, sentence) in &edits {
         assert_eq!(serde_json::to_value(edit).unwrap(), *shape, "{edit:?}");
@@ -380,7 +400,9 @@ fn an_edit_naming_what_the_organisation_lacks_changes_nothing() {
         }
         let mut shape = shape.as_object().unwrap().clone();
         for (field, value) in &mut shape {
-            if !["edit", "access", "role"].contains(&field.as_str()) {
+            if field == "members" {
+                *value = json!(["nothing-of-that-name"]);
+            } else if !["edit", "access", "role"].contains(&field.as_str()) {
                 *value = json!("nothing-of-that-name");
             }
         }
@@ -672,4 +694,55 @@ fn an_edit_naming_what_the_policy_lacks_is_refused() {
     taken.apply(&mut edited);
     assert_eq!(edited.agreements.last().unwrap().id, "a-lon-nyc-2");
     Policy::new(&edited).unwrap();
+}
+
+/// A user's own actions (issue 22): made by the user who acts, decided by the action's own
+/// permission, applied as a new Project, group or conversation; anyone else is refused
+/// `out_of_scope`, an administrator too.
+#[test]
+fn a_users_own_actions_are_theirs_alone_and_decided_by_their_permission() {
+    let org = demo_org();
+    let policy = Policy::new(&org).unwrap();
+    let now = now();
+    let create =
+        |creator: &str| Edit::CreateProject { project: s("p-new"), name: s("New"), creator: s(creator) };
+    for (user, edit) in [
+        ("u-ada", create("u-ada")),
+        ("u-cleo", create("u-cleo")),
+        ("u-ada", Edit::CreateGroup { group: s("g-new"), owner: s("u-ada"), members: vec![s("u-cleo")] }),
+        ("u-ada", Edit::StartDm { dm: s("d-new"), from: s("u-ada"), with: s("u-maya") }),
+    ] {
+        let query = edit.authority(&policy).unwrap();
+        let decision = policy.authorize(user, &edit, now).unwrap();
+        assert_eq!(decision, policy.decide(user, &query, now), "{edit}");
+        assert_eq!(edit.actor(), Some(user));
+    }
+    // Someone else, however powerful, cannot act for the creator.
+    let refused = policy.authorize("u-sam", &create("u-ada"), now).unwrap();
+    assert!(!refused.allowed);
+    assert_eq!(refused.code.as_str(), "out_of_scope");
+    assert_eq!(Edit::ActivateUser { user: s("u-ada") }.actor(), None);
+    // Members of another Network are unknown to the owner's group, as for `add_to_group`.
+    let across = Edit::CreateGroup { group: s("g-x"), owner: s("u-ada"), members: vec![s("u-bob")] };
+    assert_eq!(across.authority(&policy).unwrap_err().id, "u-bob");
+
+    let mut edited = org.clone();
+    create("u-ada").apply(&mut edited);
+    Edit::CreateGroup { group: s("g-new"), owner: s("u-ada"), members: vec![s("u-cleo"), s("u-ada")] }
+        .apply(&mut edited);
+    Edit::StartDm { dm: s("d-new"), from: s("u-ada"), with: s("u-maya") }.apply(&mut edited);
+    let after = Policy::new(&edited).unwrap();
+    let project = edited.projects.iter().find(|p| p.id == "p-new").unwrap();
+    assert_eq!((project.office.as_str(), project.team.clone()), ("o-lon", vec![s("u-ada")]));
+    let group = edited.groups.iter().find(|g| g.id == "g-new").unwrap();
+    assert_eq!(
+        (group.members.clone(), group.owners.clone()),
+        (vec![s("u-ada"), s("u-cleo")], vec![s("u-ada")])
+    );
+    assert!(after.allows("u-ada", &Query::view(ResourceKind::Project, "p-new"), now));
+    assert!(after.allows("u-maya", &Query::can("dm.reply", Target::dm("d-new")), now));
+    // A taken id changes nothing.
+    let before = edited.clone();
+    create("u-cleo").apply(&mut edited);
+    assert_eq!(edited, before);
 }
