@@ -118,10 +118,11 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
         let revision = state.issuer().current();
         writeln!(
             out,
-            "tessera serve: version {}, key id {}, {} searchable items, snapshots valid {} h; built in {} ms, ready in {} ms",
+            "tessera serve: version {}, key id {}, {} users and {} projects, snapshots valid {} h; built in {} ms, ready in {} ms",
             revision.number(),
             state.issuer().public_key().key_id(),
-            state.searchable(),
+            revision.org().users.len(),
+            revision.org().projects.len(),
             args.ttl_hours,
             revision.build_time().as_millis(),
             started.elapsed().as_millis(),

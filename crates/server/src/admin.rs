@@ -1,104 +1,14 @@
-//! Administration, decided by the evaluator: a batch of [`Edit`]s is checked for its caller on
-//! the revision it is made on, then applied to a copy of that revision's organisation.
-//!
-//! The checks, in order, each refusing the whole batch (nothing is applied):
-//! 1. `expect_revision`, if given, is the revision served (else [`Refusal::Stale`]).
-//! 2. For each edit in turn, every id it names is in the organisation ([`Refusal::Unknown`])
-//!    and the caller may make it: the evaluator's decision on the administrative permission it
-//!    needs ([`Policy::authorize`], [`Refusal::Forbidden`] with that decision).
-//! 3. The edited organisation validates as [`Policy::new`] demands: the build of the next
-//!    revision checks that (or, for a preview, `Policy::new` itself), with every problem.
-//!
-//! Who may make which edit is written down in `docs/decisions.md` ("Who may make an edit").
+//! What administrators read, decided by the evaluator: a user's denied actions, with the
+//! suggestions that would allow each and whether the caller may make them. (How an edit is made
+//! is `edits.rs`'s.)
 
-use serde::{Deserialize, Serialize};
-use tessera_core::{Decision, Edit, Org, Policy, Query, Target, Timestamp, UnknownId, ValidationErrors};
+use serde::Serialize;
+use tessera_core::{Decision, Policy, Query, Target, Timestamp};
 
-use crate::issuer::Revision;
+use crate::issuer::Sight;
 
-/// The most edits one batch may hold.
-pub const MAX_EDITS: usize = 100;
 /// The most Projects whose actions `/api/admin/denials` asks about.
 pub const MAX_DENIAL_PROJECTS: usize = 50;
-
-/// The body of `POST /api/admin/edits` and `POST /api/admin/preview`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EditBatch {
-    /// The edits, applied in order, all or none.
-    pub edits: Vec<Edit>,
-    /// The revision the caller saw; a batch made on another is refused.
-    #[serde(default)]
-    pub expect_revision: Option<u64>,
-}
-
-/// Why a batch was refused.
-#[derive(Debug)]
-pub enum Refusal {
-    /// More than [`MAX_EDITS`] edits.
-    TooMany(usize),
-    /// `expect_revision` is not the revision served.
-    Stale {
-        /// What the caller expected.
-        expected: u64,
-        /// What is served.
-        current: u64,
-    },
-    /// Edit `index` names something the organisation lacks.
-    Unknown {
-        /// Which edit.
-        index: usize,
-        /// What it names.
-        id: UnknownId,
-    },
-    /// The caller may not make edit `index`.
-    Forbidden {
-        /// Which edit.
-        index: usize,
-        /// The evaluator's decision on the permission it needs.
-        decision: Box<Decision>,
-    },
-    /// The edited organisation does not validate.
-    Invalid(ValidationErrors),
-}
-
-/// Checks `batch` for `caller` on `revision` (steps 1 and 2 of the module docs) and applies it
-/// to a copy of its organisation.
-pub fn apply(revision: &Revision, caller: &str, batch: &EditBatch, now: Timestamp) -> Result<Org, Refusal> {
-    if batch.edits.len() > MAX_EDITS {
-        return Err(Refusal::TooMany(batch.edits.len()));
-    }
-    if let Some(expected) = batch.expect_revision
-        && expected != revision.number()
-    {
-        return Err(Refusal::Stale { expected, current: revision.number() });
-    }
-    let policy = revision.policy();
-    for (index, edit) in batch.edits.iter().enumerate() {
-        let decision = policy.authorize(caller, edit, now).map_err(|id| Refusal::Unknown { index, id })?;
-        if !decision.allowed {
-            return Err(Refusal::Forbidden { index, decision: Box::new(decision) });
-        }
-    }
-    let mut org = revision.org().clone();
-    for edit in &batch.edits {
-        edit.apply(&mut org);
-    }
-    Ok(org)
-}
-
-/// What `POST /api/admin/preview` answers: who gains and loses what, were the batch applied to
-/// `revision`.
-pub fn preview(
-    revision: &Revision,
-    caller: &str,
-    batch: &EditBatch,
-    now: Timestamp,
-) -> Result<tessera_core::Impact, Refusal> {
-    let org = apply(revision, caller, batch, now)?;
-    let next = Policy::new(&org).map_err(Refusal::Invalid)?;
-    Ok(tessera_core::diff(revision.policy(), &next, now, None))
-}
 
 /// One denied action of a user, with the suggestions that would allow it and whether the
 /// caller may make each.
@@ -112,22 +22,27 @@ pub struct Denial {
     pub may_apply: Vec<bool>,
 }
 
+/// The question whose answer lets the caller read `user`'s denials: `user.manage` on their home
+/// Office, asked on the caller's own snapshot (`None` when it does not hold `user`: to the
+/// caller, such a user does not exist).
+pub fn authority(sight: &Sight, user: &str) -> Option<Query> {
+    let home = sight.policy().user_summary(user)?.home_office;
+    Some(Query::can("user.manage", Target::office(home)))
+}
+
 /// The standard actions of `user` that are denied, with suggestions: creating tasks, uploading
-/// files and editing the wiki in each Project they see (the first [`MAX_DENIAL_PROJECTS`] by
-/// id), creating a group and sending an announcement. The caller must hold `user.manage` on
-/// `user`'s home Office; `Err` is the evaluator's refusal of that.
-pub fn denials(
-    policy: &Policy,
-    caller: &str,
-    user: &str,
-    now: Timestamp,
-) -> Result<Vec<Denial>, Box<Decision>> {
-    let home = policy.user_summary(user).map(|summary| summary.home_office.to_owned()).unwrap_or_default();
-    let authority = policy.decide(caller, &Query::can("user.manage", Target::office(home)), now);
-    if !authority.allowed {
-        return Err(Box::new(authority));
-    }
-    let mut projects = policy.visible_projects(user, now);
+/// files and editing the wiki in each Project they see that the caller's own snapshot holds too
+/// (the first [`MAX_DENIAL_PROJECTS`] by id), creating a group and sending an announcement.
+/// Decided on the whole organisation `policy`; a suggestion may be applied when the caller may
+/// make every edit of it, on their snapshot and on the whole alike. The caller's authority
+/// ([`authority`]) is checked first, by the route.
+pub fn denials(policy: &Policy, sight: &Sight, user: &str, now: Timestamp) -> Vec<Denial> {
+    let seen = sight.policy();
+    let mut projects: Vec<&str> = policy
+        .visible_projects(user, now)
+        .into_iter()
+        .filter(|project| seen.project_index(project).is_some())
+        .collect();
     projects.sort_unstable();
     projects.truncate(MAX_DENIAL_PROJECTS);
     let mut queries: Vec<Query> = projects
@@ -140,22 +55,18 @@ pub fn denials(
         .collect();
     queries.push(Query::can("group.create", Target::none()));
     queries.push(Query::can("announcement.org", Target::none()));
-    Ok(queries
+    let may_make = |edit: &tessera_core::Edit| {
+        [seen, policy]
+            .iter()
+            .all(|policy| policy.authorize(&sight.user, edit, now).is_ok_and(|decision| decision.allowed))
+    };
+    queries
         .into_iter()
         .filter(|query| !policy.allows(user, query, now))
         .map(|query| {
             let decision = policy.explain(user, &query, now);
-            let may_apply = decision
-                .grants
-                .iter()
-                .map(|grant| {
-                    grant
-                        .edits
-                        .iter()
-                        .all(|edit| policy.authorize(caller, edit, now).is_ok_and(|d| d.allowed))
-                })
-                .collect();
+            let may_apply = decision.grants.iter().map(|grant| grant.edits.iter().all(&may_make)).collect();
             Denial { query, decision, may_apply }
         })
-        .collect())
+        .collect()
 }

@@ -18,24 +18,26 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use tessera_core::Edit;
+use sha2::Digest as _;
+use tessera_core::{Decision, Edit};
 use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
 use std::sync::Arc;
 
-use crate::admin::{self, EditBatch, MAX_EDITS, Refusal};
+use crate::AppState;
+use crate::actions;
+use crate::admin;
+use crate::edits::{self, EditBatch, EditError, Idempotency, MAX_EDITS, Reply};
+use crate::enforce::{self, Enforcer, MAX_CHECKS};
 use crate::identity::{AuthError, Caller};
-use crate::issuer::{Answer, ChangeError, IssueError, Revision};
-use crate::replica::{self, CommitError};
+use crate::issuer::{Answer, IssueError, Revision, Sight};
+use crate::replica;
 use crate::source::quoted;
-use crate::{AppState, Edits};
 
 /// The largest request body accepted (an override's JSON is a few dozen bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// The longest search text accepted.
-pub const MAX_QUERY_BYTES: usize = 1024;
 /// How many search results come back when `limit` is not given.
 pub const DEFAULT_SEARCH_LIMIT: usize = 1000;
 /// The largest `limit` a search accepts.
@@ -57,6 +59,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/preview", post(preview))
         .route("/api/admin/denials", get(denials))
         .route("/api/admin/revisions", get(revisions))
+        .route("/api/check", post(check))
+        .route("/api/projects", post(create_project))
+        .route("/api/projects/{project}/items", get(project_items))
+        .route("/api/projects/{project}/tasks", get(project_tasks).post(create_task))
+        .route("/api/projects/{project}/files", get(project_files).post(upload_file))
+        .route("/api/projects/{project}/wiki", get(project_wiki).put(edit_wiki))
+        .route("/api/groups", get(list_groups).post(create_group))
+        .route("/api/groups/{group}/announcements", get(group_announcements).post(announce_to_group))
+        .route("/api/dms", post(start_dm))
+        .route("/api/dms/{dm}/messages", get(dm_messages).post(reply))
+        .route("/api/announcements", get(network_announcements).post(announce))
         .route("/api/demo/sign-in", post(demo_sign_in))
         .route("/api/events", get(events))
         .route("/api/events/ticket", post(event_ticket))
@@ -75,9 +88,10 @@ pub fn router(state: AppState) -> Router {
 // ---- Refusals --------------------------------------------------------------------------------------
 
 /// A refusal: its status, a stable code and a sentence, sent as
-/// `{"error": {"code": ..., "message": ...}}`.
+/// `{"error": {"code": ..., "message": ...}}`. A backend built on this crate answers its own
+/// refusals with it too ([`Enforcer`]).
 #[derive(Debug)]
-pub(crate) struct ApiError {
+pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -90,7 +104,8 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    /// A refusal with `status`, `code` and `message`.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -113,11 +128,49 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
     }
 
-    fn internal(message: impl Into<String>) -> ApiError {
-        let message = message.into();
-        tracing::error!(%message, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    /// A 500 that says nothing of its cause but a request id; the log carries the cause with
+    /// the same id.
+    pub fn internal(cause: impl Into<String>) -> ApiError {
+        let cause = cause.into();
+        let id = request_id();
+        tracing::error!(request_id = %id, %cause, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("internal error (request {id})"))
+            .with("request_id", &id)
     }
+
+    /// A 404 for `kind` `id`, exactly as for an id that does not exist: what the caller may not
+    /// see answers so too, and names nothing more.
+    pub fn not_found(kind: &str, id: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {kind} `{}`", quoted(id)))
+    }
+
+    /// A 403 with the caller's own snapshot's decision (its code, sentence and facts).
+    pub fn forbidden(decision: &Decision) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("not allowed: {}", decision.message))
+            .with("decision", decision)
+    }
+
+    /// A 422 for a body that reads but says something not to be done.
+    pub fn invalid_body(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// A random id for a request whose cause only the log may tell.
+fn request_id() -> String {
+    let mut bytes = [0u8; 8];
+    // No randomness: the time stands in, an id being only for finding the log line.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        bytes = (nanos as u64).to_be_bytes();
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 impl IntoResponse for ApiError {
@@ -222,6 +275,7 @@ async fn snapshot(
     // Private: a snapshot is one person's slice of the organisation, never for a shared cache.
     // No-cache: the browser may keep it, but asks (a cheap 304) before each use.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
     Ok(response)
 }
 
@@ -241,6 +295,46 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, A
         error
     })
 }
+
+/// The signed-in user the bearer token names, an active member of the organisation: a 401
+/// without a valid token, a 403 for anyone else.
+pub(crate) async fn signed_in_user(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let caller = authenticate(state, headers).await?;
+    member(&state.0.issuer.current(), &caller.user)?;
+    caught_up_with(state, headers).await?;
+    Ok(caller)
+}
+
+/// `user`'s own snapshot of the revision served ([`Sight`]): what the server decides for them
+/// with.
+pub(crate) async fn sight_of(state: &AppState, user: &str) -> Result<Arc<Sight>, ApiError> {
+    state.0.issuer.sight(user).await.map_err(|error| match error {
+        IssueError::UnknownUser => unknown_user(user),
+        IssueError::Internal(message) => ApiError::internal(message),
+    })
+}
+
+/// The headers of an answer that depends on the policy: the revision that decided
+/// (`Tessera-Revision`), and the version of the snapshot the server issues the caller now
+/// (`Tessera-Snapshot-Version`; a client that holds an older one fetches it again). Per-user:
+/// `private` and `Vary: Authorization`.
+fn decided(mut response: Response, state: &AppState, user: &str, revision: u64) -> Response {
+    let version = state.0.issuer.current().version_of(user);
+    let headers = response.headers_mut();
+    headers.insert(REVISION_HEADER, HeaderValue::from(revision));
+    headers.insert(SNAPSHOT_VERSION_HEADER, HeaderValue::from(version));
+    headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
+    if !response.status().is_client_error() && !response.status().is_server_error() {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    }
+    response
+}
+
+/// The revision that decided an answer.
+pub const REVISION_HEADER: &str = "tessera-revision";
+/// The version of a user's snapshot: in an answer, the one the server issues them now; in a
+/// request, the one the client holds.
+pub const SNAPSHOT_VERSION_HEADER: &str = "tessera-snapshot-version";
 
 /// A 403 unless `user` is an active user of `revision`'s organisation.
 fn member(revision: &Revision, user: &str) -> Result<(), ApiError> {
@@ -282,16 +376,35 @@ fn held_version(headers: &HeaderMap) -> Option<u64> {
 /// How long a replica that is behind the client waits to catch up before it answers 503.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(3);
 
+/// The snapshot version the client says it holds: the `<version>-` that starts the `ETag`s of
+/// its `If-None-Match`, or its `Tessera-Snapshot-Version`, whichever is higher.
+fn client_version(headers: &HeaderMap) -> Option<u64> {
+    let stated = headers
+        .get(SNAPSHOT_VERSION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    held_version(headers).max(stated)
+}
+
 /// Over a database, a client may hold a snapshot of a revision this replica has not built yet
 /// (another replica made it, and the client's event came from there): answering from the older
 /// revision would hand it an older version, which it must refuse as a rollback. So the replica
 /// catches up first (waking its follower), and answers 503 with `Retry-After` if it cannot in
-/// time: the client keeps what it holds and asks again.
+/// time: the client keeps what it holds and asks again. A version beyond anything the
+/// database's log has (no replica made it: a client that made it up) is answered at once, from
+/// the revision served, without waiting or waking anything.
 async fn caught_up_with(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let (Some(database), Some(held)) = (state.database(), held_version(headers)) else { return Ok(()) };
+    let (Some(database), Some(held)) = (state.database(), client_version(headers)) else { return Ok(()) };
     let mut installed = state.0.issuer.subscribe();
     if installed.borrow().number() >= held {
         return Ok(());
+    }
+    match database.store().current_revision().await {
+        Ok(logged) if logged < held => return Ok(()),
+        Ok(_) => {}
+        Err(error) => {
+            database.note(&Err::<(), _>(error), state.0.issuer.now());
+        }
     }
     database.wake();
     let caught_up =
@@ -381,22 +494,28 @@ async fn demo_sign_in(
 #[derive(Serialize)]
 struct SearchResults<'a> {
     query: &'a str,
-    results: Vec<crate::search::SearchResult<'a>>,
+    results: Vec<crate::search::SearchResult>,
     truncated: bool,
 }
 
+/// `GET /api/search?q=TEXT[&limit=N]`: what the caller may see that matches every term
+/// (`search.rs`), decided on their own snapshot, on the blocking pool.
 async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
-    member(&state.0.issuer.current(), &caller.user)?;
+    let caller = signed_in_user(&state, &headers).await?;
     let params = parameters(query, &["q", "limit"])?;
     let text = params.get("q").map_or("", String::as_str);
-    if text.len() > MAX_QUERY_BYTES {
-        return Err(ApiError::bad_parameter(format!("`q` is longer than {MAX_QUERY_BYTES} bytes")));
-    }
+    let terms = crate::search::terms(text).map_err(|too_broad| match too_broad {
+        crate::search::TooBroad::Bytes(_) => {
+            ApiError::bad_parameter(format!("`q` is longer than {} bytes", crate::search::MAX_QUERY_BYTES))
+        }
+        crate::search::TooBroad::Terms(_) => {
+            ApiError::bad_parameter(format!("`q` has more than {} terms", crate::search::MAX_TERMS))
+        }
+    })?;
     let limit = match params.get("limit") {
         None => DEFAULT_SEARCH_LIMIT,
         Some(value) => {
@@ -410,9 +529,20 @@ async fn search(
             )?
         }
     };
-    let revision = state.0.issuer.current();
-    let (results, truncated) = revision.search().search(text, limit);
-    Ok(json_response(StatusCode::OK, &SearchResults { query: text, results, truncated }))
+    let sight = sight_of(&state, &caller.user).await?;
+    let _searching = state.0.searches.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let now = state.0.issuer.now();
+    let revision = sight.revision;
+    let (results, truncated) = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::search::search(&sight, state.content(), &terms, limit, now)
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    };
+    let response = json_response(StatusCode::OK, &SearchResults { query: text, results, truncated });
+    Ok(decided(response, &state, &caller.user, revision))
 }
 
 // ---- Administration ----------------------------------------------------------------------------
@@ -423,6 +553,12 @@ fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
+    parse_json(&json_bytes_body(headers, body)?)
+}
+
+/// The bytes of a JSON body: `Content-Type: application/json` (415 otherwise), within the body
+/// limit (413).
+fn json_bytes_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     // A cross-site form can POST text/plain without asking; application/json needs a CORS
     // preflight that this server never grants.
     let is_json = headers
@@ -437,95 +573,133 @@ fn json_body<T: serde::de::DeserializeOwned>(
             "send the body as `Content-Type: application/json`",
         ));
     }
-    let body = body.map_err(|e| {
+    body.map_err(|e| {
         let status = e.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_request" };
         ApiError::new(status, code, e.body_text())
-    })?;
-    serde_json::from_slice(&body)
+    })
+}
+
+/// A JSON body, parsed with unknown fields refused (400).
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("{e}")))
 }
 
-/// A refused batch as its answer: 409, 422 or 403, with what the caller needs to know.
-fn refusal(refusal: Refusal) -> ApiError {
-    match refusal {
-        Refusal::TooMany(count) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "too_many_edits",
-            format!("{count} edits in one batch; at most {MAX_EDITS}"),
-        ),
-        Refusal::Stale { expected, current } => ApiError::new(
-            StatusCode::CONFLICT,
-            "stale_revision",
-            format!("the batch was made on revision {expected}, but revision {current} is served"),
-        )
-        .with("revision", current),
-        Refusal::Unknown { index, id } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_id", format!("edit {index}: {id}"))
-                .with("edit", index)
+impl From<EditError> for ApiError {
+    /// A batch refused, or not made, as its answer: the write path's one error, mapped once.
+    fn from(error: EditError) -> ApiError {
+        match error {
+            EditError::Empty => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "empty_batch",
+                "a batch holds at least one edit",
+            ),
+            EditError::TooMany(count) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too_many_edits",
+                format!("{count} edits in one batch; at most {MAX_EDITS}"),
+            ),
+            EditError::Stale { expected, current } => ApiError::new(
+                StatusCode::CONFLICT,
+                "stale_revision",
+                format!("the batch was made on revision {expected}, but revision {current} is served"),
+            )
+            .with("revision", current),
+            EditError::Unknown { index, id } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_id", format!("edit {index}: {id}"))
+                    .with("edit", index)
+            }
+            EditError::Forbidden { index, decision } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("edit {index} is not yours to make: {}", decision.message),
+            )
+            .with("edit", index)
+            .with("decision", &*decision),
+            EditError::Invalid(errors) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_org",
+                format!("the edits would make the organisation invalid: {errors}"),
+            )
+            .with("problems", errors.errors().iter().map(ToString::to_string).collect::<Vec<_>>()),
+            EditError::ReadOnly => ApiError::new(
+                StatusCode::CONFLICT,
+                "read_only_source",
+                "the organisation is read from a file, which the server does not write: edit the file (and send SIGHUP), or serve from a database (--database)",
+            ),
+            EditError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for another request: send a new key",
+            ),
+            EditError::Unavailable(message) => database_unavailable(message),
+            EditError::Internal(message) => ApiError::internal(message),
         }
-        Refusal::Forbidden { index, decision } => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("edit {index} is not yours to make: {}", decision.message),
-        )
-        .with("edit", index)
-        .with("decision", &*decision),
-        Refusal::Invalid(errors) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_org",
-            format!("the edits would make the organisation invalid: {errors}"),
-        )
-        .with("problems", errors.errors().iter().map(ToString::to_string).collect::<Vec<_>>()),
     }
 }
 
-#[derive(Serialize)]
-struct Applied {
-    revision: u64,
-    changed: bool,
+/// The `Idempotency-Key` of a request, with its fingerprint (the method, the path and the
+/// body), or a 400 for a key that is empty, too long or not visible ASCII.
+fn idempotency(
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &axum::http::Uri,
+    body: &[u8],
+) -> Result<Option<Idempotency>, ApiError> {
+    let mut keys = headers.get_all("idempotency-key").iter();
+    let Some(key) = keys.next() else { return Ok(None) };
+    if keys.next().is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            "one Idempotency-Key at most",
+        ));
+    }
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|key| {
+            !key.is_empty() && key.len() <= edits::MAX_KEY_BYTES && key.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                format!("an Idempotency-Key is 1 to {} visible ASCII characters", edits::MAX_KEY_BYTES),
+            )
+        })?;
+    let mut hasher = sha2::Sha256::new();
+    for part in [method.as_str().as_bytes(), uri.path().as_bytes(), body] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    let fingerprint = hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+    Ok(Some(Idempotency { key: key.to_owned(), fingerprint }))
 }
 
-/// Applies a batch of edits for the caller, as one new revision: committed to the database if
-/// there is one, kept in memory if the organisation is held there, refused (409
-/// `read_only_source`) if it comes from a file.
-async fn apply_batch(state: &AppState, headers: &HeaderMap, batch: EditBatch) -> Result<Response, ApiError> {
-    let caller = authenticate(state, headers).await?;
-    member(&state.0.issuer.current(), &caller.user)?;
-    let now = state.0.issuer.now();
-    let changed = match &state.0.edits {
-        Edits::ReadOnly(file) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "read_only_source",
-                format!(
-                    "the organisation is read from `{}`, which the server does not write: edit the file (and send SIGHUP), or serve from a database (--database)",
-                    quoted(&file.path().display().to_string())
-                ),
-            ));
-        }
-        Edits::Memory => state
-            .0
-            .issuer
-            .change(move |revision| admin::apply(revision, &caller.user, &batch, now))
-            .await
-            .map_err(|e| match e {
-                ChangeError::Edit(refused) => refusal(refused),
-                ChangeError::Invalid(errors) => refusal(Refusal::Invalid(errors)),
-                ChangeError::Internal(message) => ApiError::internal(message),
-            })?,
-        Edits::Database(database) => {
-            replica::commit_batch(&state.0.issuer, database, &caller.user, Arc::new(batch)).await.map_err(
-                |e| match e {
-                    CommitError::Refused(refused) => refusal(refused),
-                    CommitError::Unavailable(message) => database_unavailable(message),
-                    CommitError::Internal(message) => ApiError::internal(message),
-                },
-            )?
-        }
+/// A change's reply as a response, decided for `user`.
+fn replied(state: &AppState, user: &str, reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let revision = reply.body.get("revision").and_then(serde_json::Value::as_u64);
+    let response = json_response(status, &reply.body);
+    decided(response, state, user, revision.unwrap_or_else(|| state.0.issuer.current().number()))
+}
+
+/// Makes a batch of edits for the caller (`edits.rs`), as one new revision.
+async fn apply_batch(
+    state: &AppState,
+    caller: &Caller,
+    key: Option<Idempotency>,
+    batch: EditBatch,
+) -> Result<Response, ApiError> {
+    let reply = |changed: edits::Changed| Reply {
+        status: 200,
+        body: serde_json::json!({ "revision": changed.revision, "changed": changed.changed }),
     };
-    let mut response =
-        json_response(StatusCode::OK, &Applied { revision: changed.version, changed: changed.changed });
+    let request = edits::Request { caller: &caller.user, idempotency: key.as_ref(), reply: &reply };
+    let reply = edits::commit(&state.0.issuer, &state.0.edits, &request, batch).await?;
+    let mut response = replied(state, &caller.user, reply);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
@@ -533,11 +707,16 @@ async fn apply_batch(state: &AppState, headers: &HeaderMap, batch: EditBatch) ->
 /// `POST /api/admin/edits`.
 async fn edits(
     State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let batch: EditBatch = json_body(&headers, body)?;
-    apply_batch(&state, &headers, batch).await
+    let caller = signed_in_user(&state, &headers).await?;
+    let body = json_bytes_body(&headers, body)?;
+    let key = idempotency(&headers, &method, &uri, &body)?;
+    let batch: EditBatch = parse_json(&body)?;
+    apply_batch(&state, &caller, key, batch).await
 }
 
 /// `POST /api/admin/preview`: the impact of a batch, applying nothing.
@@ -546,59 +725,59 @@ async fn preview(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let caller = signed_in_user(&state, &headers).await?;
     let batch: EditBatch = json_body(&headers, body)?;
-    let caller = authenticate(&state, &headers).await?;
-    let revision = state.0.issuer.current();
-    member(&revision, &caller.user)?;
-    let now = state.0.issuer.now();
-    let number = revision.number();
-    let impact = tokio::task::spawn_blocking(move || admin::preview(&revision, &caller.user, &batch, now))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(refusal)?;
-    let mut response =
+    let (number, impact) = edits::preview(&state.0.issuer, &state.0.previews, &caller.user, batch).await?;
+    let response =
         json_response(StatusCode::OK, &serde_json::json!({ "revision": number, "impact": impact }));
+    let mut response = decided(response, &state, &caller.user, number);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
 /// `GET /api/admin/denials?user=ID`: that user's denied actions, with suggestions and whether
-/// the caller may make them; for callers with `user.manage` on the user's home Office.
+/// the caller may make them; for callers with `user.manage` on the user's home Office. A user
+/// the caller's own snapshot does not hold answers 404, as one that does not exist.
 async fn denials(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = signed_in_user(&state, &headers).await?;
     let params = parameters(query, &["user"])?;
     let Some(user) = params.get("user").cloned() else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "missing_parameter", "`user` is required"));
     };
-    let revision = state.0.issuer.current();
-    member(&revision, &caller.user)?;
-    let Some(name) = revision.policy().user_summary(&user).map(|summary| summary.name.to_owned()) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_user",
-            format!("no user `{}`", quoted(&user)),
-        ));
-    };
+    let sight = sight_of(&state, &caller.user).await?;
+    let unknown =
+        || ApiError::new(StatusCode::NOT_FOUND, "unknown_user", format!("no user `{}`", quoted(&user)));
+    let authority = admin::authority(&sight, &user).ok_or_else(unknown)?;
     let now = state.0.issuer.now();
+    let decision = sight.decide(&authority, now);
+    if !decision.allowed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("not yours to see: {}", decision.message),
+        )
+        .with("decision", &decision));
+    }
+    let revision = state.0.issuer.current();
+    let Some(name) = revision.policy().user_summary(&user).map(|summary| summary.name.to_owned()) else {
+        return Err(unknown());
+    };
     let number = revision.number();
     let found = {
-        let user = user.clone();
-        tokio::task::spawn_blocking(move || admin::denials(revision.policy(), &caller.user, &user, now))
+        let (user, sight) = (user.clone(), Arc::clone(&sight));
+        tokio::task::spawn_blocking(move || admin::denials(revision.policy(), &sight, &user, now))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
     };
-    let denials = found.map_err(|decision| {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("not yours to see: {}", decision.message))
-            .with("decision", &*decision)
-    })?;
-    let mut response = json_response(
+    let response = json_response(
         StatusCode::OK,
-        &serde_json::json!({ "revision": number, "user": user, "name": name, "denials": denials }),
+        &serde_json::json!({ "revision": number, "user": user, "name": name, "denials": found }),
     );
+    let mut response = decided(response, &state, &caller.user, number);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
@@ -619,10 +798,15 @@ struct OverrideRequest {
 /// (`override_on`, `override_off` or `clear_override`) through `POST /api/admin/edits`.
 async fn set_override(
     State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request: OverrideRequest = json_body(&headers, body)?;
+    let caller = signed_in_user(&state, &headers).await?;
+    let body = json_bytes_body(&headers, body)?;
+    let key = idempotency(&headers, &method, &uri, &body)?;
+    let request: OverrideRequest = parse_json(&body)?;
     let OverrideRequest { office, profile, permission, allowed } = request;
     let edit = match allowed {
         serde_json::Value::Bool(true) => Edit::OverrideOn { office, profile, permission },
@@ -636,7 +820,7 @@ async fn set_override(
             ));
         }
     };
-    apply_batch(&state, &headers, EditBatch { edits: vec![edit], expect_revision: None }).await
+    apply_batch(&state, &caller, key, EditBatch { edits: vec![edit], expect_revision: None }).await
 }
 
 // ---- GET /api/admin/revisions -------------------------------------------------------------------
@@ -645,12 +829,15 @@ async fn set_override(
 pub const MAX_REVISIONS_PAGE: u32 = 1000;
 
 /// A 503 for a database that cannot be reached, with a hint of when to try again.
-fn database_unavailable(message: String) -> ApiError {
+fn database_unavailable(cause: String) -> ApiError {
+    let id = request_id();
+    tracing::warn!(request_id = %id, %cause, "the database cannot be reached");
     let mut error = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "database_unavailable",
-        format!("the database cannot be reached, so nothing can be changed now: {message}"),
-    );
+        format!("the database cannot be reached, so nothing can be changed now (request {id})"),
+    )
+    .with("request_id", &id);
     error.retry_after = Some(5);
     error
 }
@@ -665,9 +852,7 @@ async fn revisions(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
-    let revision = state.0.issuer.current();
-    member(&revision, &caller.user)?;
+    let caller = signed_in_user(&state, &headers).await?;
     let params = parameters(query, &["after", "limit"])?;
     let number = |name: &str, default: u64| -> Result<u64, ApiError> {
         params.get(name).map_or(Ok(default), |value| {
@@ -675,8 +860,8 @@ async fn revisions(
         })
     };
     let after = number("after", 0)?;
-    let limit = u32::try_from(number("limit", 100)?.clamp(1, u64::from(MAX_REVISIONS_PAGE)))
-        .unwrap_or(MAX_REVISIONS_PAGE);
+    let limit =
+        usize::try_from(number("limit", 100)?.clamp(1, u64::from(MAX_REVISIONS_PAGE))).unwrap_or(usize::MAX);
     let Some(database) = state.database() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -684,34 +869,349 @@ async fn revisions(
             "revisions are kept only by a server over a database (--database)",
         ));
     };
-    let rows = database.store().revisions(after, limit).await.map_err(|e| match e {
-        crate::store::StoreError::Unavailable(message) => database_unavailable(message),
-        other => ApiError::internal(other.to_string()),
-    })?;
-    let next_after = rows.last().map_or(after, |row| row.number);
+    let sight = sight_of(&state, &caller.user).await?;
+    let revision = state.0.issuer.current();
     let now = state.0.issuer.now();
-    let policy = revision.policy();
-    let everything = policy
-        .decide(&caller.user, &tessera_core::Query::can("network.manage", tessera_core::Target::none()), now)
-        .allowed;
-    let visible: Vec<_> = rows
-        .into_iter()
-        .filter(|row| {
-            everything
-                || serde_json::from_value::<Vec<Edit>>(row.edits.clone()).is_ok_and(|edits| {
-                    !edits.is_empty()
-                        && edits.iter().all(|edit| {
+    let everything =
+        sight.allows(&tessera_core::Query::can("network.manage", tessera_core::Target::none()), now);
+    let readable = |row: &crate::store::RevisionRow| {
+        everything
+            || serde_json::from_value::<Vec<Edit>>(row.edits.clone()).is_ok_and(|edits| {
+                !edits.is_empty()
+                    && edits.iter().all(|edit| {
+                        [sight.policy(), revision.policy()].iter().all(|policy| {
                             policy.authorize(&caller.user, edit, now).is_ok_and(|decision| decision.allowed)
                         })
-                })
-        })
-        .collect();
-    let mut response = json_response(
+                    })
+            })
+    };
+    // Rows the caller may not read are skipped, and never counted: `next_after` is the last row
+    // answered, so the paging tells nothing of what others did, nor when.
+    let mut visible = Vec::new();
+    let mut cursor = after;
+    for _ in 0..MAX_REVISION_PAGES_READ {
+        let rows = database.store().revisions(cursor, MAX_REVISIONS_PAGE).await.map_err(|e| match e {
+            crate::store::StoreError::Unavailable(message) => database_unavailable(message),
+            other => ApiError::internal(other.to_string()),
+        })?;
+        let read = rows.len();
+        cursor = rows.last().map_or(cursor, |row| row.number);
+        visible.extend(rows.into_iter().filter(|row| readable(row)));
+        if visible.len() >= limit || read < MAX_REVISIONS_PAGE as usize {
+            break;
+        }
+    }
+    visible.truncate(limit);
+    let next_after = visible.last().map_or(after, |row| row.number);
+    let response = json_response(
         StatusCode::OK,
         &serde_json::json!({ "revisions": visible, "next_after": next_after, "served": revision.number() }),
     );
+    let mut response = decided(response, &state, &caller.user, revision.number());
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// How many pages of [`MAX_REVISIONS_PAGE`] rows one request of the log reads at most, looking
+/// for rows the caller may read.
+const MAX_REVISION_PAGES_READ: usize = 20;
+
+// ---- POST /api/check ----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckRequest {
+    /// Whom the checks are about; the caller when left out.
+    #[serde(default)]
+    user: Option<String>,
+    checks: Vec<tessera_core::Query>,
+}
+
+/// `POST /api/check` `{"user"?, "checks": [query, …]}`: each check decided on the user's own
+/// snapshot (`enforce.rs`), all on one revision. A user asks about themselves; asking about
+/// anyone else takes a service principal.
+async fn check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    let request: CheckRequest = json_body(&headers, body)?;
+    if request.checks.len() > MAX_CHECKS {
+        return Err(ApiError::invalid_body(format!(
+            "{} checks in one call; at most {MAX_CHECKS}",
+            request.checks.len()
+        )));
+    }
+    let user = match request.user {
+        Some(user) if user != caller.user => {
+            if !is_service(&caller) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "only a service may ask about another user",
+                ));
+            }
+            user
+        }
+        _ => {
+            if !is_service(&caller) {
+                member(&state.0.issuer.current(), &caller.user)?;
+            }
+            caller.user.clone()
+        }
+    };
+    // About a user the organisation does not hold (or holds inactive), every check is the
+    // evaluator's own denial, as the client's would be: there is no snapshot to ask.
+    let now = state.0.issuer.now();
+    let checked = match state.0.issuer.sight(&user).await {
+        Ok(sight) => enforce::check(sight, &state.0.content, request.checks, now).await?,
+        Err(IssueError::UnknownUser) => {
+            let revision = state.0.issuer.current();
+            let decisions = request
+                .checks
+                .iter()
+                .map(|query| {
+                    let decision = revision.policy().decide(&user, query, now);
+                    enforce::Verdict { allowed: false, code: decision.code, message: decision.message }
+                })
+                .collect();
+            enforce::Checked { revision: revision.number(), version: revision.version_of(&user), decisions }
+        }
+        Err(IssueError::Internal(message)) => return Err(ApiError::internal(message)),
+    };
+    let response = json_response(StatusCode::OK, &checked);
+    Ok(decided(response, &state, &user, checked.revision))
+}
+
+/// Whether the caller is a service principal (which may only call `/api/check`).
+fn is_service(caller: &Caller) -> bool {
+    let _ = caller;
+    false
+}
+
+// ---- The app's actions (`actions.rs`) -----------------------------------------------------------
+
+/// The caller of an action: signed in, with their own snapshot, and their request's
+/// `Idempotency-Key`.
+async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Enforcer, ApiError> {
+    let caller = signed_in_user(state, headers).await?;
+    let sight = sight_of(state, &caller.user).await?;
+    Ok(Enforcer::new(sight, state.0.issuer.now()))
+}
+
+/// A `POST`/`PUT` of an action: its caller, its key and its body.
+async fn action_request<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Enforcer, Option<Idempotency>, T), ApiError> {
+    let enforcer = actor(state, headers).await?;
+    let body = json_bytes_body(headers, body)?;
+    let key = idempotency(headers, method, uri, &body)?;
+    let request = parse_json(&body)?;
+    Ok((enforcer, key, request))
+}
+
+/// An action's reply as a response.
+fn acted(
+    state: &AppState,
+    enforcer: &Enforcer,
+    reply: Result<Reply, ApiError>,
+) -> Result<Response, ApiError> {
+    let reply = reply?;
+    let mut response = replied(state, enforcer.user(), reply);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// A listing decided for the caller, as JSON.
+fn listed(state: &AppState, enforcer: &Enforcer, value: &impl Serialize) -> Response {
+    decided(json_response(StatusCode::OK, value), state, enforcer.user(), enforcer.sight().revision)
+}
+
+type JsonBody = Result<Bytes, BytesRejection>;
+type PathId = axum::extract::Path<String>;
+
+async fn create_project(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::create_project(&state, &enforcer, key.as_ref(), request).await)
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::create_group(&state, &enforcer, key.as_ref(), request).await)
+}
+
+async fn start_dm(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::start_dm(&state, &enforcer, key.as_ref(), request).await)
+}
+
+async fn create_task(
+    State(state): State<AppState>,
+    axum::extract::Path(project): PathId,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::create_task(&state, &enforcer, key.as_ref(), &project, request).await)
+}
+
+async fn upload_file(
+    State(state): State<AppState>,
+    axum::extract::Path(project): PathId,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::upload_file(&state, &enforcer, key.as_ref(), &project, request).await)
+}
+
+async fn edit_wiki(
+    State(state): State<AppState>,
+    axum::extract::Path(project): PathId,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::edit_wiki(&state, &enforcer, key.as_ref(), &project, request).await)
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    axum::extract::Path(dm): PathId,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::reply(&state, &enforcer, key.as_ref(), &dm, request).await)
+}
+
+async fn announce(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::announce(&state, &enforcer, key.as_ref(), None, request).await)
+}
+
+async fn announce_to_group(
+    State(state): State<AppState>,
+    axum::extract::Path(group): PathId,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (enforcer, key, request) = action_request(&state, &method, &uri, &headers, body).await?;
+    acted(&state, &enforcer, actions::announce(&state, &enforcer, key.as_ref(), Some(&group), request).await)
+}
+
+async fn project_items(
+    State(state): State<AppState>,
+    axum::extract::Path(project): PathId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let enforcer = actor(&state, &headers).await?;
+    let items = actions::items(&state, &enforcer, &project, None)?;
+    Ok(listed(&state, &enforcer, &serde_json::json!({ "project": project, "items": items })))
+}
+
+async fn project_tasks(
+    State(state): State<AppState>,
+    axum::extract::Path(project): PathId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let enforcer = actor(&state, &headers).await?;
+    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Task))?;
+    Ok(listed(&state, &enforcer, &serde_json::json!({ "project": project, "tasks": items })))
+}
+
+async fn project_files(
+    State(state): State<AppState>,
+    axum::extract::Path(project): PathId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let enforcer = actor(&state, &headers).await?;
+    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Document))?;
+    Ok(listed(&state, &enforcer, &serde_json::json!({ "project": project, "files": items })))
+}
+
+async fn project_wiki(
+    State(state): State<AppState>,
+    axum::extract::Path(project): PathId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let enforcer = actor(&state, &headers).await?;
+    let wiki = actions::wiki(&state, &enforcer, &project)?;
+    Ok(listed(&state, &enforcer, &wiki))
+}
+
+async fn dm_messages(
+    State(state): State<AppState>,
+    axum::extract::Path(dm): PathId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let enforcer = actor(&state, &headers).await?;
+    let messages = actions::messages(&state, &enforcer, &dm)?;
+    Ok(listed(&state, &enforcer, &serde_json::json!({ "dm": dm, "messages": messages })))
+}
+
+async fn network_announcements(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let enforcer = actor(&state, &headers).await?;
+    let announcements = actions::announcements(&state, &enforcer, None)?;
+    Ok(listed(&state, &enforcer, &serde_json::json!({ "announcements": announcements })))
+}
+
+async fn group_announcements(
+    State(state): State<AppState>,
+    axum::extract::Path(group): PathId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let enforcer = actor(&state, &headers).await?;
+    let announcements = actions::announcements(&state, &enforcer, Some(&group))?;
+    Ok(listed(&state, &enforcer, &serde_json::json!({ "group": group, "announcements": announcements })))
+}
+
+async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let enforcer = actor(&state, &headers).await?;
+    let groups = actions::groups(&state, &enforcer);
+    Ok(listed(&state, &enforcer, &serde_json::json!({ "groups": groups })))
 }
 
 // ---- GET /api/events ----------------------------------------------------------------------------
@@ -719,8 +1219,7 @@ async fn revisions(
 /// A ticket for `GET /api/events?ticket=`, for a browser's `EventSource`, which cannot send
 /// the bearer header.
 async fn event_ticket(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
-    member(&state.0.issuer.current(), &caller.user)?;
+    let caller = signed_in_user(&state, &headers).await?;
     let ticket =
         state.0.tickets.issue(caller).ok_or_else(|| ApiError::internal("no randomness for a ticket"))?;
     let mut response = json_response(

@@ -2,7 +2,7 @@
 //!
 //! A [`Revision`] is one state of the organisation: validated and resolved once
 //! ([`Cutter::new`]), with what every request of that state reads already made (the sign-in
-//! directory as JSON, the search index). The [`Issuer`] holds the revision being served and
+//! directory as JSON). The [`Issuer`] holds the revision being served and
 //! swaps in the next one whole when it is built; a build runs off the async runtime, and the
 //! previous revision keeps answering until then. A build that fails leaves the previous
 //! revision serving and is remembered for `/readyz`.
@@ -21,19 +21,19 @@ use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use tessera_core::{
-    Cutter, Header, KeyId, Org, Policy, PublicKey, SCHEMA_VERSION, Scope, ScopeError, SecretKey, Timestamp,
-    ValidationErrors,
+    Cutter, Header, KeyId, Org, Policy, PublicKey, SCHEMA_VERSION, Scope, ScopeError, SecretKey, Snapshot,
+    Timestamp, TrustedKeys, ValidationErrors, VerifyOptions,
 };
 use tokio::sync::Semaphore;
-
-use crate::search::SearchIndex;
-use crate::source::ContentItem;
 
 /// How long a served snapshot is valid by default: a week, so that an installed web app keeps
 /// working offline over a weekend and a holiday.
 pub const DEFAULT_TTL_SECONDS: i64 = 7 * 24 * 3600;
 /// The default bound on the signed snapshots kept in memory: 256 MiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// The default bound on the verified snapshots the server decides with ([`Issuer::sight`]),
+/// weighed as about three times their signed bytes: 128 MiB.
+pub const DEFAULT_SIGHT_BYTES: u64 = 128 * 1024 * 1024;
 
 // ---- The clock ------------------------------------------------------------------------------------
 
@@ -96,7 +96,6 @@ pub struct Revision {
     renewed: Renewed,
     cutter: Cutter,
     directory: Bytes,
-    search: SearchIndex,
     built_at: Timestamp,
     build_time: Duration,
 }
@@ -104,28 +103,13 @@ pub struct Revision {
 impl Revision {
     /// Validates and resolves `org` as revision `number`, and makes what its requests read.
     /// CPU work: call it off the async runtime.
-    pub fn build(
-        number: u64,
-        org: Org,
-        content: &[ContentItem],
-        now: Timestamp,
-    ) -> Result<Revision, ValidationErrors> {
+    pub fn build(number: u64, org: Org, now: Timestamp) -> Result<Revision, ValidationErrors> {
         let started = Instant::now();
         let cutter = Cutter::new(org)?;
         let directory = directory_json(cutter.policy());
-        let search = SearchIndex::new(cutter.org(), content);
         let build_time = started.elapsed();
         let versions = Arc::new(SnapshotVersions::all_at(number));
-        Ok(Revision {
-            number,
-            versions,
-            renewed: Renewed::All,
-            cutter,
-            directory,
-            search,
-            built_at: now,
-            build_time,
-        })
+        Ok(Revision { number, versions, renewed: Renewed::All, cutter, directory, built_at: now, build_time })
     }
 
     /// Its number.
@@ -208,10 +192,6 @@ impl Revision {
     pub(crate) fn directory(&self) -> &Bytes {
         &self.directory
     }
-
-    pub(crate) fn search(&self) -> &SearchIndex {
-        &self.search
-    }
 }
 
 /// Per user, the version of their snapshot: the last revision that renewed them, which is
@@ -290,6 +270,9 @@ fn directory_json(policy: &Policy) -> Bytes {
 pub struct Tuning {
     /// The bound on the signed snapshots kept, in bytes (0: none kept).
     pub cache_bytes: u64,
+    /// The bound on the verified snapshots kept to decide with ([`Issuer::sight`]), in bytes
+    /// (0: none kept, each verified again when asked).
+    pub sight_bytes: u64,
     /// How many cuts may run at once (at least 1).
     pub max_concurrent_cuts: usize,
 }
@@ -297,7 +280,11 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Tuning {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Tuning { cache_bytes: DEFAULT_CACHE_BYTES, max_concurrent_cuts: cores }
+        Tuning {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            sight_bytes: DEFAULT_SIGHT_BYTES,
+            max_concurrent_cuts: cores,
+        }
     }
 }
 
@@ -310,8 +297,6 @@ pub struct IssuerConfig {
     pub issuer: String,
     /// How long a snapshot is valid, in seconds (positive).
     pub ttl_seconds: i64,
-    /// Tasks, documents, report and finance rows for search.
-    pub content: Vec<ContentItem>,
     /// Where the time comes from.
     pub clock: Clock,
     /// Cache and concurrency bounds.
@@ -339,6 +324,43 @@ pub enum Answer {
     Snapshot(Arc<Signed>),
 }
 
+/// What one user may see and do, as the server decides it: the snapshot the issuer serves that
+/// user now, verified from its signed bytes exactly as a client verifies it. Every decision the
+/// server makes for a user (search, the actions, `/api/check`, what an administrator's batch may
+/// name) is made on it, so that the server refuses exactly what the client hides, with the same
+/// reason.
+#[derive(Debug)]
+pub struct Sight {
+    /// The user.
+    pub user: String,
+    /// The revision it was issued from.
+    pub revision: u64,
+    /// The user's snapshot version: the `Tessera-Snapshot-Version` the server answers with.
+    pub version: u64,
+    /// The verified snapshot.
+    pub snapshot: Snapshot,
+    /// Its signed size, in bytes, for the cache's weigher.
+    signed_bytes: usize,
+}
+
+impl Sight {
+    /// Whether the user may, at `now`: the snapshot's own decision, as the client's.
+    pub fn allows(&self, query: &tessera_core::Query, now: Timestamp) -> bool {
+        self.snapshot.allows(&self.user, query, now)
+    }
+
+    /// The decision, explained as the npm package's `explain` explains it in its default build
+    /// (no suggestions).
+    pub fn decide(&self, query: &tessera_core::Query, now: Timestamp) -> tessera_core::Decision {
+        self.snapshot.decide(&self.user, query, now)
+    }
+
+    /// The organisation as the user's snapshot holds it.
+    pub fn policy(&self) -> &Policy {
+        self.snapshot.policy()
+    }
+}
+
 /// Why a snapshot could not be issued.
 #[derive(Debug, Clone)]
 pub enum IssueError {
@@ -348,24 +370,13 @@ pub enum IssueError {
     Internal(String),
 }
 
-/// Why a change was not made.
+/// Why a revision was not built.
 #[derive(Debug)]
-pub enum ChangeError<E> {
-    /// The edit refused itself.
-    Edit(E),
-    /// The edited organisation does not validate.
+pub enum BuildError {
+    /// The organisation does not validate.
     Invalid(ValidationErrors),
-    /// The build could not run.
+    /// The build could not run (the blocking pool went away).
     Internal(String),
-}
-
-/// A change made: the version now served, and whether anything changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Changed {
-    /// The revision now served.
-    pub version: u64,
-    /// Whether the organisation changed (an edit that changes nothing makes no revision).
-    pub changed: bool,
 }
 
 /// An organisation that does not validate, refused at start with every problem.
@@ -405,9 +416,9 @@ pub struct Issuer {
     key_id: KeyId,
     issuer: String,
     ttl_seconds: i64,
-    content: Vec<ContentItem>,
     clock: Clock,
     cache: Option<moka::future::Cache<CacheKey, Arc<Signed>>>,
+    sights: Option<moka::future::Cache<CacheKey, Arc<Sight>>>,
     cuts: Semaphore,
     cuts_made: AtomicU64,
 }
@@ -436,15 +447,15 @@ impl Issuer {
         config: IssuerConfig,
         start: Option<(u64, SnapshotVersions)>,
     ) -> anyhow::Result<Issuer> {
-        let IssuerConfig { key, issuer, ttl_seconds, content, clock, tuning } = config;
+        let IssuerConfig { key, issuer, ttl_seconds, clock, tuning } = config;
         if ttl_seconds <= 0 {
             anyhow::bail!("the snapshot lifetime must be positive, not {ttl_seconds} s");
         }
         let now = clock.now();
         let first = match start {
-            None => Revision::build(next_version(0, now), org, &content, now),
+            None => Revision::build(next_version(0, now), org, now),
             Some((number, versions)) => {
-                Revision::build(number, org, &content, now).map(|revision| revision.with_versions(versions))
+                Revision::build(number, org, now).map(|revision| revision.with_versions(versions))
             }
         };
         let first = Arc::new(first.map_err(InvalidOrganisation)?);
@@ -460,6 +471,16 @@ impl Issuer {
                 })
                 .build()
         });
+        let sights = (tuning.sight_bytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(tuning.sight_bytes)
+                .weigher(|_key: &CacheKey, sight: &Arc<Sight>| {
+                    // A verified snapshot holds its organisation indexed: about three times the
+                    // JSON it was read from.
+                    u32::try_from(sight.signed_bytes.saturating_mul(3)).unwrap_or(u32::MAX)
+                })
+                .build()
+        });
         Ok(Issuer {
             installed: tokio::sync::watch::Sender::new(Arc::clone(&first)),
             current: RwLock::new(first),
@@ -470,9 +491,9 @@ impl Issuer {
             key_id,
             issuer,
             ttl_seconds,
-            content,
             clock,
             cache,
+            sights,
             cuts: Semaphore::new(tuning.max_concurrent_cuts.max(1)),
             cuts_made: AtomicU64::new(0),
         })
@@ -582,6 +603,45 @@ impl Issuer {
             .map_err(|error| (*error).clone())
     }
 
+    /// What `user` may see and do now, as their own snapshot of the current revision decides
+    /// it ([`Sight`]): the snapshot issued to them (from the cache, or cut and signed), verified
+    /// with the issuer's key on the blocking pool, and kept by user, snapshot version and
+    /// renewal period, as the signed bytes are.
+    pub async fn sight(&self, user: &str) -> Result<Arc<Sight>, IssueError> {
+        let revision = self.current();
+        if revision.policy().user_summary(user).is_none() {
+            return Err(IssueError::UnknownUser);
+        }
+        let now = self.clock.now();
+        let version = revision.version_of(user);
+        let key: CacheKey = (Arc::from(user), version, renewal_period(now, self.ttl_seconds));
+        let make = async {
+            let signed = match self.snapshot(user, |_| false).await? {
+                Answer::Snapshot(signed) => signed,
+                Answer::NotModified { .. } => {
+                    return Err(IssueError::Internal("a snapshot was asked for and not given".to_owned()));
+                }
+            };
+            let mut keys = TrustedKeys::new();
+            keys.add(self.public_key.clone());
+            let (user, number) = (user.to_owned(), revision.number);
+            tokio::task::spawn_blocking(move || {
+                let snapshot =
+                    Snapshot::verify(&signed.bytes, &keys, &VerifyOptions::new(now)).map_err(|e| {
+                        IssueError::Internal(format!("the issuer's own snapshot does not verify: {e}"))
+                    })?;
+                let signed_bytes = signed.bytes.len();
+                Ok(Arc::new(Sight { user, revision: number, version, snapshot, signed_bytes }))
+            })
+            .await
+            .map_err(|e| IssueError::Internal(e.to_string()))?
+        };
+        match &self.sights {
+            Some(sights) => sights.try_get_with(key, make).await.map_err(|error| (*error).clone()),
+            None => make.await,
+        }
+    }
+
     /// Cuts and signs on the blocking pool, at most [`Tuning::max_concurrent_cuts`] at once.
     async fn cut_and_sign(
         &self,
@@ -620,14 +680,13 @@ impl Issuer {
 
     /// Builds `org` as the next revision, off the async runtime; the current one answers until
     /// it is built. Nothing is installed: see [`Issuer::install`].
-    pub async fn build(&self, org: Org) -> Result<Revision, ChangeError<std::convert::Infallible>> {
+    pub async fn build(&self, org: Org) -> Result<Revision, BuildError> {
         let number = next_version(self.current().number, self.clock.now());
-        let content = self.content.clone();
         let now = self.clock.now();
-        tokio::task::spawn_blocking(move || Revision::build(number, org, &content, now))
+        tokio::task::spawn_blocking(move || Revision::build(number, org, now))
             .await
-            .map_err(|e| ChangeError::Internal(e.to_string()))?
-            .map_err(ChangeError::Invalid)
+            .map_err(|e| BuildError::Internal(e.to_string()))?
+            .map_err(BuildError::Invalid)
     }
 
     /// Serves `revision` from now on, unless a later one is already served.
@@ -658,15 +717,14 @@ impl Issuer {
 
     /// Replaces the organisation with `org` (a source read again): built off the runtime and
     /// installed; if it fails, the current revision keeps serving and `/readyz` says why.
-    pub async fn replace(&self, org: Org) -> Result<u64, ChangeError<std::convert::Infallible>> {
+    pub async fn replace(&self, org: Org) -> Result<u64, BuildError> {
         let _writer = self.writer.lock().await;
         match self.build(org).await {
             Ok(revision) => Ok(self.install(revision)),
             Err(error) => {
                 let message = match &error {
-                    ChangeError::Invalid(errors) => format!("the organisation is invalid: {errors}"),
-                    ChangeError::Internal(message) => message.clone(),
-                    ChangeError::Edit(never) => match *never {},
+                    BuildError::Invalid(errors) => format!("the organisation is invalid: {errors}"),
+                    BuildError::Internal(message) => message.clone(),
                 };
                 self.record_failure(message);
                 Err(error)
@@ -680,32 +738,6 @@ impl Issuer {
         self.writer.lock().await
     }
 
-    /// Builds revision `number` from `base` and `edit`, off the async runtime: `None` when the
-    /// edit changes nothing; otherwise the revision, with `base`'s snapshot versions and the
-    /// users whose decisions the edit changed renewed ([`Revision::changed_since`]). Nothing is
-    /// installed.
-    pub async fn prepare<E: Send + 'static>(
-        &self,
-        base: Arc<Revision>,
-        number: u64,
-        edit: impl FnOnce(&Revision) -> Result<Org, E> + Send + 'static,
-    ) -> Result<Option<Prepared>, ChangeError<E>> {
-        let content = self.content.clone();
-        let now = self.clock.now();
-        tokio::task::spawn_blocking(move || {
-            let next = edit(&base).map_err(ChangeError::Edit)?;
-            if next == *base.org() {
-                return Ok(None);
-            }
-            let mut revision = Revision::build(number, next, &content, now).map_err(ChangeError::Invalid)?;
-            let renewed = revision.changed_since(&base, now);
-            revision.renew_from(&base, &renewed);
-            Ok(Some(Prepared { revision, renewed }))
-        })
-        .await
-        .map_err(|e| ChangeError::Internal(e.to_string()))?
-    }
-
     /// Builds revision `number` of `org` with `versions` (as a database's log gives them), off
     /// the async runtime. Nothing is installed.
     pub async fn build_at(
@@ -713,40 +745,15 @@ impl Issuer {
         number: u64,
         org: Org,
         versions: SnapshotVersions,
-    ) -> Result<Revision, ChangeError<std::convert::Infallible>> {
-        let content = self.content.clone();
+    ) -> Result<Revision, BuildError> {
         let now = self.clock.now();
         tokio::task::spawn_blocking(move || {
-            Revision::build(number, org, &content, now).map(|revision| revision.with_versions(versions))
+            Revision::build(number, org, now).map(|revision| revision.with_versions(versions))
         })
         .await
-        .map_err(|e| ChangeError::Internal(e.to_string()))?
-        .map_err(ChangeError::Invalid)
+        .map_err(|e| BuildError::Internal(e.to_string()))?
+        .map_err(BuildError::Invalid)
     }
-
-    /// Applies `edit` to the current organisation and serves the result as a new revision,
-    /// one change at a time. The edit and the build run off the async runtime.
-    pub async fn change<E: Send + 'static>(
-        &self,
-        edit: impl FnOnce(&Revision) -> Result<Org, E> + Send + 'static,
-    ) -> Result<Changed, ChangeError<E>> {
-        let _writer = self.lock_changes().await;
-        let current = self.current();
-        let number = next_version(current.number, self.clock.now());
-        Ok(match self.prepare(current, number, edit).await? {
-            Some(prepared) => Changed { version: self.install(prepared.revision), changed: true },
-            None => Changed { version: self.current().number, changed: false },
-        })
-    }
-}
-
-/// A change built and not yet installed.
-#[derive(Debug)]
-pub struct Prepared {
-    /// The next revision.
-    pub revision: Revision,
-    /// The users whose snapshots it renews.
-    pub renewed: Vec<String>,
 }
 
 /// Which half-lifetime `now` falls in. It is part of the `ETag`, so that a client that

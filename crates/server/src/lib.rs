@@ -60,14 +60,18 @@ use anyhow::{Context as _, bail};
 use axum::body::Bytes;
 use tessera_core::{Org, SecretKey};
 
+pub mod actions;
 pub mod admin;
+pub mod content;
+pub mod edits;
+pub mod enforce;
 mod events;
 pub mod http;
 pub mod identity;
 pub mod issuer;
 mod metrics;
 pub mod replica;
-mod search;
+pub mod search;
 pub mod source;
 pub mod store;
 
@@ -104,6 +108,7 @@ pub struct Config {
 
 /// Where the organisation comes from, and where edits go.
 #[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "one a server, made once at start")]
 pub enum Source {
     /// Held in memory: edits last until the process ends (tests, embedding).
     Memory,
@@ -124,9 +129,21 @@ pub enum Source {
 /// What a server's edits go to.
 #[derive(Debug)]
 pub(crate) enum Edits {
-    Memory,
+    /// Kept in memory, with the answers remembered for `Idempotency-Key`s.
+    Memory(Remembering),
     ReadOnly(OrgFile),
     Database(replica::Database),
+}
+
+/// The answers kept for `Idempotency-Key`s when there is no database, by caller and key, for a
+/// day.
+pub(crate) type Remembering = moka::sync::Cache<(String, String), store::Remembered>;
+
+fn remembering() -> Remembering {
+    moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(std::time::Duration::from_secs(edits::IDEMPOTENCY_SECONDS.unsigned_abs()))
+        .build()
 }
 
 /// The server's state, shared by every request.
@@ -146,6 +163,12 @@ struct Shared {
     www: Option<PathBuf>,
     request_timeout: Duration,
     edits: Edits,
+    /// Tasks, files, wiki texts, messages, announcements and group names.
+    content: content::Content,
+    /// At most [`edits::MAX_PREVIEWS`] previews at once.
+    previews: tokio::sync::Semaphore,
+    /// Searches run on the blocking pool, at most one per core at once.
+    searches: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -169,9 +192,10 @@ impl AppState {
         // The recorder first, so that the first revision's figures are recorded.
         metrics::handle();
         validate_content(&content, &org)?;
-        let config = issuer::IssuerConfig { key, issuer, ttl_seconds, content, clock, tuning };
+        let cores = tuning.max_concurrent_cuts.max(1);
+        let config = issuer::IssuerConfig { key, issuer, ttl_seconds, clock, tuning };
         let (issuer, edits) = match source {
-            Source::Memory => (Issuer::new(org, config)?, Edits::Memory),
+            Source::Memory => (Issuer::new(org, config)?, Edits::Memory(remembering())),
             Source::File(file) => (Issuer::new(org, config)?, Edits::ReadOnly(file)),
             Source::Database { database, revision, versions } => {
                 (Issuer::starting_at(org, config, Some((revision, versions)))?, Edits::Database(database))
@@ -183,6 +207,10 @@ impl AppState {
         });
         let public_keys =
             Bytes::from(serde_json::to_vec(&public_keys).context("cannot write the public keys")?);
+        let content = content::Content::new(&content);
+        if let Edits::Database(database) = &edits {
+            content.apply(&database.opening_content());
+        }
         Ok(AppState(Arc::new(Shared {
             issuer,
             identity,
@@ -192,6 +220,9 @@ impl AppState {
             www,
             request_timeout,
             edits,
+            content,
+            previews: tokio::sync::Semaphore::new(edits::MAX_PREVIEWS),
+            searches: tokio::sync::Semaphore::new(cores),
         })))
     }
 
@@ -199,7 +230,7 @@ impl AppState {
     /// this); otherwise returns at once.
     pub async fn follow(self) {
         if let Edits::Database(database) = &self.0.edits {
-            replica::follow(&self.0.issuer, database, self.0.closing.subscribe()).await;
+            replica::follow(&self.0.issuer, database, &self.0.content, self.0.closing.subscribe()).await;
         }
     }
 
@@ -231,9 +262,14 @@ impl AppState {
         self.0.issuer.current().number()
     }
 
-    /// How many entries search looks through: Projects, people and content items.
-    pub fn searchable(&self) -> usize {
-        self.0.issuer.current().search().len()
+    /// Where edits and content go.
+    pub(crate) fn edits(&self) -> &Edits {
+        &self.0.edits
+    }
+
+    /// What people wrote beside the organisation (and the content file's items).
+    pub fn content(&self) -> &content::Content {
+        &self.0.content
     }
 }
 
@@ -247,7 +283,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = match &state.0.edits {
-        Edits::Memory => None,
+        Edits::Memory(_) => None,
         Edits::ReadOnly(source) => Some(tokio::spawn(reload_on_hangup(state.clone(), source.clone()))),
         Edits::Database(_) => Some(tokio::spawn(state.clone().follow())),
     };

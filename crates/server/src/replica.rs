@@ -8,34 +8,28 @@
 //!   before keeps answering meanwhile.
 //! - **Snapshot versions** come from the log ([`Store::load_revision`]): every replica gives
 //!   every user the same version and `ETag`, whichever replica made the change.
-//! - **Committing** ([`commit_batch`]): the batch is checked and applied to the revision served,
-//!   built (validated as `Policy::new` does), and committed on that revision as its base. When
-//!   another revision came first (`Stale`, from this replica or another), the replica catches
-//!   up and tries again, unless the caller named the revision it expected: that is a 409.
+//! - **Committing** is the write path's (`edits.rs`): it commits a batch on the revision it was
+//!   made on, and catches up here ([`catch_up`]) when another revision came first.
 //! - **Outages.** When the database cannot be reached, the replica keeps serving the revision it
 //!   has, `/readyz` answers 503 and says since when, and edits answer 503; the next successful
 //!   read (the timer, more often during an outage, or the listener coming back) ends the outage
 //!   and catches up.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
 use tessera_core::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::admin::{self, EditBatch, Refusal};
-use crate::issuer::{ChangeError, Changed, Issuer};
-use crate::store::{Loaded, Notice, Store, StoreError};
+use crate::content::Content;
+use crate::issuer::{BuildError, Issuer};
+use crate::store::{ContentRow, Loaded, Notice, Store, StoreError};
 
 /// How often a replica reads the current revision when nothing told it of one, by default.
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(10);
 /// How long a request waits for a connection to the database before it gives up.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a batch is tried again while other revisions come first (a replica catching up
-/// loses to one that is current and busy, until that one's queue drains): below the default
-/// request timeout.
-const RETRY_FOR: Duration = Duration::from_secs(20);
 /// How often a replica tries the database during an outage, at most.
 const OUTAGE_RETRY: Duration = Duration::from_secs(1);
 
@@ -61,6 +55,8 @@ pub struct Database {
     /// The last revision of the database that failed to build: not read again until the
     /// database's current revision moves on.
     failed: Mutex<Option<u64>>,
+    /// The content log as read at open, until the server holds it ([`Database::opening_content`]).
+    opening_content: Mutex<Vec<ContentRow>>,
 }
 
 impl Database {
@@ -74,6 +70,7 @@ impl Database {
         }
         let notices = if store.is_postgres() { Some(crate::store::listen(url).await?) } else { None };
         let loaded = store.load_revision().await?;
+        let content = read_content(&store, 0).await?;
         let database = Database {
             store,
             notices: Mutex::new(notices),
@@ -81,8 +78,14 @@ impl Database {
             outage: Mutex::new(None),
             wake: tokio::sync::Notify::new(),
             failed: Mutex::new(None),
+            opening_content: Mutex::new(content),
         };
         Ok((database, loaded))
+    }
+
+    /// The content log as read when the database was opened (once: later calls answer nothing).
+    pub fn opening_content(&self) -> Vec<ContentRow> {
+        std::mem::take(&mut *self.opening_content.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The store.
@@ -102,7 +105,7 @@ impl Database {
 
     /// Notes what reaching the database gave: an outage begins (or goes on) on
     /// [`StoreError::Unavailable`], and ends on success.
-    fn note<T>(&self, result: &Result<T, StoreError>, now: Timestamp) {
+    pub(crate) fn note<T>(&self, result: &Result<T, StoreError>, now: Timestamp) {
         let mut outage = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
         match result {
             Err(StoreError::Unavailable(error)) => {
@@ -134,9 +137,14 @@ impl Database {
     }
 }
 
-/// Keeps `issuer` serving `database`'s current revision until `closing` turns true; see the
-/// module docs.
-pub async fn follow(issuer: &Issuer, database: &Database, mut closing: tokio::sync::watch::Receiver<bool>) {
+/// Keeps `issuer` serving `database`'s current revision, and `content` holding its content log,
+/// until `closing` turns true; see the module docs.
+pub async fn follow(
+    issuer: &Issuer,
+    database: &Database,
+    content: &Content,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
     let mut notices = database.notices.lock().unwrap_or_else(PoisonError::into_inner).take();
     // The timer runs whatever else wakes the loop: notices of this server's own commits must
     // not keep putting it off.
@@ -155,6 +163,8 @@ pub async fn follow(issuer: &Issuer, database: &Database, mut closing: tokio::sy
             notice = recv(&mut notices) => match notice {
                 Some(Notice::Revision(number)) if number <= issuer.current().number() => continue,
                 Some(Notice::Revision(_)) => "notified",
+                Some(Notice::Content(seq)) if seq <= content.seq() => continue,
+                Some(Notice::Content(_)) => "content",
                 Some(Notice::Lost) => "listener lost",
                 Some(Notice::Resync) => "listener back",
                 None => {
@@ -164,11 +174,42 @@ pub async fn follow(issuer: &Issuer, database: &Database, mut closing: tokio::sy
                 }
             },
         };
-        let _writer = issuer.lock_changes().await;
-        if let Err(error) = catch_up(issuer, database).await {
-            tracing::debug!(%error, reason, "cannot catch up with the database");
+        if reason != "content" {
+            let _writer = issuer.lock_changes().await;
+            if let Err(error) = catch_up(issuer, database).await {
+                tracing::debug!(%error, reason, "cannot catch up with the database");
+            }
+        }
+        if let Err(error) = catch_up_content(database, content).await {
+            tracing::debug!(%error, reason, "cannot read the content log");
         }
     }
+}
+
+/// How many rows of the content log one read takes.
+const CONTENT_PAGE: u32 = 10_000;
+
+/// The content log after `after`, every page of it.
+async fn read_content(store: &Store, after: u64) -> Result<Vec<ContentRow>, StoreError> {
+    let mut rows = Vec::new();
+    let mut cursor = after;
+    loop {
+        let page = store.content_since(cursor, CONTENT_PAGE).await?;
+        let full = page.len() == CONTENT_PAGE as usize;
+        cursor = page.last().map_or(cursor, |row| row.seq);
+        rows.extend(page);
+        if !full {
+            return Ok(rows);
+        }
+    }
+}
+
+/// Applies to `content` what the database's content log holds beyond it.
+pub(crate) async fn catch_up_content(database: &Database, content: &Content) -> Result<(), StoreError> {
+    let rows = read_content(&database.store, content.seq()).await;
+    database.note(&rows, Timestamp::from_unix(0));
+    content.apply(&rows?);
+    Ok(())
 }
 
 /// The next notice, or never when there is no listener.
@@ -181,7 +222,7 @@ async fn recv(notices: &mut Option<mpsc::Receiver<Notice>>) -> Option<Notice> {
 
 /// Reads the database's current revision and, when it is ahead of the one served, loads,
 /// builds and installs it. Call it holding the issuer's change lock.
-async fn catch_up(issuer: &Issuer, database: &Database) -> Result<(), StoreError> {
+pub(crate) async fn catch_up(issuer: &Issuer, database: &Database) -> Result<(), StoreError> {
     let current = database.store.current_revision().await;
     database.note(&current, issuer.now());
     let current = current?;
@@ -214,110 +255,14 @@ async fn catch_up(issuer: &Issuer, database: &Database) -> Result<(), StoreError
         }
         Err(error) => {
             let message = match error {
-                ChangeError::Invalid(errors) => {
+                BuildError::Invalid(errors) => {
                     format!("revision {number} of the database is an invalid organisation: {errors}")
                 }
-                ChangeError::Internal(message) => message,
-                ChangeError::Edit(never) => match never {},
+                BuildError::Internal(message) => message,
             };
             database.note_failed(number);
             issuer.record_failure(message.clone());
             Err(StoreError::Corrupt(message))
         }
-    }
-}
-
-/// Why a batch was not committed.
-#[derive(Debug)]
-pub enum CommitError {
-    /// The batch was refused (the caller, an id, validation, or a stale `expect_revision`).
-    Refused(Refusal),
-    /// The database cannot be reached.
-    Unavailable(String),
-    /// Anything else: a bug, a database that refused, a revision that does not build.
-    Internal(String),
-}
-
-/// Checks `batch` for `caller`, applies it, and commits it as the database's next revision,
-/// which is then served; see the module docs.
-pub async fn commit_batch(
-    issuer: &Issuer,
-    database: &Database,
-    caller: &str,
-    batch: Arc<EditBatch>,
-) -> Result<Changed, CommitError> {
-    let edits = serde_json::to_value(&batch.edits).map_err(|e| CommitError::Internal(e.to_string()))?;
-    let _writer = issuer.lock_changes().await;
-    let deadline = tokio::time::Instant::now() + RETRY_FOR;
-    while tokio::time::Instant::now() < deadline {
-        let base = issuer.current();
-        let now = issuer.now();
-        let prepared = {
-            let (caller, batch) = (caller.to_owned(), Arc::clone(&batch));
-            issuer.prepare(Arc::clone(&base), base.number().saturating_add(1), move |revision| {
-                admin::apply(revision, &caller, &batch, now)
-            })
-        };
-        let prepared = match prepared.await {
-            Ok(Some(prepared)) => prepared,
-            Ok(None) => return Ok(Changed { version: base.number(), changed: false }),
-            // Named a revision this replica has not heard of yet: catch up, and check again.
-            Err(ChangeError::Edit(Refusal::Stale { expected, current })) if expected > current => {
-                catch_up(issuer, database).await.map_err(unavailable)?;
-                if issuer.current().number() == base.number() {
-                    return Err(CommitError::Refused(Refusal::Stale { expected, current }));
-                }
-                continue;
-            }
-            Err(ChangeError::Edit(refusal)) => return Err(CommitError::Refused(refusal)),
-            Err(ChangeError::Invalid(errors)) => return Err(CommitError::Refused(Refusal::Invalid(errors))),
-            Err(ChangeError::Internal(message)) => return Err(CommitError::Internal(message)),
-        };
-        let committed = database
-            .store
-            .commit_renewing(
-                (base.number(), base.org()),
-                prepared.revision.org(),
-                caller,
-                &edits,
-                Some(&prepared.renewed),
-            )
-            .await;
-        database.note(&committed, now);
-        match committed {
-            Ok(number) if number == prepared.revision.number() => {
-                return Ok(Changed { version: issuer.install(prepared.revision), changed: true });
-            }
-            Ok(number) => {
-                // Cannot happen (a commit on base n makes n + 1); read it back rather than guess.
-                catch_up(issuer, database).await.map_err(unavailable)?;
-                return Ok(Changed { version: number, changed: true });
-            }
-            Err(StoreError::Stale { expected, current }) => {
-                // Behind what is served (a database restored from an older copy): no retry
-                // can help, and catching up says why.
-                catch_up(issuer, database).await.map_err(unavailable)?;
-                if current < expected {
-                    return Err(CommitError::Internal(format!(
-                        "the database's revision {current} is below the revision served, {expected}"
-                    )));
-                }
-                if batch.expect_revision.is_some() {
-                    return Err(CommitError::Refused(Refusal::Stale { expected, current }));
-                }
-            }
-            Err(error) => return Err(unavailable(error)),
-        }
-    }
-    Err(CommitError::Unavailable(format!(
-        "other revisions kept coming first for {} s: try again",
-        RETRY_FOR.as_secs()
-    )))
-}
-
-fn unavailable(error: StoreError) -> CommitError {
-    match error {
-        StoreError::Unavailable(message) => CommitError::Unavailable(message),
-        other => CommitError::Internal(other.to_string()),
     }
 }

@@ -1,106 +1,145 @@
-//! Unfiltered search over one revision: Projects and people from the organisation, tasks,
-//! documents, report and finance rows from the content file. The client filters what its user
-//! may not see; the server never decides for it.
+//! Search, decided per caller: what `GET /api/search` answers is only what the caller may see.
+//!
+//! The candidates are taken from what the caller's own snapshot holds ([`Sight`]): the
+//! Projects it holds (a cut holds only Projects its user may see), the people it holds, and the
+//! items of those Projects ([`Content`]). Each candidate that matches every term is asked the
+//! question the client would ask of it on that snapshot before `limit` is applied: the view of a
+//! Project; the view of a task, document, report or finance row within its Project;
+//! `people.search` of a person (inactive people are never results). So a search costs what the
+//! caller may see, never the whole organisation, and `truncated` says only that visible matches
+//! were left out.
+//!
+//! Results come by kind (in [`ResourceKind::ALL`]'s order), then by id. The text is bounded
+//! ([`MAX_QUERY_BYTES`], [`MAX_TERMS`]) before anything is read, and the work runs on the
+//! blocking pool (`http.rs`).
 
 use serde::Serialize;
-use tessera_core::{Org, ResourceKind};
+use tessera_core::{Query, ResourceKind, Target, Timestamp};
 
-use crate::source::ContentItem;
+use crate::content::{Content, fold};
+use crate::issuer::Sight;
 
-/// Every searchable entry of a revision, sorted by kind (in [`ResourceKind::ALL`] order), then
-/// id.
-#[derive(Debug, Default)]
-pub(crate) struct SearchIndex {
-    entries: Vec<Entry>,
-}
-
-#[derive(Debug)]
-struct Entry {
-    kind: ResourceKind,
-    id: String,
-    title: String,
-    project: Option<String>,
-    id_folded: String,
-    title_folded: String,
-}
-
-impl Entry {
-    fn new(kind: ResourceKind, id: String, title: String, project: Option<String>) -> Entry {
-        let id_folded = id.to_lowercase();
-        let title_folded = title.to_lowercase();
-        Entry { kind, id, title, project, id_folded, title_folded }
-    }
-
-    fn matches(&self, terms: &[String]) -> bool {
-        terms.iter().all(|term| self.title_folded.contains(term) || self.id_folded.contains(term))
-    }
-}
+/// The longest search text accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 256;
+/// The most whitespace-separated terms a search may hold.
+pub const MAX_TERMS: usize = 8;
 
 /// One result, as `/api/search` sends it.
-#[derive(Debug, Serialize)]
-pub(crate) struct SearchResult<'a> {
-    kind: ResourceKind,
-    id: &'a str,
-    title: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchResult {
+    /// What it is.
+    pub kind: ResourceKind,
+    /// Its id.
+    pub id: String,
+    /// Its title: a Project's or person's name, an item's title.
+    pub title: String,
+    /// The Project it hangs off (a Project names itself), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    project: Option<&'a str>,
+    pub project: Option<String>,
 }
 
-fn kind_rank(kind: ResourceKind) -> usize {
+/// Why a search text is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TooBroad {
+    /// Longer than [`MAX_QUERY_BYTES`].
+    Bytes(usize),
+    /// More than [`MAX_TERMS`] terms.
+    Terms(usize),
+}
+
+/// The terms of `text`, case folded, or why it is refused.
+pub fn terms(text: &str) -> Result<Vec<String>, TooBroad> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(TooBroad::Bytes(text.len()));
+    }
+    let terms: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
+    if terms.len() > MAX_TERMS {
+        return Err(TooBroad::Terms(terms.len()));
+    }
+    Ok(terms)
+}
+
+/// The first `limit` results the caller may see that match every term, and whether visible
+/// matches were left out. CPU work: call it off the async runtime.
+pub fn search(
+    sight: &Sight,
+    content: &Content,
+    terms: &[String],
+    limit: usize,
+    now: Timestamp,
+) -> (Vec<SearchResult>, bool) {
+    let matches = |folded: &str| terms.iter().all(|term| folded.contains(term.as_str()));
+    let policy = sight.policy();
+    let mut found: Vec<(usize, SearchResult)> = Vec::new();
+
+    // Projects: those the snapshot holds, as the client sees them.
+    let mut projects: Vec<&str> = Vec::new();
+    for id in policy.project_ids() {
+        if !sight.allows(&Query::view(ResourceKind::Project, id), now) {
+            continue;
+        }
+        projects.push(id);
+        let name = policy.project_name(id).unwrap_or_default();
+        if matches(&fold(name, id)) {
+            found.push((
+                rank(ResourceKind::Project),
+                SearchResult {
+                    kind: ResourceKind::Project,
+                    id: id.to_owned(),
+                    title: name.to_owned(),
+                    project: Some(id.to_owned()),
+                },
+            ));
+        }
+    }
+
+    // Their items: each asked within its Project (a report or finance row needs its permission).
+    content.each_item(projects.iter().copied(), |item| {
+        if matches(&item.folded)
+            && sight.allows(&Query::view_in(item.kind, item.id.clone(), item.project.clone()), now)
+        {
+            found.push((
+                rank(item.kind),
+                SearchResult {
+                    kind: item.kind,
+                    id: item.id.clone(),
+                    title: item.title.clone(),
+                    project: Some(item.project.clone()),
+                },
+            ));
+        }
+        true
+    });
+
+    // People: active, and found by `people.search`.
+    for person in policy.users() {
+        if !person.active || !matches(&fold(person.name, person.id)) {
+            continue;
+        }
+        if sight.allows(&Query::can("people.search", Target::person(person.id)), now) {
+            found.push((
+                rank(ResourceKind::Person),
+                SearchResult {
+                    kind: ResourceKind::Person,
+                    id: person.id.to_owned(),
+                    title: person.name.to_owned(),
+                    project: None,
+                },
+            ));
+        }
+    }
+
+    let truncated = found.len() > limit;
+    let order = |a: &(usize, SearchResult), b: &(usize, SearchResult)| (a.0, &a.1.id).cmp(&(b.0, &b.1.id));
+    if truncated {
+        // The first `limit` by kind and id, without sorting the rest.
+        found.select_nth_unstable_by(limit, order);
+        found.truncate(limit);
+    }
+    found.sort_unstable_by(order);
+    (found.into_iter().map(|(_, result)| result).collect(), truncated)
+}
+
+fn rank(kind: ResourceKind) -> usize {
     ResourceKind::ALL.iter().position(|k| *k == kind).unwrap_or(usize::MAX)
-}
-
-impl SearchIndex {
-    /// The index of `org` and the content items whose Project it holds (an item whose Project
-    /// an edit removed is left out).
-    pub(crate) fn new(org: &Org, content: &[ContentItem]) -> SearchIndex {
-        let mut entries: Vec<Entry> =
-            Vec::with_capacity(org.projects.len() + org.users.len() + content.len());
-        for project in &org.projects {
-            entries.push(Entry::new(
-                ResourceKind::Project,
-                project.id.clone(),
-                project.name.clone(),
-                Some(project.id.clone()),
-            ));
-        }
-        for user in &org.users {
-            entries.push(Entry::new(ResourceKind::Person, user.id.clone(), user.name.clone(), None));
-        }
-        let projects: std::collections::HashSet<&str> =
-            org.projects.iter().map(|project| project.id.as_str()).collect();
-        for item in content.iter().filter(|item| projects.contains(item.project.as_str())) {
-            entries.push(Entry::new(
-                item.kind,
-                item.id.clone(),
-                item.title.clone(),
-                Some(item.project.clone()),
-            ));
-        }
-        entries.sort_by(|a, b| (kind_rank(a.kind), &a.id).cmp(&(kind_rank(b.kind), &b.id)));
-        SearchIndex { entries }
-    }
-
-    /// How many entries there are.
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// The first `limit` entries that match every whitespace-separated term of `text` (case
-    /// folded, in the title or the id), and whether more matched.
-    pub(crate) fn search(&self, text: &str, limit: usize) -> (Vec<SearchResult<'_>>, bool) {
-        let terms: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
-        let mut matches = self.entries.iter().filter(|entry| entry.matches(&terms));
-        let results = matches
-            .by_ref()
-            .take(limit)
-            .map(|entry| SearchResult {
-                kind: entry.kind,
-                id: &entry.id,
-                title: &entry.title,
-                project: entry.project.as_deref(),
-            })
-            .collect();
-        (results, matches.next().is_some())
-    }
 }

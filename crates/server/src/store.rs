@@ -31,8 +31,11 @@ use tessera_core::{Org, Policy, Timestamp, ValidationErrors};
 
 pub use crate::issuer::SnapshotVersions;
 
+mod content;
 mod schema;
 mod write;
+
+pub use content::{ContentKind, ContentRow, REMEMBERED_FOR_SECONDS, Remembered};
 
 /// The channel `commit` and `import` notify on PostgreSQL, with the new revision's number as the
 /// payload.
@@ -75,6 +78,8 @@ pub enum StoreError {
     Migrate(String),
     /// Any other refusal of the database (a missing table: run the migrations).
     Database(String),
+    /// The `Idempotency-Key` was used already (within a day): its answer, and nothing written.
+    Replayed(Remembered),
 }
 
 impl fmt::Display for StoreError {
@@ -90,6 +95,7 @@ impl fmt::Display for StoreError {
             StoreError::Corrupt(message) => write!(f, "the stored organisation cannot be read: {message}"),
             StoreError::Migrate(message) => write!(f, "cannot migrate the database: {message}"),
             StoreError::Database(message) => write!(f, "the database refused: {message}"),
+            StoreError::Replayed(_) => f.write_str("the request was made already"),
         }
     }
 }
@@ -280,6 +286,19 @@ impl Backend {
         }
     }
 
+    /// Tells listeners of content row `seq` when the transaction commits (PostgreSQL only), as
+    /// `content:SEQ` on the revisions' channel.
+    async fn notify_content(self, tx: &mut Transaction<'static, Any>, seq: i64) -> Result<(), StoreError> {
+        if self == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(format!("content:{seq}"))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Tells listeners of revision `number` when the transaction commits (PostgreSQL only).
     async fn notify(self, tx: &mut Transaction<'static, Any>, number: u64) -> Result<(), StoreError> {
         if self == Backend::Postgres {
@@ -443,12 +462,14 @@ impl Store {
         who: &str,
         edits: &serde_json::Value,
     ) -> Result<u64, StoreError> {
-        self.commit_renewing(base, next, who, edits, None).await
+        self.commit_renewing(base, next, who, edits, None, None).await
     }
 
     /// [`Store::commit`], saying whose snapshots the revision renews: `Some(users)`, those whose
     /// decisions differ between `base` and `next` (`tessera_core::changed_users`), every other
-    /// user keeping the snapshot version they had; `None`, everyone.
+    /// user keeping the snapshot version they had; `None`, everyone. With `remember`, the answer
+    /// to keep for `who`'s `Idempotency-Key`, in the same transaction: a key remembered already
+    /// answers [`StoreError::Replayed`], and nothing is written.
     pub async fn commit_renewing(
         &self,
         base: (u64, &Org),
@@ -456,12 +477,18 @@ impl Store {
         who: &str,
         edits: &serde_json::Value,
         renewed: Option<&[String]>,
+        remember: Option<(&str, &Remembered)>,
     ) -> Result<u64, StoreError> {
         let (expected, base) = base;
         // The comparison is made before the lock is taken: it needs no database, and reads
         // every entity of both (some 0.1 s at 100,000 users and 500,000 Projects).
         let changes = off_the_runtime(|| write::Changes::between(base, next));
         let mut tx = self.backend.begin_write(&self.pool).await?;
+        if let Some((key, _)) = remember
+            && let Some(found) = content::remembered_in(&mut tx, self.backend, who, key).await?
+        {
+            return Err(StoreError::Replayed(found));
+        }
         let current = current_revision(&mut tx).await?;
         if current != expected {
             return Err(StoreError::Stale { expected, current });
@@ -469,6 +496,9 @@ impl Store {
         let rows = changes.write(&mut tx, self.backend).await?;
         let number = next_number(current)?;
         self.append(&mut tx, number, who, edits, renewed).await?;
+        if let Some((key, answer)) = remember {
+            content::remember_in(&mut tx, self.backend, who, key, answer).await?;
+        }
         tx.commit().await?;
         tracing::debug!(revision = number, rows, "committed a revision");
         Ok(number)
@@ -606,6 +636,8 @@ async fn current_revision(conn: &mut sqlx::AnyConnection) -> Result<u64, StoreEr
 pub enum Notice {
     /// Revision `n` was committed.
     Revision(u64),
+    /// Content row `seq` was written.
+    Content(u64),
     /// The listening connection broke; it is being made again, and a [`Notice::Resync`] follows
     /// when it is. Revisions committed meanwhile are not told.
     Lost,
@@ -638,6 +670,12 @@ pub async fn listen(url: &str) -> Result<tokio::sync::mpsc::Receiver<Notice>, St
             let notice = match received {
                 Ok(Some(notification)) => match notification.payload().parse::<u64>() {
                     Ok(number) => Notice::Revision(number),
+                    Err(_)
+                        if let Some(Ok(seq)) =
+                            notification.payload().strip_prefix("content:").map(str::parse::<u64>) =>
+                    {
+                        Notice::Content(seq)
+                    }
                     Err(_) => {
                         tracing::warn!(
                             payload = notification.payload(),

@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
 use tessera_core::Timestamp;
 use tessera_server::identity::AuthConfig;
-use tessera_server::issuer::{Answer, ChangeError};
+use tessera_server::issuer::{Answer, BuildError};
 use tessera_server::{AppState, Config, OrgFile, Tuning, router};
 use tower::ServiceExt as _;
 
@@ -176,7 +176,7 @@ fn a_failed_build_leaves_the_previous_revision_serving_and_says_why() {
         let mut broken = demo_org();
         broken.users[0].home_office = "o-nowhere".to_owned();
         match state.issuer().replace(broken).await {
-            Err(ChangeError::Invalid(errors)) => {
+            Err(BuildError::Invalid(errors)) => {
                 assert!(errors.to_string().contains("o-nowhere"), "{errors}")
             }
             other => panic!("{other:?}"),

@@ -243,7 +243,7 @@ async fn revisions_only_grow(db: &Database) {
     assert_eq!(at, second);
     let renewed = ["u-ada".to_owned()];
     let third = store
-        .commit_renewing((at, &loaded), &org, "editor", &serde_json::json!([]), Some(&renewed))
+        .commit_renewing((at, &loaded), &org, "editor", &serde_json::json!([]), Some(&renewed), None)
         .await
         .unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();

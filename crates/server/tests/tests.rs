@@ -10,6 +10,7 @@
     reason = "test code: a panic is a test failure"
 )]
 
+mod actions;
 mod api;
 mod events;
 mod identity;

@@ -1,0 +1,453 @@
+//! How an edit becomes a revision: the write path, in one place.
+//!
+//! Every change of the organisation made through the server, an administrator's batch
+//! (`POST /api/admin/edits`) or a user's own action that changes it (a new Project, group or
+//! direct message: `actions.rs`), is a batch of [`Edit`]s from a caller, and goes through
+//! [`commit`], in this order:
+//!
+//! 1. **Shape.** A batch holds at least one edit and at most [`MAX_EDITS`]
+//!    ([`EditError::Empty`], [`EditError::TooMany`]): an empty batch would pass every check
+//!    below by checking nothing.
+//! 2. **What the caller may name.** Every id an edit names must be held by the caller's own
+//!    snapshot ([`Sight`]): one it does not hold is refused exactly as an id the organisation
+//!    lacks ([`EditError::Unknown`]), naming nothing, so a batch is no way to learn what lies
+//!    behind the firewall.
+//! 3. **Authority.** The evaluator must allow the caller every edit ([`Policy::authorize`]), on
+//!    their own snapshot and on the whole organisation alike; a refusal carries the decision of
+//!    their own snapshot ([`EditError::Forbidden`]), as the client explains it.
+//! 4. **The revision expected.** Only then `expect_revision`, if given, is compared with the
+//!    revision served ([`EditError::Stale`]): a caller who may not make the batch causes no
+//!    catch-up and learns nothing of the log.
+//! 5. **Once only.** With an `Idempotency-Key`, the same key and request from the same caller
+//!    within a day answer the first result and apply nothing; the same key with another request
+//!    is refused ([`EditError::KeyReused`]). The key is kept with the commit, in the same
+//!    transaction, so it holds across replicas and restarts.
+//! 6. **Build.** The edits are applied to a copy of the revision's organisation, the next
+//!    revision is built (validated: [`EditError::Invalid`]) and the users whose decisions it
+//!    changes are found (`tessera_core::changed_users`), all off the async runtime.
+//! 7. **Commit and install.** Over a database, the revision is committed on the exact revision
+//!    it was made on; when another came first (this replica or another), the server catches up
+//!    and starts again from step 2, for up to [`RETRY_FOR`] (with `expect_revision`, it answers
+//!    409 instead). In memory it is kept as it is. From a file: [`EditError::ReadOnly`]. Then it
+//!    is served.
+//!
+//! [`preview`] runs steps 1 to 4 and answers the impact of the batch instead of making it, at
+//! most [`MAX_PREVIEWS`] at once.
+//!
+//! Who may make which edit is written in `docs/decisions.md` ("Who may make an edit").
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tessera_core::{Decision, Edit, Impact, Org, Policy, Timestamp, UnknownId, ValidationErrors};
+
+use crate::Edits;
+use crate::issuer::{BuildError, Issuer, Revision, Sight};
+use crate::replica;
+use crate::store::{Remembered, StoreError};
+
+/// The most edits one batch may hold.
+pub const MAX_EDITS: usize = 100;
+/// How many previews may be computed at once (each compares two organisations).
+pub const MAX_PREVIEWS: usize = 1;
+/// How long a batch is tried again while other revisions come first (a replica catching up
+/// loses to one that is current and busy, until that one's queue drains): below the default
+/// request timeout.
+pub const RETRY_FOR: Duration = Duration::from_secs(20);
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_SECONDS: i64 = 24 * 3600;
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_KEY_BYTES: usize = 255;
+
+/// The body of `POST /api/admin/edits` and `POST /api/admin/preview`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditBatch {
+    /// The edits, applied in order, all or none.
+    pub edits: Vec<Edit>,
+    /// The revision the caller saw; a batch made on another is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_revision: Option<u64>,
+}
+
+/// Why a batch was not made (or previewed).
+#[derive(Debug)]
+pub enum EditError {
+    /// No edits.
+    Empty,
+    /// More than [`MAX_EDITS`] edits.
+    TooMany(usize),
+    /// Edit `index` names something the caller's snapshot does not hold (or the organisation
+    /// lacks: the two answer alike).
+    Unknown {
+        /// Which edit.
+        index: usize,
+        /// What it names.
+        id: UnknownId,
+    },
+    /// The caller may not make edit `index`.
+    Forbidden {
+        /// Which edit.
+        index: usize,
+        /// The decision of the caller's own snapshot on the question the edit needs.
+        decision: Box<Decision>,
+    },
+    /// `expect_revision` is not the revision served.
+    Stale {
+        /// What the caller expected.
+        expected: u64,
+        /// What is served.
+        current: u64,
+    },
+    /// The edited organisation does not validate.
+    Invalid(ValidationErrors),
+    /// The organisation comes from a file the server does not write.
+    ReadOnly,
+    /// The `Idempotency-Key` was used by this caller for another request within a day.
+    KeyReused,
+    /// The database cannot be reached (or other revisions kept coming first).
+    Unavailable(String),
+    /// Anything else: a bug, a database that refused, a revision that does not build.
+    Internal(String),
+}
+
+impl From<BuildError> for EditError {
+    fn from(error: BuildError) -> EditError {
+        match error {
+            BuildError::Invalid(errors) => EditError::Invalid(errors),
+            BuildError::Internal(message) => EditError::Internal(message),
+        }
+    }
+}
+
+/// What a caller's request is, for an `Idempotency-Key`: the key, and a fingerprint of the
+/// request it came with (method, path and body).
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The key, as sent.
+    pub key: String,
+    /// SHA-256 of the request, hex.
+    pub fingerprint: String,
+}
+
+/// The answer a change gets, kept with an `Idempotency-Key` so that the same request sent again
+/// gets it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    /// `self`, kept for the request `key` fingerprints.
+    pub fn remembered(&self, key: &Idempotency) -> Remembered {
+        Remembered { fingerprint: key.fingerprint.clone(), status: self.status, body: self.body.clone() }
+    }
+}
+
+/// A change made: the revision now served, and whether anything changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// The revision now served.
+    pub revision: u64,
+    /// Whether the organisation changed (a batch that changes nothing makes no revision).
+    pub changed: bool,
+}
+
+/// Steps 1 to 4 of the module docs for the caller `sight` names, on `revision` (the revision
+/// `sight` was issued from).
+pub fn authorise(
+    revision: &Revision,
+    sight: &Sight,
+    batch: &EditBatch,
+    now: Timestamp,
+) -> Result<(), EditError> {
+    if batch.edits.is_empty() {
+        return Err(EditError::Empty);
+    }
+    if batch.edits.len() > MAX_EDITS {
+        return Err(EditError::TooMany(batch.edits.len()));
+    }
+    for (index, edit) in batch.edits.iter().enumerate() {
+        // The caller's own snapshot first: what it does not hold is unknown to them.
+        let seen = sight
+            .policy()
+            .authorize(&sight.user, edit, now)
+            .map_err(|id| EditError::Unknown { index, id })?;
+        if !seen.allowed {
+            return Err(EditError::Forbidden { index, decision: Box::new(seen) });
+        }
+        // The whole organisation decides as the snapshot (a property test); should the two
+        // ever disagree, the stricter answer stands.
+        let whole = revision
+            .policy()
+            .authorize(&sight.user, edit, now)
+            .map_err(|id| EditError::Unknown { index, id })?;
+        if !whole.allowed {
+            return Err(EditError::Internal(format!(
+                "edit {index}: the caller's snapshot allows what the organisation does not ({})",
+                whole.code.as_str()
+            )));
+        }
+    }
+    if let Some(expected) = batch.expect_revision
+        && expected != revision.number()
+    {
+        return Err(EditError::Stale { expected, current: revision.number() });
+    }
+    Ok(())
+}
+
+/// `revision`'s organisation with `edits` applied (checked by [`authorise`] first).
+fn apply(revision: &Revision, edits: &[Edit]) -> Org {
+    let mut org = revision.org().clone();
+    for edit in edits {
+        edit.apply(&mut org);
+    }
+    org
+}
+
+/// A revision built and not yet installed.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The next revision.
+    pub revision: Revision,
+    /// The users whose snapshots it renews.
+    pub renewed: Vec<String>,
+}
+
+/// Steps 6: `batch` applied to `base` and built as revision `number`, off the async runtime;
+/// `None` when it changes nothing.
+async fn prepare(
+    issuer: &Issuer,
+    base: Arc<Revision>,
+    number: u64,
+    batch: Arc<EditBatch>,
+) -> Result<Option<Prepared>, EditError> {
+    let now = issuer.now();
+    tokio::task::spawn_blocking(move || {
+        let next = apply(&base, &batch.edits);
+        if next == *base.org() {
+            return Ok(None);
+        }
+        let mut revision = Revision::build(number, next, now).map_err(EditError::Invalid)?;
+        let renewed = revision.changed_since(&base, now);
+        revision.renew_from(&base, &renewed);
+        Ok(Some(Prepared { revision, renewed }))
+    })
+    .await
+    .map_err(|e| EditError::Internal(e.to_string()))?
+}
+
+/// Who asks for a change, and how the answer is written: what [`commit`] needs besides the
+/// batch.
+pub struct Request<'a> {
+    /// The caller's user id.
+    pub caller: &'a str,
+    /// Their `Idempotency-Key`, if they sent one.
+    pub idempotency: Option<&'a Idempotency>,
+    /// The answer of a change made, from the revision served after it: kept with the key.
+    pub reply: &'a (dyn Fn(Changed) -> Reply + Send + Sync),
+}
+
+/// Makes `batch` for the caller as one new revision, by the steps of the module docs; answers
+/// the reply (`request.reply` of the change, or the one remembered for the key).
+pub(crate) async fn commit(
+    issuer: &Issuer,
+    target: &Edits,
+    request: &Request<'_>,
+    batch: EditBatch,
+) -> Result<Reply, EditError> {
+    let batch = Arc::new(batch);
+    match target {
+        Edits::ReadOnly(_) => Err(EditError::ReadOnly),
+        Edits::Memory(remembered) => {
+            let _writer = issuer.lock_changes().await;
+            if let Some(reply) = recall_memory(remembered, request.caller, request.idempotency)? {
+                return Ok(reply);
+            }
+            let base = issuer.current();
+            let sight = sight(issuer, request.caller).await?;
+            authorise(&base, &sight, &batch, issuer.now())?;
+            let number = crate::issuer::next_version(base.number(), issuer.now());
+            let changed = match prepare(issuer, Arc::clone(&base), number, batch).await? {
+                Some(prepared) => Changed { revision: issuer.install(prepared.revision), changed: true },
+                None => Changed { revision: base.number(), changed: false },
+            };
+            let reply = (request.reply)(changed);
+            if let Some(key) = request.idempotency {
+                remembered.insert((request.caller.to_owned(), key.key.clone()), reply.remembered(key));
+            }
+            Ok(reply)
+        }
+        Edits::Database(database) => commit_to_database(issuer, database, request, batch).await,
+    }
+}
+
+/// [`commit`] over a database.
+async fn commit_to_database(
+    issuer: &Issuer,
+    database: &replica::Database,
+    request: &Request<'_>,
+    batch: Arc<EditBatch>,
+) -> Result<Reply, EditError> {
+    let edits = serde_json::to_value(&batch.edits).map_err(|e| EditError::Internal(e.to_string()))?;
+    if let Some(key) = request.idempotency
+        && let Some(reply) = recall(database, request.caller, key).await?
+    {
+        return Ok(reply);
+    }
+    let _writer = issuer.lock_changes().await;
+    let deadline = tokio::time::Instant::now() + RETRY_FOR;
+    while tokio::time::Instant::now() < deadline {
+        let base = issuer.current();
+        let now = issuer.now();
+        let sight = sight(issuer, request.caller).await?;
+        match authorise(&base, &sight, &batch, now) {
+            Ok(()) => {}
+            // Named a revision this replica has not heard of yet: catch up, and check again.
+            Err(EditError::Stale { expected, current }) if expected > current => {
+                replica::catch_up(issuer, database).await.map_err(unavailable)?;
+                if issuer.current().number() == base.number() {
+                    return Err(EditError::Stale { expected, current });
+                }
+                continue;
+            }
+            Err(error) => return Err(error),
+        }
+        let number = base.number().saturating_add(1);
+        let Some(prepared) = prepare(issuer, Arc::clone(&base), number, Arc::clone(&batch)).await? else {
+            return Ok((request.reply)(Changed { revision: base.number(), changed: false }));
+        };
+        let reply = (request.reply)(Changed { revision: number, changed: true });
+        let remember = request.idempotency.map(|key| (key, reply.remembered(key)));
+        let committed = database
+            .store()
+            .commit_renewing(
+                (base.number(), base.org()),
+                prepared.revision.org(),
+                request.caller,
+                &edits,
+                Some(&prepared.renewed),
+                remember.as_ref().map(|(key, remembered)| (key.key.as_str(), remembered)),
+            )
+            .await;
+        database.note(&committed, now);
+        match committed {
+            Ok(committed) if committed == prepared.revision.number() => {
+                issuer.install(prepared.revision);
+                return Ok(reply);
+            }
+            Ok(_) => {
+                // Cannot happen (a commit on base n makes n + 1); read it back rather than guess.
+                replica::catch_up(issuer, database).await.map_err(unavailable)?;
+                return Err(EditError::Internal("the database numbered the revision otherwise".to_owned()));
+            }
+            Err(StoreError::Replayed(remembered)) => {
+                // The same key came through another replica meanwhile.
+                return replay(remembered, request.idempotency);
+            }
+            Err(StoreError::Stale { expected, current }) => {
+                // Behind what is served (a database restored from an older copy): no retry
+                // can help, and catching up says why.
+                replica::catch_up(issuer, database).await.map_err(unavailable)?;
+                if current < expected {
+                    return Err(EditError::Internal(format!(
+                        "the database's revision {current} is below the revision served, {expected}"
+                    )));
+                }
+                if batch.expect_revision.is_some() {
+                    return Err(EditError::Stale { expected, current });
+                }
+            }
+            Err(error) => return Err(unavailable(error)),
+        }
+    }
+    Err(EditError::Unavailable(format!(
+        "other revisions kept coming first for {} s: try again",
+        RETRY_FOR.as_secs()
+    )))
+}
+
+/// The caller's own snapshot of the revision served.
+async fn sight(issuer: &Issuer, caller: &str) -> Result<Arc<Sight>, EditError> {
+    issuer.sight(caller).await.map_err(|error| match error {
+        // The caller was checked a member before; they may have just been removed.
+        crate::issuer::IssueError::UnknownUser => {
+            EditError::Unknown { index: 0, id: UnknownId { kind: "user", id: caller.to_owned() } }
+        }
+        crate::issuer::IssueError::Internal(message) => EditError::Internal(message),
+    })
+}
+
+/// The reply remembered for the caller's key in the database, if any: the same request gets it
+/// again, another is refused.
+pub(crate) async fn recall(
+    database: &replica::Database,
+    caller: &str,
+    key: &Idempotency,
+) -> Result<Option<Reply>, EditError> {
+    let remembered = database.store().remembered(caller, &key.key).await;
+    database.note(&remembered, Timestamp::from_unix(0));
+    match remembered.map_err(unavailable)? {
+        Some(remembered) => replay(remembered, Some(key)).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The reply remembered in memory for `caller`'s key, if any.
+pub(crate) fn recall_memory(
+    memory: &crate::Remembering,
+    caller: &str,
+    key: Option<&Idempotency>,
+) -> Result<Option<Reply>, EditError> {
+    let Some(key) = key else { return Ok(None) };
+    match memory.get(&(caller.to_owned(), key.key.clone())) {
+        Some(remembered) => replay(remembered, Some(key)).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A remembered reply, if `key` is the same request.
+pub(crate) fn replay(remembered: Remembered, key: Option<&Idempotency>) -> Result<Reply, EditError> {
+    match key {
+        Some(key) if key.fingerprint == remembered.fingerprint => {
+            Ok(Reply { status: remembered.status, body: remembered.body })
+        }
+        _ => Err(EditError::KeyReused),
+    }
+}
+
+fn unavailable(error: StoreError) -> EditError {
+    match error {
+        StoreError::Unavailable(message) => EditError::Unavailable(message),
+        other => EditError::Internal(other.to_string()),
+    }
+}
+
+/// What `POST /api/admin/preview` answers: who gains and loses what, were the batch applied to
+/// `revision`. Steps 1 to 4 of the module docs, then the comparison, on the blocking pool, at
+/// most [`MAX_PREVIEWS`] at once (a caller who may not make the batch never gets that far).
+pub(crate) async fn preview(
+    issuer: &Issuer,
+    previews: &tokio::sync::Semaphore,
+    caller: &str,
+    batch: EditBatch,
+) -> Result<(u64, Impact), EditError> {
+    let revision = issuer.current();
+    let now = issuer.now();
+    let sight = sight(issuer, caller).await?;
+    authorise(&revision, &sight, &batch, now)?;
+    let _permit = previews.acquire().await.map_err(|e| EditError::Internal(e.to_string()))?;
+    let number = revision.number();
+    tokio::task::spawn_blocking(move || {
+        let org = apply(&revision, &batch.edits);
+        let next = Policy::new(&org).map_err(EditError::Invalid)?;
+        Ok((number, tessera_core::diff(revision.policy(), &next, now, None)))
+    })
+    .await
+    .map_err(|e| EditError::Internal(e.to_string()))?
+}
