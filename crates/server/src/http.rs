@@ -1015,30 +1015,40 @@ async fn action_request<T: serde::de::DeserializeOwned>(
     Ok((enforcer, key, request))
 }
 
-/// An action's reply as a response.
+/// An action's reply as a response; a refusal too carries the revision and the snapshot
+/// version that decided it.
 fn acted(
     state: &AppState,
     enforcer: &Enforcer,
     reply: Result<Reply, ApiError>,
 ) -> Result<Response, ApiError> {
-    let reply = reply?;
-    let mut response = replied(state, enforcer.user(), reply);
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    match reply {
+        Ok(reply) => {
+            let mut response = replied(state, enforcer.user(), reply);
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
+        }
+        Err(error) => Ok(decided(error.into_response(), state, enforcer.user(), enforcer.sight().revision)),
+    }
 }
 
-/// A listing decided for the caller, as JSON.
-fn listed(state: &AppState, enforcer: &Enforcer, value: &impl Serialize) -> Response {
-    decided(json_response(StatusCode::OK, value), state, enforcer.user(), enforcer.sight().revision)
+/// A listing decided for the caller, as JSON (or its refusal, with the same headers).
+fn listed<T: Serialize>(state: &AppState, enforcer: &Enforcer, value: Result<T, ApiError>) -> Response {
+    let response = match value {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(error) => error.into_response(),
+    };
+    decided(response, state, enforcer.user(), enforcer.sight().revision)
 }
 
 type JsonBody = Result<Bytes, BytesRejection>;
 type PathId = axum::extract::Path<String>;
+type Uri = axum::http::Uri;
 
 async fn create_project(
     State(state): State<AppState>,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1049,7 +1059,7 @@ async fn create_project(
 async fn create_group(
     State(state): State<AppState>,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1060,7 +1070,7 @@ async fn create_group(
 async fn start_dm(
     State(state): State<AppState>,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1072,7 +1082,7 @@ async fn create_task(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1084,7 +1094,7 @@ async fn upload_file(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1096,7 +1106,7 @@ async fn edit_wiki(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1108,7 +1118,7 @@ async fn reply(
     State(state): State<AppState>,
     axum::extract::Path(dm): PathId,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1119,7 +1129,7 @@ async fn reply(
 async fn announce(
     State(state): State<AppState>,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1131,7 +1141,7 @@ async fn announce_to_group(
     State(state): State<AppState>,
     axum::extract::Path(group): PathId,
     method: Method,
-    uri: axum::http::Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -1145,8 +1155,12 @@ async fn project_items(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, None)?;
-    Ok(listed(&state, &enforcer, &serde_json::json!({ "project": project, "items": items })))
+    let items = actions::items(&state, &enforcer, &project, None);
+    Ok(listed(
+        &state,
+        &enforcer,
+        items.map(|items| serde_json::json!({ "project": project, "items": items })),
+    ))
 }
 
 async fn project_tasks(
@@ -1155,8 +1169,12 @@ async fn project_tasks(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Task))?;
-    Ok(listed(&state, &enforcer, &serde_json::json!({ "project": project, "tasks": items })))
+    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Task));
+    Ok(listed(
+        &state,
+        &enforcer,
+        items.map(|items| serde_json::json!({ "project": project, "tasks": items })),
+    ))
 }
 
 async fn project_files(
@@ -1165,8 +1183,12 @@ async fn project_files(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Document))?;
-    Ok(listed(&state, &enforcer, &serde_json::json!({ "project": project, "files": items })))
+    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Document));
+    Ok(listed(
+        &state,
+        &enforcer,
+        items.map(|items| serde_json::json!({ "project": project, "files": items })),
+    ))
 }
 
 async fn project_wiki(
@@ -1175,8 +1197,7 @@ async fn project_wiki(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
-    let wiki = actions::wiki(&state, &enforcer, &project)?;
-    Ok(listed(&state, &enforcer, &wiki))
+    Ok(listed(&state, &enforcer, actions::wiki(&state, &enforcer, &project)))
 }
 
 async fn dm_messages(
@@ -1185,8 +1206,12 @@ async fn dm_messages(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
-    let messages = actions::messages(&state, &enforcer, &dm)?;
-    Ok(listed(&state, &enforcer, &serde_json::json!({ "dm": dm, "messages": messages })))
+    let messages = actions::messages(&state, &enforcer, &dm);
+    Ok(listed(
+        &state,
+        &enforcer,
+        messages.map(|messages| serde_json::json!({ "dm": dm, "messages": messages })),
+    ))
 }
 
 async fn network_announcements(
@@ -1194,8 +1219,12 @@ async fn network_announcements(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
-    let announcements = actions::announcements(&state, &enforcer, None)?;
-    Ok(listed(&state, &enforcer, &serde_json::json!({ "announcements": announcements })))
+    let announcements = actions::announcements(&state, &enforcer, None);
+    Ok(listed(
+        &state,
+        &enforcer,
+        announcements.map(|announcements| serde_json::json!({ "announcements": announcements })),
+    ))
 }
 
 async fn group_announcements(
@@ -1204,14 +1233,16 @@ async fn group_announcements(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
-    let announcements = actions::announcements(&state, &enforcer, Some(&group))?;
-    Ok(listed(&state, &enforcer, &serde_json::json!({ "group": group, "announcements": announcements })))
+    let announcements = actions::announcements(&state, &enforcer, Some(&group));
+    let listing = announcements
+        .map(|announcements| serde_json::json!({ "group": group, "announcements": announcements }));
+    Ok(listed(&state, &enforcer, listing))
 }
 
 async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
     let groups = actions::groups(&state, &enforcer);
-    Ok(listed(&state, &enforcer, &serde_json::json!({ "groups": groups })))
+    Ok(listed(&state, &enforcer, Ok::<_, ApiError>(serde_json::json!({ "groups": groups }))))
 }
 
 // ---- GET /api/events ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 
 mod actions;
 mod api;
+mod differential;
 mod events;
 mod identity;
 mod issuer;
