@@ -30,6 +30,7 @@ mod bench;
 mod dist;
 mod fuzz;
 mod loadtest;
+mod phases;
 mod postgres;
 mod site;
 mod tidy;
@@ -137,27 +138,40 @@ pub(crate) fn ensure_wasm_target() -> Result<()> {
 }
 
 fn test() -> Result<()> {
-    ensure_wasm_target()?;
-    dist::ensure_wasm_bindgen()?;
-    dist::ensure_npm()?;
-    ensure_chromium()?;
+    let mut phases = phases::Phases::new();
+    let result = test_phases(&mut phases);
+    println!("{}", phases.report());
+    result
+}
+
+fn test_phases(phases: &mut phases::Phases) -> Result<()> {
+    phases.run("install", || {
+        ensure_wasm_target()?;
+        dist::ensure_wasm_bindgen()?;
+        dist::ensure_npm()?;
+        ensure_chromium()
+    })?;
     let cargo = cargo();
-    run(&cargo, ["fmt", "--all", "--", "--check"]).context("run `cargo fmt --all` and commit")?;
-    run(&cargo, ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    // The wasm crate on its own target, in its default and its full build.
-    for features in [&[][..], &["--features", "impact,stream"][..]] {
-        let mut args =
-            vec!["clippy", "-p", "tessera-wasm", "--all-targets", "--target", "wasm32-unknown-unknown"];
-        args.extend(features);
-        args.extend(["--", "-D", "warnings"]);
-        run(&cargo, args)?;
-    }
-    // The app's browser half (state, pages, browser APIs) exists only on wasm32.
-    run(
-        &cargo,
-        ["clippy", "-p", "tessera-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
-    )?;
-    {
+    phases.run("fmt", || {
+        run(&cargo, ["fmt", "--all", "--", "--check"]).context("run `cargo fmt --all` and commit")
+    })?;
+    phases.run("clippy", || {
+        run(&cargo, ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+        // The wasm crate on its own target, in its default and its full build.
+        for features in [&[][..], &["--features", "impact,stream"][..]] {
+            let mut args =
+                vec!["clippy", "-p", "tessera-wasm", "--all-targets", "--target", "wasm32-unknown-unknown"];
+            args.extend(features);
+            args.extend(["--", "-D", "warnings"]);
+            run(&cargo, args)?;
+        }
+        // The app's browser half (state, pages, browser APIs) exists only on wasm32.
+        run(
+            &cargo,
+            ["clippy", "-p", "tessera-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
+        )
+    })?;
+    phases.run("rust tests", || {
         // The store's PostgreSQL tests run against a cluster of their own, gone when they end.
         let cluster = postgres::start_cluster()?;
         let url = cluster.url();
@@ -166,39 +180,47 @@ fn test() -> Result<()> {
             &cargo,
             ["test", "--workspace"],
             &[("TESSERA_TEST_DATABASE_URL", &url), ("TESSERA_TEST_POSTGRES_CTL", &ctl)],
-        )?;
-    }
-    // The core must compile for the browser as it is (no I/O, no clock, no JS).
-    run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;
-    wasm_tests()?;
-    let package = dist::dist()?;
-    run(&cargo, ["build", "--quiet", "-p", "tessera-cli"])?;
+        )
+    })?;
+    phases.run("wasm tests", || {
+        // The core must compile for the browser as it is (no I/O, no clock, no JS).
+        run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;
+        wasm_tests()
+    })?;
+    let package = phases.run("dist", dist::dist)?;
     let tessera = root().join(target_dir()).join("debug").join("tessera");
-    println!("$ node --test tests/npm/");
-    let status = Command::new("node")
-        .args(["--test", "tests/npm/"])
-        .env("TESSERA_TARBALL", &package.tarball)
-        .env("TESSERA_BIN", &tessera)
-        .current_dir(root())
-        .status()
-        .context("cannot run `node`")?;
-    if !status.success() {
-        bail!("the npm package tests failed ({status})");
-    }
-    bench::check()?;
+    phases.run("npm", || {
+        run(&cargo, ["build", "--quiet", "-p", "tessera-cli"])?;
+        println!("$ node --test tests/npm/");
+        let status = Command::new("node")
+            .args(["--test", "tests/npm/"])
+            .env("TESSERA_TARBALL", &package.tarball)
+            .env("TESSERA_BIN", &tessera)
+            .current_dir(root())
+            .status()
+            .context("cannot run `node`")?;
+        if !status.success() {
+            bail!("the npm package tests failed ({status})");
+        }
+        Ok(())
+    })?;
+    phases.run("bench check", bench::check)?;
     // The app end to end: built as `cargo xtask serve` builds it, served by the same binary.
-    let site = site::site()?;
-    println!("$ node --test tests/e2e/");
-    let status = Command::new("node")
-        .args(["--test", "tests/e2e/"])
-        .env("TESSERA_BIN", &tessera)
-        .env("TESSERA_SITE", &site)
-        .current_dir(root())
-        .status()
-        .context("cannot run `node`")?;
-    if !status.success() {
-        bail!("the end-to-end tests failed ({status}); screenshots are in target/e2e/");
-    }
+    let site = phases.run("site", site::site)?;
+    phases.run("e2e", || {
+        println!("$ node --test tests/e2e/");
+        let status = Command::new("node")
+            .args(["--test", "tests/e2e/"])
+            .env("TESSERA_BIN", &tessera)
+            .env("TESSERA_SITE", &site)
+            .current_dir(root())
+            .status()
+            .context("cannot run `node`")?;
+        if !status.success() {
+            bail!("the end-to-end tests failed ({status}); screenshots are in target/e2e/");
+        }
+        Ok(())
+    })?;
     println!("xtask test: all checks passed");
     Ok(())
 }
