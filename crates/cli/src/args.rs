@@ -279,6 +279,10 @@ pub struct ServeArgs {
     /// The bound on signed snapshots kept in memory, in MiB (0 keeps none)
     #[arg(long, value_name = "MIB", default_value_t = crate::serve::DEFAULT_CACHE_MIB)]
     pub cache_mib: u64,
+    /// The bound on verified snapshots kept to decide with (search, actions, checks), in MiB
+    /// (0 keeps none: each is verified again when asked)
+    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    pub sight_mib: u64,
     /// How many snapshots may be cut at once (default: one per core)
     #[arg(long, value_name = "N")]
     pub max_concurrent_cuts: Option<usize>,

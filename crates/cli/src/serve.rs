@@ -85,7 +85,11 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
     if let Some(www) = &args.www {
         check_www(www, args.org.as_deref())?;
     }
-    let mut tuning = Tuning { cache_bytes: args.cache_mib.saturating_mul(1024 * 1024), ..Tuning::default() };
+    let mut tuning = Tuning {
+        cache_bytes: args.cache_mib.saturating_mul(1024 * 1024),
+        sight_bytes: args.sight_mib.saturating_mul(1024 * 1024),
+        ..Tuning::default()
+    };
     if let Some(cuts) = args.max_concurrent_cuts {
         tuning.max_concurrent_cuts = cuts;
     }
