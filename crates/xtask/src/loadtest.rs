@@ -12,6 +12,12 @@
 //!    that server: whether trivial endpoints stay fast while the CPU cuts.
 //! 3. 304 revalidations of users whose `ETag` the client holds, against `/api/public-keys`.
 //! 4. A cached snapshot (200), against the same bytes served as a static file by the same server.
+//! 5. An admin edit while an affected and an unaffected user listen on `/api/events`.
+//! 6. Search, decided per caller: a one-word search by median users (general users of
+//!    `all_in_office`), the empty search with `limit=1000` by them, and `/healthz` probed while
+//!    8 connections send worst-case searches (network administrators, who see the most, asking
+//!    for everything, `limit=10000`).
+//! 7. `POST /api/check`: batches of 100 checks, each user asking about themselves.
 //!
 //! Startup (spawn to listening, and the build's own time) and resident memory are read from
 //! the server's output and `/proc`.
@@ -77,6 +83,7 @@ pub fn loadtest(args: &[String]) -> Result<()> {
         .filter(|user| user.active && user.home_office == admin.1 && user.id != admin.0)
         .map(|user| user.id.clone())
         .collect();
+    let enforcement = Enforcement::of(&org);
     drop(org);
     let key = dir.join("loadtest.key");
     if !key.exists() {
@@ -171,6 +178,8 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     let cached = wrk(&dir, &addr, 2, 16, &path_script("/api/snapshot", &as_user, None), "cached")?;
     let file = wrk(&dir, &addr, 2, 16, &path_script("/snapshot.json", &[], None), "static")?;
 
+    let enforced = enforcement.measure(&dir, &addr)?;
+
     let edit = admin_edit(&addr, &admin, &colleagues)?;
 
     let metrics = http(&addr, "GET", "/metrics", &[], "")?.2;
@@ -236,6 +245,7 @@ pub fn loadtest(args: &[String]) -> Result<()> {
             .map_or_else(|| "never (within 60 s)".to_owned(), |after| after.as_millis().to_string()),
         QUIET_SECONDS,
     );
+    report.push_str(&enforced);
     print!("\n{report}");
     let out = dir.join(format!("{scale_name}.md"));
     fs::write(&out, &report).with_context(|| format!("cannot write `{}`", out.display()))?;
@@ -595,4 +605,197 @@ fn listen_for_renewal(
         }
     }
     None
+}
+
+/// Who scenarios 6 and 7 ask as, and what about.
+struct Enforcement {
+    /// Median users: active general users who see their Offices' Projects.
+    median: Vec<String>,
+    /// Network administrators: they see every Project of their Network.
+    admins: Vec<String>,
+    /// Projects to ask about.
+    projects: Vec<String>,
+    /// People to ask about.
+    people: Vec<String>,
+}
+
+impl Enforcement {
+    fn of(org: &tessera_core::Org) -> Enforcement {
+        let access = |user: &tessera_core::User| serde_json::to_value(user.access).ok();
+        let median = org
+            .users
+            .iter()
+            .filter(|u| {
+                u.active && u.profile == "general_user" && access(u) == Some(Value::from("all_in_office"))
+            })
+            .take(200)
+            .map(|u| u.id.clone())
+            .collect();
+        let admins = org
+            .users
+            .iter()
+            .filter(|u| u.active && access(u) == Some(Value::from("network_admin")))
+            .take(8)
+            .map(|u| u.id.clone())
+            .collect();
+        let step = (org.projects.len() / 1000).max(1);
+        let projects = org.projects.iter().step_by(step).take(1000).map(|p| p.id.clone()).collect();
+        let step = (org.users.len() / 1000).max(1);
+        let people = org.users.iter().step_by(step).take(1000).map(|u| u.id.clone()).collect();
+        Enforcement { median, admins, projects, people }
+    }
+
+    /// Scenarios 6 and 7: the rows of their table.
+    fn measure(&self, dir: &Path, addr: &str) -> Result<String> {
+        let median = sign_in(addr, &self.median)?;
+        let admins = sign_in(addr, &self.admins)?;
+        let tokens = |signed_in: &[(String, String)]| -> Vec<String> {
+            signed_in.iter().map(|(_, token)| bearer(token)).collect()
+        };
+        // Warm each user's own verified snapshot first, as a user who has used the app has.
+        for authorization in tokens(&median).iter().chain(&tokens(&admins)) {
+            http(addr, "GET", "/api/search?q=warm&limit=1", &[("Authorization", authorization)], "")?;
+        }
+        let one_word =
+            wrk(dir, addr, 1, 1, &get_as_script("/api/search?q=launch", &tokens(&median)), "search-word")?;
+        let empty = wrk(
+            dir,
+            addr,
+            1,
+            1,
+            &get_as_script("/api/search?q=&limit=1000", &tokens(&median)),
+            "search-empty",
+        )?;
+        let (probe, worst) = std::thread::scope(|scope| -> Result<(Value, Value)> {
+            let admins = tokens(&admins);
+            let worst = scope.spawn(move || {
+                wrk(dir, addr, 2, 8, &get_as_script("/api/search?q=&limit=10000", &admins), "search-worst")
+            });
+            std::thread::sleep(Duration::from_millis(500));
+            let probe = wrk_for(
+                dir,
+                addr,
+                1,
+                1,
+                &path_script("/healthz", &[], Some(10)),
+                "search-probe",
+                SECONDS - 1,
+            )?;
+            let worst = worst.join().map_err(|_| anyhow::anyhow!("the search load panicked"))??;
+            Ok((probe, worst))
+        })?;
+        // Batches of 100 checks, each user about themselves: Projects, tasks they might create,
+        // people they might find.
+        let bodies: Vec<(String, String)> = median
+            .iter()
+            .enumerate()
+            .map(|(i, (_, token))| {
+                let checks: Vec<Value> = (0..100)
+                    .map(|j| {
+                        let project = self
+                            .projects
+                            .get((i * 7 + j) % self.projects.len().max(1))
+                            .cloned()
+                            .unwrap_or_default();
+                        let person = self
+                            .people
+                            .get((i * 11 + j) % self.people.len().max(1))
+                            .cloned()
+                            .unwrap_or_default();
+                        match j % 3 {
+                            0 => serde_json::json!({ "view": "project", "id": project }),
+                            1 => {
+                                serde_json::json!({ "can": "task.create", "target": { "project": project } })
+                            }
+                            _ => {
+                                serde_json::json!({ "can": "people.search", "target": { "person": person } })
+                            }
+                        }
+                    })
+                    .collect();
+                (bearer(token), serde_json::json!({ "checks": checks }).to_string())
+            })
+            .collect();
+        let check = wrk(dir, addr, 2, 8, &post_as_script("/api/check", &bodies), "check")?;
+
+        let ms = |value: &Value, field: &str| value[field].as_f64().unwrap_or(f64::NAN) / 1000.0;
+        let rps = |value: &Value| value["rps"].as_f64().unwrap_or(f64::NAN);
+        let mut report = String::new();
+        let _ =
+            writeln!(report, "\nEnforcement, decided on each caller's own verified snapshot (issue 22):\n");
+        let _ = writeln!(report, "| what | measured | target |\n|---|---:|---|");
+        let _ = writeln!(
+            report,
+            "| a one-word search (`q=launch`) by median users, one client | p95 {:.1} ms (p50 {:.1} ms), {:.0}/s | p95 ≤ 20 ms |",
+            ms(&one_word, "p95"),
+            ms(&one_word, "p50"),
+            rps(&one_word)
+        );
+        let _ = writeln!(
+            report,
+            "| the empty search with `limit=1000` by median users, one client | p95 {:.1} ms (p50 {:.1} ms) | ≤ 50 ms |",
+            ms(&empty, "p95"),
+            ms(&empty, "p50")
+        );
+        let _ = writeln!(
+            report,
+            "| `/healthz` while 8 clients send worst-case searches (network administrators, everything, `limit=10000`) | p95 {:.1} ms (p50 {:.1} ms); the 8 clients: {:.0} searches/s, median {:.0} ms | p95 < 50 ms |",
+            ms(&probe, "p95"),
+            ms(&probe, "p50"),
+            rps(&worst),
+            ms(&worst, "p50")
+        );
+        let _ = writeln!(
+            report,
+            "| `POST /api/check`, batches of 100, 8 clients, {} users about themselves | {:.0} checks/s ({:.0} calls/s, p95 {:.1} ms) | ≥ 100,000 checks/s |",
+            bodies.len(),
+            rps(&check) * 100.0,
+            rps(&check),
+            ms(&check, "p95")
+        );
+        let errors: u64 = [&one_word, &empty, &probe, &worst, &check]
+            .iter()
+            .map(|v| v["errors"].as_u64().unwrap_or(0))
+            .sum();
+        let _ = writeln!(report, "\nErrors in these runs (non-2xx/3xx, timeouts): {errors}.");
+        Ok(report)
+    }
+}
+
+/// A script that GETs `path` as each of `authorizations` in turn.
+fn get_as_script(path: &str, authorizations: &[String]) -> String {
+    let requests: Vec<String> = authorizations
+        .iter()
+        .map(|authorization| {
+            format!("wrk.format(\"GET\", {path:?}, {{[\"Authorization\"] = {authorization:?}}})")
+        })
+        .collect();
+    format!(
+        r#"local requests
+function init(args) requests = {{{}}} end
+local i = 0
+function request() i = i + 1; return requests[(i % #requests) + 1] end
+{DONE}"#,
+        requests.join(",\n")
+    )
+}
+
+/// A script that POSTs each body of `bodies` as its authorization, in turn.
+fn post_as_script(path: &str, bodies: &[(String, String)]) -> String {
+    let requests: Vec<String> = bodies
+        .iter()
+        .map(|(authorization, body)| {
+            format!(
+                "wrk.format(\"POST\", {path:?}, {{[\"Authorization\"] = {authorization:?}, [\"Content-Type\"] = \"application/json\"}}, {body:?})"
+            )
+        })
+        .collect();
+    format!(
+        r#"local requests
+function init(args) requests = {{{}}} end
+local i = 0
+function request() i = i + 1; return requests[(i % #requests) + 1] end
+{DONE}"#,
+        requests.join(",\n")
+    )
 }
