@@ -159,23 +159,37 @@ pub enum Shrink {
     Speed,
 }
 
-/// Binds `wasm` three ways into `dir` (`web`, `bundler`, `node`), each optimised by `wasm-opt`.
+/// Binds `wasm` three ways into `dir` (`web`, `bundler`, `node`), each optimised by `wasm-opt`
+/// (the three at once: binaryen's `wasm-opt` from npm runs on one core, for tens of seconds).
 fn bind(wasm: &Path, dir: &Path, shrink: Shrink) -> Result<()> {
+    let modules: Vec<PathBuf> = BINDINGS
+        .iter()
+        .map(|(target, folder)| {
+            let out = dir.join(folder);
+            run(
+                "wasm-bindgen",
+                [
+                    "--target",
+                    target,
+                    "--out-dir",
+                    &out.display().to_string(),
+                    "--out-name",
+                    OUT_NAME,
+                    &wasm.display().to_string(),
+                ],
+            )?;
+            Ok(out.join(format!("{OUT_NAME}_bg.wasm")))
+        })
+        .collect::<Result<_>>()?;
+    std::thread::scope(|scope| {
+        let optimising: Vec<_> =
+            modules.iter().map(|module| scope.spawn(move || wasm_opt(module, shrink))).collect();
+        optimising.into_iter().try_for_each(|handle| {
+            handle.join().map_err(|_| anyhow::anyhow!("wasm-opt's thread panicked"))?
+        })
+    })?;
     for (target, folder) in BINDINGS {
         let out = dir.join(folder);
-        run(
-            "wasm-bindgen",
-            [
-                "--target",
-                target,
-                "--out-dir",
-                &out.display().to_string(),
-                "--out-name",
-                OUT_NAME,
-                &wasm.display().to_string(),
-            ],
-        )?;
-        wasm_opt(&out.join(format!("{OUT_NAME}_bg.wasm")), shrink)?;
         // Each folder says how Node reads its `.js` files, and where an old resolver (TypeScript's
         // node10) finds the subpath's entry.
         let kind = if target == "nodejs" { "commonjs" } else { "module" };

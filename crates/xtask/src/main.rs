@@ -111,13 +111,20 @@ where
     let args: Vec<S> = args.into_iter().collect();
     let shown: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
     let assignments: String = env.iter().map(|(name, value)| format!("{name}={value} ")).collect();
-    println!("$ {assignments}{program} {}", shown.join(" "));
-    let status = Command::new(program)
-        .args(&args)
-        .envs(env.iter().copied())
-        .current_dir(root())
-        .status()
-        .with_context(|| format!("cannot run `{program}`"))?;
+    let echo = format!("$ {assignments}{program} {}", shown.join(" "));
+    let quiet = QUIET_OUTPUT.with(|output| {
+        output.borrow_mut().as_mut().map(|file| {
+            use std::io::Write as _;
+            let _ = writeln!(file, "{echo}");
+        })
+    });
+    if quiet.is_none() {
+        println!("{echo}");
+    }
+    let mut command = Command::new(program);
+    command.args(&args).envs(env.iter().copied()).current_dir(root());
+    with_output(&mut command);
+    let status = command.status().with_context(|| format!("cannot run `{program}`"))?;
     if !status.success() {
         bail!("`{program} {}` failed ({status})", shown.join(" "));
     }
@@ -145,12 +152,10 @@ fn test() -> Result<()> {
 }
 
 fn test_phases(phases: &mut phases::Phases) -> Result<()> {
-    phases.run("install", || {
-        ensure_wasm_target()?;
-        dist::ensure_wasm_bindgen()?;
-        dist::ensure_npm()?;
-        ensure_chromium()
-    })?;
+    // What waits on the network (npm, apt) and the wasm-bindgen CLI install go on beside the
+    // first builds; they are awaited where they are first needed.
+    ensure_wasm_target()?;
+    let installs = Installs::start();
     let cargo = cargo();
     phases.run("fmt", || {
         run(&cargo, ["fmt", "--all", "--", "--check"]).context("run `cargo fmt --all` and commit")
@@ -171,6 +176,7 @@ fn test_phases(phases: &mut phases::Phases) -> Result<()> {
             ["clippy", "-p", "tessera-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
         )
     })?;
+    phases.run("install", || installs.wait())?;
     phases.run("rust tests", || {
         // The store's PostgreSQL tests run against a cluster of their own, gone when they end.
         let cluster = postgres::start_cluster()?;
@@ -182,15 +188,17 @@ fn test_phases(phases: &mut phases::Phases) -> Result<()> {
             &[("TESSERA_TEST_DATABASE_URL", &url), ("TESSERA_TEST_POSTGRES_CTL", &ctl)],
         )
     })?;
-    phases.run("wasm tests", || {
-        // The core must compile for the browser as it is (no I/O, no clock, no JS).
-        run(&cargo, ["build", "-p", "tessera-core", "--target", "wasm32-unknown-unknown"])?;
-        wasm_tests()
-    })?;
+    // The core must compile for the browser as it is (no I/O, no clock, no JS): the wasm tests'
+    // full build compiles it for wasm32 with its default features, so it needs no build of its own.
+    phases.run("wasm tests", wasm_tests)?;
     let package = phases.run("dist", dist::dist)?;
+    // The binary the CLI's tests built and ran (`cargo test --workspace` builds it with the
+    // workspace's features; a `cargo build -p tessera-cli` would resolve them anew and rebuild).
     let tessera = root().join(target_dir()).join("debug").join("tessera");
+    if !tessera.exists() {
+        run(&cargo, ["build", "--quiet", "--workspace", "--bins"])?;
+    }
     phases.run("npm", || {
-        run(&cargo, ["build", "--quiet", "-p", "tessera-cli"])?;
         println!("$ node --test tests/npm/");
         let status = Command::new("node")
             .args(["--test", "tests/npm/"])
@@ -225,6 +233,80 @@ fn test_phases(phases: &mut phases::Phases) -> Result<()> {
     Ok(())
 }
 
+/// The installs `cargo xtask test` runs in the background: the pinned JavaScript tools, Debian's
+/// Chromium and PostgreSQL, and the wasm-bindgen CLI, their output kept in a log that is shown
+/// if they fail.
+struct Installs {
+    handle: std::thread::JoinHandle<Result<()>>,
+    log: PathBuf,
+}
+
+impl Installs {
+    fn start() -> Installs {
+        let log = root().join(target_dir()).join("xtask-install.log");
+        let path = log.clone();
+        let handle = std::thread::spawn(move || {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+            }
+            let file =
+                std::fs::File::create(&path).with_context(|| format!("cannot write `{}`", path.display()))?;
+            let quiet = Quiet(file);
+            quiet.run(dist::ensure_npm)?;
+            let mut missing = Vec::new();
+            if !(Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists()) {
+                missing.extend(["chromium", "chromium-driver"]);
+            }
+            if !postgres::is_installed() {
+                missing.push("postgresql");
+            }
+            if !missing.is_empty() {
+                quiet.run(|| apt_install(&missing))?;
+            }
+            quiet.run(dist::ensure_wasm_bindgen)
+        });
+        println!("xtask test: installing what is missing in the background (log: {})", log.display());
+        Installs { handle, log }
+    }
+
+    fn wait(self) -> Result<()> {
+        let result = self.handle.join().map_err(|_| anyhow::anyhow!("the installs panicked"))?;
+        if result.is_err() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("{text}");
+        }
+        result
+    }
+}
+
+/// Runs install steps with their commands' output going to a file.
+struct Quiet(std::fs::File);
+
+impl Quiet {
+    fn run(&self, step: impl FnOnce() -> Result<()>) -> Result<()> {
+        QUIET_OUTPUT.with(|output| *output.borrow_mut() = self.0.try_clone().ok());
+        let result = step();
+        QUIET_OUTPUT.with(|output| *output.borrow_mut() = None);
+        result
+    }
+}
+
+thread_local! {
+    /// Where this thread's commands write their output, if not to the terminal.
+    static QUIET_OUTPUT: std::cell::RefCell<Option<std::fs::File>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `command` with its output sent where this thread's commands go.
+fn with_output(command: &mut Command) {
+    QUIET_OUTPUT.with(|output| {
+        if let Some(file) = output.borrow().as_ref()
+            && let (Ok(out), Ok(err)) = (file.try_clone(), file.try_clone())
+        {
+            command.stdout(out).stderr(err);
+        }
+    });
+}
+
 /// The wasm build's tests, through the JavaScript-facing API: in Node, then in headless
 /// Chromium driven by chromedriver.
 fn wasm_tests() -> Result<()> {
@@ -257,14 +339,6 @@ fn wasm_tests() -> Result<()> {
     Ok(())
 }
 
-/// Debian's Chromium and chromedriver, for the browser tests; installed when missing.
-fn ensure_chromium() -> Result<()> {
-    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
-        return Ok(());
-    }
-    apt_install(&["chromium", "chromium-driver"])
-}
-
 /// Installs Debian's `packages` with `apt-get`, as root; otherwise says what to install.
 pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
     let is_root =
@@ -277,12 +351,10 @@ pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
         );
     }
     run("apt-get", ["update", "-qq"])?;
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-qq"])
-        .args(packages)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .context("cannot run apt-get")?;
+    let mut command = Command::new("apt-get");
+    command.args(["install", "-y", "-qq"]).args(packages).env("DEBIAN_FRONTEND", "noninteractive");
+    with_output(&mut command);
+    let status = command.status().context("cannot run apt-get")?;
     if !status.success() {
         bail!("`apt-get install {}` failed ({status})", packages.join(" "));
     }

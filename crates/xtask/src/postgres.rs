@@ -118,6 +118,11 @@ impl Drop for Cluster {
 }
 
 /// The directory of the newest PostgreSQL installed by Debian's packages, if any.
+/// Whether Debian's PostgreSQL is installed.
+pub(crate) fn is_installed() -> bool {
+    installed().is_some()
+}
+
 fn installed() -> Option<PathBuf> {
     let versions = std::fs::read_dir("/usr/lib/postgresql").ok()?;
     versions
