@@ -228,8 +228,39 @@ fn bind(wasm: &Path, dir: &Path, shrink: Shrink) -> Result<()> {
     Ok(())
 }
 
-/// Optimises `module` in place with `wasm-opt` from the pinned npm package `binaryen`.
+/// Optimises `module` in place with `wasm-opt` from the pinned npm package `binaryen`. The
+/// result is kept under `target/wasm-opt/`, named by a hash of the module and the flags, so that
+/// a build that did not change is not optimised again (binaryen's `wasm-opt` from npm takes tens
+/// of seconds a module).
 pub fn wasm_opt(module: &Path, shrink: Shrink) -> Result<()> {
+    use sha2::Digest as _;
+    let input = fs::read(module).with_context(|| format!("cannot read `{}`", module.display()))?;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(match shrink {
+        Shrink::Size => b"size".as_slice(),
+        Shrink::Speed => b"speed".as_slice(),
+    });
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(&input);
+    let digest: String = hasher.finalize().iter().take(16).map(|byte| format!("{byte:02x}")).collect();
+    let cache = root().join(target_dir()).join("wasm-opt");
+    let kept = cache.join(format!("{digest}.wasm"));
+    if kept.exists() {
+        println!("$ wasm-opt {}  # unchanged: the last result, from {}", module.display(), kept.display());
+        fs::copy(&kept, module).with_context(|| format!("cannot copy `{}`", kept.display()))?;
+        return Ok(());
+    }
+    optimise(module, shrink)?;
+    fs::create_dir_all(&cache).with_context(|| format!("cannot create `{}`", cache.display()))?;
+    // Written under another name first, so that a run stopped midway leaves no half a module.
+    let partial = cache.join(format!("{digest}.partial"));
+    fs::copy(module, &partial).with_context(|| format!("cannot write `{}`", partial.display()))?;
+    fs::rename(&partial, &kept).with_context(|| format!("cannot write `{}`", kept.display()))?;
+    Ok(())
+}
+
+/// [`wasm_opt`] itself.
+fn optimise(module: &Path, shrink: Shrink) -> Result<()> {
     let module = module.display().to_string();
     // The features rustc enables by default for wasm32-unknown-unknown: binaryen must be told,
     // since the target-features section does not survive stripping.
