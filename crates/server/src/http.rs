@@ -844,11 +844,23 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return method_not_allowed(method, request.uri().clone()).await.into_response();
     }
-    // No dot-files (`.git`, `.env`), except `.well-known`.
-    if path.split('/').any(|segment| segment.starts_with('.') && segment != ".well-known") {
+    // Decoded first, as the file system will see it: `/%2Esecret` is `/.secret`. No dot-files
+    // (`.git`, `.env`), except `.well-known`; no `..`; no encoded slash or backslash, which
+    // would make one segment two; no control characters.
+    let Ok(decoded) = percent_encoding::percent_decode_str(&path).decode_utf8() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let raw = path.to_ascii_lowercase();
+    if raw.contains("%2f")
+        || raw.contains("%5c")
+        || decoded.contains('\\')
+        || decoded.chars().any(char::is_control)
+        || decoded.split('/').any(|segment| segment.starts_with('.') && segment != ".well-known")
+    {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let last = path.rsplit('/').next().unwrap_or_default();
+    let last = decoded.rsplit('/').next().unwrap_or_default().to_owned();
+    let last = last.as_str();
     let (name, response) = match serve_file(&www, request).await {
         response if response.status() == StatusCode::NOT_FOUND && !last.contains('.') => {
             let index = Request::builder().method(method).uri("/index.html").body(Body::empty());

@@ -12,6 +12,7 @@
 
 mod api;
 mod events;
+mod guards;
 mod identity;
 mod issuer;
 mod replicas;
