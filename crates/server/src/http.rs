@@ -28,6 +28,7 @@ use std::sync::Arc;
 use crate::admin::{self, EditBatch, MAX_EDITS, Refusal};
 use crate::identity::{AuthError, Caller};
 use crate::issuer::{Answer, ChangeError, IssueError, Revision};
+use crate::limits::Costly;
 use crate::replica::{self, CommitError};
 use crate::source::quoted;
 use crate::{AppState, Edits};
@@ -43,8 +44,9 @@ pub const MAX_SEARCH_LIMIT: usize = 10_000;
 /// How long a request may take by default before it is answered 408.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The whole server as an axum [`Router`]: the API under `/api/`, health and metrics, and the
-/// static files of the web app (if the state has them) everywhere else.
+/// The whole server as an axum [`Router`]: the API under `/api/`, health and readiness, and the
+/// static files of the web app (if the state has them) everywhere else. (Metrics and the
+/// detailed readiness are the ops listener's: [`crate::ops::router`].)
 pub fn router(state: AppState) -> Router {
     let timeout = state.0.request_timeout;
     Router::new()
@@ -62,10 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events/ticket", post(event_ticket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), demo_host))
         .layer(axum::middleware::map_response(no_sniff))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(axum::middleware::from_fn(crate::metrics::track))
@@ -85,7 +87,7 @@ pub(crate) struct ApiError {
     details: serde_json::Map<String, serde_json::Value>,
     /// `WWW-Authenticate`, for a 401.
     challenge: Option<&'static str>,
-    /// `Retry-After`, in seconds, for a 503.
+    /// `Retry-After`, in seconds, for a 429 or a 503.
     retry_after: Option<u32>,
 }
 
@@ -106,6 +108,17 @@ impl ApiError {
         if let Ok(value) = serde_json::to_value(value) {
             self.details.insert(name.to_owned(), value);
         }
+        self
+    }
+
+    /// A 429: one of the caller's limits is reached; `Retry-After` says when to ask again.
+    pub(crate) fn too_many(code: &'static str, message: impl Into<String>, retry_after: u32) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message).with_retry_after(retry_after)
+    }
+
+    /// With `Retry-After: seconds`.
+    pub(crate) fn with_retry_after(mut self, seconds: u32) -> ApiError {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -227,8 +240,23 @@ async fn snapshot(
 
 // ---- Who is asking ---------------------------------------------------------------------------
 
-/// The caller the bearer token names, or a 401 that says how to authenticate.
+/// The user the bearer token names, or a 401 that says how to authenticate; a service is
+/// refused (403): it may call `/api/check` only, which takes [`authenticate_any`].
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let caller = authenticate_any(state, headers).await?;
+    if caller.service {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a service may call /api/check only: this route is for users",
+        ));
+    }
+    Ok(caller)
+}
+
+/// The user or the service the bearer token names, or a 401 that says how to authenticate.
+#[allow(dead_code, reason = "for /api/check, the one route a service may call (issue 22)")]
+async fn authenticate_any(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     state.0.identity.caller(headers).await.map_err(|error| {
         let (code, message, challenge) = match error {
             AuthError::Missing => {
@@ -349,13 +377,19 @@ fn demo_only(state: &AppState) -> Result<(), ApiError> {
 
 // ---- POST /api/demo/sign-in ------------------------------------------------------------------------
 
+/// `{"user": ID}` or `{"service": NAME}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
-    user: String,
+    user: Option<String>,
+    service: Option<String>,
 }
 
-/// A short-lived token for any active user: the demo's stand-in for an identity provider.
+/// The longest service name the demo signs in.
+const MAX_SERVICE_NAME_BYTES: usize = 256;
+
+/// A short-lived token for any active user, or for a service of any name: the demo's stand-in
+/// for an identity provider.
 async fn demo_sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -363,12 +397,31 @@ async fn demo_sign_in(
 ) -> Result<Response, ApiError> {
     demo_only(&state)?;
     let request: SignIn = json_body(&headers, body)?;
-    member(&state.0.issuer.current(), &request.user)?;
-    let (token, expires) = state
-        .0
-        .identity
-        .demo_token(&request.user)
-        .ok_or_else(|| ApiError::internal("the demo key cannot sign"))?;
+    let signed = match (&request.user, &request.service) {
+        (Some(user), None) => {
+            member(&state.0.issuer.current(), user)?;
+            state.0.identity.demo_token(user)
+        }
+        (None, Some(service)) => {
+            if service.is_empty()
+                || service.len() > MAX_SERVICE_NAME_BYTES
+                || service.chars().any(char::is_control)
+            {
+                return Err(ApiError::bad_parameter(format!(
+                    "`service` is a name of 1 to {MAX_SERVICE_NAME_BYTES} bytes without control characters"
+                )));
+            }
+            state.0.identity.demo_service_token(service)
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "send {\"user\": ID} or {\"service\": NAME}",
+            ));
+        }
+    };
+    let (token, expires) = signed.ok_or_else(|| ApiError::internal("the demo key cannot sign"))?;
     let expires_at = tessera_core::Timestamp::from_unix(i64::try_from(expires).unwrap_or(i64::MAX));
     let mut response =
         json_response(StatusCode::OK, &serde_json::json!({ "token": token, "expires_at": expires_at }));
@@ -391,6 +444,7 @@ async fn search(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Search)?;
     member(&state.0.issuer.current(), &caller.user)?;
     let params = parameters(query, &["q", "limit"])?;
     let text = params.get("q").map_or("", String::as_str);
@@ -491,6 +545,7 @@ struct Applied {
 /// `read_only_source`) if it comes from a file.
 async fn apply_batch(state: &AppState, headers: &HeaderMap, batch: EditBatch) -> Result<Response, ApiError> {
     let caller = authenticate(state, headers).await?;
+    state.limits().check(&caller, Costly::Edits)?;
     member(&state.0.issuer.current(), &caller.user)?;
     let now = state.0.issuer.now();
     let changed = match &state.0.edits {
@@ -548,6 +603,7 @@ async fn preview(
 ) -> Result<Response, ApiError> {
     let batch: EditBatch = json_body(&headers, body)?;
     let caller = authenticate(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Preview)?;
     let revision = state.0.issuer.current();
     member(&revision, &caller.user)?;
     let now = state.0.issuer.now();
@@ -570,6 +626,7 @@ async fn denials(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Denials)?;
     let params = parameters(query, &["user"])?;
     let Some(user) = params.get("user").cloned() else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "missing_parameter", "`user` is required"));
@@ -721,8 +778,7 @@ async fn revisions(
 async fn event_ticket(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &headers).await?;
     member(&state.0.issuer.current(), &caller.user)?;
-    let ticket =
-        state.0.tickets.issue(caller).ok_or_else(|| ApiError::internal("no randomness for a ticket"))?;
+    let ticket = state.0.tickets.issue(caller, state.0.issuer.now())?;
     let mut response = json_response(
         StatusCode::OK,
         &serde_json::json!({ "ticket": ticket, "expires_in": crate::events::TICKET_SECONDS }),
@@ -739,7 +795,7 @@ async fn events(
 ) -> Result<Response, ApiError> {
     let params = parameters(query, &["ticket"])?;
     let caller = match params.get("ticket") {
-        Some(ticket) => state.0.tickets.redeem(ticket).ok_or_else(|| {
+        Some(ticket) => state.0.tickets.redeem(ticket, state.0.issuer.now()).ok_or_else(|| {
             let mut error = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_ticket",
@@ -751,7 +807,8 @@ async fn events(
         None => authenticate(&state, &headers).await?,
     };
     member(&state.0.issuer.current(), &caller.user)?;
-    let stream = crate::events::stream(caller, state.0.issuer.subscribe(), state.0.closing.subscribe());
+    let slot = state.0.streams.open(&caller.user)?;
+    let stream = crate::events::stream(caller, slot, state.0.issuer.subscribe(), state.0.closing.subscribe());
     let mut response = stream.into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
@@ -763,67 +820,46 @@ async fn healthz() -> Response {
     json_bytes(StatusCode::OK, Bytes::from_static(b"{\"alive\":true}"), "no-store")
 }
 
-#[derive(Serialize)]
-struct Readiness {
-    ready: bool,
-    revision: u64,
-    built_at: tessera_core::Timestamp,
-    build_ms: u64,
-    users: usize,
-    /// How many users' snapshots the revision renewed (all, or those its change affected).
-    renewed: usize,
-    /// The last build that failed since the revision served was built: that revision keeps
-    /// serving, so the server stays ready.
-    last_build_failure: Option<crate::issuer::BuildFailure>,
-    /// With a database: whether it can be reached. During an outage the server still serves
-    /// the revision it built last, but is not ready (503), since it cannot take edits nor hear
-    /// of other replicas' revisions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    database: Option<DatabaseReadiness>,
-}
-
-#[derive(Serialize)]
-struct DatabaseReadiness {
-    reachable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outage: Option<replica::Outage>,
-}
-
-/// Ready once a revision is built and serving, which `tessera serve` makes sure of before it
-/// listens, and, with a database, while it can be reached (503 otherwise); says which
-/// revision, and the last build that failed since.
+/// Ready or not, and nothing else: `{"ready": true}` (200) or `{"ready": false}` (503). Why,
+/// and what is served, is for the ops listener ([`crate::ops`]).
 async fn readyz(State(state): State<AppState>) -> Response {
-    let issuer = &state.0.issuer;
-    let revision = issuer.current();
-    let database = state.database().map(|database| {
-        let outage = database.outage();
-        DatabaseReadiness { reachable: outage.is_none(), outage }
-    });
-    let ready = database.as_ref().is_none_or(|database| database.reachable);
-    let readiness = Readiness {
-        ready,
-        revision: revision.number(),
-        built_at: revision.built_at(),
-        build_ms: u64::try_from(revision.build_time().as_millis()).unwrap_or(u64::MAX),
-        users: revision.org().users.len(),
-        renewed: revision.renewed(),
-        last_build_failure: issuer.failure(),
-        database,
-    };
+    let ready = crate::ops::ready(&state);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let mut response = json_response(status, &readiness);
+    let mut response = json_response(status, &serde_json::json!({ "ready": ready }));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    let text = crate::metrics::render(state.0.issuer.cached_bytes().await);
-    let mut response = (StatusCode::OK, text).into_response();
-    let headers = response.headers_mut();
-    headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+// ---- The demo's Host -----------------------------------------------------------------------------
+
+/// With `--auth demo`, only requests for a loopback name or address (`localhost`, 127.0.0.0/8,
+/// `[::1]`, any port) are answered, before any handler runs (421 otherwise): a web page of
+/// another site whose name an attacker points at 127.0.0.1 (DNS rebinding) would otherwise be
+/// answered as if it were the app, and sign in as anyone. A request that names no host at all
+/// (HTTP/1.0, or a test driving the router in-process) passes: no browser sends one.
+pub(crate) async fn demo_host(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !state.0.identity.is_demo() {
+        return next.run(request).await;
+    }
+    let named = request
+        .headers()
+        .get(header::HOST)
+        .map(|host| host.to_str().ok().and_then(|host| host.parse::<axum::http::uri::Authority>().ok()))
+        .or_else(|| request.uri().authority().cloned().map(Some));
+    match named {
+        None => next.run(request).await,
+        Some(Some(authority)) if crate::loopback_host(authority.host()) => next.run(request).await,
+        Some(_) => ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            "this demo server answers only requests for localhost, 127.0.0.1 or [::1]",
+        )
+        .into_response(),
+    }
 }
 
 // ---- Static files --------------------------------------------------------------------------------
