@@ -128,6 +128,15 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
         if let Some(warning) = exposure_warning(addr) {
             let _ = writeln!(std::io::stderr(), "tessera serve: warning: {warning}");
         }
+        if let Some(files) = open_files_limit()
+            && files < u64::from(connections.max_connections) + 64
+        {
+            let _ = writeln!(
+                std::io::stderr(),
+                "tessera serve: warning: the process may open {files} files, fewer than --max-connections ({}) needs: raise it (ulimit -n) or lower --max-connections; past it, connections wait",
+                connections.max_connections
+            );
+        }
         let ops = match ops_addr {
             Some(ops_addr) => {
                 let ops = bind(ops_addr).with_context(|| format!("cannot listen on {ops_addr} (--ops-addr)"))?;
@@ -162,6 +171,13 @@ pub(crate) fn serve(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<Sta
         anyhow::Ok(())
     })?;
     Ok(Status::Success)
+}
+
+/// The soft limit on open files, where `/proc` says it (Linux).
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files").split_whitespace().next()?.parse().ok()
 }
 
 /// How many connections the kernel may hold for the server to accept: std's and mio's 128

@@ -671,3 +671,22 @@ fn keys_of(set: &JwkSet) -> anyhow::Result<Vec<Key>> {
     }
     Ok(keys)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jwks_is_kept_as_long_as_its_cache_control_says_within_bounds() {
+        assert_eq!(max_age("public, max-age=300"), Some(Duration::from_secs(300)));
+        assert_eq!(max_age("Max-Age = \"60\", must-revalidate"), Some(Duration::from_secs(60)));
+        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(max_age("private"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+        let refresh = JwksRefresh::default();
+        assert_eq!(refresh.after(Some(Duration::from_secs(300))), Duration::from_secs(300));
+        assert_eq!(refresh.after(Some(Duration::ZERO)), JWKS_REFRESH_LEAST);
+        assert_eq!(refresh.after(Some(Duration::from_secs(86_400))), JWKS_REFRESH_MOST);
+        assert_eq!(refresh.after(None), JWKS_REFRESH_MOST);
+    }
+}
