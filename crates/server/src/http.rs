@@ -49,7 +49,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// detailed readiness are the ops listener's: [`crate::ops::router`].)
 pub fn router(state: AppState) -> Router {
     let timeout = state.0.request_timeout;
-    Router::new()
+    let routes = Router::new()
         .route("/api/snapshot", get(snapshot))
         .route("/api/public-keys", get(public_keys))
         .route("/api/users", get(users))
@@ -66,8 +66,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), demo_host))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let routes =
+        if state.0.identity.is_demo() { routes.layer(axum::middleware::from_fn(demo_host)) } else { routes };
+    routes
         .layer(axum::middleware::map_response(no_sniff))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(axum::middleware::from_fn(crate::metrics::track))
@@ -832,19 +834,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 // ---- The demo's Host -----------------------------------------------------------------------------
 
-/// With `--auth demo`, only requests for a loopback name or address (`localhost`, 127.0.0.0/8,
+/// For `--auth demo` (the layer is there only then): only requests for a loopback name or address (`localhost`, 127.0.0.0/8,
 /// `[::1]`, any port) are answered, before any handler runs (421 otherwise): a web page of
 /// another site whose name an attacker points at 127.0.0.1 (DNS rebinding) would otherwise be
 /// answered as if it were the app, and sign in as anyone. A request that names no host at all
 /// (HTTP/1.0, or a test driving the router in-process) passes: no browser sends one.
-pub(crate) async fn demo_host(
-    State(state): State<AppState>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if !state.0.identity.is_demo() {
-        return next.run(request).await;
-    }
+pub(crate) async fn demo_host(request: Request, next: axum::middleware::Next) -> Response {
     let named = request
         .headers()
         .get(header::HOST)

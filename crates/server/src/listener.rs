@@ -151,6 +151,8 @@ async fn connection(
             return;
         };
         tokio::select! {
+            // In order, without drawing a random number on every wake: the connection first.
+            biased;
             result = served.as_mut() => {
                 if let Err(error) = result
                     && error.is_timeout()

@@ -27,13 +27,16 @@ pub const MAX_CONNECTIONS: u32 = 64;
 
 /// The ops listener's routes, for `state`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::demo_host))
-        .layer(axum::middleware::from_fn(crate::metrics::track))
-        .with_state(state)
+        .route("/healthz", get(healthz));
+    let routes = if state.identity().is_demo() {
+        routes.layer(axum::middleware::from_fn(crate::http::demo_host))
+    } else {
+        routes
+    };
+    routes.layer(axum::middleware::from_fn(crate::metrics::track)).with_state(state)
 }
 
 /// Ready once a revision is built and serving (which `tessera serve` makes sure of before it
