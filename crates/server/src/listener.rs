@@ -6,9 +6,9 @@
 //!
 //! - **Header timeout.** A request's whole header must arrive within
 //!   [`Connections::header_timeout`] of the connection being ready for one: opened, or its
-//!   previous answer sent (hyper's own timer, which runs again for each request of a keep-alive
-//!   connection). A slowloris sender is closed by it, and so is a keep-alive connection that
-//!   says nothing.
+//!   previous answer written. A slowloris sender is closed by it, and so is a keep-alive
+//!   connection that says nothing. (hyper has a header-read timeout of its own, but it arms a
+//!   new timer for every request; the connection's one check below costs nothing per request.)
 //! - **Idle timeout.** A connection on which no byte moves for [`Connections::idle_timeout`]
 //!   while it waits on its client, with no request in flight or with a write the client does not
 //!   take, is closed. A request being worked on is not idle (the request timeout bounds it), and
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -127,7 +127,7 @@ async fn connection(
     let _open = crate::metrics::OpenConnection::new();
     // Answers are written whole by hyper; small ones should not wait for an acknowledgement.
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::default());
     let io = TokioIo::new(Watched { stream, activity: Arc::clone(&activity) });
     let service = {
         let activity = Arc::clone(&activity);
@@ -141,74 +141,99 @@ async fn connection(
         })
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(connections.header_timeout).keep_alive(true);
+    builder.keep_alive(true);
     let served = builder.serve_connection(io, service);
     tokio::pin!(served);
+    // Made once and polled on every wake of the connection, so nothing here is allocated or
+    // registered per request: the check runs when its timer fires, and sets the next.
+    let closed = closing.wait_for(|closing| *closing);
+    tokio::pin!(closed);
+    let mut seen = Seen::new(Instant::now());
+    let check = tokio::time::sleep(connections.idle_timeout.min(connections.header_timeout));
+    tokio::pin!(check);
     let mut finishing = false;
     loop {
-        let Some(check) = activity.next_check(connections.idle_timeout) else {
-            crate::metrics::connection_closed("idle");
-            return;
-        };
         tokio::select! {
             // In order, without drawing a random number on every wake: the connection first.
             biased;
-            result = served.as_mut() => {
-                if let Err(error) = result
-                    && error.is_timeout()
-                {
-                    crate::metrics::connection_closed("header_timeout");
-                }
-                return;
-            }
-            _ = closing.wait_for(|closing| *closing), if !finishing => {
+            _ = served.as_mut() => return,
+            _ = &mut closed, if !finishing => {
                 finishing = true;
                 // Finish the request in flight, if any, then close.
                 served.as_mut().graceful_shutdown();
             }
-            () = tokio::time::sleep_until(check.into()) => {}
+            () = &mut check => match seen.next_check(&activity, &connections, Instant::now()) {
+                Ok(next) => check.as_mut().reset(next.into()),
+                Err(reason) => {
+                    crate::metrics::connection_closed(reason);
+                    return;
+                }
+            },
         }
     }
 }
 
-/// When a connection last moved a byte, whether it is answering a request, and whether its
-/// client is taking what is written.
+/// What a connection does, counted by its socket and its requests; atomics only, so that
+/// reading and writing cost no clock.
+#[derive(Default)]
 struct Activity {
-    opened: Instant,
-    /// Milliseconds from `opened` to the last byte read or written.
-    last: AtomicU64,
+    /// Reads and writes that moved bytes.
+    moved: AtomicU64,
+    /// Answers written whole (or dropped).
+    answered: AtomicU64,
     in_flight: AtomicUsize,
     /// A write could not proceed (the client's window is full) since the last one that did.
     blocked: AtomicBool,
 }
 
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            opened: Instant::now(),
-            last: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            blocked: AtomicBool::new(false),
-        }
+/// What a connection's check saw when it last looked, kept by the connection's task: since
+/// when nothing moved, and since when the connection has been ready for a request. A change
+/// seen counts from the check that sees it, so a deadline may come one check late.
+struct Seen {
+    moved: u64,
+    answered: u64,
+    quiet_since: Instant,
+    ready_since: Instant,
+}
+
+impl Seen {
+    fn new(now: Instant) -> Seen {
+        Seen { moved: 0, answered: 0, quiet_since: now, ready_since: now }
     }
 
-    fn touch(&self) {
-        let since = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.store(since, Ordering::Relaxed);
-    }
-
-    /// When to look again, or `None` when the connection has been idle for `idle` (nothing
-    /// moved while waiting on its client).
-    fn next_check(&self, idle: Duration) -> Option<Instant> {
-        let last = self.opened + Duration::from_millis(self.last.load(Ordering::Relaxed));
-        let now = Instant::now();
-        let waiting_on_client =
-            self.in_flight.load(Ordering::Relaxed) == 0 || self.blocked.load(Ordering::Relaxed);
-        if now < last + idle {
-            return Some(last + idle);
+    /// When to look again, or why to close the connection now: `header_timeout` (ready for a
+    /// request, and none came whole in time) or `idle` (nothing moved while waiting on its
+    /// client). While a request is in flight it looks again within the shorter timeout, so a
+    /// connection that says nothing after its answer is closed within twice its timeout.
+    fn next_check(
+        &mut self,
+        activity: &Activity,
+        connections: &Connections,
+        now: Instant,
+    ) -> Result<Instant, &'static str> {
+        let moved = activity.moved.load(Ordering::Relaxed);
+        if moved != self.moved {
+            (self.moved, self.quiet_since) = (moved, now);
         }
-        // Quiet for long enough: idle unless it is working on an answer.
-        if waiting_on_client { None } else { Some(now + idle) }
+        let answered = activity.answered.load(Ordering::Relaxed);
+        if answered != self.answered {
+            (self.answered, self.ready_since) = (answered, now);
+        }
+        let in_flight = activity.in_flight.load(Ordering::Relaxed) > 0;
+        let mut next = now + connections.idle_timeout.min(connections.header_timeout);
+        if !in_flight {
+            let deadline = self.ready_since + connections.header_timeout;
+            if now >= deadline {
+                return Err("header_timeout");
+            }
+            next = next.min(deadline);
+        }
+        let quiet = self.quiet_since + connections.idle_timeout;
+        if now < quiet {
+            return Ok(next.min(quiet));
+        }
+        // Quiet for long enough: idle unless it is working on an answer its client takes.
+        if !in_flight || activity.blocked.load(Ordering::Relaxed) { Err("idle") } else { Ok(next) }
     }
 }
 
@@ -226,8 +251,8 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-        // The answer is done: the idle time counts from here.
-        self.0.touch();
+        // The answer is done: the next header's time counts from here.
+        self.0.answered.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -268,7 +293,7 @@ impl Watched {
         match written {
             Poll::Ready(Ok(n)) if *n > 0 => {
                 self.activity.blocked.store(false, Ordering::Relaxed);
-                self.activity.touch();
+                self.activity.moved.fetch_add(1, Ordering::Relaxed);
             }
             Poll::Pending => self.activity.blocked.store(true, Ordering::Relaxed),
             Poll::Ready(_) => {}
@@ -285,7 +310,7 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let read = Pin::new(&mut self.stream).poll_read(cx, buf);
         if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.moved.fetch_add(1, Ordering::Relaxed);
         }
         read
     }
@@ -325,20 +350,47 @@ impl AsyncWrite for Watched {
 mod tests {
     use super::*;
 
+    const HEADER: Duration = Duration::from_secs(10);
+    const IDLE: Duration = Duration::from_secs(60);
+
+    fn connections() -> Connections {
+        Connections { header_timeout: HEADER, idle_timeout: IDLE, max_connections: 1 }
+    }
+
+    #[test]
+    fn a_request_must_come_whole_within_the_header_timeout_however_busy_its_sender() {
+        let opened = Instant::now();
+        let (activity, mut seen) = (Arc::new(Activity::default()), Seen::new(opened));
+        let at = |seconds: u64| opened + Duration::from_secs(seconds);
+        // A byte a second, and never a whole header.
+        for second in 1..10 {
+            activity.moved.fetch_add(1, Ordering::Relaxed);
+            assert_eq!(seen.next_check(&activity, &connections(), at(second)), Ok(at(10)), "{second}");
+        }
+        assert_eq!(seen.next_check(&activity, &connections(), at(10)), Err("header_timeout"));
+    }
+
     #[test]
     fn a_connection_is_idle_only_while_it_waits_on_its_client() {
-        let activity = Arc::new(Activity::new());
-        let idle = Duration::from_millis(20);
-        assert!(activity.next_check(idle).is_some(), "just opened");
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(activity.next_check(idle).is_none(), "opened, and nothing since");
+        let opened = Instant::now();
+        let at = |seconds: u64| opened + Duration::from_secs(seconds);
+        let quiet = Connections { header_timeout: Duration::from_secs(600), ..connections() };
+        // Opened, and nothing since.
+        let (activity, mut seen) = (Arc::new(Activity::default()), Seen::new(opened));
+        assert_eq!(seen.next_check(&activity, &quiet, at(59)), Ok(at(60)));
+        assert_eq!(seen.next_check(&activity, &quiet, at(60)), Err("idle"));
+        // Working on an answer: not idle, however long it takes, while the client takes what
+        // is written; idle once it does not.
+        let (activity, mut seen) = (Arc::new(Activity::default()), Seen::new(opened));
         let in_flight = InFlight::new(&activity);
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(activity.next_check(idle).is_some(), "working on an answer");
+        assert_eq!(seen.next_check(&activity, &quiet, at(600)), Ok(at(660)));
         activity.blocked.store(true, Ordering::Relaxed);
-        assert!(activity.next_check(idle).is_none(), "its client does not take the answer");
+        assert_eq!(seen.next_check(&activity, &quiet, at(660)), Err("idle"));
+        // Its answer done, the times count from the check that sees it.
         activity.blocked.store(false, Ordering::Relaxed);
+        activity.moved.fetch_add(1, Ordering::Relaxed);
         drop(in_flight);
-        assert!(activity.next_check(idle).is_some(), "the answer was just finished");
+        assert_eq!(seen.next_check(&activity, &connections(), at(700)), Ok(at(710)));
+        assert_eq!(seen.next_check(&activity, &connections(), at(710)), Err("header_timeout"));
     }
 }
