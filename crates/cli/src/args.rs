@@ -289,4 +289,46 @@ pub struct ServeArgs {
     /// How long a request may take before it is answered 408, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// With `--auth jwt`: a token whose `scope` claim holds this names a service by its `sub`,
+    /// which may call /api/check only (default: no token does)
+    #[arg(long, value_name = "SCOPE")]
+    pub service_scope: Option<String>,
+    /// Where to serve /metrics and the detailed /readyz (off unless given): loopback or a
+    /// private network only, since it has no authentication
+    #[arg(long, value_name = "ADDR")]
+    pub ops_addr: Option<String>,
+    /// How long a request's header may take to arrive, from when its connection is ready for
+    /// it (opened, or its last answer sent), in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = secs(tessera_server::listener::DEFAULT_HEADER_TIMEOUT))]
+    pub header_timeout_secs: u64,
+    /// How long a connection may move no byte while it waits on its client (no request in
+    /// flight, or an answer it does not take), in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = secs(tessera_server::listener::DEFAULT_IDLE_TIMEOUT))]
+    pub idle_timeout_secs: u64,
+    /// How many connections may be open at once (more wait to be accepted)
+    #[arg(long, value_name = "N", default_value_t = tessera_server::listener::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: u32,
+    /// How many event streams one user may hold open at once
+    #[arg(long, value_name = "N", default_value_t = tessera_server::limits::DEFAULT_STREAMS_PER_USER)]
+    pub max_streams_per_user: u32,
+    /// How many unspent event tickets one user may hold at once
+    #[arg(long, value_name = "N", default_value_t = tessera_server::limits::DEFAULT_TICKETS_PER_USER)]
+    pub max_tickets_per_user: u32,
+    /// Searches per user per second (and bursts of as many)
+    #[arg(long, value_name = "N", default_value_t = tessera_server::limits::DEFAULT_SEARCH_PER_SECOND.get())]
+    pub search_rate: u32,
+    /// Calls of /api/check per user per second (and bursts of as many)
+    #[arg(long, value_name = "N", default_value_t = tessera_server::limits::DEFAULT_CHECK_PER_SECOND.get())]
+    pub check_rate: u32,
+    /// Edits, previews and denials per user per second, each (and bursts of as many)
+    #[arg(long, value_name = "N", default_value_t = tessera_server::limits::DEFAULT_ADMIN_PER_SECOND.get())]
+    pub admin_rate: u32,
+    /// Requests per service per second on the routes above (and bursts of as many)
+    #[arg(long, value_name = "N", default_value_t = tessera_server::limits::DEFAULT_SERVICE_PER_SECOND.get())]
+    pub service_rate: u32,
+}
+
+/// A duration in whole seconds, for a default.
+const fn secs(duration: std::time::Duration) -> u64 {
+    duration.as_secs()
 }

@@ -16,14 +16,16 @@ const WEEK: i64 = 7 * 24 * 3600;
 // ---- The real binary ------------------------------------------------------------------------------
 
 /// A `tessera serve` process, killed when dropped.
-struct Running {
-    child: Child,
-    address: String,
+pub struct Running {
+    pub child: Child,
+    pub address: String,
+    /// The ops listener's address, with `--ops-addr`.
+    pub ops: Option<String>,
 }
 
 impl Running {
     /// Starts `tessera serve ARGS --addr 127.0.0.1:0` and waits for the line with its address.
-    fn start(scratch: &Scratch, args: &[&str]) -> Running {
+    pub fn start(scratch: &Scratch, args: &[&str]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .arg("serve")
             .args(args)
@@ -43,7 +45,7 @@ impl Running {
                 }
             }
         });
-        let mut running = Running { child, address: String::new() };
+        let mut running = Running { child, address: String::new(), ops: None };
         loop {
             let line = receive.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|e| {
                 let mut stderr = String::new();
@@ -53,6 +55,9 @@ impl Running {
                 }
                 panic!("no address from tessera serve ({e}): {stderr}")
             });
+            if let Some(ops) = line.strip_prefix("tessera serve: ops on http://") {
+                running.ops = Some(ops.to_owned());
+            }
             if let Some(address) = line.strip_prefix("tessera serve: listening on http://") {
                 running.address = address.to_owned();
                 return running;
@@ -61,29 +66,39 @@ impl Running {
     }
 
     /// One HTTP/1.1 GET; the status line and the body.
-    fn get(&self, path: &str) -> (String, Vec<u8>) {
+    pub fn get(&self, path: &str) -> (String, Vec<u8>) {
         self.request("GET", path, None, "")
     }
 
-    /// One HTTP/1.1 request, with a bearer token and a JSON body if given.
-    fn request(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (String, Vec<u8>) {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.address);
-        if let Some(token) = token {
-            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-        }
-        if !body.is_empty() {
-            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
-        }
-        write!(stream, "{head}\r\n{body}").unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).unwrap();
-        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        let head = String::from_utf8(response[..split].to_vec()).unwrap();
-        let status = head.lines().next().unwrap().to_owned();
-        (status, response[split + 4..].to_vec())
+    /// One HTTP/1.1 GET of the ops listener; the status line and the body.
+    pub fn get_ops(&self, path: &str) -> (String, Vec<u8>) {
+        request_to(self.ops.as_deref().expect("started with --ops-addr"), "GET", path, None, "")
     }
+
+    /// One HTTP/1.1 request, with a bearer token and a JSON body if given.
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (String, Vec<u8>) {
+        request_to(&self.address, method, path, token, body)
+    }
+}
+
+/// One HTTP/1.1 request to `address`, with a bearer token and a JSON body if given.
+fn request_to(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    write!(stream, "{head}\r\n{body}").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(response[..split].to_vec()).unwrap();
+    let status = head.lines().next().unwrap().to_owned();
+    (status, response[split + 4..].to_vec())
 }
 
 impl Drop for Running {
@@ -104,7 +119,18 @@ fn the_binary_serves_on_the_port_it_prints() {
     let started = unix_now();
     let server = Running::start(
         &scratch,
-        &["--org", DEMO_ORG, "--key", "k", "--content", DEMO_CONTENT, "--auth", "demo"],
+        &[
+            "--org",
+            DEMO_ORG,
+            "--key",
+            "k",
+            "--content",
+            DEMO_CONTENT,
+            "--auth",
+            "demo",
+            "--ops-addr",
+            "127.0.0.1:0",
+        ],
     );
     assert!(!server.address.ends_with(":0"), "{}", server.address);
 
@@ -131,7 +157,7 @@ fn the_binary_serves_on_the_port_it_prints() {
     let edit = r#"{"edits":[{"edit":"override_on","office":"o-lon","profile":"client","permission":"task.create"}]}"#;
     let (status, _) = server.request("POST", "/api/admin/edits", Some(&token), edit);
     assert_eq!(status, "HTTP/1.1 409 Conflict");
-    let (status, body) = server.get("/readyz");
+    let (status, body) = server.get_ops("/readyz");
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["revision"], snapshot.header().version);
 }
@@ -214,8 +240,9 @@ fn the_binary_serves_each_caller_their_own_and_lets_only_administrators_edit() {
 
     // Restarted, the server still has the edit: in its log, and in what it serves.
     drop(server);
+    let args = [&args[..], &["--ops-addr", "127.0.0.1:0"]].concat();
     let server = Running::start(&scratch, &args);
-    let (status, body) = server.request("GET", "/readyz", None, "");
+    let (status, body) = server.get_ops("/readyz");
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["revision"], applied["revision"]);
     let (status, body) =

@@ -13,9 +13,11 @@
 
 mod commands;
 mod conformance;
+mod connections;
 mod db;
 mod diff;
 mod explain;
+mod exposure;
 mod hostile;
 mod serve;
 mod support;

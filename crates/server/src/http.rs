@@ -33,7 +33,7 @@ use crate::edits::{self, EditBatch, EditError, Idempotency, MAX_EDITS, Reply};
 use crate::enforce::{self, Enforcer, MAX_CHECKS};
 use crate::identity::{AuthError, Caller};
 use crate::issuer::{Answer, IssueError, Revision, Sight};
-use crate::replica;
+use crate::limits::Costly;
 use crate::source::quoted;
 
 /// The largest request body accepted (an override's JSON is a few dozen bytes).
@@ -45,11 +45,12 @@ pub const MAX_SEARCH_LIMIT: usize = 10_000;
 /// How long a request may take by default before it is answered 408.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The whole server as an axum [`Router`]: the API under `/api/`, health and metrics, and the
-/// static files of the web app (if the state has them) everywhere else.
+/// The whole server as an axum [`Router`]: the API under `/api/`, health and readiness, and the
+/// static files of the web app (if the state has them) everywhere else. (Metrics and the
+/// detailed readiness are the ops listener's: [`crate::ops::router`].)
 pub fn router(state: AppState) -> Router {
     let timeout = state.0.request_timeout;
-    Router::new()
+    let routes = Router::new()
         .route("/api/snapshot", get(snapshot))
         .route("/api/public-keys", get(public_keys))
         .route("/api/users", get(users))
@@ -75,10 +76,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events/ticket", post(event_ticket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let routes = if state.0.identity.is_demo() { routes.layer(LoopbackOnly) } else { routes };
+    routes
         .layer(axum::middleware::map_response(no_sniff))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(axum::middleware::from_fn(crate::metrics::track))
@@ -99,7 +101,7 @@ pub struct ApiError {
     details: serde_json::Map<String, serde_json::Value>,
     /// `WWW-Authenticate`, for a 401.
     challenge: Option<&'static str>,
-    /// `Retry-After`, in seconds, for a 503.
+    /// `Retry-After`, in seconds, for a 429 or a 503.
     retry_after: Option<u32>,
 }
 
@@ -121,6 +123,17 @@ impl ApiError {
         if let Ok(value) = serde_json::to_value(value) {
             self.details.insert(name.to_owned(), value);
         }
+        self
+    }
+
+    /// A 429: one of the caller's limits is reached; `Retry-After` says when to ask again.
+    pub(crate) fn too_many(code: &'static str, message: impl Into<String>, retry_after: u32) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message).with_retry_after(retry_after)
+    }
+
+    /// With `Retry-After: seconds`.
+    pub(crate) fn with_retry_after(mut self, seconds: u32) -> ApiError {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -281,8 +294,23 @@ async fn snapshot(
 
 // ---- Who is asking ---------------------------------------------------------------------------
 
-/// The caller the bearer token names, or a 401 that says how to authenticate.
+/// The user the bearer token names, or a 401 that says how to authenticate; a service is
+/// refused (403): it may call `/api/check` only, which takes [`authenticate_any`].
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let caller = authenticate_any(state, headers).await?;
+    if caller.service {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a service may call /api/check only: this route is for users",
+        ));
+    }
+    Ok(caller)
+}
+
+/// The user or the service the bearer token names, or a 401 that says how to authenticate: for
+/// `/api/check`, the one route a service may call.
+async fn authenticate_any(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     state.0.identity.caller(headers).await.map_err(|error| {
         let (code, message, challenge) = match error {
             AuthError::Missing => {
@@ -462,13 +490,19 @@ fn demo_only(state: &AppState) -> Result<(), ApiError> {
 
 // ---- POST /api/demo/sign-in ------------------------------------------------------------------------
 
+/// `{"user": ID}` or `{"service": NAME}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
-    user: String,
+    user: Option<String>,
+    service: Option<String>,
 }
 
-/// A short-lived token for any active user: the demo's stand-in for an identity provider.
+/// The longest service name the demo signs in.
+const MAX_SERVICE_NAME_BYTES: usize = 256;
+
+/// A short-lived token for any active user, or for a service of any name: the demo's stand-in
+/// for an identity provider.
 async fn demo_sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -476,12 +510,31 @@ async fn demo_sign_in(
 ) -> Result<Response, ApiError> {
     demo_only(&state)?;
     let request: SignIn = json_body(&headers, body)?;
-    member(&state.0.issuer.current(), &request.user)?;
-    let (token, expires) = state
-        .0
-        .identity
-        .demo_token(&request.user)
-        .ok_or_else(|| ApiError::internal("the demo key cannot sign"))?;
+    let signed = match (&request.user, &request.service) {
+        (Some(user), None) => {
+            member(&state.0.issuer.current(), user)?;
+            state.0.identity.demo_token(user)
+        }
+        (None, Some(service)) => {
+            if service.is_empty()
+                || service.len() > MAX_SERVICE_NAME_BYTES
+                || service.chars().any(char::is_control)
+            {
+                return Err(ApiError::bad_parameter(format!(
+                    "`service` is a name of 1 to {MAX_SERVICE_NAME_BYTES} bytes without control characters"
+                )));
+            }
+            state.0.identity.demo_service_token(service)
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "send {\"user\": ID} or {\"service\": NAME}",
+            ));
+        }
+    };
+    let (token, expires) = signed.ok_or_else(|| ApiError::internal("the demo key cannot sign"))?;
     let expires_at = tessera_core::Timestamp::from_unix(i64::try_from(expires).unwrap_or(i64::MAX));
     let mut response =
         json_response(StatusCode::OK, &serde_json::json!({ "token": token, "expires_at": expires_at }));
@@ -506,6 +559,7 @@ async fn search(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let caller = signed_in_user(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Search)?;
     let params = parameters(query, &["q", "limit"])?;
     let text = params.get("q").map_or("", String::as_str);
     let terms = crate::search::terms(text).map_err(|too_broad| match too_broad {
@@ -713,6 +767,7 @@ async fn edits(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let caller = signed_in_user(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Edits)?;
     let body = json_bytes_body(&headers, body)?;
     let key = idempotency(&headers, &method, &uri, &body)?;
     let batch: EditBatch = parse_json(&body)?;
@@ -727,6 +782,7 @@ async fn preview(
 ) -> Result<Response, ApiError> {
     let caller = signed_in_user(&state, &headers).await?;
     let batch: EditBatch = json_body(&headers, body)?;
+    state.limits().check(&caller, Costly::Preview)?;
     let (number, impact) = edits::preview(&state.0.issuer, &state.0.previews, &caller.user, batch).await?;
     let response =
         json_response(StatusCode::OK, &serde_json::json!({ "revision": number, "impact": impact }));
@@ -744,6 +800,7 @@ async fn denials(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let caller = signed_in_user(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Denials)?;
     let params = parameters(query, &["user"])?;
     let Some(user) = params.get("user").cloned() else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "missing_parameter", "`user` is required"));
@@ -804,6 +861,7 @@ async fn set_override(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let caller = signed_in_user(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Edits)?;
     let body = json_bytes_body(&headers, body)?;
     let key = idempotency(&headers, &method, &uri, &body)?;
     let request: OverrideRequest = parse_json(&body)?;
@@ -935,7 +993,8 @@ async fn check(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = authenticate_any(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Check)?;
     let request: CheckRequest = json_body(&headers, body)?;
     if request.checks.len() > MAX_CHECKS {
         return Err(ApiError::invalid_body(format!(
@@ -986,8 +1045,7 @@ async fn check(
 
 /// Whether the caller is a service principal (which may only call `/api/check`).
 fn is_service(caller: &Caller) -> bool {
-    let _ = caller;
-    false
+    caller.service
 }
 
 // ---- The app's actions (`actions.rs`) -----------------------------------------------------------
@@ -1251,8 +1309,7 @@ async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> Resul
 /// the bearer header.
 async fn event_ticket(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let caller = signed_in_user(&state, &headers).await?;
-    let ticket =
-        state.0.tickets.issue(caller).ok_or_else(|| ApiError::internal("no randomness for a ticket"))?;
+    let ticket = state.0.tickets.issue(caller, state.0.issuer.now())?;
     let mut response = json_response(
         StatusCode::OK,
         &serde_json::json!({ "ticket": ticket, "expires_in": crate::events::TICKET_SECONDS }),
@@ -1269,7 +1326,7 @@ async fn events(
 ) -> Result<Response, ApiError> {
     let params = parameters(query, &["ticket"])?;
     let caller = match params.get("ticket") {
-        Some(ticket) => state.0.tickets.redeem(ticket).ok_or_else(|| {
+        Some(ticket) => state.0.tickets.redeem(ticket, state.0.issuer.now()).ok_or_else(|| {
             let mut error = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_ticket",
@@ -1281,7 +1338,8 @@ async fn events(
         None => authenticate(&state, &headers).await?,
     };
     member(&state.0.issuer.current(), &caller.user)?;
-    let stream = crate::events::stream(caller, state.0.issuer.subscribe(), state.0.closing.subscribe());
+    let slot = state.0.streams.open(&caller.user)?;
+    let stream = crate::events::stream(caller, slot, state.0.issuer.subscribe(), state.0.closing.subscribe());
     let mut response = stream.into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
@@ -1293,67 +1351,88 @@ async fn healthz() -> Response {
     json_bytes(StatusCode::OK, Bytes::from_static(b"{\"alive\":true}"), "no-store")
 }
 
-#[derive(Serialize)]
-struct Readiness {
-    ready: bool,
-    revision: u64,
-    built_at: tessera_core::Timestamp,
-    build_ms: u64,
-    users: usize,
-    /// How many users' snapshots the revision renewed (all, or those its change affected).
-    renewed: usize,
-    /// The last build that failed since the revision served was built: that revision keeps
-    /// serving, so the server stays ready.
-    last_build_failure: Option<crate::issuer::BuildFailure>,
-    /// With a database: whether it can be reached. During an outage the server still serves
-    /// the revision it built last, but is not ready (503), since it cannot take edits nor hear
-    /// of other replicas' revisions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    database: Option<DatabaseReadiness>,
-}
-
-#[derive(Serialize)]
-struct DatabaseReadiness {
-    reachable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outage: Option<replica::Outage>,
-}
-
-/// Ready once a revision is built and serving, which `tessera serve` makes sure of before it
-/// listens, and, with a database, while it can be reached (503 otherwise); says which
-/// revision, and the last build that failed since.
+/// Ready or not, and nothing else: `{"ready": true}` (200) or `{"ready": false}` (503). Why,
+/// and what is served, is for the ops listener ([`crate::ops`]).
 async fn readyz(State(state): State<AppState>) -> Response {
-    let issuer = &state.0.issuer;
-    let revision = issuer.current();
-    let database = state.database().map(|database| {
-        let outage = database.outage();
-        DatabaseReadiness { reachable: outage.is_none(), outage }
-    });
-    let ready = database.as_ref().is_none_or(|database| database.reachable);
-    let readiness = Readiness {
-        ready,
-        revision: revision.number(),
-        built_at: revision.built_at(),
-        build_ms: u64::try_from(revision.build_time().as_millis()).unwrap_or(u64::MAX),
-        users: revision.org().users.len(),
-        renewed: revision.renewed(),
-        last_build_failure: issuer.failure(),
-        database,
-    };
+    let ready = crate::ops::ready(&state);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let mut response = json_response(status, &readiness);
+    let mut response = json_response(status, &serde_json::json!({ "ready": ready }));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    let text = crate::metrics::render(state.0.issuer.cached_bytes().await);
-    let mut response = (StatusCode::OK, text).into_response();
-    let headers = response.headers_mut();
-    headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+// ---- The demo's Host -----------------------------------------------------------------------------
+
+/// For `--auth demo` (the layer is there only then): only requests for a loopback name or
+/// address (`localhost`, 127.0.0.0/8, `[::1]`, any port) are answered, before any handler runs
+/// (421 otherwise): a web page of another site whose name an attacker points at 127.0.0.1 (DNS
+/// rebinding) would otherwise be answered as if it were the app, and sign in as anyone. A
+/// request that names no host at all (HTTP/1.0, or a test driving the router in-process)
+/// passes: no browser sends one. A layer of its own rather than `from_fn`, which boxes a future
+/// and clones the rest of the stack for every request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoopbackOnly;
+
+impl<S> tower::Layer<S> for LoopbackOnly {
+    type Service = LoopbackHost<S>;
+
+    fn layer(&self, inner: S) -> LoopbackHost<S> {
+        LoopbackHost(inner)
+    }
+}
+
+/// The service of [`LoopbackOnly`].
+#[derive(Clone, Debug)]
+pub(crate) struct LoopbackHost<S>(S);
+
+impl<S> tower::Service<Request> for LoopbackHost<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Either<
+        std::future::Ready<Result<Response, std::convert::Infallible>>,
+        S::Future,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::convert::Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let named = match request.headers().get(header::HOST) {
+            Some(host) => Some(host.to_str().ok().map(host_of)),
+            None => request.uri().host().map(Some),
+        };
+        match named {
+            None => futures_util::future::Either::Right(self.0.call(request)),
+            Some(Some(host)) if crate::loopback_host(host) => {
+                futures_util::future::Either::Right(self.0.call(request))
+            }
+            Some(_) => futures_util::future::Either::Left(std::future::ready(Ok(ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "misdirected_request",
+                "this demo server answers only requests for localhost, 127.0.0.1 or [::1]",
+            )
+            .into_response()))),
+        }
+    }
+}
+
+/// The host of a `Host` header, without its port: `[::1]` of `[::1]:8080`, `localhost` of
+/// `localhost:8080`.
+fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or(authority);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => host,
+        _ => authority,
+    }
 }
 
 // ---- Static files --------------------------------------------------------------------------------
@@ -1374,11 +1453,23 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return method_not_allowed(method, request.uri().clone()).await.into_response();
     }
-    // No dot-files (`.git`, `.env`), except `.well-known`.
-    if path.split('/').any(|segment| segment.starts_with('.') && segment != ".well-known") {
+    // Decoded first, as the file system will see it: `/%2Esecret` is `/.secret`. No dot-files
+    // (`.git`, `.env`), except `.well-known`; no `..`; no encoded slash or backslash, which
+    // would make one segment two; no control characters.
+    let Ok(decoded) = percent_encoding::percent_decode_str(&path).decode_utf8() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let raw = path.to_ascii_lowercase();
+    if raw.contains("%2f")
+        || raw.contains("%5c")
+        || decoded.contains('\\')
+        || decoded.chars().any(char::is_control)
+        || decoded.split('/').any(|segment| segment.starts_with('.') && segment != ".well-known")
+    {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let last = path.rsplit('/').next().unwrap_or_default();
+    let last = decoded.rsplit('/').next().unwrap_or_default().to_owned();
+    let last = last.as_str();
     let (name, response) = match serve_file(&www, request).await {
         response if response.status() == StatusCode::NOT_FOUND && !last.contains('.') => {
             let index = Request::builder().method(method).uri("/index.html").body(Body::empty());
@@ -1425,6 +1516,16 @@ fn with_file_headers(name: &str, mut response: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_is_read_without_its_port() {
+        assert_eq!(host_of("localhost:8080"), "localhost");
+        assert_eq!(host_of("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:8080"), "[::1]");
+        assert_eq!(host_of("[::1]"), "[::1]");
+        assert_eq!(host_of("localhost:http"), "localhost:http");
+        assert_eq!(host_of("rebind.attacker.example:443"), "rebind.attacker.example");
+    }
 
     #[test]
     fn the_held_version_is_read_from_the_etags() {

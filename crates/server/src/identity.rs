@@ -1,10 +1,14 @@
 //! Who is asking: the caller's identity from a bearer token, as an OpenID Connect resource
 //! server takes it.
 //!
-//! A token is a JWT verified with `jsonwebtoken` against keys from a JWKS: a file, a URL
-//! (fetched at start, and again when a token names a key id it does not hold, at most once per
-//! [`REFETCH_INTERVAL`]), or, for `--auth demo`, one Ed25519 key the server makes at start and
-//! signs its own short-lived tokens with. Every path verifies the same way:
+//! A token is a JWT verified with `jsonwebtoken` against keys from a JWKS: a file (read at
+//! start, and again by [`Identity::reload`], which `tessera serve` calls on `SIGHUP`), a URL
+//! (fetched at start, again once its keys are as old as its `Cache-Control: max-age` says,
+//! within [`JwksRefresh`]'s bounds, and when a token names a key id it does not hold, at most
+//! once per [`REFETCH_INTERVAL`]; `http://` only on loopback), or, for `--auth demo`, one
+//! Ed25519 key the server makes at start and signs its own short-lived tokens with. Keys marked
+//! for another use than signatures (`"use": "enc"`, `key_ops` without `verify`) are skipped.
+//! Every path verifies the same way:
 //!
 //! 1. `Authorization: Bearer <token>`, at most [`MAX_TOKEN_BYTES`]; anything else is refused.
 //! 2. The header's `alg` is EdDSA, ES256 or RS256 (`none` and HMAC are refused outright), its
@@ -12,25 +16,31 @@
 //!    is of the algorithm's family (and of its `alg`, if the JWK says one).
 //! 3. The signature, `iss`, `aud`, `exp` (required) and `nbf`, with [`LEEWAY_SECONDS`] of
 //!    leeway.
-//! 4. The user id from the configured claim (`sub` by default): a string of 1 to 256 bytes.
+//! 4. A token whose `scope` claim (space-separated, as OAuth writes it) holds the service scope
+//!    (`--service-scope`; the demo's own) names a **service** by its `sub`, which need not be a
+//!    user of the organisation; any other names a user by the configured claim (`sub` by
+//!    default). Either is a string of 1 to 256 bytes.
 //!
 //! A token that verified is remembered (by its SHA-256) for at most [`VERIFIED_FOR`] and never
 //! past its `exp`, so that a browser revalidating its snapshot every minute with the same token
-//! costs a hash rather than a signature check; a key removed from the JWKS stops being
-//! trusted within that time.
+//! costs a hash rather than a signature check; new keys forget every token remembered, so a
+//! key removed from the JWKS stops being trusted as soon as its removal is read.
 //!
 //! Whether the organisation holds that user, and whether they may do what they ask, is not
 //! this module's business: the routes ask the issuer and the evaluator.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use axum::http::header;
 use base64::Engine as _;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde_json::Value;
 use sha2::Digest as _;
@@ -53,13 +63,22 @@ const MAX_USER_BYTES: usize = 256;
 pub const DEMO_TOKEN_SECONDS: u64 = 3600;
 /// The `iss` and `aud` of demo tokens.
 pub const DEMO_ISSUER: &str = "tessera-demo";
+/// The scope of the demo's service tokens (`POST /api/demo/sign-in {"service"}`).
+pub const DEMO_SERVICE_SCOPE: &str = "tessera:service";
+/// How long a fetched JWKS is used at least before it is fetched again, whatever its
+/// `Cache-Control` says: the default of [`JwksRefresh::least`].
+pub const JWKS_REFRESH_LEAST: Duration = Duration::from_secs(60);
+/// How long a fetched JWKS is used at most before it is fetched again, and how long when its
+/// `Cache-Control` says nothing: the default of [`JwksRefresh::most`].
+pub const JWKS_REFRESH_MOST: Duration = Duration::from_secs(15 * 60);
 
 /// Where the keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwksSource {
-    /// A JWKS file, read once at start.
+    /// A JWKS file, read at start and by [`Identity::reload`] (on `SIGHUP`).
     File(PathBuf),
-    /// A JWKS URL (`http://` or `https://`), fetched at start and when an unknown `kid` comes.
+    /// A JWKS URL (`https://`, or `http://` on loopback), fetched at start, when its keys are
+    /// as old as its `Cache-Control` allows, and when an unknown `kid` comes.
     Url(String),
 }
 
@@ -87,18 +106,50 @@ pub enum AuthConfig {
         audience: String,
         /// The claim holding the user id.
         user_claim: String,
+        /// A token whose `scope` claim holds this names a service by its `sub`; `None`: no
+        /// token does.
+        service_scope: Option<String>,
+        /// How often a JWKS URL is fetched again.
+        refresh: JwksRefresh,
     },
     /// The server signs its own tokens (`POST /api/demo/sign-in`); loopback only.
     Demo,
 }
 
-/// The caller, as a verified token names them.
+/// How often a JWKS URL is fetched again: when its keys are as old as its `Cache-Control:
+/// max-age` says (`no-cache`, `no-store`: at once), but never sooner than `least` nor later than
+/// `most` (`most` when it says nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JwksRefresh {
+    /// The least time between two scheduled fetches.
+    pub least: Duration,
+    /// The most time between two scheduled fetches.
+    pub most: Duration,
+}
+
+impl Default for JwksRefresh {
+    fn default() -> JwksRefresh {
+        JwksRefresh { least: JWKS_REFRESH_LEAST, most: JWKS_REFRESH_MOST }
+    }
+}
+
+impl JwksRefresh {
+    /// How long keys fetched with this `max-age` are used.
+    fn after(self, max_age: Option<Duration>) -> Duration {
+        max_age.unwrap_or(self.most).min(self.most).max(self.least)
+    }
+}
+
+/// The caller, as a verified token names them: a user, or a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// Their user id.
+    /// Their user id; a service's name when `service`.
     pub user: String,
     /// When their token expires, in Unix seconds.
     pub expires: u64,
+    /// A service principal (its token holds the service scope): it names no user, and may call
+    /// `/api/check` only.
+    pub service: bool,
 }
 
 /// Why a request carries no identity.
@@ -123,15 +174,29 @@ struct DemoSigner {
     key: EncodingKey,
 }
 
+/// The keys in use, and a digest of the JWKS they came from (to tell a changed set).
+struct KeySet {
+    keys: Vec<Key>,
+    digest: [u8; 32],
+}
+
 /// Verifies bearer tokens; see the module docs.
 pub struct Identity {
-    keys: RwLock<Vec<Key>>,
+    keys: RwLock<KeySet>,
     source: Option<JwksSource>,
     issuer: String,
     audience: String,
     user_claim: String,
-    /// When a key id last made us fetch the JWKS URL again.
-    last_refetch: Mutex<Option<Instant>>,
+    service_scope: Option<String>,
+    refresh: JwksRefresh,
+    /// When this was made: the origin of the two times below.
+    made: Instant,
+    /// Milliseconds from `made` at which a JWKS URL is due to be fetched again.
+    due: AtomicU64,
+    /// Milliseconds from `made` of the last fetch since the one at start, if any.
+    last_refetch: Mutex<Option<u64>>,
+    /// Held while the JWKS is fetched, so that one fetch serves all who wait for it.
+    fetching: Mutex<()>,
     demo: Option<DemoSigner>,
     /// Tokens that verified, by SHA-256: their caller and `exp`.
     verified: moka::sync::Cache<[u8; 32], (Caller, u64)>,
@@ -148,24 +213,36 @@ impl std::fmt::Debug for Identity {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("user_claim", &self.user_claim)
+            .field("service_scope", &self.service_scope)
             .field("demo", &self.demo.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl Identity {
-    /// Loads the keys `config` names (a URL is fetched: call it off the async runtime).
+    /// Loads the keys `config` names (a URL is fetched: call it off the async runtime). An
+    /// `http://` URL is refused unless its host is loopback.
     pub fn new(config: AuthConfig) -> anyhow::Result<Identity> {
         match config {
-            AuthConfig::Jwt { jwks, issuer, audience, user_claim } => {
-                let keys = load(&jwks)?;
+            AuthConfig::Jwt { jwks, issuer, audience, user_claim, service_scope, refresh } => {
+                if let JwksSource::Url(url) = &jwks {
+                    check_url(url)?;
+                }
+                let loaded = load(&jwks)?;
+                let made = Instant::now();
+                let due = millis(refresh.after(loaded.max_age));
                 Ok(Identity {
-                    keys: RwLock::new(keys),
+                    keys: RwLock::new(loaded.set),
                     source: Some(jwks),
                     issuer,
                     audience,
                     user_claim,
+                    service_scope: service_scope.filter(|scope| !scope.is_empty()),
+                    refresh,
+                    made,
+                    due: AtomicU64::new(due),
                     last_refetch: Mutex::new(None),
+                    fetching: Mutex::new(()),
                     demo: None,
                     verified: verified_cache(),
                 })
@@ -192,12 +269,17 @@ impl Identity {
         }))?;
         let keys = keys_of(&JwkSet { keys: vec![jwk] })?;
         Ok(Identity {
-            keys: RwLock::new(keys),
+            keys: RwLock::new(KeySet { keys, digest: [0; 32] }),
             source: None,
             issuer: DEMO_ISSUER.to_owned(),
             audience: DEMO_ISSUER.to_owned(),
             user_claim: "sub".to_owned(),
+            service_scope: Some(DEMO_SERVICE_SCOPE.to_owned()),
+            refresh: JwksRefresh::default(),
+            made: Instant::now(),
+            due: AtomicU64::new(u64::MAX),
             last_refetch: Mutex::new(None),
+            fetching: Mutex::new(()),
             demo: Some(DemoSigner { kid, key: EncodingKey::from_ed_der(&der) }),
             verified: verified_cache(),
         })
@@ -211,14 +293,27 @@ impl Identity {
     /// A demo token for `user`, valid [`DEMO_TOKEN_SECONDS`], and when it expires (Unix
     /// seconds); `None` unless this is `--auth demo`.
     pub fn demo_token(&self, user: &str) -> Option<(String, u64)> {
+        self.demo_sign(user, None)
+    }
+
+    /// A demo token for the service `name` (with [`DEMO_SERVICE_SCOPE`]), valid
+    /// [`DEMO_TOKEN_SECONDS`], and when it expires; `None` unless this is `--auth demo`.
+    pub fn demo_service_token(&self, name: &str) -> Option<(String, u64)> {
+        self.demo_sign(name, Some(DEMO_SERVICE_SCOPE))
+    }
+
+    fn demo_sign(&self, subject: &str, scope: Option<&str>) -> Option<(String, u64)> {
         let demo = self.demo.as_ref()?;
         let now = jsonwebtoken::get_current_timestamp();
         let expires = now + DEMO_TOKEN_SECONDS;
         let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
         header.kid = Some(demo.kid.clone());
-        let claims = serde_json::json!({
-            "iss": DEMO_ISSUER, "aud": DEMO_ISSUER, "sub": user, "iat": now, "nbf": now, "exp": expires
+        let mut claims = serde_json::json!({
+            "iss": DEMO_ISSUER, "aud": DEMO_ISSUER, "sub": subject, "iat": now, "nbf": now, "exp": expires
         });
+        if let (Some(scope), Some(claims)) = (scope, claims.as_object_mut()) {
+            claims.insert("scope".to_owned(), Value::from(scope));
+        }
         jsonwebtoken::encode(&header, &claims, &demo.key).ok().map(|token| (token, expires))
     }
 
@@ -226,6 +321,9 @@ impl Identity {
     /// rarely): call it off the async runtime, or through [`Identity::caller`].
     pub fn verify(&self, headers: &HeaderMap) -> Result<Caller, AuthError> {
         let token = bearer(headers)?;
+        if self.refresh_due() {
+            self.fetch(Fetch::Scheduled);
+        }
         match self.remembered(token) {
             Some(caller) => Ok(caller),
             None => self.verify_token(token),
@@ -253,22 +351,30 @@ impl Identity {
         }
         let claims = match self.check(token, &head) {
             Err(KeyMiss) => {
-                self.refetch();
+                self.fetch(Fetch::UnknownKey);
                 self.check(token, &head)
                     .map_err(|KeyMiss| invalid("the token's key is not one of the trusted keys"))??
             }
             Ok(result) => result?,
         };
+        let service = self.service_scope.as_deref().is_some_and(|wanted| {
+            claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .is_some_and(|scopes| scopes.split_ascii_whitespace().any(|scope| scope == wanted))
+        });
+        let claim = if service { "sub" } else { self.user_claim.as_str() };
         let user = claims
-            .get(&self.user_claim)
+            .get(claim)
             .and_then(Value::as_str)
             .filter(|user| !user.is_empty() && user.len() <= MAX_USER_BYTES)
             .ok_or_else(|| {
-                AuthError::Invalid(format!("the token has no `{}` claim naming a user", self.user_claim))
+                let whom = if service { "a service" } else { "a user" };
+                AuthError::Invalid(format!("the token has no `{claim}` claim naming {whom}"))
             })?;
         // `exp` is required and was checked, so it is a number here.
         let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-        let caller = Caller { user: user.to_owned(), expires };
+        let caller = Caller { user: user.to_owned(), expires, service };
         let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         self.verified.insert(digest, (caller.clone(), expires));
         Ok(caller)
@@ -281,7 +387,8 @@ impl Identity {
         token: &str,
         head: &jsonwebtoken::Header,
     ) -> Result<Result<serde_json::Map<String, Value>, AuthError>, KeyMiss> {
-        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let set = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let keys = &set.keys;
         let key = match &head.kid {
             Some(kid) => keys.iter().find(|key| key.kid.as_deref() == Some(kid.as_str())),
             None if keys.len() == 1 => keys.first(),
@@ -302,28 +409,82 @@ impl Identity {
             .map_err(|e| AuthError::Invalid(describe(&e))))
     }
 
-    /// Fetches the JWKS URL again, unless it was fetched within [`REFETCH_INTERVAL`].
-    fn refetch(&self) {
+    /// Whether a JWKS URL's keys are as old as they may be used.
+    fn refresh_due(&self) -> bool {
+        matches!(self.source, Some(JwksSource::Url(_)))
+            && self.since_made() >= self.due.load(Ordering::Relaxed)
+    }
+
+    fn since_made(&self) -> u64 {
+        millis(self.made.elapsed())
+    }
+
+    /// Fetches the JWKS URL again, if it is still `why` to: its keys are due (another caller
+    /// may have fetched them while this one waited), or a key id is unknown and no fetch since
+    /// the one at start was made within [`REFETCH_INTERVAL`]. A failed fetch keeps the keys
+    /// held, and is tried again after [`REFETCH_INTERVAL`].
+    fn fetch(&self, why: Fetch) {
         let Some(source @ JwksSource::Url(_)) = &self.source else { return };
-        {
-            let mut last = self.last_refetch.lock().unwrap_or_else(PoisonError::into_inner);
-            if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+        let _fetching = self.fetching.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = self.since_made();
+        let mut last = self.last_refetch.lock().unwrap_or_else(PoisonError::into_inner);
+        match why {
+            Fetch::Scheduled if now < self.due.load(Ordering::Relaxed) => return,
+            Fetch::Scheduled => {}
+            Fetch::UnknownKey if last.is_some_and(|at| now.saturating_sub(at) < millis(REFETCH_INTERVAL)) => {
                 return;
             }
-            *last = Some(Instant::now());
+            Fetch::UnknownKey => {}
         }
+        *last = Some(now);
+        drop(last);
         match load(source) {
-            Ok(keys) => *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys,
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "cannot fetch the JWKS again; keeping the keys held")
+            Ok(loaded) => {
+                self.due
+                    .store(now.saturating_add(millis(self.refresh.after(loaded.max_age))), Ordering::Relaxed);
+                self.install(loaded.set);
             }
+            Err(error) => {
+                self.due.store(now.saturating_add(millis(REFETCH_INTERVAL)), Ordering::Relaxed);
+                tracing::warn!(error = %format!("{error:#}"), "cannot fetch the JWKS again; keeping the keys held");
+            }
+        }
+    }
+
+    /// Uses `set` from now on; a set other than the one held forgets every token remembered,
+    /// so that a key no longer in it verifies nothing more.
+    fn install(&self, set: KeySet) {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        if keys.digest != set.digest {
+            *keys = set;
+            self.verified.invalidate_all();
+        }
+    }
+
+    /// Reads a JWKS file again (`tessera serve` does on `SIGHUP`) and uses its keys from now
+    /// on, or says why not and keeps those held; fetches a JWKS URL again. Blocking I/O: call
+    /// it off the async runtime. Nothing for the demo.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        match &self.source {
+            Some(source @ JwksSource::File(_)) => {
+                self.install(load(source)?.set);
+                Ok(())
+            }
+            Some(JwksSource::Url(_)) => {
+                self.due.store(0, Ordering::Relaxed);
+                self.fetch(Fetch::Scheduled);
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
     /// [`Identity::verify`]: inline for a token verified lately (a hash), and on the blocking
     /// pool when a URL might be fetched.
     pub async fn caller(self: &std::sync::Arc<Self>, headers: &HeaderMap) -> Result<Caller, AuthError> {
-        if let Some(caller) = bearer(headers).ok().and_then(|token| self.remembered(token)) {
+        if !self.refresh_due()
+            && let Some(caller) = bearer(headers).ok().and_then(|token| self.remembered(token))
+        {
             return Ok(caller);
         }
         if matches!(self.source, Some(JwksSource::Url(_))) {
@@ -340,6 +501,49 @@ impl Identity {
 
 /// No key of the set fits the token's header.
 struct KeyMiss;
+
+/// Why the JWKS URL would be fetched.
+#[derive(Clone, Copy)]
+enum Fetch {
+    /// Its keys are as old as they may be used.
+    Scheduled,
+    /// A token names a key id the set does not hold.
+    UnknownKey,
+}
+
+/// `duration` in whole milliseconds.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Refuses a JWKS URL over `http://` unless its host is loopback: the keys decide who anyone
+/// is, and must not be open to whoever sits on the path.
+fn check_url(url: &str) -> anyhow::Result<()> {
+    let Some(rest) = url.strip_prefix("http://") else { return Ok(()) };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .parse::<axum::http::uri::Authority>()
+        .map_err(|_| anyhow::anyhow!("cannot read the host of the JWKS URL `{url}`"))?;
+    if crate::loopback_host(host.host()) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing the JWKS URL `{url}`: http:// is for loopback only (the keys decide who anyone is); use https://"
+    )
+}
+
+/// The `max-age` of a `Cache-Control` header: `no-cache` and `no-store` are 0.
+fn max_age(cache_control: &str) -> Option<Duration> {
+    cache_control.split(',').map(str::trim).find_map(|directive| {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "max-age" => value.trim().trim_matches('"').parse().ok().map(Duration::from_secs),
+            "no-cache" | "no-store" => Some(Duration::ZERO),
+            _ => None,
+        }
+    })
+}
 
 /// The token of `Authorization: Bearer <token>`.
 fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
@@ -380,36 +584,61 @@ fn describe(error: &jsonwebtoken::errors::Error) -> String {
     }
 }
 
+/// A JWKS read: its keys, and for a URL its `Cache-Control: max-age`.
+struct Loaded {
+    set: KeySet,
+    max_age: Option<Duration>,
+}
+
 /// The keys of a JWKS file or URL.
-fn load(source: &JwksSource) -> anyhow::Result<Vec<Key>> {
+fn load(source: &JwksSource) -> anyhow::Result<Loaded> {
     use anyhow::Context as _;
-    let bytes = match source {
+    let (bytes, max_age) = match source {
         JwksSource::File(path) => {
-            std::fs::read(path).with_context(|| format!("cannot read the JWKS `{}`", path.display()))?
+            (std::fs::read(path).with_context(|| format!("cannot read the JWKS `{}`", path.display()))?, None)
         }
         JwksSource::Url(url) => {
-            let agent: ureq::Agent =
-                ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+            // Redirects keep to https:// when the URL is https://.
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(10)))
+                .https_only(url.starts_with("https://"))
+                .build()
+                .into();
             let mut response =
                 agent.get(url).call().with_context(|| format!("cannot fetch the JWKS `{url}`"))?;
-            response
+            let max_age = response
+                .headers()
+                .get_all(header::CACHE_CONTROL)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .find_map(max_age);
+            let bytes = response
                 .body_mut()
                 .with_config()
                 .limit(MAX_JWKS_BYTES)
                 .read_to_vec()
-                .with_context(|| format!("cannot read the JWKS `{url}`"))?
+                .with_context(|| format!("cannot read the JWKS `{url}`"))?;
+            (bytes, max_age)
         }
     };
     let set: JwkSet = serde_json::from_slice(&bytes).context("the JWKS is not a JSON Web Key Set")?;
-    keys_of(&set)
+    let keys = keys_of(&set)?;
+    Ok(Loaded { set: KeySet { keys, digest: sha2::Sha256::digest(&bytes).into() }, max_age })
 }
 
-/// The set's keys for EdDSA (Ed25519), ES256 (P-256) and RS256; others are skipped. A set with
-/// no usable key is refused.
+/// The set's keys for EdDSA (Ed25519), ES256 (P-256) and RS256; others are skipped, and so are
+/// keys for another use than verifying signatures (`"use"` other than `"sig"`, `key_ops`
+/// without `"verify"`). A set with no usable key is refused.
 fn keys_of(set: &JwkSet) -> anyhow::Result<Vec<Key>> {
     let mut keys = Vec::new();
     let mut kids = HashSet::new();
     for jwk in &set.keys {
+        if !matches!(jwk.common.public_key_use, None | Some(PublicKeyUse::Signature)) {
+            continue;
+        }
+        if jwk.common.key_operations.as_ref().is_some_and(|ops| !ops.contains(&KeyOperations::Verify)) {
+            continue;
+        }
         let algorithm = match &jwk.algorithm {
             AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => Algorithm::EdDSA,
             AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
@@ -441,4 +670,23 @@ fn keys_of(set: &JwkSet) -> anyhow::Result<Vec<Key>> {
         anyhow::bail!("the JWKS holds no EdDSA (Ed25519), ES256 (P-256) or RS256 key");
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jwks_is_kept_as_long_as_its_cache_control_says_within_bounds() {
+        assert_eq!(max_age("public, max-age=300"), Some(Duration::from_secs(300)));
+        assert_eq!(max_age("Max-Age = \"60\", must-revalidate"), Some(Duration::from_secs(60)));
+        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(max_age("private"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+        let refresh = JwksRefresh::default();
+        assert_eq!(refresh.after(Some(Duration::from_secs(300))), Duration::from_secs(300));
+        assert_eq!(refresh.after(Some(Duration::ZERO)), JWKS_REFRESH_LEAST);
+        assert_eq!(refresh.after(Some(Duration::from_secs(86_400))), JWKS_REFRESH_MOST);
+        assert_eq!(refresh.after(None), JWKS_REFRESH_MOST);
+    }
 }

@@ -8,15 +8,21 @@
 //! - [`issuer`]: what is built once per revision (the validated, resolved organisation; the
 //!   sign-in directory; the search index) and cut and signed once per user (cached, bounded in
 //!   bytes, one computation per user however many ask at once, on the blocking pool).
-//! - [`identity`]: who is asking, from a bearer token (JWT against a JWKS, or the demo's own).
+//! - [`identity`]: who is asking, from a bearer token (JWT against a JWKS, or the demo's own):
+//!   a user, or a service.
 //! - [`admin`]: edits checked for their caller by the evaluator, applied, or previewed.
-//! - [`http`]: the routes, their refusals and limits (body size, request timeout).
+//! - [`http`]: the routes, their refusals and limits (body size, request timeout, the demo's
+//!   loopback `Host`).
+//! - [`listener`]: connections: header and idle timeouts, the cap, graceful shutdown.
+//! - [`limits`]: what one principal may ask for: rate limits on the costly routes, caps on
+//!   event streams and tickets.
+//! - [`ops`]: the ops listener's routes (`--ops-addr`): detailed readiness and metrics.
 //! - [`store`]: the organisation in a database (PostgreSQL or SQLite) with its log of
 //!   revisions.
 //! - [`replica`]: a server over a database: following its current revision, committing edits
 //!   to it, and outages.
 //! - `search`: the unfiltered search index of a revision.
-//! - `metrics`: what `GET /metrics` reports.
+//! - `metrics`: what the ops listener's `GET /metrics` reports.
 //!
 //! The routes:
 //!
@@ -34,8 +40,9 @@
 //!   `GET /api/users` (the sign-in list);
 //! - `GET /api/events` (bearer token, or `?ticket=` from `POST /api/events/ticket`): server-sent
 //!   events when the caller's snapshot changes (`events`);
-//! - `GET /healthz` (alive), `GET /readyz` (the revision served, the last failed build),
-//!   `GET /metrics` (Prometheus text);
+//! - `GET /healthz` (alive), `GET /readyz` (`{"ready": true|false}`, nothing else);
+//! - on the ops listener only ([`ops`]): `GET /readyz` in detail (the revision served, the last
+//!   failed build, the database), `GET /metrics` (Prometheus text), `GET /healthz`;
 //! - with `www`, the web app's static files, every path without an extension falling back to
 //!   `index.html`.
 //!
@@ -47,11 +54,11 @@
 //! commit one more than the last). Otherwise a server starts at the Unix time in seconds, and
 //! every change takes `max(previous + 1, now)` ([`issuer::next_version`]).
 //!
-//! Tests drive [`router`] in-process; [`serve`] runs it on a listener until a shutdown signal,
-//! finishing the requests in flight.
+//! Tests drive [`router`] (and [`ops::router`]) in-process; [`serve`] runs them on listeners
+//! until a shutdown signal, finishing the requests in flight.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +76,10 @@ mod events;
 pub mod http;
 pub mod identity;
 pub mod issuer;
+pub mod limits;
+pub mod listener;
 mod metrics;
+pub mod ops;
 pub mod replica;
 pub mod search;
 pub mod source;
@@ -77,6 +87,8 @@ pub mod store;
 
 pub use http::router;
 pub use issuer::{Clock, Issuer, Tuning};
+pub use limits::Quotas;
+pub use listener::Connections;
 pub use source::{ContentItem, OrgFile, parse_content, validate_content};
 
 /// Everything a server is made of.
@@ -104,6 +116,10 @@ pub struct Config {
     pub auth: identity::AuthConfig,
     /// Where `org` came from, and so where edits go.
     pub source: Source,
+    /// Timeouts and the cap of the connections [`serve`] accepts.
+    pub connections: Connections,
+    /// What one principal may ask for: rate limits, event streams and tickets.
+    pub quotas: Quotas,
 }
 
 /// Where the organisation comes from, and where edits go.
@@ -156,6 +172,10 @@ struct Shared {
     identity: Arc<identity::Identity>,
     /// Tickets for `GET /api/events?ticket=`.
     tickets: events::Tickets,
+    /// Open event streams, per user.
+    streams: events::Streams,
+    limits: limits::Limits,
+    connections: Connections,
     /// Set when the server shuts down, so that event streams end and in-flight requests finish.
     closing: tokio::sync::watch::Sender<bool>,
     /// `/api/public-keys`, made once.
@@ -187,6 +207,8 @@ impl AppState {
             request_timeout,
             auth,
             source,
+            connections,
+            quotas,
         } = config;
         let identity = Arc::new(identity::Identity::new(auth)?);
         // The recorder first, so that the first revision's figures are recorded.
@@ -214,7 +236,10 @@ impl AppState {
         Ok(AppState(Arc::new(Shared {
             issuer,
             identity,
-            tickets: events::Tickets::new(),
+            tickets: events::Tickets::new(quotas.tickets_per_user),
+            streams: events::Streams::new(quotas.streams_per_user),
+            limits: limits::Limits::new(&quotas),
+            connections,
             closing: tokio::sync::watch::Sender::new(false),
             public_keys,
             www,
@@ -257,6 +282,11 @@ impl AppState {
         &self.0.identity
     }
 
+    /// The rate limits per principal, which a handler asks right after authenticating.
+    pub fn limits(&self) -> &limits::Limits {
+        &self.0.limits
+    }
+
     /// The current version.
     pub fn version(&self) -> u64 {
         self.0.issuer.current().number()
@@ -273,46 +303,92 @@ impl AppState {
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then finishes the requests in
-/// flight. Over a file, `SIGHUP` reads it again and serves it as a new revision (a file that
-/// fails to read or validate leaves the current revision serving, and `/readyz` says why); over
-/// a database, the server follows its current revision ([`replica::follow`]).
+/// Serves `state` on `listener` (and its ops routes on `ops`, if given) until `shutdown`
+/// completes, then finishes the requests in flight and ends the event streams; connections are
+/// held to `Config::connections` ([`listener`]). `SIGHUP` reads a JWKS file again and, over a
+/// file, the organisation, and serves it as a new revision (a file that fails to read or
+/// validate leaves the current revision serving, and the ops `/readyz` says why); over a
+/// database, the server follows its current revision ([`replica::follow`]).
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
+    ops: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let background = match &state.0.edits {
-        Edits::Memory(_) => None,
-        Edits::ReadOnly(source) => Some(tokio::spawn(reload_on_hangup(state.clone(), source.clone()))),
-        Edits::Database(_) => Some(tokio::spawn(state.clone().follow())),
-    };
+) {
+    let following = matches!(state.0.edits, Edits::Database(_)).then(|| tokio::spawn(state.clone().follow()));
+    // Registered before anything is served: a SIGHUP that came first would end the process.
+    let hangups = tokio::spawn(on_hangup(state.clone(), hangup_signal()));
     let closing = state.clone();
-    let shutdown = async move {
+    tokio::spawn(async move {
         shutdown.await;
-        // Event streams never end by themselves: end them, so that shutdown can finish.
+        // Event streams never end by themselves: end them, so that shutdown can finish; the
+        // listeners stop accepting and finish their connections.
         closing.close();
-    };
-    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
-    if let Some(background) = background {
-        background.abort();
+    });
+    let connections = state.0.connections;
+    let public = listener::serve(listener, router(state.clone()), connections, state.0.closing.subscribe());
+    match ops {
+        Some(ops) => {
+            let ops_connections = Connections { max_connections: ops::MAX_CONNECTIONS, ..connections };
+            let ops = listener::serve(
+                ops,
+                ops::router(state.clone()),
+                ops_connections,
+                state.0.closing.subscribe(),
+            );
+            tokio::join!(public, ops);
+        }
+        None => public.await,
     }
-    served
+    hangups.abort();
+    if let Some(following) = following {
+        following.abort();
+    }
 }
 
-/// Reads `source` again on every `SIGHUP` and serves it as a new revision.
-async fn reload_on_hangup(state: AppState, source: OrgFile) {
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = ();
+
+/// The stream of `SIGHUP`s.
+#[cfg(unix)]
+fn hangup_signal() -> Hangups {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+/// No `SIGHUP` here.
+#[cfg(not(unix))]
+fn hangup_signal() -> Hangups {}
+
+/// On every `SIGHUP`: the JWKS file read again, and the organisation file over a file.
+async fn on_hangup(state: AppState, hangups: Hangups) {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
+        let Some(mut hangups) = hangups else { return };
         while hangups.recv().await.is_some() {
-            reload(&state, &source).await;
+            reload_keys(&state).await;
+            if let Edits::ReadOnly(source) = &state.0.edits {
+                reload(&state, source).await;
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (state, source);
+        let _ = (state, hangups);
+    }
+}
+
+/// Reads the JWKS file again ([`identity::Identity::reload`]), off the runtime; a file that
+/// cannot be read keeps the keys held, and the log says why.
+pub async fn reload_keys(state: &AppState) {
+    let identity = Arc::clone(&state.0.identity);
+    match tokio::task::spawn_blocking(move || identity.reload()).await {
+        Ok(Ok(())) => tracing::info!("keys read again"),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %format!("{error:#}"), "cannot read the JWKS again; keeping the keys held")
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the JWKS again; keeping the keys held"),
     }
 }
 
@@ -364,6 +440,30 @@ pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
     })
 }
 
+/// Whether `host` (of a URL or a `Host` header, without its port) names this machine:
+/// `localhost`, an address of 127.0.0.0/8, or `[::1]`. Names are not resolved: a name that
+/// resolves to loopback is not one (it could resolve elsewhere tomorrow).
+pub fn loopback_host(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let address = host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host);
+    address.parse::<IpAddr>().is_ok_and(|address| address.is_loopback())
+}
+
+/// Whether a `--database` URL names a database on this machine: SQLite, or PostgreSQL on a
+/// loopback host or a Unix socket (as sqlx reads the URL, with `PGHOST` and the other
+/// variables it honours). `--auth demo` serves no other: its tokens are for anyone.
+pub fn database_is_local(url: &str) -> anyhow::Result<bool> {
+    if url.starts_with("sqlite:") {
+        return Ok(true);
+    }
+    let options: sqlx::postgres::PgConnectOptions =
+        url.parse().map_err(|_| anyhow::anyhow!("cannot read the database URL"))?;
+    let host = options.get_host();
+    Ok(host.starts_with('/') || loopback_host(host))
+}
+
 /// Refuses a `--www` that is not a directory, or that holds the organisation file: only
 /// per-user snapshots may reach a browser.
 pub fn check_www(www: &Path, org: Option<&Path>) -> anyhow::Result<()> {
@@ -386,6 +486,34 @@ pub fn check_www(www: &Path, org: Option<&Path>) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_named_or_written_as_addresses() {
+        for host in ["localhost", "LocalHost", "127.0.0.1", "127.1.2.3", "[::1]", "::1"] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in
+            ["localhost.", "rebind.attacker.example", "10.0.0.1", "[::2]", "0.0.0.0", "", "127.0.0.1.nip.io"]
+        {
+            assert!(!loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn a_database_is_local_on_loopback_or_a_socket() {
+        for url in [
+            "sqlite:org.db",
+            "postgres://tessera@localhost:5432/org",
+            "postgres://tessera@127.0.0.1/org",
+            "postgres://tessera@[::1]:5432/org",
+            "postgres:///org?host=/var/run/postgresql",
+        ] {
+            assert!(database_is_local(url).unwrap(), "{url}");
+        }
+        for url in ["postgres://tessera@db.example.com/org", "postgres://tessera@10.1.2.3:5432/org"] {
+            assert!(!database_is_local(url).unwrap(), "{url}");
+        }
+    }
 
     #[test]
     fn only_loopback_is_quiet() {

@@ -1,5 +1,5 @@
-//! What the server counts and times, in the Prometheus text format at `GET /metrics`, through
-//! the `metrics` facade and `metrics-exporter-prometheus`.
+//! What the server counts and times, in the Prometheus text format at `GET /metrics` of the ops
+//! listener (`ops.rs`), through the `metrics` facade and `metrics-exporter-prometheus`.
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -13,6 +13,10 @@
 //! | `tessera_revision_build_failures_total` | counter | |
 //! | `tessera_snapshot_cache_bytes` | gauge | read when `/metrics` is asked |
 //! | `tessera_database_reachable` | gauge | 1, or 0 during an outage (`--database` only) |
+//! | `tessera_connections_open` | gauge | |
+//! | `tessera_connections_closed_total` | counter | `reason`: `header_timeout`, `idle` |
+//! | `tessera_event_streams` | gauge | open event streams |
+//! | `tessera_limited_total` | counter | `limit`: `search`, `check`, `edits`, `preview`, `denials`, `streams`, `tickets` |
 //!
 //! The recorder is the process's global one, installed on first use; if the embedding program
 //! installed another, ours still renders (empty) and theirs gets the numbers.
@@ -97,4 +101,30 @@ pub(crate) fn build_failed() {
 /// Whether the database can be reached.
 pub(crate) fn database_reachable(reachable: bool) {
     metrics::gauge!("tessera_database_reachable").set(if reachable { 1.0 } else { 0.0 });
+}
+
+/// Counts an open connection while it lives.
+pub(crate) struct OpenConnection;
+
+impl OpenConnection {
+    pub(crate) fn new() -> OpenConnection {
+        metrics::gauge!("tessera_connections_open").increment(1.0);
+        OpenConnection
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics::gauge!("tessera_connections_open").decrement(1.0);
+    }
+}
+
+/// A connection closed by the server for `reason`.
+pub(crate) fn connection_closed(reason: &'static str) {
+    metrics::counter!("tessera_connections_closed_total", "reason" => reason).increment(1);
+}
+
+/// A request refused (429) at `limit`.
+pub(crate) fn limited(limit: &'static str) {
+    metrics::counter!("tessera_limited_total", "limit" => limit).increment(1);
 }

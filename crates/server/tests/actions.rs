@@ -442,3 +442,60 @@ async fn a_batch_is_authorised_before_any_work_and_names_nothing_behind_the_fire
     assert_eq!(state.version(), revision, "nothing applied");
     state.close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_asks_about_anyone_and_may_call_nothing_else() {
+    let state = AppState::new(config(AuthConfig::Demo)).unwrap();
+    let token = format!("Bearer {}", state.identity().demo_service_token("billing").unwrap().0);
+    let send = |method: &str, uri: &str, body: Option<Value>| {
+        let request = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, token.clone());
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+            None => request.body(Body::empty()).unwrap(),
+        };
+        let router = router(state.clone());
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let checks = json!([{ "can": "task.create", "target": { "project": "p-rebrand" } }, { "view": "project", "id": "p-rebrand" }]);
+    for user in ["u-ada", "u-cleo", "u-zoe"] {
+        let (status, body) =
+            send("POST", "/api/check", Some(json!({ "user": user, "checks": checks }))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for (check, verdict) in checks.as_array().unwrap().iter().zip(body["decisions"].as_array().unwrap()) {
+            let query: Query = serde_json::from_value(check.clone()).unwrap();
+            let decision = clients_decision(&state, user, &query).await;
+            assert_eq!(
+                (&verdict["allowed"], &verdict["code"]),
+                (&decision["allowed"], &decision["code"]),
+                "{user} {check}"
+            );
+        }
+    }
+    // About someone the organisation does not hold: the evaluator's own denial.
+    let (status, body) =
+        send("POST", "/api/check", Some(json!({ "user": "u-nobody", "checks": checks }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["decisions"][0]["code"], "unknown_user");
+    // Nothing else: a service is no user.
+    for (method, uri, body) in [
+        ("GET", "/api/snapshot", None),
+        ("GET", "/api/search?q=a", None),
+        ("POST", "/api/projects", Some(json!({ "name": "x" }))),
+        ("GET", "/api/admin/denials?user=u-ada", None),
+    ] {
+        let (status, body) = send(method, uri, body).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{uri}"
+        );
+    }
+}

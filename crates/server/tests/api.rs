@@ -60,6 +60,8 @@ impl Server {
             request_timeout: Duration::from_secs(30),
             auth: AuthConfig::Demo,
             source: tessera_server::Source::Memory,
+            connections: tessera_server::Connections::default(),
+            quotas: crate::support::unlimited(),
         })
         .unwrap();
         Server { router: router(state.clone()), state, clock }

@@ -76,6 +76,8 @@ impl Harness {
             request_timeout: Duration::from_secs(30),
             auth: AuthConfig::Demo,
             source: Source::Memory,
+            connections: tessera_server::Connections::default(),
+            quotas: crate::support::unlimited(),
         })
         .unwrap();
         let mut keys = TrustedKeys::new();

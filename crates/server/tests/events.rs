@@ -135,3 +135,110 @@ async fn an_event_source_comes_with_a_single_use_ticket() {
     let forged = Request::get("/api/events?ticket=00ff").body(Body::empty()).unwrap();
     assert_eq!(Events::open(&state, forged).await.err().unwrap().0, StatusCode::UNAUTHORIZED);
 }
+
+// ---- Caps and tickets' time ---------------------------------------------------------------------
+
+/// A server whose users may hold `streams` streams and `tickets` tickets, on a clock the test
+/// moves (it starts at `T0`).
+fn capped(streams: u32, tickets: u32) -> (AppState, std::sync::Arc<std::sync::atomic::AtomicI64>) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let clock = std::sync::Arc::new(AtomicI64::new(crate::support::T0));
+    let reading = std::sync::Arc::clone(&clock);
+    let quotas = tessera_server::Quotas {
+        streams_per_user: streams,
+        tickets_per_user: tickets,
+        ..tessera_server::Quotas::default()
+    };
+    let state = AppState::new(tessera_server::Config {
+        clock: tessera_server::Clock::from_fn(move || {
+            tessera_core::Timestamp::from_unix(reading.load(Ordering::SeqCst))
+        }),
+        quotas,
+        ..config(AuthConfig::Demo)
+    })
+    .unwrap();
+    (state, clock)
+}
+
+/// `POST /api/events/ticket` as `user`: the status, the `Retry-After` and the body.
+async fn ticket(state: &AppState, user: &str) -> (StatusCode, Option<String>, Value) {
+    let request = Request::post("/api/events/ticket")
+        .header(header::AUTHORIZATION, bearer(state, user))
+        .body(Body::empty())
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let retry = response.headers().get(header::RETRY_AFTER).map(|value| value.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, retry, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn with_ticket(ticket: &Value) -> Request<Body> {
+    Request::get(format!("/api/events?ticket={}", ticket["ticket"].as_str().unwrap()))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_holds_at_most_so_many_streams_and_others_are_not_held_back() {
+    let (state, _) = capped(2, 16);
+    let first = Events::open(&state, with_bearer(&state, "u-ada")).await.unwrap();
+    let _second = Events::open(&state, with_bearer(&state, "u-ada")).await.unwrap();
+    let request = with_bearer(&state, "u-ada");
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers()[header::RETRY_AFTER].to_str().unwrap().parse::<u32>().unwrap() >= 1);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams");
+    // Another user still may; a stream closed frees its place.
+    let _cleo = Events::open(&state, with_bearer(&state, "u-cleo")).await.unwrap();
+    drop(first);
+    let mut third = Events::open(&state, with_bearer(&state, "u-ada")).await.unwrap();
+    assert_eq!(third.next(Duration::from_secs(5)).await.unwrap().0, "snapshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_one_users_tickets_is_refused_and_pushes_out_no_one_elses() {
+    let (state, _) = capped(16, 3);
+    let (status, _, cleos) = ticket(&state, "u-cleo").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut granted = Vec::new();
+    for _ in 0..200 {
+        let (status, retry, body) = ticket(&state, "u-ada").await;
+        match status {
+            StatusCode::OK => granted.push(body),
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(body["error"]["code"], "too_many_tickets");
+                let retry: u32 = retry.unwrap().parse().unwrap();
+                assert!((1..=31).contains(&retry), "{retry}");
+                assert!(body.get("ticket").is_none() && !body.to_string().contains("u-cleo"));
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(granted.len(), 3);
+    // Cleo's ticket is still there, and spending one of Ada's gives her room for another.
+    let mut events = Events::open(&state, with_ticket(&cleos)).await.unwrap();
+    assert_eq!(events.next(Duration::from_secs(5)).await.unwrap().0, "snapshot");
+    let _ada = Events::open(&state, with_ticket(&granted[0])).await.unwrap();
+    assert_eq!(ticket(&state, "u-ada").await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_is_worth_nothing_after_its_30_seconds() {
+    use std::sync::atomic::Ordering;
+    let (state, clock) = capped(16, 16);
+    let (_, _, late) = ticket(&state, "u-ada").await;
+    let (_, _, in_time) = ticket(&state, "u-ada").await;
+    clock.fetch_add(30, Ordering::SeqCst);
+    let _ = Events::open(&state, with_ticket(&in_time)).await.unwrap();
+    clock.fetch_add(1, Ordering::SeqCst);
+    let (status, body) = Events::open(&state, with_ticket(&late)).await.err().unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "invalid_ticket");
+    // Expired tickets count no more against their user.
+    for _ in 0..16 {
+        assert_eq!(ticket(&state, "u-ada").await.0, StatusCode::OK);
+    }
+}

@@ -11,7 +11,7 @@ use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use tessera_server::identity::{AuthConfig, JwksSource};
+use tessera_server::identity::{AuthConfig, JwksRefresh, JwksSource};
 use tessera_server::{AppState, router};
 use tower::ServiceExt as _;
 
@@ -81,6 +81,8 @@ fn jwt_server(scratch: &Scratch) -> AppState {
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
         user_claim: "sub".to_owned(),
+        service_scope: None,
+        refresh: JwksRefresh::default(),
     })
 }
 
@@ -255,6 +257,8 @@ fn another_claim_may_name_the_user() {
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
         user_claim: "employee_id".to_owned(),
+        service_scope: None,
+        refresh: JwksRefresh::default(),
     });
     let mut claims = Provider::claims("someone@example.test");
     claims["employee_id"] = json!("u-cleo");
@@ -293,6 +297,8 @@ fn a_jwks_url_is_fetched_again_for_a_new_key_at_a_bounded_rate() {
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
         user_claim: "sub".to_owned(),
+        service_scope: None,
+        refresh: JwksRefresh::default(),
     });
     assert_eq!(*fetches.lock().unwrap(), 1, "fetched at start");
     assert_eq!(snapshot_as(&state, &Provider::good("u-ada")).status, StatusCode::OK);
@@ -461,4 +467,240 @@ fn an_edit_that_breaks_the_organisation_is_refused_with_every_problem() {
     reply.is(StatusCode::UNPROCESSABLE_ENTITY, "invalid_org");
     assert!(!reply.json()["error"]["problems"].as_array().unwrap().is_empty());
     assert_eq!(state.version(), version);
+}
+
+// ---- Keys that change -------------------------------------------------------------------------
+
+/// A JWKS served on loopback whose body and `Cache-Control` the test changes; counts fetches.
+struct JwksServer {
+    url: String,
+    served: Arc<Mutex<(String, Option<String>)>>,
+    fetches: Arc<Mutex<u32>>,
+}
+
+impl JwksServer {
+    fn start(jwks: String, cache_control: Option<&str>) -> JwksServer {
+        let served = Arc::new(Mutex::new((jwks, cache_control.map(str::to_owned))));
+        let fetches = Arc::new(Mutex::new(0));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let (serving, counting) = (Arc::clone(&served), Arc::clone(&fetches));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                *counting.lock().unwrap() += 1;
+                let (body, cache_control) = serving.lock().unwrap().clone();
+                let cache_control =
+                    cache_control.map(|value| format!("Cache-Control: {value}\r\n")).unwrap_or_default();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{cache_control}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        JwksServer { url, served, fetches }
+    }
+
+    fn serve(&self, jwks: String, cache_control: Option<&str>) {
+        *self.served.lock().unwrap() = (jwks, cache_control.map(str::to_owned));
+    }
+
+    fn fetches(&self) -> u32 {
+        *self.fetches.lock().unwrap()
+    }
+}
+
+fn jwt(jwks: JwksSource, refresh: JwksRefresh, service_scope: Option<&str>) -> AuthConfig {
+    AuthConfig::Jwt {
+        jwks,
+        issuer: ISSUER.to_owned(),
+        audience: AUDIENCE.to_owned(),
+        user_claim: "sub".to_owned(),
+        service_scope: service_scope.map(str::to_owned),
+        refresh,
+    }
+}
+
+#[test]
+fn a_jwks_url_is_fetched_again_as_its_max_age_says_and_a_removed_key_stops_working() {
+    use std::time::{Duration, Instant};
+    let provider = JwksServer::start(Provider::jwks(&[(1, "k1"), (2, "k2")]), Some("public, max-age=1"));
+    let refresh = JwksRefresh { least: Duration::from_millis(300), most: Duration::from_secs(2) };
+    let started = Instant::now();
+    let state = state(jwt(JwksSource::Url(provider.url.clone()), refresh, None));
+    let until = |seconds: f64| {
+        let at = started + Duration::from_secs_f64(seconds);
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+    };
+    let old = Provider::good("u-ada");
+    let new = Provider::token(2, Some("k2"), &Provider::claims("u-ada"));
+    assert_eq!(snapshot_as(&state, &old).status, StatusCode::OK);
+    assert_eq!(provider.fetches(), 1);
+
+    // The provider removes key 1. Within the max-age (1 s), the keys held are used.
+    provider.serve(Provider::jwks(&[(2, "k2")]), Some("max-age=3600"));
+    assert_eq!(snapshot_as(&state, &old).status, StatusCode::OK);
+    assert_eq!(provider.fetches(), 1);
+    // Past it, the JWKS is fetched before any token is believed, remembered ones too.
+    until(1.2);
+    refused(&snapshot_as(&state, &old), "invalid_token");
+    assert_eq!(provider.fetches(), 2);
+    assert_eq!(snapshot_as(&state, &new).status, StatusCode::OK);
+    // Its new max-age (an hour) is honoured, held to the bound of 2 s.
+    until(1.8);
+    assert_eq!(snapshot_as(&state, &new).status, StatusCode::OK);
+    assert_eq!(provider.fetches(), 2, "not before its max-age");
+    until(3.4);
+    assert_eq!(snapshot_as(&state, &new).status, StatusCode::OK);
+    assert_eq!(provider.fetches(), 3, "not after the bound");
+}
+
+#[test]
+fn a_jwks_file_is_read_again_when_asked_and_a_removed_key_stops_working() {
+    let scratch = Scratch::new("reread");
+    let path = scratch.path("jwks.json");
+    std::fs::write(&path, Provider::jwks(&[(1, "k1")])).unwrap();
+    let state = state(jwt(JwksSource::File(path.clone()), JwksRefresh::default(), None));
+    let old = Provider::good("u-ada");
+    let new = Provider::token(2, Some("k2"), &Provider::claims("u-ada"));
+    assert_eq!(snapshot_as(&state, &old).status, StatusCode::OK);
+    refused(&snapshot_as(&state, &new), "invalid_token");
+
+    // Rotated in the file: nothing changes until the file is read again (SIGHUP).
+    std::fs::write(&path, Provider::jwks(&[(2, "k2")])).unwrap();
+    assert_eq!(snapshot_as(&state, &old).status, StatusCode::OK);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(tessera_server::reload_keys(&state));
+    refused(&snapshot_as(&state, &old), "invalid_token");
+    assert_eq!(snapshot_as(&state, &new).status, StatusCode::OK);
+
+    // A file that does not read as a JWKS keeps the keys held.
+    std::fs::write(&path, "{ not json").unwrap();
+    runtime.block_on(tessera_server::reload_keys(&state));
+    assert_eq!(snapshot_as(&state, &new).status, StatusCode::OK);
+}
+
+#[test]
+fn keys_for_encryption_do_not_verify_tokens() {
+    let scratch = Scratch::new("enc");
+    let key = |seed: u8, kid: &str, extra: Value| {
+        let mut key =
+            json!({"kty": "OKP", "crv": "Ed25519", "x": Provider::public(seed), "kid": kid, "alg": "EdDSA"});
+        key.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        key
+    };
+    let path = scratch.path("jwks.json");
+    let jwks = json!({"keys": [
+        key(1, "k1", json!({"use": "enc"})),
+        key(2, "k2", json!({"use": "sig"})),
+        key(3, "k3", json!({"key_ops": ["encrypt"]})),
+        key(4, "k4", json!({"key_ops": ["verify"]})),
+    ]});
+    std::fs::write(&path, jwks.to_string()).unwrap();
+    let state = state(jwt(JwksSource::File(path.clone()), JwksRefresh::default(), None));
+    let token = |seed: u8| Provider::token(seed, Some(&format!("k{seed}")), &Provider::claims("u-ada"));
+    refused(&snapshot_as(&state, &token(1)), "invalid_token");
+    assert_eq!(snapshot_as(&state, &token(2)).status, StatusCode::OK);
+    refused(&snapshot_as(&state, &token(3)), "invalid_token");
+    assert_eq!(snapshot_as(&state, &token(4)).status, StatusCode::OK);
+    // A set of encryption keys only has nothing to verify with: the server does not start.
+    std::fs::write(&path, json!({"keys": [key(1, "k1", json!({"use": "enc"}))]}).to_string()).unwrap();
+    let error = AppState::new(config(jwt(JwksSource::File(path), JwksRefresh::default(), None))).unwrap_err();
+    assert!(format!("{error:#}").contains("holds no"), "{error:#}");
+}
+
+#[test]
+fn a_jwks_url_over_http_is_refused_off_loopback() {
+    for url in
+        ["http://id.example.test/jwks.json", "http://10.0.0.1:8080/keys", "http://127.0.0.1.nip.io/keys"]
+    {
+        let error = AppState::new(config(jwt(JwksSource::Url(url.to_owned()), JwksRefresh::default(), None)))
+            .unwrap_err();
+        assert!(format!("{error:#}").contains("http:// is for loopback only"), "{url}: {error:#}");
+    }
+    // On loopback it is tried (and here, with nothing listening, fails to fetch).
+    let error = AppState::new(config(jwt(
+        JwksSource::Url("http://127.0.0.1:1/jwks.json".to_owned()),
+        JwksRefresh::default(),
+        None,
+    )))
+    .unwrap_err();
+    assert!(format!("{error:#}").contains("cannot fetch the JWKS"), "{error:#}");
+}
+
+// ---- Services ----------------------------------------------------------------------------------
+
+/// A token of key 1 for `sub` with this `scope`.
+fn scoped(sub: &str, scope: &str) -> String {
+    let mut claims = Provider::claims(sub);
+    claims["scope"] = json!(scope);
+    Provider::token(1, Some("k1"), &claims)
+}
+
+#[test]
+fn a_service_is_refused_on_every_route_of_users() {
+    let scratch = Scratch::new("service");
+    let path = scratch.path("jwks.json");
+    std::fs::write(&path, Provider::jwks(&[(1, "k1")])).unwrap();
+    let state = state(jwt(JwksSource::File(path), JwksRefresh::default(), Some("tessera:check")));
+    let version = state.version();
+    let service = scoped("billing", "openid tessera:check profile");
+    let caller = state
+        .identity()
+        .verify(
+            &[(header::AUTHORIZATION, format!("Bearer {service}").parse().unwrap())].into_iter().collect(),
+        )
+        .unwrap();
+    assert_eq!((caller.user.as_str(), caller.service), ("billing", true));
+
+    let bearer = format!("Bearer {service}");
+    for uri in [
+        "/api/snapshot",
+        "/api/search?q=a",
+        "/api/admin/denials?user=u-cleo",
+        "/api/admin/revisions",
+        "/api/events",
+    ] {
+        let reply = get(&state, uri, Some(&bearer));
+        reply.is(StatusCode::FORBIDDEN, "forbidden");
+        assert!(!String::from_utf8_lossy(&reply.body).contains("billing"), "{uri}");
+    }
+    for uri in ["/api/admin/edits", "/api/admin/preview", "/api/events/ticket"] {
+        post(&state, uri, Some(&service), &batch(&[CLIENTS_CREATE_TASKS]))
+            .is(StatusCode::FORBIDDEN, "forbidden");
+    }
+    assert_eq!(state.version(), version, "nothing applied");
+
+    // The scope is matched whole: a user's token that merely contains the text is a user's.
+    assert_eq!(
+        snapshot_as(&state, &scoped("u-ada", "tessera:checker xtessera:check")).status,
+        StatusCode::OK
+    );
+    // Without --service-scope no token is a service's.
+    let scratch = Scratch::new("no-service");
+    let path = scratch.path("jwks.json");
+    std::fs::write(&path, Provider::jwks(&[(1, "k1")])).unwrap();
+    let plain = self::state(jwt(JwksSource::File(path), JwksRefresh::default(), None));
+    assert_eq!(snapshot_as(&plain, &scoped("u-ada", "tessera:check")).status, StatusCode::OK);
+}
+
+#[test]
+fn the_demo_signs_in_a_service_by_name_and_nothing_else() {
+    let state = state(AuthConfig::Demo);
+    let reply = post(&state, "/api/demo/sign-in", None, r#"{"service":"billing"}"#);
+    assert_eq!(reply.status, StatusCode::OK);
+    let token = reply.json()["token"].as_str().unwrap().to_owned();
+    snapshot_as(&state, &token).is(StatusCode::FORBIDDEN, "forbidden");
+    for body in [r#"{"user":"u-ada","service":"billing"}"#, "{}", r#"{"service":"billing","admin":true}"#] {
+        let reply = post(&state, "/api/demo/sign-in", None, body);
+        reply.is(StatusCode::BAD_REQUEST, "invalid_json");
+        assert!(reply.json().get("token").is_none());
+    }
+    for name in [String::new(), "x".repeat(300), "a\nb".to_owned()] {
+        post(&state, "/api/demo/sign-in", None, &json!({ "service": name }).to_string())
+            .is(StatusCode::BAD_REQUEST, "invalid_parameter");
+    }
 }

@@ -40,6 +40,15 @@ impl Reply {
     }
 }
 
+/// GET `uri` of the ops listener's routes.
+async fn ops(state: &AppState, uri: &str) -> Reply {
+    let request = Request::get(uri).body(Body::empty()).unwrap();
+    let response = tessera_server::ops::router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+    Reply { status, etag: None, body }
+}
+
 /// GET as the user `?as=ID` names (Ada if none), with a demo token.
 async fn get(state: &AppState, uri: &str, if_none_match: Option<&str>) -> Reply {
     let (uri, user) = match uri.split_once("?as=") {
@@ -157,12 +166,12 @@ fn the_previous_revision_answers_until_the_next_is_installed() {
         let during = get(&state, "/api/snapshot?as=u-cleo", Some(old.etag.as_deref().unwrap())).await;
         assert_eq!(during.status, StatusCode::NOT_MODIFIED);
         assert!(get(&state, "/api/users", None).await.text().contains("u-cleo"));
-        let ready = get(&state, "/readyz", None).await.json();
+        let ready = ops(&state, "/readyz").await.json();
         assert_eq!(ready["revision"], before);
 
         let after = state.issuer().install(built);
         assert!(after > before);
-        assert_eq!(get(&state, "/readyz", None).await.json()["revision"], after);
+        assert_eq!(ops(&state, "/readyz").await.json()["revision"], after);
         assert_eq!(get(&state, "/api/snapshot?as=u-cleo", None).await.status, StatusCode::FORBIDDEN);
         assert!(!get(&state, "/api/users", None).await.text().contains("u-cleo"));
     });
@@ -182,7 +191,7 @@ fn a_failed_build_leaves_the_previous_revision_serving_and_says_why() {
             other => panic!("{other:?}"),
         }
         assert_eq!(state.version(), before);
-        let ready = get(&state, "/readyz", None).await;
+        let ready = ops(&state, "/readyz").await;
         assert_eq!(ready.status, StatusCode::OK, "the previous revision still serves");
         let ready = ready.json();
         assert_eq!(ready["ready"], true);
@@ -196,14 +205,21 @@ fn a_failed_build_leaves_the_previous_revision_serving_and_says_why() {
         std::fs::write(&file, "{ not json").unwrap();
         tessera_server::reload(&state, &OrgFile::new(&file)).await;
         assert_eq!(state.version(), before);
-        let failure = get(&state, "/readyz", None).await.json()["last_build_failure"]["message"].clone();
+        let failure = ops(&state, "/readyz").await.json()["last_build_failure"]["message"].clone();
         assert!(failure.as_str().unwrap().contains("org.json:1:"), "{failure}");
+        let public = get(&state, "/readyz", None).await;
+        assert_eq!(
+            public.json(),
+            serde_json::json!({ "ready": true }),
+            "in public, no file: {}",
+            public.text()
+        );
         let mut org = demo_org();
         org.users[0].name = "Ada Renamed".to_owned();
         std::fs::write(&file, serde_json::to_vec(&org).unwrap()).unwrap();
         tessera_server::reload(&state, &OrgFile::new(&file)).await;
         assert!(state.version() > before);
-        let ready = get(&state, "/readyz", None).await.json();
+        let ready = ops(&state, "/readyz").await.json();
         assert!(ready["last_build_failure"].is_null(), "{ready}");
         assert!(get(&state, "/api/users", None).await.text().contains("Ada Renamed"));
     });
@@ -216,7 +232,12 @@ fn health_readiness_and_metrics_answer() {
         let health = get(&state, "/healthz", None).await;
         assert_eq!(health.status, StatusCode::OK);
         assert_eq!(health.json()["alive"], true);
-        let ready = get(&state, "/readyz", None).await.json();
+        // In public: ready or not, and nothing else; no metrics.
+        let public = get(&state, "/readyz", None).await;
+        assert_eq!(public.status, StatusCode::OK);
+        assert_eq!(public.json(), serde_json::json!({ "ready": true }));
+        assert_eq!(get(&state, "/metrics", None).await.status, StatusCode::NOT_FOUND);
+        let ready = ops(&state, "/readyz").await.json();
         assert_eq!(ready["ready"], true);
         assert_eq!(ready["revision"], state.version());
         assert_eq!(ready["users"], demo_org().users.len());
@@ -225,7 +246,7 @@ fn health_readiness_and_metrics_answer() {
         let etag = get(&state, "/api/snapshot?as=u-ada", None).await.etag.unwrap();
         get(&state, "/api/snapshot?as=u-ada", None).await;
         get(&state, "/api/snapshot?as=u-ada", Some(&etag)).await;
-        let metrics = get(&state, "/metrics", None).await;
+        let metrics = ops(&state, "/metrics").await;
         assert_eq!(metrics.status, StatusCode::OK);
         let text = metrics.text();
         for expected in [

@@ -23,6 +23,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::json;
 use tessera_server::AppState;
+use tower::ServiceExt as _;
 
 use support::{Database, demo_org, edit, get, reaches, replica};
 
@@ -32,11 +33,20 @@ fn postgres(action: &str) {
     assert!(status.success(), "{ctl} {action}: {status}");
 }
 
-/// Waits until `/readyz` of `state` answers `status`, for at most `wait`.
+/// `/readyz` of the ops listener's routes: its status and body.
+async fn readiness(state: &AppState) -> (StatusCode, serde_json::Value) {
+    let request = axum::http::Request::get("/readyz").body(axum::body::Body::empty()).unwrap();
+    let response = tessera_server::ops::router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// Waits until `/readyz` of `state` answers `status`, in public and to ops, for at most `wait`.
 async fn readiness_becomes(state: &AppState, status: StatusCode, wait: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        if get(state, "u-cleo", "/readyz", None).await.0 == status {
+        if get(state, "u-cleo", "/readyz", None).await.0 == status && readiness(state).await.0 == status {
             return true;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -65,6 +75,8 @@ async fn replicas_keep_serving_through_an_outage_and_recover_by_themselves() {
     for state in &replicas {
         assert!(readiness_becomes(state, StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(20)).await);
         let (_, body, _) = get(state, "u-cleo", "/readyz", None).await;
+        assert_eq!(body, json!({ "ready": false }), "the public readiness names nothing");
+        let (_, body) = readiness(state).await;
         assert_eq!(body["database"]["reachable"], false, "{body}");
         assert_eq!(body["revision"], served);
         // Snapshots keep flowing, from the revision built last.

@@ -15,7 +15,7 @@ use tessera_server::identity::AuthConfig;
 use tessera_server::replica;
 use tessera_server::store::Loaded;
 use tessera_server::store::Store;
-use tessera_server::{AppState, Clock, Config, Source, Tuning, router};
+use tessera_server::{AppState, Clock, Config, Connections, Quotas, Source, Tuning, router};
 use tower::ServiceExt as _;
 
 /// The demo organisation of the repository (45 users).
@@ -33,7 +33,7 @@ pub fn demo_org() -> Org {
 }
 
 /// A server of the demo organisation, identifying callers by `auth`: a fixed key, no content,
-/// no static files, the clock stopped at [`T0`], the default cache and limits.
+/// no static files, the clock stopped at [`T0`], the default cache and limits, no rate limits.
 pub fn config(auth: AuthConfig) -> Config {
     Config {
         org: demo_org(),
@@ -47,6 +47,21 @@ pub fn config(auth: AuthConfig) -> Config {
         request_timeout: Duration::from_secs(30),
         auth,
         source: Source::Memory,
+        connections: Connections::default(),
+        quotas: unlimited(),
+    }
+}
+
+/// The default quotas with the rate limits lifted: tests ask as one user many times a second
+/// (`guards.rs` tests the limits themselves).
+pub fn unlimited() -> Quotas {
+    let lifted = std::num::NonZeroU32::new(1_000_000).unwrap();
+    Quotas {
+        search_per_second: lifted,
+        check_per_second: lifted,
+        admin_per_second: lifted,
+        service_per_second: lifted,
+        ..Quotas::default()
     }
 }
 

@@ -14,6 +14,7 @@ mod actions;
 mod api;
 mod differential;
 mod events;
+mod guards;
 mod identity;
 mod issuer;
 mod replicas;
