@@ -965,29 +965,6 @@ fn evaluate<'a>(
         first,
         found: false,
     };
-    for &project in &projects {
-        probe.view(ResourceKind::Project, project);
-        probe.view(ResourceKind::Report, project);
-        probe.view(ResourceKind::Finance, project);
-        for key in PROJECT_PERMISSIONS {
-            probe.can(key, Target::project(project));
-        }
-    }
-    for project in seen.difference(&projects) {
-        for &key in &recheck.keys {
-            match key {
-                "reports.view" => probe.view(ResourceKind::Report, project),
-                "finance.view" => probe.view(ResourceKind::Finance, project),
-                _ if PROJECT_PERMISSIONS.contains(&key) => probe.can(key, Target::project(*project)),
-                _ => {}
-            }
-        }
-    }
-    for person in people {
-        probe.view(ResourceKind::Person, person);
-        probe.can(RolePermission::DmStart.key(), Target::person(person));
-        probe.can(PEOPLE_SEARCH, Target::person(person));
-    }
     for group in groups {
         probe.view(ResourceKind::Group, group);
         probe.can(RolePermission::AnnouncementGroup.key(), Target::group(group));
@@ -1031,6 +1008,30 @@ fn evaluate<'a>(
         if !PROJECT_PERMISSIONS.contains(&key) {
             probe.can(key, Target::none());
         }
+    }
+    // The many questions last: asked until the first difference, the few find it sooner.
+    for &project in &projects {
+        probe.view(ResourceKind::Project, project);
+        probe.view(ResourceKind::Report, project);
+        probe.view(ResourceKind::Finance, project);
+        for key in PROJECT_PERMISSIONS {
+            probe.can(key, Target::project(project));
+        }
+    }
+    for project in seen.difference(&projects) {
+        for &key in &recheck.keys {
+            match key {
+                "reports.view" => probe.view(ResourceKind::Report, project),
+                "finance.view" => probe.view(ResourceKind::Finance, project),
+                _ if PROJECT_PERMISSIONS.contains(&key) => probe.can(key, Target::project(*project)),
+                _ => {}
+            }
+        }
+    }
+    for person in people {
+        probe.view(ResourceKind::Person, person);
+        probe.can(RolePermission::DmStart.key(), Target::person(person));
+        probe.can(PEOPLE_SEARCH, Target::person(person));
     }
     let Probe { mut gained, mut lost, .. } = probe;
     if gained.is_empty() && lost.is_empty() {
