@@ -35,7 +35,7 @@ use crate::model::{
 };
 use crate::policy::{DmEntry, GroupEntry, IdMap, Idx, Policy, next_stamp};
 use crate::rows::make_mut;
-use crate::scope::{Cutter, network_wide};
+use crate::scope::{Cutter, Written, network_wide};
 use crate::validate::ValidationErrors;
 
 /// The next revision an edit makes ([`Cutter::edit`]), with what it changes.
@@ -217,7 +217,10 @@ impl<'a> Draft<'a> {
     }
 
     fn project(&self, p: Idx) -> Option<Project> {
-        self.projects.get(&p).or_else(|| self.base.org.projects.get(p as usize)).cloned()
+        match self.projects.get(&p) {
+            Some(project) => Some(project.clone()),
+            None => self.base.project_row(p).map(|row| row.to_project()),
+        }
     }
 
     fn group(&self, g: Idx) -> Option<Group> {
@@ -393,7 +396,14 @@ impl<'a> Draft<'a> {
             networks: changed(&self.networks, &base.networks, |n| &n.id),
             offices: changed(&self.offices, &base.offices, |o| &o.id),
             users: changed(&self.users, &base.users, |u| &u.id),
-            projects: changed(&self.projects, &base.projects, |p| &p.id),
+            projects: self
+                .projects
+                .iter()
+                .filter(|(p, project)| {
+                    self.base.project_row(**p).map(|row| row.to_project()).as_ref() != Some(*project)
+                })
+                .map(|(_, project)| project.id.clone())
+                .collect(),
             agreements,
             groups: changed(&self.groups, &base.groups, |g| &g.id),
             direct_messages: changed(&self.dms, &base.direct_messages, |d| &d.id),
@@ -404,7 +414,9 @@ impl<'a> Draft<'a> {
     fn to_org(&self) -> Org {
         let base = &self.base.org;
         fn merged<T: Clone>(base: &crate::rows::Rows<T>, draft: &BTreeMap<Idx, T>) -> Vec<T> {
-            let mut all: Vec<T> = base.iter().cloned().collect();
+            overlaid(base.iter().cloned().collect(), draft)
+        }
+        fn overlaid<T: Clone>(mut all: Vec<T>, draft: &BTreeMap<Idx, T>) -> Vec<T> {
             for (&i, element) in draft {
                 match all.get_mut(i as usize) {
                     Some(slot) => *slot = element.clone(),
@@ -417,7 +429,7 @@ impl<'a> Draft<'a> {
             networks: merged(&base.networks, &self.networks),
             offices: merged(&base.offices, &self.offices),
             users: merged(&base.users, &self.users),
-            projects: merged(&base.projects, &self.projects),
+            projects: overlaid(self.base.projects().map(|row| row.to_project()).collect(), &self.projects),
             agreements: self.agreements(),
             groups: merged(&base.groups, &self.groups),
             direct_messages: merged(&base.direct_messages, &self.dms),
@@ -516,17 +528,17 @@ impl<'a> Draft<'a> {
                 let creator = policy.ids.users.get(creator)?;
                 team.binary_search(creator).ok()?;
             }
-            let (old_team, new) = match base.org.projects.get(p as usize) {
+            let (old_team, new) = match base.project_row(p) {
                 Some(before) => {
-                    if before.office != project.office
-                        || before.name != project.name
-                        || before.id != project.id
+                    if before.office() != project.office
+                        || before.name() != project.name
+                        || before.id() != project.id
                     {
                         return None;
                     }
                     let old_team = policy.projects.team(p as usize)?.to_vec();
                     policy.projects.set_team(p as usize, &team);
-                    *org.projects.get_mut(p as usize)? = project.clone();
+                    *org.projects.get_mut(p as usize)? = Written::of(policy, project, &team);
                     (old_team, false)
                 }
                 None => {
@@ -534,7 +546,7 @@ impl<'a> Draft<'a> {
                         return None;
                     }
                     policy.projects.push(&project.name, office, &team);
-                    org.projects.push(project.clone());
+                    org.projects.push(Written::of(policy, project, &team));
                     (Vec::new(), true)
                 }
             };

@@ -82,7 +82,7 @@ pub use model::{
 pub use permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
 pub use policy::{Counts, Policy, UserSummary};
 pub use query::{Query, QueryError, ResourceKind, Target};
-pub use scope::{Cutter, ScopeError, cut};
+pub use scope::{Cutter, ProjectRow, ScopeError, cut};
 pub use snapshot::{
     DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_BYTES, Engine, Header, KeyError, KeyId, LoadError, LoadErrorKind,
     MAX_SIGNATURES, PAYLOAD_TYPE, PublicKey, SCHEMA_VERSION, Scope, SecretKey, SignError, Snapshot,

@@ -89,39 +89,114 @@ pub struct Cutter {
 
 /// The organisation as it was written, element by element, in chunks shared between
 /// revisions: what [`Cutter::to_org`] gives back, and what a cut copies its elements from.
+/// A Project is the policy's columns (its id, name, Office and sorted team) and [`Written`]:
+/// held as written, the Projects would be two thirds of a revision's memory.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OrgRows {
     pub(crate) networks: Rows<Network>,
     pub(crate) offices: Rows<Office>,
     pub(crate) users: Rows<User>,
-    pub(crate) projects: Rows<Project>,
+    pub(crate) projects: Rows<Written>,
     pub(crate) agreements: Rows<Agreement>,
     pub(crate) groups: Rows<Group>,
     pub(crate) direct_messages: Rows<DirectMessage>,
 }
 
+/// What a Project as written holds beyond the policy's columns: its creator, and its team in
+/// the order written when that is not the sorted order the policy keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// `Idx::MAX` for none.
+    pub(crate) created_by: Idx,
+    /// Empty when the team was written sorted (by the users' order).
+    pub(crate) order: Box<[Idx]>,
+}
+
+impl Written {
+    /// Of `project`, valid in `policy`, whose sorted team is `team`.
+    pub(crate) fn of(policy: &Policy, project: &Project, team: &[Idx]) -> Written {
+        let users = &policy.ids.users;
+        let order: Vec<Idx> =
+            project.team.iter().map(|id| users.get(id).copied().unwrap_or(Idx::MAX)).collect();
+        Written {
+            created_by: project.created_by.as_ref().and_then(|id| users.get(id).copied()).unwrap_or(Idx::MAX),
+            order: if order == team { Box::default() } else { order.into_boxed_slice() },
+        }
+    }
+}
+
 impl OrgRows {
-    fn new(org: Org) -> OrgRows {
+    fn new(org: Org, policy: &Policy) -> OrgRows {
+        let projects = org
+            .projects
+            .iter()
+            .enumerate()
+            .map(|(p, project)| Written::of(policy, project, policy.projects.team(p).unwrap_or_default()))
+            .collect();
         OrgRows {
             networks: Rows::from_vec(org.networks),
             offices: Rows::from_vec(org.offices),
             users: Rows::from_vec(org.users),
-            projects: Rows::from_vec(org.projects),
+            projects,
             agreements: Rows::from_vec(org.agreements),
             groups: Rows::from_vec(org.groups),
             direct_messages: Rows::from_vec(org.direct_messages),
         }
     }
+}
 
-    pub(crate) fn to_org(&self) -> Org {
-        Org {
-            networks: self.networks.iter().cloned().collect(),
-            offices: self.offices.iter().cloned().collect(),
-            users: self.users.iter().cloned().collect(),
-            projects: self.projects.iter().cloned().collect(),
-            agreements: self.agreements.iter().cloned().collect(),
-            groups: self.groups.iter().cloned().collect(),
-            direct_messages: self.direct_messages.iter().cloned().collect(),
+/// A Project as written, read from a revision ([`Cutter::projects`], [`Cutter::project`]):
+/// its fields borrowed, or [`ProjectRow::to_project`] for a copy.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectRow<'a> {
+    cutter: &'a Cutter,
+    p: Idx,
+    written: &'a Written,
+    team: &'a [Idx],
+}
+
+impl<'a> ProjectRow<'a> {
+    /// Its id.
+    pub fn id(&self) -> &'a str {
+        self.cutter.policy.ids.projects.id(self.p).unwrap_or_default()
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &'a str {
+        self.cutter.policy.projects.name(self.p as usize).unwrap_or_default()
+    }
+
+    /// Its Office's id.
+    pub fn office(&self) -> &'a str {
+        let policy = &self.cutter.policy;
+        let office = policy.projects.office(self.p as usize).unwrap_or(Idx::MAX);
+        policy.office(office).map_or("", |office| office.id.as_str())
+    }
+
+    /// Its team's user ids, in the order written.
+    pub fn team(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let users = &self.cutter.policy;
+        self.team_indices().iter().filter_map(move |&u| users.user(u).map(|user| user.id.as_str()))
+    }
+
+    /// Its team, in the order written, by dense index.
+    fn team_indices(&self) -> &'a [Idx] {
+        if self.written.order.is_empty() { self.team } else { &self.written.order }
+    }
+
+    /// Who created it.
+    pub fn created_by(&self) -> Option<&'a str> {
+        self.cutter.policy.user(self.written.created_by).map(|user| user.id.as_str())
+    }
+
+    /// A copy, as written.
+    pub fn to_project(&self) -> Project {
+        Project {
+            id: self.id().to_owned(),
+            name: self.name().to_owned(),
+            office: self.office().to_owned(),
+            team: self.team().map(str::to_owned).collect(),
+            created_by: self.created_by().map(str::to_owned),
         }
     }
 }
@@ -138,14 +213,23 @@ impl Cutter {
     pub fn new(org: Org) -> Result<Cutter, ValidationErrors> {
         let policy = Policy::new(&org)?;
         let index = Index::new(&policy);
-        Ok(Cutter { org: OrgRows::new(org), policy, index })
+        Ok(Cutter { org: OrgRows::new(org, &policy), policy, index })
     }
 
     /// The whole organisation, copied out (for an export, or to compare): it costs what the
     /// organisation weighs. To read it, iterate [`Cutter::users`], [`Cutter::projects`], … or
     /// look elements up by id ([`Cutter::user`], …).
     pub fn to_org(&self) -> Org {
-        self.org.to_org()
+        let org = &self.org;
+        Org {
+            networks: org.networks.iter().cloned().collect(),
+            offices: org.offices.iter().cloned().collect(),
+            users: org.users.iter().cloned().collect(),
+            projects: self.projects().map(|project| project.to_project()).collect(),
+            agreements: org.agreements.iter().cloned().collect(),
+            groups: org.groups.iter().cloned().collect(),
+            direct_messages: org.direct_messages.iter().cloned().collect(),
+        }
     }
 
     /// Its policy.
@@ -169,8 +253,17 @@ impl Cutter {
     }
 
     /// The Projects, in the organisation's order.
-    pub fn projects(&self) -> impl DoubleEndedIterator<Item = &Project> + '_ {
-        self.org.projects.iter()
+    pub fn projects(&self) -> impl Iterator<Item = ProjectRow<'_>> + '_ {
+        (0..self.org.projects.len()).filter_map(|p| self.project_row(to_idx(p)))
+    }
+
+    pub(crate) fn project_row(&self, p: Idx) -> Option<ProjectRow<'_>> {
+        Some(ProjectRow {
+            cutter: self,
+            p,
+            written: self.org.projects.get(p as usize)?,
+            team: self.policy.projects.team(p as usize)?,
+        })
     }
 
     /// The Agreements, in the organisation's order.
@@ -204,8 +297,8 @@ impl Cutter {
     }
 
     /// The Project with this id, as written.
-    pub fn project(&self, id: &str) -> Option<&Project> {
-        self.org.projects.get(self.policy.ids.projects.get(id)? as usize)
+    pub fn project(&self, id: &str) -> Option<ProjectRow<'_>> {
+        self.project_row(self.policy.ids.projects.get(id)?)
     }
 
     /// The Agreement with this id, as written.
@@ -560,7 +653,6 @@ impl Keep {
         for &u in self.users.keys() {
             kept_users.insert(u);
         }
-        let kept = |id: &str| policy.ids.users.get(id).is_some_and(|&u| kept_users.contains(u));
 
         let networks = self
             .networks
@@ -641,22 +733,15 @@ impl Keep {
             .projects
             .iter()
             .filter_map(|&p| {
-                let project = org.projects.get(p as usize)?;
-                // Most often the whole team is kept: then no id needs looking up.
-                let whole_team = policy
-                    .projects
-                    .team(p as usize)
-                    .is_some_and(|team| team.iter().all(|&u| kept_users.contains(u)));
+                let project = cutter.project_row(p)?;
+                let id =
+                    |u: Idx| policy.user(u).filter(|_| kept_users.contains(u)).map(|user| user.id.clone());
                 Some(Project {
-                    id: project.id.clone(),
-                    name: project.name.clone(),
-                    office: project.office.clone(),
-                    team: if whole_team {
-                        project.team.clone()
-                    } else {
-                        project.team.iter().filter(|id| kept(id)).cloned().collect()
-                    },
-                    created_by: project.created_by.clone().filter(|id| whole_team || kept(id)),
+                    id: project.id().to_owned(),
+                    name: project.name().to_owned(),
+                    office: project.office().to_owned(),
+                    team: project.team_indices().iter().filter_map(|&u| id(u)).collect(),
+                    created_by: id(project.written.created_by),
                 })
             })
             .collect();
