@@ -904,6 +904,40 @@ fn evaluate<'a>(
         return None;
     }
     let families = recheck.families;
+    if first {
+        // The few questions the comparison named by target, before the families are gathered
+        // (every person of a Network, every Project of an Office): often enough to tell.
+        let mut probe = Probe::new(old.policy, new.policy, old.now, user, true);
+        for group in &recheck.groups {
+            probe.view(ResourceKind::Group, group);
+            probe.can(RolePermission::AnnouncementGroup.key(), Target::group(*group));
+        }
+        for dm in &recheck.dms {
+            probe.can(DM_REPLY, Target::dm(*dm));
+        }
+        if probe.found {
+            return Some(UserImpact { user: user.to_owned(), gained: probe.gained, lost: probe.lost });
+        }
+        // Then the Projects they could see, one at a time rather than gathered first (a network
+        // admin could see tens of thousands): an override or an access level changes the first
+        // of them already.
+        if recheck.needs_projects() {
+            for &(side, u) in &sides {
+                let Some(u) = u else { continue };
+                for p in side.projects_of(u) {
+                    let Some(project) = side.project_id(p) else { continue };
+                    probe.project(project, families & PROJECTS != 0, &recheck.keys);
+                    if probe.found {
+                        return Some(UserImpact {
+                            user: user.to_owned(),
+                            gained: probe.gained,
+                            lost: probe.lost,
+                        });
+                    }
+                }
+            }
+        }
+    }
     // Projects asked everything, and Projects asked only about `recheck.keys`.
     let mut projects = recheck.projects.clone();
     let mut seen: BTreeSet<&'a str> = BTreeSet::new();
@@ -915,7 +949,8 @@ fn evaluate<'a>(
     for (side, u) in sides {
         let Some(u) = u else { continue };
         let Some(entry) = side.policy.user(u) else { continue };
-        if recheck.needs_projects() {
+        // (Asked above already, when only whether something differs is asked.)
+        if recheck.needs_projects() && !first {
             let ids = side.projects_of(u).filter_map(|p| side.project_id(p));
             if families & PROJECTS != 0 {
                 projects.extend(ids);
@@ -955,16 +990,7 @@ fn evaluate<'a>(
     }
 
     let (old_policy, new_policy) = (old.policy, new.policy);
-    let mut probe = Probe {
-        old: old_policy,
-        new: new_policy,
-        now: old.now,
-        user,
-        gained: Access::default(),
-        lost: Access::default(),
-        first,
-        found: false,
-    };
+    let mut probe = Probe::new(old_policy, new_policy, old.now, user, first);
     for group in groups {
         probe.view(ResourceKind::Group, group);
         probe.can(RolePermission::AnnouncementGroup.key(), Target::group(group));
@@ -1011,22 +1037,10 @@ fn evaluate<'a>(
     }
     // The many questions last: asked until the first difference, the few find it sooner.
     for &project in &projects {
-        probe.view(ResourceKind::Project, project);
-        probe.view(ResourceKind::Report, project);
-        probe.view(ResourceKind::Finance, project);
-        for key in PROJECT_PERMISSIONS {
-            probe.can(key, Target::project(project));
-        }
+        probe.project(project, true, &recheck.keys);
     }
     for project in seen.difference(&projects) {
-        for &key in &recheck.keys {
-            match key {
-                "reports.view" => probe.view(ResourceKind::Report, project),
-                "finance.view" => probe.view(ResourceKind::Finance, project),
-                _ if PROJECT_PERMISSIONS.contains(&key) => probe.can(key, Target::project(*project)),
-                _ => {}
-            }
-        }
+        probe.project(project, false, &recheck.keys);
     }
     for person in people {
         probe.view(ResourceKind::Person, person);
@@ -1055,7 +1069,32 @@ struct Probe<'a> {
     found: bool,
 }
 
-impl Probe<'_> {
+impl<'a> Probe<'a> {
+    fn new(old: &'a Policy, new: &'a Policy, now: Timestamp, user: &'a str, first: bool) -> Probe<'a> {
+        Probe { old, new, now, user, gained: Access::default(), lost: Access::default(), first, found: false }
+    }
+
+    /// Asks about `project` every question (`all`), or those of `keys` that act in a Project.
+    fn project(&mut self, project: &str, all: bool, keys: &BTreeSet<&str>) {
+        if all {
+            self.view(ResourceKind::Project, project);
+            self.view(ResourceKind::Report, project);
+            self.view(ResourceKind::Finance, project);
+            for key in PROJECT_PERMISSIONS {
+                self.can(key, Target::project(project));
+            }
+            return;
+        }
+        for &key in keys {
+            match key {
+                "reports.view" => self.view(ResourceKind::Report, project),
+                "finance.view" => self.view(ResourceKind::Finance, project),
+                _ if PROJECT_PERMISSIONS.contains(&key) => self.can(key, Target::project(project)),
+                _ => {}
+            }
+        }
+    }
+
     /// Whether the answer differs, and if so, the set it goes into.
     fn ask(&mut self, query: &Query) -> Option<&mut Access> {
         if self.first && self.found {

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use tessera_core::{
     AccessLevel, Cutter, DEFAULT_PROFILES, Edit, KNOWN_PROFILE_PERMISSIONS, Org, Role, Scope, Timestamp,
-    changed_users,
+    changed_users, diff,
 };
 
 use crate::support::{all_queries, arb_org, now};
@@ -203,6 +203,12 @@ fn check(base: &Cutter, choices: &[Choice]) -> Result<Option<Cutter>, TestCaseEr
     // The users it names changed are `changed_users`'s, and every other one decides alike.
     let changed = changed_users(base.policy(), full.policy(), now());
     prop_assert_eq!(edited.changed_users(), changed.as_slice(), "{:?}", edits);
+    // Which is every user the whole impact analysis names, now or at a later expiry.
+    let mut named: BTreeSet<String> = BTreeSet::new();
+    for &at in times.iter().filter(|&&at| at >= now()) {
+        named.extend(diff(base.policy(), full.policy(), at, None).users.into_iter().map(|u| u.user));
+    }
+    prop_assert_eq!(changed.iter().cloned().collect::<BTreeSet<String>>(), named, "{:?}", edits);
     let old_queries = all_queries(&old);
     for user in expected.users.iter().filter(|u| !changed.contains(&u.id)) {
         for &at in times.iter().filter(|&&at| at >= now()) {
