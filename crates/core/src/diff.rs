@@ -195,6 +195,8 @@ pub(crate) struct Touched {
     pub(crate) projects: BTreeSet<Idx>,
     pub(crate) groups: BTreeSet<Idx>,
     pub(crate) dms: BTreeSet<Idx>,
+    /// By id: an Agreement ended renumbers those after it.
+    pub(crate) agreements: BTreeSet<String>,
 }
 
 // ---- What to ask whom -----------------------------------------------------------------------
@@ -479,8 +481,7 @@ impl Side<'_> {
 
 // ---- The structural comparison ----------------------------------------------------------------
 
-/// Compares everything, or only what `touched` names (then Agreements are the same on both
-/// sides: an edit of them is built whole).
+/// Compares everything, or only what `touched` names.
 fn compare<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, touched: Option<&Touched>) {
     compare_users(old, new, work, touched.map(|t| &t.users));
     let ids = |of: Option<&BTreeSet<Idx>>, id: fn(&Side<'a>, Idx) -> Option<&'a str>| {
@@ -489,9 +490,7 @@ fn compare<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, touched: Opt
     compare_networks(old, new, work, ids(touched.map(|t| &t.networks), Side::network_id));
     compare_offices(old, new, work, ids(touched.map(|t| &t.offices), Side::office_id));
     compare_projects(old, new, work, touched.map(|t| &t.projects));
-    if touched.is_none() {
-        compare_agreements(old, new, work);
-    }
+    compare_agreements(old, new, work, touched.map(|t| t.agreements.iter().map(String::as_str).collect()));
     compare_groups(old, new, work, ids(touched.map(|t| &t.groups), Side::group_id));
     compare_dms(old, new, work, ids(touched.map(|t| &t.dms), Side::dm_id));
 }
@@ -796,7 +795,7 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, onl
 /// What an Agreement does while it is active: who it shares, into which Office (and so
 /// Network), under which profile. An expired one does nothing that allows. A change reaches
 /// everyone it shares, on either side, and the people of the host Offices, who see them.
-fn compare_agreements<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
+fn compare_agreements<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, only: Option<BTreeSet<&str>>) {
     type Effect<'a> = Option<(Option<&'a str>, Option<&'a str>, &'a str, Vec<&'a str>)>;
     let effect = |side: &Side<'a>, a: Option<Idx>| -> Effect<'a> {
         let a = a?;
@@ -809,7 +808,13 @@ fn compare_agreements<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             side.ids(side.index.agreement_users.get(a), Side::user_id),
         ))
     };
-    let ids: BTreeSet<&'a str> = old.agreement_ids.keys().chain(new.agreement_ids.keys()).copied().collect();
+    let ids: BTreeSet<&'a str> = old
+        .agreement_ids
+        .keys()
+        .chain(new.agreement_ids.keys())
+        .copied()
+        .filter(|id| only.as_ref().is_none_or(|only| only.contains(id)))
+        .collect();
     for id in ids {
         let o = old.agreement_ids.get(id).copied();
         let n = new.agreement_ids.get(id).copied();

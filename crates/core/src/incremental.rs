@@ -12,12 +12,12 @@
 //!    indices, every check it makes of them), written into a clone of this revision (a pointer
 //!    per chunk, `rows.rs`), and the lists that refer to them (a user's teams, groups and
 //!    conversation partners; the cut's indices) updated. An element the edits left alone cannot
-//!    become invalid (what could make it so, an Agreement ending, is built whole), so when the
-//!    draft's elements pass, the whole passes. When any check fails, or the draft changes an
-//!    Agreement or a Network's defaults, or a permission key beyond the seven of the spec (which
-//!    would renumber the interned keys), the revision is built whole from the draft's
-//!    organisation instead ([`Cutter::new`]): the same revision, or the same errors, as a build
-//!    from scratch, at its cost.
+//!    become invalid except a conversation across the firewall when the Agreement it rests on
+//!    ends, which is checked then; so when the draft's elements pass, the whole passes. When any
+//!    check fails, or the draft changes a Network's defaults, or a permission key beyond the
+//!    seven of the spec (either could intern a profile or key anew, and renumber those after
+//!    it), the revision is built whole from the draft's organisation instead ([`Cutter::new`]):
+//!    the same revision, or the same errors, as a build from scratch, at its cost.
 //! 3. **Compare.** The impact analysis (`diff.rs`) compares only the touched elements, with the
 //!    lists both revisions keep, at `now` and at each later Agreement expiry, and asks each user
 //!    it finds until one answer differs: [`crate::changed_users`]'s answer, at a cost that grows
@@ -71,8 +71,8 @@ impl Edited {
     }
 
     /// Whether the revision was built from the last one (`true`) or whole (`false`: an edit of
-    /// an Agreement, of a Network's defaults or of a custom permission key, or an invalid
-    /// result); both hold the same.
+    /// a Network's defaults or of a custom permission key, or an invalid result); both hold the
+    /// same.
     pub fn incremental(&self) -> bool {
         self.incremental
     }
@@ -440,13 +440,13 @@ impl<'a> Draft<'a> {
     /// built whole (see the module docs).
     fn build(&self) -> Option<(Cutter, Touched)> {
         let base = self.base;
-        if self.agreements.is_some() {
-            return None;
-        }
         let mut next = base.clone();
         next.policy.stamp = next_stamp();
         let mut touched = Touched::default();
         let Cutter { org, policy, index } = &mut next;
+        if let Some(agreements) = &self.agreements {
+            build_agreements(base, agreements, org, policy, index, &mut touched)?;
+        }
 
         for (&n, network) in &self.networks {
             let before = base.org.networks.get(n as usize)?;
@@ -660,6 +660,140 @@ impl<'a> Draft<'a> {
         }
         Some((next, touched))
     }
+}
+
+/// The Agreements `agreements` (those of `base` less the ended, then the new ones) written into
+/// the next revision: the ones after an ended one renumbered wherever they are named (a user's
+/// `shared_by`, an Office's `hosted`, the users each shares), the new ones resolved and checked
+/// as [`Policy::new`] does; `None` where it would refuse the result (a new Agreement amiss, or
+/// a conversation across the firewall that rested on an ended one).
+fn build_agreements(
+    base: &Cutter,
+    agreements: &[Agreement],
+    org: &mut crate::scope::OrgRows,
+    policy: &mut Policy,
+    index: &mut crate::scope::Index,
+    touched: &mut Touched,
+) -> Option<()> {
+    let before: Vec<&Agreement> = base.org.agreements.iter().collect();
+    // Old index → new index, `None` for an ended one; kept ones unchanged and in order.
+    let mut map: Vec<Option<Idx>> = Vec::with_capacity(before.len());
+    let mut kept = 0_usize;
+    for agreement in &before {
+        match agreements.get(kept) {
+            Some(next) if next.id == agreement.id => {
+                if next != *agreement {
+                    return None;
+                }
+                map.push(Some(to_idx(kept)));
+                kept += 1;
+            }
+            _ => {
+                if agreements.iter().any(|next| next.id == agreement.id) {
+                    return None;
+                }
+                map.push(None);
+            }
+        }
+    }
+    let added = agreements.get(kept..)?;
+    let renumber = |a: Idx| map.get(a as usize).copied().flatten();
+    let first_moved = map.iter().enumerate().find(|(a, to)| **to != Some(to_idx(*a))).map(|(a, _)| a);
+
+    // Who and what name the Agreements that end or move.
+    let mut entries: Vec<crate::policy::AgreementEntry> = policy
+        .agreements
+        .iter()
+        .zip(&map)
+        .filter(|(_, to)| to.is_some())
+        .map(|(entry, _)| entry.clone())
+        .collect();
+    let mut shared: Vec<Vec<Idx>> = (0..before.len())
+        .filter(|&a| renumber(to_idx(a)).is_some())
+        .map(|a| index.agreement_users.get(to_idx(a)).to_vec())
+        .collect();
+    let mut ended_users: BTreeSet<Idx> = BTreeSet::new();
+    if let Some(first) = first_moved {
+        let mut users: BTreeSet<Idx> = BTreeSet::new();
+        let mut offices: BTreeSet<Idx> = BTreeSet::new();
+        for a in first..before.len() {
+            let a = to_idx(a);
+            users.extend(index.agreement_users.get(a));
+            offices.extend(policy.agreement(a).map(|entry| entry.host_office));
+            if renumber(a).is_none() {
+                ended_users.extend(index.agreement_users.get(a));
+                touched.agreements.insert(before.get(a as usize)?.id.clone());
+            }
+        }
+        for u in users {
+            let entry = policy.users.get_mut(u as usize)?;
+            entry.shared_by = entry.shared_by.iter().filter_map(|&a| renumber(a)).collect();
+            touched.users.insert(u);
+        }
+        for o in offices {
+            let entry = policy.offices.get_mut(o as usize)?;
+            entry.hosted = entry.hosted.iter().filter_map(|&a| renumber(a)).collect();
+        }
+    }
+
+    // The new ones.
+    for agreement in added {
+        let a = to_idx(entries.len());
+        if agreement.id.is_empty() || entries.iter().any(|entry| entry.id == agreement.id) {
+            return None;
+        }
+        let host_office = *policy.ids.offices.get(&agreement.host_office)?;
+        let guest_office = *policy.ids.offices.get(&agreement.guest_office)?;
+        let host_network = *policy.office_networks.get(host_office as usize)?;
+        if host_network == *policy.office_networks.get(guest_office as usize)? {
+            return None;
+        }
+        let profile = policy.profiles.get(&agreement.profile)?;
+        if !policy.network(host_network)?.defaults.knows(profile) {
+            return None;
+        }
+        let users = match &agreement.users {
+            Some(list) => resolve(list, &policy.ids.users)?,
+            None => index.office_users.get(guest_office).to_vec(),
+        };
+        for &u in &users {
+            let entry = policy.users.get_mut(u as usize)?;
+            if entry.home_office != guest_office {
+                return None;
+            }
+            entry.shared_by.push(a);
+            touched.users.insert(u);
+        }
+        policy.offices.get_mut(host_office as usize)?.hosted.push(a);
+        entries.push(crate::policy::AgreementEntry {
+            id: agreement.id.clone(),
+            host_office,
+            guest_office,
+            profile,
+            expires_at: agreement.expires_at,
+        });
+        shared.push(users);
+        touched.agreements.insert(agreement.id.clone());
+    }
+
+    policy.agreements = entries.into_iter().collect();
+    index.agreement_users = crate::rows::Lists::new(
+        shared.len(),
+        shared.iter().enumerate().flat_map(|(a, users)| users.iter().map(move |&u| (to_idx(a), u))),
+    );
+    org.agreements = agreements.iter().cloned().collect();
+
+    // A conversation across the firewall must still rest on an Agreement (in force or not).
+    for &u in &ended_users {
+        for &d in index.user_dms.get(u) {
+            let [first, second] = policy.dms.get(d as usize)?.participants;
+            let (a, b) = (policy.users.get(first as usize)?, policy.users.get(second as usize)?);
+            if a.network != b.network && !linked(policy, a, b) && !linked(policy, b, a) {
+                return None;
+            }
+        }
+    }
+    Some(())
 }
 
 /// Writes the elements of `after` that differ from `before` (the copies of `indices`) into

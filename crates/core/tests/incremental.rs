@@ -256,6 +256,22 @@ proptest! {
 }
 
 #[test]
+fn an_edited_revision_of_the_demo_organisation_is_one_built_whole() {
+    // Agreements with guests on host teams, conversations across the firewall, custom profiles.
+    let base = Cutter::new(crate::support::demo_org()).unwrap();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: cases() / 16,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&arb_batch(), |batch| {
+            check(&base, &batch)?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
 fn an_edited_revision_of_a_generated_organisation_is_one_built_whole() {
     use tessera_generate::{Scale, generate};
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
@@ -269,6 +285,19 @@ fn an_edited_revision_of_a_generated_organisation_is_one_built_whole() {
             Ok(())
         })
         .unwrap();
+}
+
+#[test]
+fn ending_the_agreement_a_conversation_rests_on_is_refused_as_a_whole_build_refuses_it() {
+    let mut org = crate::support::small_org();
+    org.direct_messages = serde_json::from_value(serde_json::json!([
+        {"id": "d-ada-bob", "participants": ["u-ada", "u-bob"], "started_by": "u-bob"}
+    ]))
+    .unwrap();
+    let base = Cutter::new(org.clone()).unwrap();
+    let end = Edit::EndAgreement { agreement: "a-1".into() };
+    end.apply(&mut org);
+    assert_eq!(base.edit(&[end], now()).unwrap_err(), Cutter::new(org).unwrap_err());
 }
 
 #[test]
@@ -292,11 +321,19 @@ fn a_new_project_group_and_conversation_are_built_from_the_last_revision() {
     assert_eq!(edited.changes().offices, ["o-lon"]);
     assert_eq!(edited.changes().users, ["u-ada"]);
     assert_eq!(edited.changed_users(), ["u-ada"]);
-    // Ending an Agreement is built whole, and says so.
+    // Ending an Agreement: Bob, its guest, loses London.
     let ended = base.edit(&[Edit::EndAgreement { agreement: "a-1".into() }], now()).unwrap();
-    assert!(!ended.incremental());
+    assert!(ended.incremental());
     assert_eq!(ended.changes().agreements, ["a-1"]);
     assert_eq!(ended.cutter().agreement("a-1"), None);
+    assert!(ended.changed_users().contains(&"u-bob".to_owned()));
+    // A Network's defaults are built whole, and say so.
+    let default = Edit::DefaultOn {
+        network: "n-amer".into(),
+        profile: "client".into(),
+        permission: "task.create".into(),
+    };
+    assert!(!base.edit(&[default], now()).unwrap().incremental());
     // Nothing changed, nothing to write.
     let same = base.edit(&[Edit::RaiseRole { user: "u-ada".into(), role: Role::User }], now()).unwrap();
     assert!(same.changes().is_empty() && same.changed_users().is_empty());
