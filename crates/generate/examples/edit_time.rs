@@ -30,7 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let org = generate(&scale);
     let org_bytes = ALLOCATED.allocated() - start;
     let before = ALLOCATED.allocated();
+    let started = Instant::now();
     let policy = Policy::new(&org)?;
+    let resolved = started.elapsed();
     let policy_bytes = ALLOCATED.allocated() - before;
     drop(policy);
     let before = ALLOCATED.allocated();
@@ -40,9 +42,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // What the revision holds once the organisation it was built from is gone.
     let cutter_bytes = (ALLOCATED.allocated() + org_bytes).saturating_sub(before);
     println!(
-        "{name}: {} users, {} projects; Cutter::new {:.0} ms",
+        "{name}: {} users, {} projects; Policy::new {:.0} ms, Cutter::new {:.0} ms",
         cutter.policy().counts().users,
         cutter.policy().counts().projects,
+        ms(resolved),
         ms(built)
     );
     println!(
