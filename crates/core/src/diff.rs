@@ -27,6 +27,8 @@ use crate::model::{AccessLevel, PROJECT_PERMISSIONS};
 use crate::permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
 use crate::policy::{Idx, Policy};
 use crate::query::{Query, ResourceKind, Target};
+use crate::rows::Lists;
+use crate::scope::{Index, network_wide};
 
 /// What a change of the organisation does: one entry per user whose access changes, sorted by
 /// user id.
@@ -110,23 +112,46 @@ impl Access {
 /// `old` still holds for `new` (what lets an issuer keep it). It costs one `diff` per distinct
 /// later expiry, besides the one at `now`.
 pub fn changed_users(old: &Policy, new: &Policy, now: Timestamp) -> Vec<String> {
+    let (old_index, new_index) = (Index::new(old), Index::new(new));
+    changed_between((old, &old_index), (new, &new_index), now, None)
+}
+
+/// [`changed_users`] of two policies with their indices, comparing only what `touched` names
+/// (everything, when `None`): a user is named once some question of theirs differs at some
+/// time, and not asked again.
+pub(crate) fn changed_between(
+    old: (&Policy, &Index),
+    new: (&Policy, &Index),
+    now: Timestamp,
+    touched: Option<&Touched>,
+) -> Vec<String> {
     let mut times: Vec<Timestamp> = old
+        .0
         .agreements
         .iter()
-        .chain(&new.agreements)
+        .chain(new.0.agreements.iter())
         .filter_map(|agreement| agreement.expires_at)
         .filter(|at| *at > now)
         .collect();
     times.push(now);
     times.sort_unstable();
     times.dedup();
-    let mut users: Vec<String> = times
-        .into_iter()
-        .flat_map(|at| diff(old, new, at, None).users.into_iter().map(|user| user.user))
-        .collect();
-    users.sort_unstable();
-    users.dedup();
-    users
+    let mut found: BTreeSet<&str> = BTreeSet::new();
+    for at in times {
+        let old = Side::new(old.0, old.1, at);
+        let new = Side::new(new.0, new.1, at);
+        let mut work = Work::default();
+        compare(&old, &new, &mut work, touched);
+        let mut users: Vec<(&str, Recheck<'_>)> =
+            work.users.into_iter().filter(|(id, _)| !found.contains(id)).collect();
+        users.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (id, recheck) in users {
+            if evaluate(&old, &new, id, &recheck, true).is_some() {
+                found.insert(id);
+            }
+        }
+    }
+    found.into_iter().map(str::to_owned).collect()
 }
 
 /// What changes between `old` and `new` at `now`, for every user, or for `user` alone.
@@ -134,8 +159,9 @@ pub fn changed_users(old: &Policy, new: &Policy, now: Timestamp) -> Vec<String> 
 /// Users are compared by id, and so are Projects, people and everything else: a user who is
 /// only in NEW gains everything they may do there, one only in OLD loses everything.
 pub fn diff(old: &Policy, new: &Policy, now: Timestamp, user: Option<&str>) -> Impact {
-    let old = Side::new(old, now);
-    let new = Side::new(new, now);
+    let (old_index, new_index) = (Index::new(old), Index::new(new));
+    let old = Side::new(old, &old_index, now);
+    let new = Side::new(new, &new_index, now);
     let mut work = Work::default();
     match user {
         Some(id) => {
@@ -148,18 +174,29 @@ pub fn diff(old: &Policy, new: &Policy, now: Timestamp, user: Option<&str>) -> I
                 work.mark(id, ALL);
             }
         }
-        None => compare(&old, &new, &mut work),
+        None => compare(&old, &new, &mut work, None),
     }
     let mut users: Vec<(&str, Recheck<'_>)> = work.users.into_iter().collect();
     users.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let asked = |side: &Side<'_>| {
-        let needs_projects = users.iter().filter(|(_, recheck)| recheck.needs_projects());
-        ProjectIndex::new(side, needs_projects.filter_map(|(id, _)| side.user_idx(id)))
-    };
-    let old = (&old, asked(&old));
-    let new = (&new, asked(&new));
-    let users = users.into_iter().filter_map(|(id, recheck)| evaluate(&old, &new, id, &recheck)).collect();
+    let users =
+        users.into_iter().filter_map(|(id, recheck)| evaluate(&old, &new, id, &recheck, false)).collect();
     Impact { users }
+}
+
+/// What an edit touched, by dense index on each side: the only entities whose comparison can
+/// find anything (every other one is the same on both sides, and so are the lists the
+/// comparison reads of it). Users and Offices keep their indices across an edit; Projects,
+/// groups and direct messages are only ever added.
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    pub(crate) users: BTreeSet<Idx>,
+    pub(crate) networks: BTreeSet<Idx>,
+    pub(crate) offices: BTreeSet<Idx>,
+    pub(crate) projects: BTreeSet<Idx>,
+    pub(crate) groups: BTreeSet<Idx>,
+    pub(crate) dms: BTreeSet<Idx>,
+    /// By id: an Agreement ended renumbers those after it.
+    pub(crate) agreements: BTreeSet<String>,
 }
 
 // ---- What to ask whom -----------------------------------------------------------------------
@@ -241,91 +278,29 @@ impl<'a> Work<'a> {
 struct Side<'a> {
     policy: &'a Policy,
     now: Timestamp,
-    /// Per Network, its users.
-    network_users: Vec<Vec<Idx>>,
-    /// Per Network, its `network_admin` users and superusers: they see all its Projects.
-    network_wide_users: Vec<Vec<Idx>>,
-    /// Per Office, the `all_in_office` users whose home or additional Office it is.
-    office_linked_users: Vec<Vec<Idx>>,
-    /// Per Office, the users whose home Office it is.
-    office_home_users: Vec<Vec<Idx>>,
-    /// Per Network, its Offices.
-    network_offices: Vec<Vec<Idx>>,
-    /// Per Agreement, the users it shares.
-    agreement_users: Vec<Vec<Idx>>,
-    /// Per user, their direct messages.
-    user_dms: Vec<Vec<Idx>>,
+    /// Who could see what: the lists a [`crate::Cutter`] keeps for its cuts and for this.
+    index: &'a Index,
     /// Agreement id → index.
     agreement_ids: HashMap<&'a str, Idx>,
-    system_superusers: Vec<Idx>,
 }
 
 fn to_idx(i: usize) -> Idx {
     Idx::try_from(i).unwrap_or(Idx::MAX)
 }
 
-fn push(lists: &mut [Vec<Idx>], at: Idx, item: Idx) {
-    if let Some(list) = lists.get_mut(at as usize) {
-        list.push(item);
-    }
-}
-
-fn list(lists: &[Vec<Idx>], at: Idx) -> &[Idx] {
-    lists.get(at as usize).map_or(&[], Vec::as_slice)
-}
-
 impl<'a> Side<'a> {
-    fn new(policy: &'a Policy, now: Timestamp) -> Side<'a> {
-        let n_users = policy.users.len();
-        let n_offices = policy.offices.len();
-        let n_networks = policy.networks.len();
-        let mut side = Side {
+    fn new(policy: &'a Policy, index: &'a Index, now: Timestamp) -> Side<'a> {
+        Side {
             policy,
             now,
-            network_users: vec![Vec::new(); n_networks],
-            network_wide_users: vec![Vec::new(); n_networks],
-            office_linked_users: vec![Vec::new(); n_offices],
-            office_home_users: vec![Vec::new(); n_offices],
-            network_offices: vec![Vec::new(); n_networks],
-            agreement_users: vec![Vec::new(); policy.agreements.len()],
-            user_dms: vec![Vec::new(); n_users],
+            index,
             agreement_ids: policy
                 .agreements
                 .iter()
                 .enumerate()
                 .map(|(a, agreement)| (agreement.id.as_str(), to_idx(a)))
                 .collect(),
-            system_superusers: Vec::new(),
-        };
-        for (u, user) in policy.users.iter().enumerate() {
-            let u = to_idx(u);
-            push(&mut side.network_users, user.network, u);
-            push(&mut side.office_home_users, user.home_office, u);
-            if network_wide(user) {
-                push(&mut side.network_wide_users, user.network, u);
-            }
-            if user.access == AccessLevel::AllInOffice {
-                push(&mut side.office_linked_users, user.home_office, u);
-                for &office in &user.additional_offices {
-                    push(&mut side.office_linked_users, office, u);
-                }
-            }
-            for &a in &user.shared_by {
-                push(&mut side.agreement_users, a, u);
-            }
-            if user.system_superuser {
-                side.system_superusers.push(u);
-            }
         }
-        for (o, office) in policy.offices.iter().enumerate() {
-            push(&mut side.network_offices, office.network, to_idx(o));
-        }
-        for (d, dm) in policy.dms.iter().enumerate() {
-            for &participant in &dm.participants {
-                push(&mut side.user_dms, participant, to_idx(d));
-            }
-        }
-        side
     }
 
     fn user_idx(&self, id: &str) -> Option<Idx> {
@@ -425,7 +400,7 @@ impl<'a> Side<'a> {
         n: Idx,
         profile: &'s str,
     ) -> impl Iterator<Item = &'a str> + 's {
-        list(&self.network_users, n).iter().filter_map(move |&u| {
+        self.index.network_users.get(n).iter().filter_map(move |&u| {
             let user = self.policy.user(u)?;
             (self.profile_name(user.profile) == profile).then_some(user.id.as_str())
         })
@@ -441,7 +416,7 @@ impl<'a> Side<'a> {
                 && hosted_in(agreement.host_office)
                 && self.profile_name(agreement.profile) == profile
             {
-                aliens.extend(list(&self.agreement_users, a).iter().filter_map(|&u| self.user_id(u)));
+                aliens.extend(self.index.agreement_users.get(a).iter().filter_map(|&u| self.user_id(u)));
             }
         }
         aliens
@@ -450,15 +425,15 @@ impl<'a> Side<'a> {
     /// Everyone who could see person `v` here: their Network, and whom Agreements link them to.
     fn person_viewers(&self, v: Idx) -> Vec<&'a str> {
         let Some(person) = self.policy.user(v) else { return Vec::new() };
-        let mut viewers: Vec<Idx> = list(&self.network_users, person.network).to_vec();
+        let mut viewers: Vec<Idx> = self.index.network_users.get(person.network).to_vec();
         for &a in &person.shared_by {
             if let Some(agreement) = self.policy.agreement(a).filter(|_| self.agreement_active(a)) {
-                viewers.extend_from_slice(list(&self.office_home_users, agreement.host_office));
+                viewers.extend_from_slice(self.index.office_users.get(agreement.host_office));
             }
         }
         for &a in self.policy.office(person.home_office).map_or(&[][..], |office| office.hosted.as_slice()) {
             if self.agreement_active(a) {
-                viewers.extend_from_slice(list(&self.agreement_users, a));
+                viewers.extend_from_slice(self.index.agreement_users.get(a));
             }
         }
         viewers.into_iter().filter_map(|u| self.user_id(u)).collect()
@@ -471,94 +446,31 @@ impl<'a> Side<'a> {
         project
             .team
             .iter()
-            .chain(list(&self.network_wide_users, project.network))
-            .chain(list(&self.office_linked_users, project.office))
+            .chain(self.index.network_wide_users.get(project.network))
+            .chain(self.index.office_linked_users.get(project.office))
             .filter_map(|&u| self.user_id(u))
             .collect()
     }
 
     /// The ids of the users that `lists` holds for `n`.
-    fn users_of<'s>(&'s self, lists: &'s [Vec<Idx>], n: Idx) -> impl Iterator<Item = &'a str> + 's {
-        list(lists, n).iter().filter_map(|&u| self.user_id(u))
+    fn users_of<'s>(&'s self, lists: &'s Lists, n: Idx) -> impl Iterator<Item = &'a str> + 's {
+        lists.get(n).iter().filter_map(|&u| self.user_id(u))
     }
 }
 
-/// The Projects that the users being asked could see on one side: the teams they are on, and
-/// the Offices or Networks their access level opens. Built after the comparison, for those
-/// users only: one pass over the Projects instead of a full index.
-#[derive(Default)]
-struct ProjectIndex {
-    wanted: Vec<bool>,
-    by_user: HashMap<Idx, Vec<Idx>>,
-    by_office: Vec<Option<Vec<Idx>>>,
-    by_network: Vec<Option<Vec<Idx>>>,
-}
-
-impl ProjectIndex {
-    fn new(side: &Side<'_>, users: impl Iterator<Item = Idx>) -> ProjectIndex {
-        let policy = side.policy;
-        let mut index = ProjectIndex {
-            wanted: vec![false; policy.users.len()],
-            by_user: HashMap::new(),
-            by_office: vec![None; policy.offices.len()],
-            by_network: vec![None; policy.networks.len()],
-        };
-        let open = |lists: &mut Vec<Option<Vec<Idx>>>, at: Idx| {
-            if let Some(slot) = lists.get_mut(at as usize) {
-                slot.get_or_insert_with(Vec::new);
-            }
-        };
-        for u in users {
-            let Some(user) = policy.user(u) else { continue };
-            if let Some(wanted) = index.wanted.get_mut(u as usize) {
-                *wanted = true;
-            }
-            index.by_user.insert(u, Vec::new());
-            if network_wide(user) {
-                open(&mut index.by_network, user.network);
-            } else if user.access == AccessLevel::AllInOffice {
-                for &office in std::iter::once(&user.home_office).chain(&user.additional_offices) {
-                    open(&mut index.by_office, office);
-                }
-            }
-        }
-        if index.by_user.is_empty() {
-            return index;
-        }
-        let add = |lists: &mut Vec<Option<Vec<Idx>>>, at: Idx, p: Idx| {
-            if let Some(Some(list)) = lists.get_mut(at as usize) {
-                list.push(p);
-            }
-        };
-        for (p, project) in policy.project_refs().enumerate() {
-            let p = to_idx(p);
-            add(&mut index.by_office, project.office, p);
-            add(&mut index.by_network, project.network, p);
-            for &member in project.team {
-                if index.wanted.get(member as usize).copied().unwrap_or(false) {
-                    if let Some(list) = index.by_user.get_mut(&member) {
-                        list.push(p);
-                    }
-                }
-            }
-        }
-        index
-    }
-
-    /// Every Project `u` could see on this side.
-    fn of<'s>(&'s self, side: &'s Side<'_>, u: Idx) -> impl Iterator<Item = Idx> + 's {
-        let user = side.policy.user(u);
-        let opened = |lists: &'s [Option<Vec<Idx>>], at: Idx| {
-            lists.get(at as usize).and_then(Option::as_deref).unwrap_or_default()
-        };
-        let team = self.by_user.get(&u).map_or(&[][..], Vec::as_slice);
+impl Side<'_> {
+    /// Every Project `u` could see on this side: the teams they are on, and the Offices or
+    /// Networks their access level opens.
+    fn projects_of(&self, u: Idx) -> impl Iterator<Item = Idx> + '_ {
+        let user = self.policy.user(u);
+        let team: &[Idx] = user.map_or(&[], |user| user.projects.as_slice());
         let (network, offices): (&[Idx], Vec<&[Idx]>) = match user {
-            Some(user) if network_wide(user) => (opened(&self.by_network, user.network), Vec::new()),
+            Some(user) if network_wide(user) => (self.index.network_projects.get(user.network), Vec::new()),
             Some(user) if user.access == AccessLevel::AllInOffice => (
                 &[],
                 std::iter::once(&user.home_office)
                     .chain(&user.additional_offices)
-                    .map(|&office| opened(&self.by_office, office))
+                    .map(|&office| self.index.office_projects.get(office))
                     .collect(),
             ),
             _ => (&[], Vec::new()),
@@ -567,27 +479,26 @@ impl ProjectIndex {
     }
 }
 
-/// A `network_admin` user or a superuser of their Network: they see every Project of it.
-fn network_wide(user: &crate::policy::UserEntry) -> bool {
-    user.access == AccessLevel::NetworkAdmin || user.network_superuser
-}
-
 // ---- The structural comparison ----------------------------------------------------------------
 
-fn compare<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
-    compare_users(old, new, work);
-    compare_networks(old, new, work);
-    compare_offices(old, new, work);
-    compare_projects(old, new, work);
-    compare_agreements(old, new, work);
-    compare_groups(old, new, work);
-    compare_dms(old, new, work);
+/// Compares everything, or only what `touched` names.
+fn compare<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, touched: Option<&Touched>) {
+    compare_users(old, new, work, touched.map(|t| &t.users));
+    let ids = |of: Option<&BTreeSet<Idx>>, id: fn(&Side<'a>, Idx) -> Option<&'a str>| {
+        of.map(|of| of.iter().filter_map(|&i| id(new, i).or_else(|| id(old, i))).collect::<BTreeSet<_>>())
+    };
+    compare_networks(old, new, work, ids(touched.map(|t| &t.networks), Side::network_id));
+    compare_offices(old, new, work, ids(touched.map(|t| &t.offices), Side::office_id));
+    compare_projects(old, new, work, touched.map(|t| &t.projects));
+    compare_agreements(old, new, work, touched.map(|t| t.agreements.iter().map(String::as_str).collect()));
+    compare_groups(old, new, work, ids(touched.map(|t| &t.groups), Side::group_id));
+    compare_dms(old, new, work, ids(touched.map(|t| &t.dms), Side::dm_id));
 }
 
 /// A user's own record. What the rules read of a user decides which families change; what
 /// others read of them as a person (active, Network, home Office, the Agreements that share
 /// them) reaches everyone who could see them.
-fn compare_users<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
+fn compare_users<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, only: Option<&BTreeSet<Idx>>) {
     let person_changed = |work: &mut Work<'a>, id: &'a str, o: Option<Idx>, n: Option<Idx>| {
         work.mark(id, ALL);
         for (side, u) in [(old, o), (new, n)] {
@@ -597,8 +508,11 @@ fn compare_users<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             }
         }
     };
-    for (o, before) in old.policy.users.iter().enumerate() {
-        let o = to_idx(o);
+    let all: Box<dyn Iterator<Item = (Idx, &'a crate::policy::UserEntry)>> = match only {
+        None => Box::new(old.policy.users.iter().enumerate().map(|(o, user)| (to_idx(o), user))),
+        Some(only) => Box::new(only.iter().filter_map(|&o| Some((o, old.policy.user(o)?)))),
+    };
+    for (o, before) in all {
         let id = before.id.as_str();
         let same_place = new.policy.user(o).is_some_and(|same| same.id == id);
         let Some(n) = (if same_place { Some(o) } else { new.user_idx(id) }) else {
@@ -647,6 +561,9 @@ fn compare_users<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             work.mark(id, families);
         }
     }
+    if only.is_some() {
+        return;
+    }
     for (n, after) in new.policy.users.iter().enumerate() {
         if old.user_idx(&after.id).is_none() {
             person_changed(work, after.id.as_str(), None, Some(to_idx(n)));
@@ -658,17 +575,23 @@ fn compare_users<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
 /// its Offices under that profile; thresholds reach the users whose role lies between the old
 /// and the new minimum; the announcements switch reaches every user of the Network. A Network
 /// that comes or goes changes `defaults.edit` for system superusers.
-fn compare_networks<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
+fn compare_networks<'a>(
+    old: &Side<'a>,
+    new: &Side<'a>,
+    work: &mut Work<'a>,
+    only: Option<BTreeSet<&'a str>>,
+) {
     let profiles: BTreeSet<&'a str> =
         old.policy.profiles.names.iter().chain(&new.policy.profiles.names).map(String::as_str).collect();
-    let ids: BTreeSet<&'a str> =
-        old.policy.networks.iter().chain(&new.policy.networks).map(|network| network.id.as_str()).collect();
+    let ids: BTreeSet<&'a str> = only.unwrap_or_else(|| {
+        old.policy.networks.iter().chain(&new.policy.networks).map(|network| network.id.as_str()).collect()
+    });
     for id in ids {
         let o = old.policy.ids.networks.get(id).copied();
         let n = new.policy.ids.networks.get(id).copied();
         let (Some(o), Some(n)) = (o, n) else {
             for side in [old, new] {
-                for &u in &side.system_superusers {
+                for &u in side.index.system_superusers.get(0) {
                     if let Some(user) = side.user_id(u) {
                         work.target(user, Kind::Network, id);
                     }
@@ -700,7 +623,7 @@ fn compare_networks<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             }
             let band = (*minimum_before).min(*minimum_after)..(*minimum_before).max(*minimum_after);
             for (side, network) in [(old, o), (new, n)] {
-                for &u in list(&side.network_users, network) {
+                for &u in side.index.network_users.get(network) {
                     let Some(user) = side.policy.user(u) else { continue };
                     if band.contains(&user.role) {
                         work.mark(user.id.as_str(), PEOPLE | GROUPS | UNTARGETED);
@@ -710,7 +633,7 @@ fn compare_networks<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
         }
         if before.announcements != after.announcements {
             for (side, network) in [(old, o), (new, n)] {
-                for user in side.users_of(&side.network_users, network) {
+                for user in side.users_of(&side.index.network_users, network) {
                     work.mark(user, GROUPS | UNTARGETED);
                 }
             }
@@ -722,9 +645,10 @@ fn compare_networks<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
 /// shared into the Office under that profile. An Office that comes, goes or changes Network
 /// changes the administrative permissions on it for the network admins and superusers of the
 /// Networks involved. (Its users and Projects see the move in their own comparisons.)
-fn compare_offices<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
-    let ids: BTreeSet<&'a str> =
-        old.policy.offices.iter().chain(&new.policy.offices).map(|office| office.id.as_str()).collect();
+fn compare_offices<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, only: Option<BTreeSet<&'a str>>) {
+    let ids: BTreeSet<&'a str> = only.unwrap_or_else(|| {
+        old.policy.offices.iter().chain(&new.policy.offices).map(|office| office.id.as_str()).collect()
+    });
     for id in ids {
         let o = old.policy.ids.offices.get(id).copied();
         let n = new.policy.ids.offices.get(id).copied();
@@ -738,7 +662,7 @@ fn compare_offices<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
         {
             for (side, network) in [(old, network_before), (new, network_after)] {
                 let Some(network) = network else { continue };
-                for user in side.users_of(&side.network_wide_users, network) {
+                for user in side.users_of(&side.index.network_wide_users, network) {
                     work.target(user, Kind::Office, id);
                 }
             }
@@ -758,7 +682,7 @@ fn compare_offices<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
         for (profile, keys) in changed {
             for (side, office) in [(old, o), (new, n)] {
                 let Some(office) = office else { continue };
-                for &u in list(&side.office_home_users, office) {
+                for &u in side.index.office_users.get(office) {
                     let Some(user) = side.policy.user(u) else { continue };
                     if side.profile_name(user.profile) == profile {
                         work.keys(user.id.as_str(), &keys);
@@ -774,34 +698,46 @@ fn compare_offices<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
 
 /// A Project that comes, goes or moves reaches everyone who could see it on either side; a
 /// changed team reaches the members who joined or left.
-fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
-    // Old user index → new user index, once, so that teams compare without hashing.
-    let user_map: Vec<Idx> = old
-        .policy
-        .users
-        .iter()
-        .enumerate()
-        .map(|(u, user)| match new.policy.user(to_idx(u)) {
-            Some(same) if same.id == user.id => to_idx(u),
-            _ => new.user_idx(&user.id).unwrap_or(Idx::MAX),
-        })
-        .collect();
-    let office_map: Vec<Idx> = old
-        .policy
-        .offices
-        .iter()
-        .map(|office| new.policy.ids.offices.get(&office.id).copied().unwrap_or(Idx::MAX))
-        .collect();
-    let network_map: Vec<Idx> = old
-        .policy
-        .networks
-        .iter()
-        .map(|network| new.policy.ids.networks.get(&network.id).copied().unwrap_or(Idx::MAX))
-        .collect();
-    let mapped = |map: &[Idx], idx: Idx| map.get(idx as usize).copied().unwrap_or(Idx::MAX);
+fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, only: Option<&BTreeSet<Idx>>) {
+    // Old index → new index of users, Offices and Networks, once, so that teams compare without
+    // hashing. An edit keeps every one of them where it was: then they map to themselves.
+    let maps = only.is_none().then(|| {
+        let users: Vec<Idx> = old
+            .policy
+            .users
+            .iter()
+            .enumerate()
+            .map(|(u, user)| match new.policy.user(to_idx(u)) {
+                Some(same) if same.id == user.id => to_idx(u),
+                _ => new.user_idx(&user.id).unwrap_or(Idx::MAX),
+            })
+            .collect();
+        let offices: Vec<Idx> = old
+            .policy
+            .offices
+            .iter()
+            .map(|office| new.policy.ids.offices.get(&office.id).copied().unwrap_or(Idx::MAX))
+            .collect();
+        let networks: Vec<Idx> = old
+            .policy
+            .networks
+            .iter()
+            .map(|network| new.policy.ids.networks.get(&network.id).copied().unwrap_or(Idx::MAX))
+            .collect();
+        [users, offices, networks]
+    });
+    let mapped = |which: usize, idx: Idx| match &maps {
+        Some(maps) => maps.get(which).and_then(|map| map.get(idx as usize)).copied().unwrap_or(Idx::MAX),
+        None => idx,
+    };
+    let (users, offices, networks) = (0, 1, 2);
+    let olds: Box<dyn Iterator<Item = Idx>> = match only {
+        None => Box::new((0..old.policy.projects.len()).map(to_idx)),
+        Some(only) => Box::new(only.iter().copied().filter(|&p| (p as usize) < old.policy.projects.len())),
+    };
     let mut team = Vec::new();
-    for (o, before) in old.policy.project_refs().enumerate() {
-        let o = to_idx(o);
+    for o in olds {
+        let Some(before) = old.policy.project(o) else { continue };
         let id = before.id;
         // Organisations are mostly written in the same order: try the same place first.
         let after = match new.policy.project(o) {
@@ -814,8 +750,7 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             }
             continue;
         };
-        if mapped(&office_map, before.office) != after.office
-            || mapped(&network_map, before.network) != after.network
+        if mapped(offices, before.office) != after.office || mapped(networks, before.network) != after.network
         {
             for viewer in old.project_viewers(o).into_iter().chain(new.project_viewers(n)) {
                 work.target(viewer, Kind::Project, id);
@@ -823,13 +758,13 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             continue;
         }
         team.clear();
-        team.extend(before.team.iter().map(|&u| mapped(&user_map, u)));
+        team.extend(before.team.iter().map(|&u| mapped(users, u)));
         team.sort_unstable();
         if team == after.team {
             continue;
         }
         for &u in before.team {
-            if after.team.binary_search(&mapped(&user_map, u)).is_err() {
+            if after.team.binary_search(&mapped(users, u)).is_err() {
                 if let Some(user) = old.user_id(u) {
                     work.target(user, Kind::Project, id);
                 }
@@ -843,9 +778,14 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             }
         }
     }
-    for (n, after) in new.policy.project_refs().enumerate() {
+    let news: Box<dyn Iterator<Item = Idx>> = match only {
+        None => Box::new((0..new.policy.projects.len()).map(to_idx)),
+        Some(only) => Box::new(only.iter().copied()),
+    };
+    for n in news {
+        let Some(after) = new.policy.project(n) else { continue };
         if !old.policy.ids.projects.contains_key(after.id) {
-            for viewer in new.project_viewers(to_idx(n)) {
+            for viewer in new.project_viewers(n) {
                 work.target(viewer, Kind::Project, after.id);
             }
         }
@@ -855,7 +795,7 @@ fn compare_projects<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
 /// What an Agreement does while it is active: who it shares, into which Office (and so
 /// Network), under which profile. An expired one does nothing that allows. A change reaches
 /// everyone it shares, on either side, and the people of the host Offices, who see them.
-fn compare_agreements<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
+fn compare_agreements<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, only: Option<BTreeSet<&str>>) {
     type Effect<'a> = Option<(Option<&'a str>, Option<&'a str>, &'a str, Vec<&'a str>)>;
     let effect = |side: &Side<'a>, a: Option<Idx>| -> Effect<'a> {
         let a = a?;
@@ -865,10 +805,16 @@ fn compare_agreements<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
             side.office_id(agreement.host_office),
             host_network,
             side.profile_name(agreement.profile),
-            side.ids(list(&side.agreement_users, a), Side::user_id),
+            side.ids(side.index.agreement_users.get(a), Side::user_id),
         ))
     };
-    let ids: BTreeSet<&'a str> = old.agreement_ids.keys().chain(new.agreement_ids.keys()).copied().collect();
+    let ids: BTreeSet<&'a str> = old
+        .agreement_ids
+        .keys()
+        .chain(new.agreement_ids.keys())
+        .copied()
+        .filter(|id| only.as_ref().is_none_or(|only| only.contains(id)))
+        .collect();
     for id in ids {
         let o = old.agreement_ids.get(id).copied();
         let n = new.agreement_ids.get(id).copied();
@@ -879,9 +825,9 @@ fn compare_agreements<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
         let mut hosts: Vec<&'a str> = Vec::new();
         for (side, a) in [(old, o), (new, n)] {
             let Some(a) = a else { continue };
-            shared.extend(list(&side.agreement_users, a).iter().filter_map(|&u| side.user_id(u)));
+            shared.extend(side.index.agreement_users.get(a).iter().filter_map(|&u| side.user_id(u)));
             if let Some(agreement) = side.policy.agreement(a) {
-                hosts.extend(side.users_of(&side.office_home_users, agreement.host_office));
+                hosts.extend(side.users_of(&side.index.office_users, agreement.host_office));
             }
         }
         for &guest in &shared {
@@ -897,13 +843,14 @@ fn compare_agreements<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
 
 /// A group's Network and members decide its views and announcements, for its members, and
 /// Connections between its members.
-fn compare_groups<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
+fn compare_groups<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, only: Option<BTreeSet<&'a str>>) {
     let effect = |side: &Side<'a>, g: Option<Idx>| {
         let group = side.policy.group(g?)?;
         Some((side.network_id(group.network), side.ids(&group.members, Side::user_id)))
     };
-    let ids: BTreeSet<&'a str> =
-        old.policy.groups.iter().chain(&new.policy.groups).map(|group| group.id.as_str()).collect();
+    let ids: BTreeSet<&'a str> = only.unwrap_or_else(|| {
+        old.policy.groups.iter().chain(&new.policy.groups).map(|group| group.id.as_str()).collect()
+    });
     for id in ids {
         let before = effect(old, old.policy.ids.groups.get(id).copied());
         let after = effect(new, new.policy.ids.groups.get(id).copied());
@@ -922,13 +869,13 @@ fn compare_groups<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
 }
 
 /// Replying in a direct message needs only being one of its participants.
-fn compare_dms<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
+fn compare_dms<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>, only: Option<BTreeSet<&'a str>>) {
     let participants = |side: &Side<'a>, d: Option<Idx>| {
         let dm = side.policy.dms.get(d? as usize)?;
         Some(side.ids(&dm.participants, Side::user_id))
     };
-    let ids: BTreeSet<&'a str> =
-        old.policy.dms.iter().chain(&new.policy.dms).map(|dm| dm.id.as_str()).collect();
+    let ids: BTreeSet<&'a str> = only
+        .unwrap_or_else(|| old.policy.dms.iter().chain(&new.policy.dms).map(|dm| dm.id.as_str()).collect());
     for id in ids {
         let before = participants(old, old.policy.ids.dms.get(id).copied());
         let after = participants(new, new.policy.ids.dms.get(id).copied());
@@ -944,20 +891,58 @@ fn compare_dms<'a>(old: &Side<'a>, new: &Side<'a>, work: &mut Work<'a>) {
 // ---- Asking ---------------------------------------------------------------------------------
 
 /// Asks `user` what `recheck` says, on both sides, and keeps what differs.
+///
+/// With `first`, it stops at the first answer that differs (the impact then names that one
+/// only): enough to know that the user changes.
 fn evaluate<'a>(
-    old: &(&Side<'a>, ProjectIndex),
-    new: &(&Side<'a>, ProjectIndex),
+    old: &Side<'a>,
+    new: &Side<'a>,
     user: &'a str,
     recheck: &Recheck<'a>,
+    first: bool,
 ) -> Option<UserImpact> {
-    let sides = [(old.0, &old.1, old.0.user_idx(user)), (new.0, &new.1, new.0.user_idx(user))];
+    let sides = [(old, old.user_idx(user)), (new, new.user_idx(user))];
     // Inactive or unknown on both sides: denied everything on both.
     let active =
         |side: &Side<'a>, u: Option<Idx>| u.and_then(|u| side.policy.user(u)).is_some_and(|u| u.active);
-    if !sides.iter().any(|&(side, _, u)| active(side, u)) {
+    if !sides.iter().any(|&(side, u)| active(side, u)) {
         return None;
     }
     let families = recheck.families;
+    if first {
+        // The few questions the comparison named by target, before the families are gathered
+        // (every person of a Network, every Project of an Office): often enough to tell.
+        let mut probe = Probe::new(old.policy, new.policy, old.now, user, true);
+        for group in &recheck.groups {
+            probe.view(ResourceKind::Group, group);
+            probe.can(RolePermission::AnnouncementGroup.key(), Target::group(*group));
+        }
+        for dm in &recheck.dms {
+            probe.can(DM_REPLY, Target::dm(*dm));
+        }
+        if probe.found {
+            return Some(UserImpact { user: user.to_owned(), gained: probe.gained, lost: probe.lost });
+        }
+        // Then the Projects they could see, one at a time rather than gathered first (a network
+        // admin could see tens of thousands): an override or an access level changes the first
+        // of them already.
+        if recheck.needs_projects() {
+            for &(side, u) in &sides {
+                let Some(u) = u else { continue };
+                for p in side.projects_of(u) {
+                    let Some(project) = side.project_id(p) else { continue };
+                    probe.project(project, families & PROJECTS != 0, &recheck.keys);
+                    if probe.found {
+                        return Some(UserImpact {
+                            user: user.to_owned(),
+                            gained: probe.gained,
+                            lost: probe.lost,
+                        });
+                    }
+                }
+            }
+        }
+    }
     // Projects asked everything, and Projects asked only about `recheck.keys`.
     let mut projects = recheck.projects.clone();
     let mut seen: BTreeSet<&'a str> = BTreeSet::new();
@@ -966,11 +951,12 @@ fn evaluate<'a>(
     let mut dms = recheck.dms.clone();
     let mut offices = recheck.offices.clone();
     let mut networks = recheck.networks.clone();
-    for (side, index, u) in sides {
+    for (side, u) in sides {
         let Some(u) = u else { continue };
         let Some(entry) = side.policy.user(u) else { continue };
-        if recheck.needs_projects() {
-            let ids = index.of(side, u).filter_map(|p| side.project_id(p));
+        // (Asked above already, when only whether something differs is asked.)
+        if recheck.needs_projects() && !first {
+            let ids = side.projects_of(u).filter_map(|p| side.project_id(p));
             if families & PROJECTS != 0 {
                 projects.extend(ids);
             } else {
@@ -979,16 +965,16 @@ fn evaluate<'a>(
         }
         if families & PEOPLE != 0 {
             people.insert(entry.id.as_str());
-            people.extend(side.users_of(&side.network_users, entry.network));
+            people.extend(side.users_of(&side.index.network_users, entry.network));
             for &a in &entry.shared_by {
                 if let Some(agreement) = side.policy.agreement(a).filter(|_| side.agreement_active(a)) {
-                    people.extend(side.users_of(&side.office_home_users, agreement.host_office));
+                    people.extend(side.users_of(&side.index.office_users, agreement.host_office));
                 }
             }
             for &a in side.policy.office(entry.home_office).map_or(&[][..], |office| office.hosted.as_slice())
             {
                 if side.agreement_active(a) {
-                    people.extend(list(&side.agreement_users, a).iter().filter_map(|&v| side.user_id(v)));
+                    people.extend(side.index.agreement_users.get(a).iter().filter_map(|&v| side.user_id(v)));
                 }
             }
         }
@@ -996,49 +982,20 @@ fn evaluate<'a>(
             groups.extend(entry.groups.iter().filter_map(|&g| side.group_id(g)));
         }
         if families & DMS != 0 {
-            dms.extend(list(&side.user_dms, u).iter().filter_map(|&d| side.dm_id(d)));
+            dms.extend(side.index.user_dms.get(u).iter().filter_map(|&d| side.dm_id(d)));
         }
         if families & ADMIN != 0 {
-            offices
-                .extend(list(&side.network_offices, entry.network).iter().filter_map(|&o| side.office_id(o)));
+            offices.extend(
+                side.index.network_offices.get(entry.network).iter().filter_map(|&o| side.office_id(o)),
+            );
             if entry.system_superuser {
                 networks.extend(side.policy.networks.iter().map(|network| network.id.as_str()));
             }
         }
     }
 
-    let (old_policy, new_policy) = (old.0.policy, new.0.policy);
-    let mut probe = Probe {
-        old: old_policy,
-        new: new_policy,
-        now: old.0.now,
-        user,
-        gained: Access::default(),
-        lost: Access::default(),
-    };
-    for &project in &projects {
-        probe.view(ResourceKind::Project, project);
-        probe.view(ResourceKind::Report, project);
-        probe.view(ResourceKind::Finance, project);
-        for key in PROJECT_PERMISSIONS {
-            probe.can(key, Target::project(project));
-        }
-    }
-    for project in seen.difference(&projects) {
-        for &key in &recheck.keys {
-            match key {
-                "reports.view" => probe.view(ResourceKind::Report, project),
-                "finance.view" => probe.view(ResourceKind::Finance, project),
-                _ if PROJECT_PERMISSIONS.contains(&key) => probe.can(key, Target::project(*project)),
-                _ => {}
-            }
-        }
-    }
-    for person in people {
-        probe.view(ResourceKind::Person, person);
-        probe.can(RolePermission::DmStart.key(), Target::person(person));
-        probe.can(PEOPLE_SEARCH, Target::person(person));
-    }
+    let (old_policy, new_policy) = (old.policy, new.policy);
+    let mut probe = Probe::new(old_policy, new_policy, old.now, user, first);
     for group in groups {
         probe.view(ResourceKind::Group, group);
         probe.can(RolePermission::AnnouncementGroup.key(), Target::group(group));
@@ -1083,6 +1040,18 @@ fn evaluate<'a>(
             probe.can(key, Target::none());
         }
     }
+    // The many questions last: asked until the first difference, the few find it sooner.
+    for &project in &projects {
+        probe.project(project, true, &recheck.keys);
+    }
+    for project in seen.difference(&projects) {
+        probe.project(project, false, &recheck.keys);
+    }
+    for person in people {
+        probe.view(ResourceKind::Person, person);
+        probe.can(RolePermission::DmStart.key(), Target::person(person));
+        probe.can(PEOPLE_SEARCH, Target::person(person));
+    }
     let Probe { mut gained, mut lost, .. } = probe;
     if gained.is_empty() && lost.is_empty() {
         return None;
@@ -1100,16 +1069,53 @@ struct Probe<'a> {
     user: &'a str,
     gained: Access,
     lost: Access,
+    /// Stop at the first difference.
+    first: bool,
+    found: bool,
 }
 
-impl Probe<'_> {
+impl<'a> Probe<'a> {
+    fn new(old: &'a Policy, new: &'a Policy, now: Timestamp, user: &'a str, first: bool) -> Probe<'a> {
+        Probe { old, new, now, user, gained: Access::default(), lost: Access::default(), first, found: false }
+    }
+
+    /// Asks about `project` every question (`all`), or those of `keys` that act in a Project.
+    fn project(&mut self, project: &str, all: bool, keys: &BTreeSet<&str>) {
+        if all {
+            self.view(ResourceKind::Project, project);
+            self.view(ResourceKind::Report, project);
+            self.view(ResourceKind::Finance, project);
+            for key in PROJECT_PERMISSIONS {
+                self.can(key, Target::project(project));
+            }
+            return;
+        }
+        for &key in keys {
+            match key {
+                "reports.view" => self.view(ResourceKind::Report, project),
+                "finance.view" => self.view(ResourceKind::Finance, project),
+                _ if PROJECT_PERMISSIONS.contains(&key) => self.can(key, Target::project(project)),
+                _ => {}
+            }
+        }
+    }
+
     /// Whether the answer differs, and if so, the set it goes into.
     fn ask(&mut self, query: &Query) -> Option<&mut Access> {
+        if self.first && self.found {
+            return None;
+        }
         let before = self.old.allows(self.user, query, self.now);
         let after = self.new.allows(self.user, query, self.now);
         match (before, after) {
-            (false, true) => Some(&mut self.gained),
-            (true, false) => Some(&mut self.lost),
+            (false, true) => {
+                self.found = true;
+                Some(&mut self.gained)
+            }
+            (true, false) => {
+                self.found = true;
+                Some(&mut self.lost)
+            }
             _ => None,
         }
     }

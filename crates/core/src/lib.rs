@@ -52,12 +52,14 @@ mod diff;
 mod edit;
 mod eval;
 mod grant;
+mod incremental;
 mod limits;
 mod load;
 mod model;
 mod permission;
 mod policy;
 mod query;
+mod rows;
 mod scope;
 mod snapshot;
 mod table;
@@ -70,6 +72,7 @@ pub use decision::{Code, Decision, Fact};
 pub use diff::{Access, Impact, UserImpact, changed_users, diff};
 pub use edit::{Edit, UnknownId};
 pub use grant::{Grant, MAX_GRANTS};
+pub use incremental::{Changes, Edited};
 pub use limits::{LimitError, Limits};
 pub use load::Source;
 pub use model::{
@@ -79,7 +82,7 @@ pub use model::{
 pub use permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
 pub use policy::{Counts, Policy, UserSummary};
 pub use query::{Query, QueryError, ResourceKind, Target};
-pub use scope::{Cutter, ScopeError, cut};
+pub use scope::{Cutter, ProjectRow, ScopeError, cut};
 pub use snapshot::{
     DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_BYTES, Engine, Header, KeyError, KeyId, LoadError, LoadErrorKind,
     MAX_SIGNATURES, PAYLOAD_TYPE, PublicKey, SCHEMA_VERSION, Scope, SecretKey, SignError, Snapshot,

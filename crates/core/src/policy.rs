@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::clock::Timestamp;
 use crate::model::{AccessLevel, DEFAULT_PROFILES, KNOWN_PROFILE_PERMISSIONS, Org, Role};
 use crate::permission::{self, RolePermission};
-use crate::table::{IdTable, ProjectRef, ProjectTable};
+use crate::rows::{Rows, Shared, share};
+use crate::table::{GrowingIds, IdTable, ProjectRef, ProjectTable};
 use crate::validate::{ValidationError, ValidationErrorKind, ValidationErrors};
 
 /// A validated organisation with its ids resolved: what the evaluator decides over.
@@ -17,20 +18,20 @@ use crate::validate::{ValidationError, ValidationErrorKind, ValidationErrors};
 /// listed. A `Policy` only ever comes from a valid organisation.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    pub(crate) networks: Vec<NetworkEntry>,
-    pub(crate) offices: Vec<OfficeEntry>,
-    pub(crate) users: Vec<UserEntry>,
+    pub(crate) networks: Rows<NetworkEntry>,
+    pub(crate) offices: Rows<OfficeEntry>,
+    pub(crate) users: Rows<UserEntry>,
     /// By position, as columns; their ids are in [`Ids::projects`].
     pub(crate) projects: ProjectTable,
-    pub(crate) agreements: Vec<AgreementEntry>,
-    pub(crate) groups: Vec<GroupEntry>,
-    pub(crate) dms: Vec<DmEntry>,
-    pub(crate) profiles: Interner,
-    pub(crate) permissions: Interner,
+    pub(crate) agreements: Rows<AgreementEntry>,
+    pub(crate) groups: Rows<GroupEntry>,
+    pub(crate) dms: Rows<DmEntry>,
+    pub(crate) profiles: Shared<Interner>,
+    pub(crate) permissions: Shared<Interner>,
     pub(crate) ids: Ids,
     /// Each Office's Network, packed: what a [`crate::UserView`] reads per question (with
     /// each Project's Office, a column of [`ProjectTable`]), in a few cache lines.
-    pub(crate) office_networks: Vec<Idx>,
+    pub(crate) office_networks: Shared<Vec<Idx>>,
     /// Tells this policy from every other one built in this process (a clone keeps it: it
     /// decides the same), so that a [`crate::UserView`] only ever answers for its own.
     pub(crate) stamp: u64,
@@ -86,7 +87,7 @@ impl Hasher for IdHasher {
 /// A map from ids to dense indices.
 pub(crate) type IdMap = HashMap<String, Idx, BuildHasherDefault<IdHasher>>;
 
-fn next_stamp() -> u64 {
+pub(crate) fn next_stamp() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -94,13 +95,13 @@ fn next_stamp() -> u64 {
 /// Id → index maps, one per kind.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ids {
-    pub(crate) networks: IdMap,
-    pub(crate) offices: IdMap,
-    pub(crate) users: IdMap,
+    pub(crate) networks: Shared<IdMap>,
+    pub(crate) offices: Shared<IdMap>,
+    pub(crate) users: Shared<IdMap>,
     /// Projects are the most numerous kind: their ids are held once, in the index itself.
-    pub(crate) projects: IdTable,
-    pub(crate) groups: IdMap,
-    pub(crate) dms: IdMap,
+    pub(crate) projects: GrowingIds,
+    pub(crate) groups: Shared<IdMap>,
+    pub(crate) dms: Shared<IdMap>,
 }
 
 /// A dense index into one of the [`Policy`] tables.
@@ -421,19 +422,19 @@ impl Policy {
             None => (None, None),
         };
         let ids = Ids {
-            networks: index_ids("networks", org.networks.iter().map(|n| n.id.as_str()), &mut problems),
-            offices: index_ids("offices", org.offices.iter().map(|o| o.id.as_str()), &mut problems),
-            users: index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems),
-            projects: match project_ids {
+            networks: share(index_ids("networks", org.networks.iter().map(|n| n.id.as_str()), &mut problems)),
+            offices: share(index_ids("offices", org.offices.iter().map(|o| o.id.as_str()), &mut problems)),
+            users: share(index_ids("users", org.users.iter().map(|u| u.id.as_str()), &mut problems)),
+            projects: GrowingIds::from(match project_ids {
                 Some(ids) => ids,
                 None => index_project_ids(org.projects.iter().map(|p| p.id.as_str()), &mut problems),
-            },
-            groups: index_ids("groups", org.groups.iter().map(|g| g.id.as_str()), &mut problems),
-            dms: index_ids(
+            }),
+            groups: share(index_ids("groups", org.groups.iter().map(|g| g.id.as_str()), &mut problems)),
+            dms: share(index_ids(
                 "direct_messages",
                 org.direct_messages.iter().map(|d| d.id.as_str()),
                 &mut problems,
-            ),
+            )),
         };
         // Agreement ids are not queried, but must still be unique.
         index_ids("agreements", org.agreements.iter().map(|a| a.id.as_str()), &mut problems);
@@ -902,17 +903,17 @@ impl Policy {
         if !problems.0.is_empty() {
             return Err(ValidationErrors::new(problems.0));
         }
-        let office_networks = offices.iter().map(|o| o.network).collect();
+        let office_networks = share(offices.iter().map(|o| o.network).collect());
         Ok(Policy {
-            networks,
-            offices,
-            users,
+            networks: Rows::from_vec(networks),
+            offices: Rows::from_vec(offices),
+            users: Rows::from_vec(users),
             projects,
-            agreements,
-            groups,
-            dms,
-            profiles,
-            permissions,
+            agreements: Rows::from_vec(agreements),
+            groups: Rows::from_vec(groups),
+            dms: Rows::from_vec(dms),
+            profiles: share(profiles),
+            permissions: share(permissions),
             ids,
             office_networks,
             stamp: next_stamp(),
@@ -1096,7 +1097,7 @@ impl Policy {
 
     pub(crate) fn project(&self, idx: Idx) -> Option<ProjectRef<'_>> {
         let p = idx as usize;
-        let office = *self.projects.offices.get(p)?;
+        let office = self.projects.office(p)?;
         Some(ProjectRef {
             id: self.ids.projects.id(idx)?,
             name: self.projects.name(p)?,

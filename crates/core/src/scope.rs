@@ -26,8 +26,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::clock::Timestamp;
-use crate::model::{AccessLevel, Agreement, Features, Network, Office, Org, Project, Role, User};
+use crate::model::{
+    AccessLevel, Agreement, DirectMessage, Features, Group, Network, Office, Org, Project, Role, User,
+};
 use crate::policy::{BitSet, Idx, Policy};
+use crate::rows::{Lists, Rows};
 use crate::snapshot::Scope;
 use crate::validate::ValidationErrors;
 use crate::view::{Reach, UserView};
@@ -72,11 +75,130 @@ pub fn cut(org: &Org, scope: &Scope, now: Timestamp) -> Result<Org, ScopeError> 
 /// about the Projects the user could see: their teams and the Projects within their reach
 /// (their Network, or their Offices). It never scans the organisation.
 ///
+/// The organisation, its policy and the indices are held in chunks shared between revisions
+/// (`rows.rs`): [`Cutter::edit`] builds the next revision from this one with only what the edit
+/// touches new, and a clone costs a pointer per chunk.
+///
 /// `Cutter` is `Send + Sync`: hold it in an `Arc` and cut from any thread.
+#[derive(Clone)]
 pub struct Cutter {
-    org: Org,
-    policy: Policy,
-    index: Index,
+    pub(crate) org: OrgRows,
+    pub(crate) policy: Policy,
+    pub(crate) index: Index,
+}
+
+/// The organisation as it was written, element by element, in chunks shared between
+/// revisions: what [`Cutter::to_org`] gives back, and what a cut copies its elements from.
+/// A Project is the policy's columns (its id, name, Office and sorted team) and [`Written`]:
+/// held as written, the Projects would be two thirds of a revision's memory.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OrgRows {
+    pub(crate) networks: Rows<Network>,
+    pub(crate) offices: Rows<Office>,
+    pub(crate) users: Rows<User>,
+    pub(crate) projects: Rows<Written>,
+    pub(crate) agreements: Rows<Agreement>,
+    pub(crate) groups: Rows<Group>,
+    pub(crate) direct_messages: Rows<DirectMessage>,
+}
+
+/// What a Project as written holds beyond the policy's columns: its creator, and its team in
+/// the order written when that is not the sorted order the policy keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// `Idx::MAX` for none.
+    pub(crate) created_by: Idx,
+    /// Empty when the team was written sorted (by the users' order).
+    pub(crate) order: Box<[Idx]>,
+}
+
+impl Written {
+    /// Of `project`, valid in `policy`, whose sorted team is `team`.
+    pub(crate) fn of(policy: &Policy, project: &Project, team: &[Idx]) -> Written {
+        let users = &policy.ids.users;
+        let order: Vec<Idx> =
+            project.team.iter().map(|id| users.get(id).copied().unwrap_or(Idx::MAX)).collect();
+        Written {
+            created_by: project.created_by.as_ref().and_then(|id| users.get(id).copied()).unwrap_or(Idx::MAX),
+            order: if order == team { Box::default() } else { order.into_boxed_slice() },
+        }
+    }
+}
+
+impl OrgRows {
+    fn new(org: Org, policy: &Policy) -> OrgRows {
+        let projects = org
+            .projects
+            .iter()
+            .enumerate()
+            .map(|(p, project)| Written::of(policy, project, policy.projects.team(p).unwrap_or_default()))
+            .collect();
+        OrgRows {
+            networks: Rows::from_vec(org.networks),
+            offices: Rows::from_vec(org.offices),
+            users: Rows::from_vec(org.users),
+            projects,
+            agreements: Rows::from_vec(org.agreements),
+            groups: Rows::from_vec(org.groups),
+            direct_messages: Rows::from_vec(org.direct_messages),
+        }
+    }
+}
+
+/// A Project as written, read from a revision ([`Cutter::projects`], [`Cutter::project`]):
+/// its fields borrowed, or [`ProjectRow::to_project`] for a copy.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectRow<'a> {
+    cutter: &'a Cutter,
+    p: Idx,
+    written: &'a Written,
+    team: &'a [Idx],
+}
+
+impl<'a> ProjectRow<'a> {
+    /// Its id.
+    pub fn id(&self) -> &'a str {
+        self.cutter.policy.ids.projects.id(self.p).unwrap_or_default()
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &'a str {
+        self.cutter.policy.projects.name(self.p as usize).unwrap_or_default()
+    }
+
+    /// Its Office's id.
+    pub fn office(&self) -> &'a str {
+        let policy = &self.cutter.policy;
+        let office = policy.projects.office(self.p as usize).unwrap_or(Idx::MAX);
+        policy.office(office).map_or("", |office| office.id.as_str())
+    }
+
+    /// Its team's user ids, in the order written.
+    pub fn team(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let users = &self.cutter.policy;
+        self.team_indices().iter().filter_map(move |&u| users.user(u).map(|user| user.id.as_str()))
+    }
+
+    /// Its team, in the order written, by dense index.
+    fn team_indices(&self) -> &'a [Idx] {
+        if self.written.order.is_empty() { self.team } else { &self.written.order }
+    }
+
+    /// Who created it.
+    pub fn created_by(&self) -> Option<&'a str> {
+        self.cutter.policy.user(self.written.created_by).map(|user| user.id.as_str())
+    }
+
+    /// A copy, as written.
+    pub fn to_project(&self) -> Project {
+        Project {
+            id: self.id().to_owned(),
+            name: self.name().to_owned(),
+            office: self.office().to_owned(),
+            team: self.team().map(str::to_owned).collect(),
+            created_by: self.created_by().map(str::to_owned),
+        }
+    }
 }
 
 impl fmt::Debug for Cutter {
@@ -91,17 +213,107 @@ impl Cutter {
     pub fn new(org: Org) -> Result<Cutter, ValidationErrors> {
         let policy = Policy::new(&org)?;
         let index = Index::new(&policy);
-        Ok(Cutter { org, policy, index })
+        Ok(Cutter { org: OrgRows::new(org, &policy), policy, index })
     }
 
-    /// The whole organisation.
-    pub fn org(&self) -> &Org {
-        &self.org
+    /// The whole organisation, copied out (for an export, or to compare): it costs what the
+    /// organisation weighs. To read it, iterate [`Cutter::users`], [`Cutter::projects`], … or
+    /// look elements up by id ([`Cutter::user`], …).
+    pub fn to_org(&self) -> Org {
+        let org = &self.org;
+        Org {
+            networks: org.networks.iter().cloned().collect(),
+            offices: org.offices.iter().cloned().collect(),
+            users: org.users.iter().cloned().collect(),
+            projects: self.projects().map(|project| project.to_project()).collect(),
+            agreements: org.agreements.iter().cloned().collect(),
+            groups: org.groups.iter().cloned().collect(),
+            direct_messages: org.direct_messages.iter().cloned().collect(),
+        }
     }
 
     /// Its policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The Networks, in the organisation's order.
+    pub fn networks(&self) -> impl DoubleEndedIterator<Item = &Network> + '_ {
+        self.org.networks.iter()
+    }
+
+    /// The Offices, in the organisation's order.
+    pub fn offices(&self) -> impl DoubleEndedIterator<Item = &Office> + '_ {
+        self.org.offices.iter()
+    }
+
+    /// The users, in the organisation's order.
+    pub fn users(&self) -> impl DoubleEndedIterator<Item = &User> + '_ {
+        self.org.users.iter()
+    }
+
+    /// The Projects, in the organisation's order.
+    pub fn projects(&self) -> impl Iterator<Item = ProjectRow<'_>> + '_ {
+        (0..self.org.projects.len()).filter_map(|p| self.project_row(to_idx(p)))
+    }
+
+    pub(crate) fn project_row(&self, p: Idx) -> Option<ProjectRow<'_>> {
+        Some(ProjectRow {
+            cutter: self,
+            p,
+            written: self.org.projects.get(p as usize)?,
+            team: self.policy.projects.team(p as usize)?,
+        })
+    }
+
+    /// The Agreements, in the organisation's order.
+    pub fn agreements(&self) -> impl DoubleEndedIterator<Item = &Agreement> + '_ {
+        self.org.agreements.iter()
+    }
+
+    /// The groups, in the organisation's order.
+    pub fn groups(&self) -> impl DoubleEndedIterator<Item = &Group> + '_ {
+        self.org.groups.iter()
+    }
+
+    /// The direct messages, in the organisation's order.
+    pub fn direct_messages(&self) -> impl DoubleEndedIterator<Item = &DirectMessage> + '_ {
+        self.org.direct_messages.iter()
+    }
+
+    /// The Network with this id, as written.
+    pub fn network(&self, id: &str) -> Option<&Network> {
+        self.org.networks.get(*self.policy.ids.networks.get(id)? as usize)
+    }
+
+    /// The Office with this id, as written.
+    pub fn office(&self, id: &str) -> Option<&Office> {
+        self.org.offices.get(*self.policy.ids.offices.get(id)? as usize)
+    }
+
+    /// The user with this id, as written.
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.org.users.get(*self.policy.ids.users.get(id)? as usize)
+    }
+
+    /// The Project with this id, as written.
+    pub fn project(&self, id: &str) -> Option<ProjectRow<'_>> {
+        self.project_row(self.policy.ids.projects.get(id)?)
+    }
+
+    /// The Agreement with this id, as written.
+    pub fn agreement(&self, id: &str) -> Option<&Agreement> {
+        self.org.agreements.iter().find(|agreement| agreement.id == id)
+    }
+
+    /// The group with this id, as written.
+    pub fn group(&self, id: &str) -> Option<&Group> {
+        self.org.groups.get(*self.policy.ids.groups.get(id)? as usize)
+    }
+
+    /// The direct message with this id, as written.
+    pub fn direct_message(&self, id: &str) -> Option<&DirectMessage> {
+        self.org.direct_messages.get(*self.policy.ids.dms.get(id)? as usize)
     }
 
     /// Cuts the organisation down to `scope`, deciding Agreement expiry at `now`: what [`cut`]
@@ -110,7 +322,7 @@ impl Cutter {
         let policy = &self.policy;
         let mut keep = Keep::default();
         match scope {
-            Scope::Org => return Ok(self.org.clone()),
+            Scope::Org => return Ok(self.to_org()),
             Scope::User(id) => {
                 let &u = policy.ids.users.get(id).ok_or_else(|| ScopeError::UnknownUser(id.clone()))?;
                 keep.user_needs(self, u, now, false);
@@ -127,112 +339,90 @@ impl Cutter {
     }
 }
 
-/// What a cut looks up instead of scanning, by dense index. Every list is sorted.
-#[derive(Debug, Default)]
-struct Index {
-    network_offices: Lists,
-    network_users: Lists,
-    network_projects: Lists,
-    network_groups: Lists,
+/// What a cut looks up instead of scanning, and what the impact analysis reads of who could
+/// see what (`diff.rs`), by dense index. Every list is sorted. Kept beside the policy, never in
+/// it, and updated in place by an edit.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Index {
+    pub(crate) network_offices: Lists,
+    pub(crate) network_users: Lists,
+    pub(crate) network_projects: Lists,
+    pub(crate) network_groups: Lists,
     /// By home Office.
-    office_users: Lists,
-    office_projects: Lists,
+    pub(crate) office_users: Lists,
+    pub(crate) office_projects: Lists,
     /// By participant.
-    user_dms: Lists,
+    pub(crate) user_dms: Lists,
     /// The users each Agreement shares.
-    agreement_users: Lists,
+    pub(crate) agreement_users: Lists,
+    /// Per Network, its `network_admin` users and superusers: they see all its Projects.
+    pub(crate) network_wide_users: Lists,
+    /// Per Office, the `all_in_office` users whose home or additional Office it is.
+    pub(crate) office_linked_users: Lists,
+    /// The system superusers (under key 0).
+    pub(crate) system_superusers: Lists,
 }
 
 impl Index {
-    fn new(policy: &Policy) -> Index {
+    pub(crate) fn new(policy: &Policy) -> Index {
         let networks = policy.networks.len();
         let offices = policy.offices.len();
-        let project_offices = &policy.projects.offices;
-        let project_network = |&office: &Idx| policy.office_networks.get(office as usize).copied();
+        let project_network = |office: Idx| policy.office_networks.get(office as usize).copied();
+        let users = || policy.users.iter().enumerate().map(|(u, user)| (to_idx(u), user));
         Index {
-            network_offices: Lists::new(networks, || {
-                policy.offices.iter().enumerate().map(|(o, office)| (office.network, to_idx(o)))
-            }),
-            network_users: Lists::new(networks, || {
-                policy.users.iter().enumerate().map(|(u, user)| (user.network, to_idx(u)))
-            }),
-            network_projects: Lists::new(networks, || {
-                project_offices
-                    .iter()
-                    .enumerate()
-                    .map(|(p, office)| (project_network(office).unwrap_or(Idx::MAX), to_idx(p)))
-            }),
-            network_groups: Lists::new(networks, || {
-                policy.groups.iter().enumerate().map(|(g, group)| (group.network, to_idx(g)))
-            }),
-            office_users: Lists::new(offices, || {
-                policy.users.iter().enumerate().map(|(u, user)| (user.home_office, to_idx(u)))
-            }),
-            office_projects: Lists::new(offices, || {
-                project_offices.iter().enumerate().map(|(p, &office)| (office, to_idx(p)))
-            }),
-            user_dms: Lists::new(policy.users.len(), || {
-                policy.dms.iter().enumerate().flat_map(|(d, dm)| dm.participants.map(|u| (u, to_idx(d))))
-            }),
-            agreement_users: Lists::new(policy.agreements.len(), || {
+            network_offices: Lists::new(
+                networks,
+                policy.offices.iter().enumerate().map(|(o, office)| (office.network, to_idx(o))),
+            ),
+            network_users: Lists::new(networks, users().map(|(u, user)| (user.network, u))),
+            network_projects: Lists::new(
+                networks,
                 policy
-                    .users
-                    .iter()
+                    .projects
+                    .offices()
                     .enumerate()
-                    .flat_map(|(u, user)| user.shared_by.iter().map(move |&a| (a, to_idx(u))))
-            }),
+                    .map(|(p, office)| (project_network(office).unwrap_or(Idx::MAX), to_idx(p))),
+            ),
+            network_groups: Lists::new(
+                networks,
+                policy.groups.iter().enumerate().map(|(g, group)| (group.network, to_idx(g))),
+            ),
+            office_users: Lists::new(offices, users().map(|(u, user)| (user.home_office, u))),
+            office_projects: Lists::new(
+                offices,
+                policy.projects.offices().enumerate().map(|(p, office)| (office, to_idx(p))),
+            ),
+            user_dms: Lists::new(
+                policy.users.len(),
+                policy.dms.iter().enumerate().flat_map(|(d, dm)| dm.participants.map(|u| (u, to_idx(d)))),
+            ),
+            agreement_users: Lists::new(
+                policy.agreements.len(),
+                users().flat_map(|(u, user)| user.shared_by.iter().map(move |&a| (a, u))),
+            ),
+            network_wide_users: Lists::new(
+                networks,
+                users().filter(|(_, user)| network_wide(user)).map(|(u, user)| (user.network, u)),
+            ),
+            office_linked_users: Lists::new(
+                offices,
+                users().filter(|(_, user)| user.access == AccessLevel::AllInOffice).flat_map(|(u, user)| {
+                    std::iter::once(user.home_office)
+                        .chain(user.additional_offices.iter().copied())
+                        .map(move |o| (o, u))
+                }),
+            ),
+            system_superusers: Lists::new(
+                1,
+                users().filter(|(_, user)| user.system_superuser).map(|(u, _)| (0, u)),
+            ),
         }
     }
 }
 
-/// A list of indices per key, held end to end.
-#[derive(Debug, Default)]
-struct Lists {
-    /// Where each key's list starts in `items`, and then where the last one ends.
-    starts: Vec<usize>,
-    items: Vec<Idx>,
-}
-
-impl Lists {
-    /// From `(key, item)` pairs (read twice: once to count, once to place), each key's items
-    /// in the order the pairs give them. A key out of range is left out.
-    fn new<I: Iterator<Item = (Idx, Idx)>>(keys: usize, pairs: impl Fn() -> I) -> Lists {
-        let mut starts = vec![0_usize; keys.saturating_add(1)];
-        for (key, _) in pairs() {
-            if (key as usize) < keys {
-                if let Some(count) = starts.get_mut(key as usize) {
-                    *count += 1;
-                }
-            }
-        }
-        let mut total = 0_usize;
-        for start in &mut starts {
-            let count = *start;
-            *start = total;
-            total += count;
-        }
-        let mut next = starts.clone();
-        let mut items = vec![0; total];
-        for (key, item) in pairs() {
-            if (key as usize) < keys {
-                if let Some(slot) = next.get_mut(key as usize) {
-                    if let Some(place) = items.get_mut(*slot) {
-                        *place = item;
-                    }
-                    *slot += 1;
-                }
-            }
-        }
-        Lists { starts, items }
-    }
-
-    fn get(&self, key: Idx) -> &[Idx] {
-        let key = key as usize;
-        match (self.starts.get(key), key.checked_add(1).and_then(|next| self.starts.get(next))) {
-            (Some(&start), Some(&end)) => self.items.get(start..end).unwrap_or_default(),
-            _ => &[],
-        }
-    }
+/// A `network_admin` user or a superuser of their Network: they see every Project of it.
+pub(crate) fn network_wide(user: &crate::policy::UserEntry) -> bool {
+    user.access == AccessLevel::NetworkAdmin || user.network_superuser
 }
 
 /// How much of a Network to keep.
@@ -323,7 +513,7 @@ impl Keep {
         // as `Policy::allows`, a few array reads each.
         let view = policy.view_of(u, now);
         let project_network = |p: Idx| {
-            let office = policy.projects.offices.get(p as usize).copied().unwrap_or(Idx::MAX);
+            let office = policy.projects.office(p as usize).unwrap_or(Idx::MAX);
             (office, policy.office_networks.get(office as usize).copied().unwrap_or(Idx::MAX))
         };
         if !network_done {
@@ -463,7 +653,6 @@ impl Keep {
         for &u in self.users.keys() {
             kept_users.insert(u);
         }
-        let kept = |id: &str| policy.ids.users.get(id).is_some_and(|&u| kept_users.contains(u));
 
         let networks = self
             .networks
@@ -544,22 +733,15 @@ impl Keep {
             .projects
             .iter()
             .filter_map(|&p| {
-                let project = org.projects.get(p as usize)?;
-                // Most often the whole team is kept: then no id needs looking up.
-                let whole_team = policy
-                    .projects
-                    .team(p as usize)
-                    .is_some_and(|team| team.iter().all(|&u| kept_users.contains(u)));
+                let project = cutter.project_row(p)?;
+                let id =
+                    |u: Idx| policy.user(u).filter(|_| kept_users.contains(u)).map(|user| user.id.clone());
                 Some(Project {
-                    id: project.id.clone(),
-                    name: project.name.clone(),
-                    office: project.office.clone(),
-                    team: if whole_team {
-                        project.team.clone()
-                    } else {
-                        project.team.iter().filter(|id| kept(id)).cloned().collect()
-                    },
-                    created_by: project.created_by.clone().filter(|id| whole_team || kept(id)),
+                    id: project.id().to_owned(),
+                    name: project.name().to_owned(),
+                    office: project.office().to_owned(),
+                    team: project.team_indices().iter().filter_map(|&u| id(u)).collect(),
+                    created_by: id(project.written.created_by),
                 })
             })
             .collect();

@@ -226,10 +226,6 @@ impl IdTable {
         if steps < self.slots.len() { Err(NotNew::Crowded) } else { Ok(None) }
     }
 
-    pub(crate) fn contains_key(&self, id: &str) -> bool {
-        self.get(id).is_some()
-    }
-
     /// The id at `position`.
     pub(crate) fn id(&self, position: Idx) -> Option<&str> {
         self.ids.get(position as usize)
@@ -250,28 +246,268 @@ impl IdTable {
     }
 }
 
+/// The ids of a kind that edits add to (Projects): an [`IdTable`] shared whole between
+/// revisions, and natively a small one of the ids added since, folded into a new shared table
+/// once it holds more than a sixteenth as many (so an added id costs a copy of the small table,
+/// and now and then a rebuild of the whole, rather than a copy of the whole each time).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GrowingIds {
+    #[cfg(not(target_family = "wasm"))]
+    base: std::sync::Arc<IdTable>,
+    #[cfg(not(target_family = "wasm"))]
+    added: IdTable,
+    #[cfg(target_family = "wasm")]
+    base: IdTable,
+}
+
+impl From<IdTable> for GrowingIds {
+    fn from(table: IdTable) -> GrowingIds {
+        #[cfg(not(target_family = "wasm"))]
+        let ids = GrowingIds { base: std::sync::Arc::new(table), added: IdTable::default() };
+        #[cfg(target_family = "wasm")]
+        let ids = GrowingIds { base: table };
+        ids
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl GrowingIds {
+    pub(crate) fn get(&self, id: &str) -> Option<Idx> {
+        match self.base.get(id) {
+            Some(position) => Some(position),
+            None => self.added.get(id).map(|position| position.saturating_add(self.base_len())),
+        }
+    }
+
+    fn base_len(&self) -> Idx {
+        Idx::try_from(self.base.ids.len()).unwrap_or(EMPTY)
+    }
+
+    pub(crate) fn contains_key(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
+    pub(crate) fn id(&self, position: Idx) -> Option<&str> {
+        match position.checked_sub(self.base_len()) {
+            None => self.base.id(position),
+            Some(added) => self.added.id(added),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.base.ids.len() + self.added.ids.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.base.iter().chain(self.added.iter())
+    }
+
+    /// Appends `id` (an edit's new Project); `None` if it is there already.
+    pub(crate) fn push(&mut self, id: &str) -> Option<Idx> {
+        if self.base.get(id).is_some() {
+            return None;
+        }
+        let position = self.added.insert(id).ok()?.saturating_add(self.base_len());
+        if self.added.ids.len() > (self.base.ids.len() / 16).max(1024) {
+            let mut whole = IdTable::default();
+            for id in self.base.iter().chain(self.added.iter()) {
+                let _ = whole.insert(id);
+            }
+            *self = GrowingIds::from(whole);
+        }
+        Some(position)
+    }
+}
+
+#[cfg(target_family = "wasm")]
+impl GrowingIds {
+    pub(crate) fn get(&self, id: &str) -> Option<Idx> {
+        self.base.get(id)
+    }
+
+    pub(crate) fn contains_key(&self, id: &str) -> bool {
+        self.base.get(id).is_some()
+    }
+
+    pub(crate) fn id(&self, position: Idx) -> Option<&str> {
+        self.base.id(position)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.base.iter()
+    }
+
+    pub(crate) fn push(&mut self, id: &str) -> Option<Idx> {
+        self.base.insert(id).ok()
+    }
+}
+
 /// The Projects, as columns: names, Offices and teams (each sorted), by position.
+///
+/// Natively the columns are cut in chunks of [`PROJECT_CHUNK`] Projects, each behind a
+/// reference count, so that revisions share the chunks an edit leaves alone
+/// ([`crate::rows`]); in WebAssembly they are one chunk, as they always were.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ProjectTable {
+    #[cfg(not(target_family = "wasm"))]
+    chunks: Vec<std::sync::Arc<ProjectChunk>>,
+    #[cfg(not(target_family = "wasm"))]
+    len: usize,
+    #[cfg(target_family = "wasm")]
+    whole: ProjectChunk,
+}
+
+/// Projects per chunk: a chunk is some 40 kB to copy.
+#[cfg(not(target_family = "wasm"))]
+const PROJECT_CHUNK: usize = 1024;
+
+#[cfg(not(target_family = "wasm"))]
+impl ProjectTable {
+    /// Appends a Project; `team` must be sorted and free of repeats.
+    pub(crate) fn push(&mut self, name: &str, office: Idx, team: &[Idx]) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < PROJECT_CHUNK => {
+                std::sync::Arc::make_mut(last).push(name, office, team)
+            }
+            _ => {
+                let mut chunk = ProjectChunk::default();
+                chunk.push(name, office, team);
+                self.chunks.push(std::sync::Arc::new(chunk));
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Room for `additional` more Projects of a usual size.
+    #[cfg(feature = "stream")]
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.chunks.reserve(additional.div_ceil(PROJECT_CHUNK));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    fn chunk(&self, p: usize) -> Option<(&ProjectChunk, usize)> {
+        Some((self.chunks.get(p / PROJECT_CHUNK)?, p % PROJECT_CHUNK))
+    }
+
+    pub(crate) fn name(&self, p: usize) -> Option<&str> {
+        let (chunk, p) = self.chunk(p)?;
+        chunk.name(p)
+    }
+
+    #[inline]
+    pub(crate) fn office(&self, p: usize) -> Option<Idx> {
+        let (chunk, p) = self.chunk(p)?;
+        chunk.offices.get(p).copied()
+    }
+
+    pub(crate) fn team(&self, p: usize) -> Option<&[Idx]> {
+        let (chunk, p) = self.chunk(p)?;
+        chunk.team(p)
+    }
+
+    /// Gives Project `p` the team `team` (sorted, free of repeats).
+    pub(crate) fn set_team(&mut self, p: usize, team: &[Idx]) {
+        if let Some(chunk) = self.chunks.get_mut(p / PROJECT_CHUNK) {
+            std::sync::Arc::make_mut(chunk).set_team(p % PROJECT_CHUNK, team);
+        }
+    }
+
+    /// Each Project's Office, in order.
+    pub(crate) fn offices(&self) -> impl Iterator<Item = Idx> + '_ {
+        self.chunks.iter().flat_map(|chunk| chunk.offices.iter().copied())
+    }
+
+    /// Every (Project, team member) pair, Project by Project.
+    pub(crate) fn memberships(&self) -> impl Iterator<Item = (Idx, Idx)> + '_ {
+        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
+            chunk.memberships().map(move |(p, u)| (to_idx(c * PROJECT_CHUNK + p as usize), u))
+        })
+    }
+
+    #[cfg(feature = "stream")]
+    pub(crate) fn shrink_to_fit(&mut self) {
+        if let Some(last) = self.chunks.last_mut() {
+            std::sync::Arc::make_mut(last).shrink_to_fit();
+        }
+        self.chunks.shrink_to_fit();
+    }
+}
+
+#[cfg(target_family = "wasm")]
+impl ProjectTable {
+    pub(crate) fn push(&mut self, name: &str, office: Idx, team: &[Idx]) {
+        self.whole.push(name, office, team);
+    }
+
+    #[cfg(feature = "stream")]
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.whole.reserve(additional);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.whole.len()
+    }
+
+    pub(crate) fn name(&self, p: usize) -> Option<&str> {
+        self.whole.name(p)
+    }
+
+    #[inline]
+    pub(crate) fn office(&self, p: usize) -> Option<Idx> {
+        self.whole.offices.get(p).copied()
+    }
+
+    pub(crate) fn team(&self, p: usize) -> Option<&[Idx]> {
+        self.whole.team(p)
+    }
+
+    pub(crate) fn set_team(&mut self, p: usize, team: &[Idx]) {
+        self.whole.set_team(p, team);
+    }
+
+    pub(crate) fn offices(&self) -> impl Iterator<Item = Idx> + '_ {
+        self.whole.offices.iter().copied()
+    }
+
+    pub(crate) fn memberships(&self) -> impl Iterator<Item = (Idx, Idx)> + '_ {
+        self.whole.memberships()
+    }
+
+    #[cfg(feature = "stream")]
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.whole.shrink_to_fit();
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn to_idx(i: usize) -> Idx {
+    Idx::try_from(i).unwrap_or(Idx::MAX)
+}
+
+/// Projects as columns, by position within the chunk.
+#[derive(Debug, Clone, Default)]
+struct ProjectChunk {
     names: Strs,
-    pub(crate) offices: Vec<Idx>,
+    offices: Vec<Idx>,
     /// Where each team ends in `members`.
     team_ends: Vec<usize>,
     members: Vec<Idx>,
 }
 
-impl ProjectTable {
-    /// Appends a Project; `team` must be sorted and free of repeats.
-    pub(crate) fn push(&mut self, name: &str, office: Idx, team: &[Idx]) {
+impl ProjectChunk {
+    fn push(&mut self, name: &str, office: Idx, team: &[Idx]) {
         self.names.push(name);
         self.offices.push(office);
         self.members.extend_from_slice(team);
         self.team_ends.push(self.members.len());
     }
 
-    /// Room for `additional` more Projects of a usual size.
-    #[cfg(feature = "stream")]
-    pub(crate) fn reserve(&mut self, additional: usize) {
+    #[cfg(all(feature = "stream", target_family = "wasm"))]
+    fn reserve(&mut self, additional: usize) {
         self.names.text.reserve(additional.saturating_mul(24));
         self.names.ends.reserve(additional);
         self.offices.reserve(additional);
@@ -279,25 +515,41 @@ impl ProjectTable {
         self.members.reserve(additional.saturating_mul(6));
     }
 
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.offices.len()
     }
 
-    pub(crate) fn name(&self, p: usize) -> Option<&str> {
+    fn name(&self, p: usize) -> Option<&str> {
         self.names.get(p)
     }
 
-    pub(crate) fn team(&self, p: usize) -> Option<&[Idx]> {
+    fn bounds(&self, p: usize) -> Option<(usize, usize)> {
         let end = *self.team_ends.get(p)?;
         let start = match p.checked_sub(1) {
             Some(before) => *self.team_ends.get(before)?,
             None => 0,
         };
+        Some((start, end))
+    }
+
+    fn team(&self, p: usize) -> Option<&[Idx]> {
+        let (start, end) = self.bounds(p)?;
         self.members.get(start..end)
     }
 
-    /// Every (Project, team member) pair, Project by Project.
-    pub(crate) fn memberships(&self) -> impl Iterator<Item = (Idx, Idx)> + '_ {
+    fn set_team(&mut self, p: usize, team: &[Idx]) {
+        let Some((start, end)) = self.bounds(p) else { return };
+        if start > end || end > self.members.len() {
+            return;
+        }
+        self.members.splice(start..end, team.iter().copied());
+        let (old, new) = (end - start, team.len());
+        for later in self.team_ends.iter_mut().skip(p) {
+            *later = (*later + new).saturating_sub(old);
+        }
+    }
+
+    fn memberships(&self) -> impl Iterator<Item = (Idx, Idx)> + '_ {
         (0..self.len()).flat_map(move |p| {
             let team = self.team(p).unwrap_or_default();
             let p = Idx::try_from(p).unwrap_or(Idx::MAX);
@@ -306,7 +558,7 @@ impl ProjectTable {
     }
 
     #[cfg(feature = "stream")]
-    pub(crate) fn shrink_to_fit(&mut self) {
+    fn shrink_to_fit(&mut self) {
         self.names.shrink_to_fit();
         self.offices.shrink_to_fit();
         self.team_ends.shrink_to_fit();
@@ -437,6 +689,29 @@ mod tests {
     }
 
     #[test]
+    fn growing_ids_find_old_and_new_and_fold_them_together() {
+        let mut table = IdTable::default();
+        for i in 0..100 {
+            table.insert(&format!("p-{i}")).unwrap();
+        }
+        let mut ids = GrowingIds::from(table);
+        let before = ids.clone();
+        for i in 100..3000 {
+            assert_eq!(ids.push(&format!("p-{i}")), Some(i));
+        }
+        assert_eq!(ids.push("p-5"), None);
+        assert_eq!(ids.push("p-2000"), None);
+        assert_eq!(ids.len(), 3000);
+        for i in 0..3000 {
+            assert_eq!(ids.get(&format!("p-{i}")), Some(i));
+            assert_eq!(ids.id(i), Some(format!("p-{i}").as_str()));
+        }
+        assert_eq!(ids.iter().count(), 3000);
+        assert_eq!(before.len(), 100);
+        assert_eq!(before.get("p-100"), None);
+    }
+
+    #[test]
     fn an_empty_table_finds_nothing() {
         let table = IdTable::default();
         assert_eq!(table.get("p-1"), None);
@@ -456,5 +731,30 @@ mod tests {
         assert_eq!(table.team(2), Some(&[2][..]));
         assert_eq!(table.team(3), None);
         assert_eq!(table.memberships().collect::<Vec<_>>(), [(0, 1), (0, 4), (2, 2)]);
+        table.set_team(0, &[5]);
+        table.set_team(1, &[1, 2, 3]);
+        assert_eq!(table.team(0), Some(&[5][..]));
+        assert_eq!(table.team(1), Some(&[1, 2, 3][..]));
+        assert_eq!(table.team(2), Some(&[2][..]));
+        assert_eq!(table.office(2), Some(1));
+    }
+
+    #[test]
+    fn project_columns_span_chunks() {
+        let mut table = ProjectTable::default();
+        for p in 0..3000 {
+            table.push(&format!("P{p}"), p, &[p, p + 1]);
+        }
+        let copy = table.clone();
+        table.set_team(2500, &[7]);
+        table.push("last", 9, &[]);
+        assert_eq!(table.len(), 3001);
+        assert_eq!(copy.len(), 3000);
+        assert_eq!(table.name(2999), Some("P2999"));
+        assert_eq!(table.team(2500), Some(&[7][..]));
+        assert_eq!(copy.team(2500), Some(&[2500, 2501][..]));
+        assert_eq!(table.office(1500), Some(1500));
+        assert_eq!(table.offices().count(), 3001);
+        assert_eq!(table.memberships().filter(|&(p, _)| p == 2999).count(), 2);
     }
 }

@@ -285,7 +285,7 @@ impl UserView {
         if self.denied {
             return false;
         }
-        let Some(&office) = policy.projects.offices.get(project.0 as usize) else { return false };
+        let Some(office) = policy.projects.office(project.0 as usize) else { return false };
         let network = policy.office_networks.get(office as usize).copied().unwrap_or(Idx::MAX);
         let on_team = self.teams.binary_search(&project.0).is_ok();
         let held = if network == self.network {

@@ -14,6 +14,7 @@ mod diff;
 mod edits;
 mod grants;
 mod hostile;
+mod incremental;
 mod properties;
 mod snapshots;
 mod support;

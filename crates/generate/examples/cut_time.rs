@@ -29,11 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cutter = Cutter::new(org)?;
     let built = started.elapsed();
 
-    let users = cutter.org().users.len();
+    let users = cutter.policy().counts().users;
     let step = (users / count.max(1)).max(1);
     let mut times = Vec::new();
     let mut sizes = Vec::new();
-    for user in cutter.org().users.iter().step_by(step).take(count) {
+    for user in cutter.users().step_by(step).take(count) {
         let scope = Scope::User(user.id.clone());
         let started = Instant::now();
         let scoped = cutter.cut(&scope, now)?;
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut network_times = Vec::new();
     let mut network_sizes = Vec::new();
-    for network in cutter.org().networks.iter().take(4) {
+    for network in cutter.networks().take(4) {
         let started = Instant::now();
         let scoped = cutter.cut(&Scope::Network(network.id.clone()), now)?;
         network_times.push(started.elapsed());
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{name} (seed {}): {} users, {} projects, {:.1} MB of JSON",
         scale.seed,
         users,
-        cutter.org().projects.len(),
+        cutter.policy().counts().projects,
         mb(whole_bytes)
     );
     println!("  generate:         {:>9.1} ms", ms(generated));
