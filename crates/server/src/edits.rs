@@ -22,11 +22,12 @@
 //!    within a day answer the first result and apply nothing; the same key with another request
 //!    is refused ([`EditError::KeyReused`]). The key is kept with the commit, in the same
 //!    transaction, so it holds across replicas and restarts.
-//! 6. **Build.** The edits are applied to a copy of the revision's organisation, the next
-//!    revision is built (validated: [`EditError::Invalid`]) and the users whose decisions it
-//!    changes are found (`tessera_core::changed_users`), all off the async runtime.
-//! 7. **Commit and install.** Over a database, the revision is committed on the exact revision
-//!    it was made on; when another came first (this replica or another), the server catches up
+//! 6. **Build.** The next revision is built from the one served (`Cutter::edit`: only what the
+//!    edits touch is new, the rest shared; validated as a full build would be:
+//!    [`EditError::Invalid`]), with the users whose decisions it changes and the rows it
+//!    changes, found from the edits, off the async runtime.
+//! 7. **Commit and install.** Over a database, the rows the edits changed are written, on the
+//!    exact revision they were made on; when another came first (this replica or another), the server catches up
 //!    and starts again from step 2, for up to [`RETRY_FOR`] (with `expect_revision`, it answers
 //!    409 instead). In memory it is kept as it is. From a file: [`EditError::ReadOnly`]. Then it
 //!    is served.
@@ -40,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tessera_core::{Decision, Edit, Impact, Org, Policy, Timestamp, UnknownId, ValidationErrors};
+use tessera_core::{Changes, Decision, Edit, Impact, Timestamp, UnknownId, ValidationErrors};
 
 use crate::Edits;
 use crate::issuer::{BuildError, Issuer, Revision, Sight};
@@ -201,15 +202,6 @@ pub fn authorise(
     Ok(())
 }
 
-/// `revision`'s organisation with `edits` applied (checked by [`authorise`] first).
-fn apply(revision: &Revision, edits: &[Edit]) -> Org {
-    let mut org = revision.org().clone();
-    for edit in edits {
-        edit.apply(&mut org);
-    }
-    org
-}
-
 /// A revision built and not yet installed.
 #[derive(Debug)]
 pub struct Prepared {
@@ -217,10 +209,31 @@ pub struct Prepared {
     pub revision: Revision,
     /// The users whose snapshots it renews.
     pub renewed: Vec<String>,
+    /// The elements of the organisation it changed, by id: the rows the store writes.
+    pub changes: Changes,
 }
 
-/// Steps 6: `batch` applied to `base` and built as revision `number`, off the async runtime;
-/// `None` when it changes nothing.
+/// Step 6: `edits` applied to `base` and built as revision `number` from it (`Cutter::edit`:
+/// what they leave alone is shared, the users whose decisions they change found from them),
+/// off the async runtime; `None` when they change nothing.
+pub(crate) fn prepare_now(
+    base: &Revision,
+    number: u64,
+    edits: &[Edit],
+    now: Timestamp,
+) -> Result<Option<Prepared>, ValidationErrors> {
+    let started = std::time::Instant::now();
+    let edited = base.cutter().edit(edits, now)?;
+    if edited.changes().is_empty() {
+        return Ok(None);
+    }
+    let renewed = edited.changed_users().to_vec();
+    let changes = edited.changes().clone();
+    let revision = Revision::edited(number, base, edited.into_cutter(), &renewed, now, started.elapsed());
+    Ok(Some(Prepared { revision, renewed, changes }))
+}
+
+/// [`prepare_now`] on the blocking pool.
 async fn prepare(
     issuer: &Issuer,
     base: Arc<Revision>,
@@ -228,18 +241,10 @@ async fn prepare(
     batch: Arc<EditBatch>,
 ) -> Result<Option<Prepared>, EditError> {
     let now = issuer.now();
-    tokio::task::spawn_blocking(move || {
-        let next = apply(&base, &batch.edits);
-        if next == *base.org() {
-            return Ok(None);
-        }
-        let mut revision = Revision::build(number, next, now).map_err(EditError::Invalid)?;
-        let renewed = revision.changed_since(&base, now);
-        revision.renew_from(&base, &renewed);
-        Ok(Some(Prepared { revision, renewed }))
-    })
-    .await
-    .map_err(|e| EditError::Internal(e.to_string()))?
+    tokio::task::spawn_blocking(move || prepare_now(&base, number, &batch.edits, now))
+        .await
+        .map_err(|e| EditError::Internal(e.to_string()))?
+        .map_err(EditError::Invalid)
 }
 
 /// Who asks for a change, and how the answer is written: what [`commit`] needs besides the
@@ -326,12 +331,13 @@ async fn commit_to_database(
         let remember = request.idempotency.map(|key| (key, reply.remembered(key)));
         let committed = database
             .store()
-            .commit_renewing(
-                (base.number(), base.org()),
-                prepared.revision.org(),
+            .commit_changes(
+                base.number(),
+                prepared.revision.cutter(),
+                &prepared.changes,
                 request.caller,
                 &edits,
-                Some(&prepared.renewed),
+                &prepared.renewed,
                 remember.as_ref().map(|(key, remembered)| (key.key.as_str(), remembered)),
             )
             .await;
@@ -444,9 +450,8 @@ pub(crate) async fn preview(
     let _permit = previews.acquire().await.map_err(|e| EditError::Internal(e.to_string()))?;
     let number = revision.number();
     tokio::task::spawn_blocking(move || {
-        let org = apply(&revision, &batch.edits);
-        let next = Policy::new(&org).map_err(EditError::Invalid)?;
-        Ok((number, tessera_core::diff(revision.policy(), &next, now, None)))
+        let next = revision.cutter().edit(&batch.edits, now).map_err(EditError::Invalid)?;
+        Ok((number, tessera_core::diff(revision.policy(), next.cutter().policy(), now, None)))
     })
     .await
     .map_err(|e| EditError::Internal(e.to_string()))?

@@ -476,7 +476,12 @@ async fn public_keys(State(state): State<AppState>) -> Response {
 /// protects data.
 async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
     demo_only(&state)?;
-    Ok(json_bytes(StatusCode::OK, state.0.issuer.current().directory().clone(), "no-cache"))
+    // Made the first time a revision is asked for it: on the blocking pool.
+    let revision = state.0.issuer.current();
+    let directory = tokio::task::spawn_blocking(move || revision.directory().clone())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(json_bytes(StatusCode::OK, directory, "no-cache"))
 }
 
 /// A 404 unless the server runs with `--auth demo`.

@@ -95,21 +95,57 @@ pub struct Revision {
     /// Whose snapshots this revision renewed.
     renewed: Renewed,
     cutter: Cutter,
-    directory: Bytes,
+    /// The sign-in directory, made when first asked for (demo servers only ask).
+    directory: std::sync::OnceLock<Bytes>,
     built_at: Timestamp,
     build_time: Duration,
+    /// Whether it was built whole or from the revision before it.
+    edited: bool,
 }
 
 impl Revision {
-    /// Validates and resolves `org` as revision `number`, and makes what its requests read.
-    /// CPU work: call it off the async runtime.
+    /// Validates and resolves `org` as revision `number`, and makes what its requests read:
+    /// a full build, every user renewed. CPU work: call it off the async runtime.
     pub fn build(number: u64, org: Org, now: Timestamp) -> Result<Revision, ValidationErrors> {
         let started = Instant::now();
         let cutter = Cutter::new(org)?;
-        let directory = directory_json(cutter.policy());
         let build_time = started.elapsed();
         let versions = Arc::new(SnapshotVersions::all_at(number));
-        Ok(Revision { number, versions, renewed: Renewed::All, cutter, directory, built_at: now, build_time })
+        Ok(Revision {
+            number,
+            versions,
+            renewed: Renewed::All,
+            cutter,
+            directory: std::sync::OnceLock::new(),
+            built_at: now,
+            build_time,
+            edited: false,
+        })
+    }
+
+    /// Revision `number`, made from `previous` by an edit (`Cutter::edit`, sharing what it left
+    /// alone): `previous`'s snapshot versions, with `renewed` (the users whose decisions the
+    /// edit changed) moved to `number`.
+    pub fn edited(
+        number: u64,
+        previous: &Revision,
+        cutter: Cutter,
+        renewed: &[String],
+        now: Timestamp,
+        build_time: Duration,
+    ) -> Revision {
+        let mut versions = (*previous.versions).clone();
+        versions.renew(renewed.iter().cloned(), number);
+        Revision {
+            number,
+            versions: Arc::new(versions),
+            renewed: Renewed::Users(renewed.len()),
+            cutter,
+            directory: std::sync::OnceLock::new(),
+            built_at: now,
+            build_time,
+            edited: true,
+        }
     }
 
     /// Its number.
@@ -126,30 +162,12 @@ impl Revision {
     }
 
     /// How many users' snapshots this revision renewed: all of them after a full renewal, the
-    /// users the impact analysis named after an admin change.
+    /// users the edit changed after an edit.
     pub fn renewed(&self) -> usize {
         match self.renewed {
-            Renewed::All => self.org().users.len(),
+            Renewed::All => self.policy().counts().users,
             Renewed::Users(count) => count,
         }
-    }
-
-    /// The users whose decisions differ between `previous` and this revision now or later
-    /// (`tessera_core::changed_users`): the snapshots a change of the admin API renews. Every
-    /// other user's kept snapshot decides every question as this revision does (a property
-    /// test). A change from elsewhere (a source read again, an import) renews everyone, since it
-    /// may change what a snapshot shows without changing what it decides. CPU work.
-    pub fn changed_since(&self, previous: &Revision, now: Timestamp) -> Vec<String> {
-        tessera_core::changed_users(previous.policy(), self.policy(), now)
-    }
-
-    /// Gives this revision `previous`'s snapshot versions, with `renewed` moved to this
-    /// revision's number.
-    pub fn renew_from(&mut self, previous: &Revision, renewed: &[String]) {
-        let mut versions = (*previous.versions).clone();
-        versions.renew(renewed.iter().cloned(), self.number);
-        self.versions = Arc::new(versions);
-        self.renewed = Renewed::Users(renewed.len());
     }
 
     /// Gives this revision `versions`, as read from the log of a database.
@@ -168,9 +186,10 @@ impl Revision {
         &self.versions
     }
 
-    /// The organisation.
-    pub fn org(&self) -> &Org {
-        self.cutter.org()
+    /// The organisation: validated, resolved, indexed for cuts, and its elements as written
+    /// (`Cutter::to_org` for a copy of the whole).
+    pub fn cutter(&self) -> &Cutter {
+        &self.cutter
     }
 
     /// The organisation, resolved.
@@ -188,9 +207,16 @@ impl Revision {
         self.build_time
     }
 
-    /// The sign-in directory (`/api/users`) as JSON.
+    /// Whether it was built from the revision before it by an edit ([`Revision::edited`]),
+    /// rather than whole.
+    pub fn is_edited(&self) -> bool {
+        self.edited
+    }
+
+    /// The sign-in directory (`/api/users`) as JSON, made the first time it is asked for.
+    /// CPU work the first time: call it off the async runtime.
     pub(crate) fn directory(&self) -> &Bytes {
-        &self.directory
+        self.directory.get_or_init(|| directory_json(self.cutter.policy()))
     }
 }
 

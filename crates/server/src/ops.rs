@@ -81,7 +81,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         revision: revision.number(),
         built_at: revision.built_at(),
         build_ms: u64::try_from(revision.build_time().as_millis()).unwrap_or(u64::MAX),
-        users: revision.org().users.len(),
+        users: revision.policy().counts().users,
         renewed: revision.renewed(),
         last_build_failure: issuer.failure(),
         database,

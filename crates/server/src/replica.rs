@@ -245,6 +245,13 @@ pub(crate) async fn catch_up(issuer: &Issuer, database: &Database) -> Result<(),
         // It failed to build already; it will not build better now.
         return Err(StoreError::Corrupt(format!("revision {current} of the database does not build")));
     }
+    if current - served <= MAX_EDITS_FOLLOWED {
+        match follow_edits(issuer, database, served, current).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(error) => return Err(error),
+        }
+    }
     let loaded = database.store.load_revision().await;
     database.note(&loaded, issuer.now());
     let Loaded { number, org, versions } = loaded?;
@@ -264,5 +271,72 @@ pub(crate) async fn catch_up(issuer: &Issuer, database: &Database) -> Result<(),
             issuer.record_failure(message.clone());
             Err(StoreError::Corrupt(message))
         }
+    }
+}
+
+/// How many revisions behind a replica builds each from the one before by its edits rather than
+/// loading the current one whole.
+const MAX_EDITS_FOLLOWED: u64 = 100;
+
+/// One revision of the log to build from the one before: its number, its edits, and whom it
+/// renewed.
+type Step = (u64, Vec<tessera_core::Edit>, Vec<String>);
+
+/// Builds the revisions after `served` up to `current` from the one served, each by the edits
+/// its log row names (`Cutter::edit`, as the replica that committed it built it), with the
+/// snapshot versions the log gives, and installs the last: a commit elsewhere costs what it
+/// changed here too. `false` when the log holds something else in between (an import, a row
+/// other tools wrote) or the edits do not rebuild it, and the revision must be loaded whole.
+async fn follow_edits(
+    issuer: &Issuer,
+    database: &Database,
+    served: u64,
+    current: u64,
+) -> Result<bool, StoreError> {
+    let count = u32::try_from(current - served).unwrap_or(u32::MAX);
+    let rows = database.store.revisions(served, count).await;
+    database.note(&rows, issuer.now());
+    let rows = rows?;
+    let contiguous = rows.len() == count as usize
+        && rows.iter().zip(served.saturating_add(1)..).all(|(row, number)| row.number == number);
+    let steps: Option<Vec<Step>> = contiguous
+        .then(|| {
+            rows.into_iter()
+                .map(|row| {
+                    let edits = serde_json::from_value::<Vec<tessera_core::Edit>>(row.edits).ok()?;
+                    Some((row.number, edits, row.renewed?))
+                })
+                .collect()
+        })
+        .flatten();
+    let Some(steps) = steps else { return Ok(false) };
+    let base = issuer.current();
+    let now = issuer.now();
+    let built = tokio::task::spawn_blocking(move || {
+        let mut revision = base;
+        for (number, edits, renewed) in steps {
+            let started = std::time::Instant::now();
+            let Ok(edited) = revision.cutter().edit(&edits, now) else { return None };
+            // The versions are the log's: whom the committing replica renewed.
+            let next = crate::issuer::Revision::edited(
+                number,
+                &revision,
+                edited.into_cutter(),
+                &renewed,
+                now,
+                started.elapsed(),
+            );
+            revision = std::sync::Arc::new(next);
+        }
+        Some(revision)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    match built.and_then(|revision| std::sync::Arc::try_unwrap(revision).ok()) {
+        Some(revision) => {
+            issuer.install(revision);
+            Ok(true)
+        }
+        None => Ok(false),
     }
 }

@@ -325,6 +325,10 @@ pub struct RevisionRow {
     pub who: String,
     /// What the writer said it did: the edits of a commit, a summary of an import.
     pub edits: serde_json::Value,
+    /// Whose snapshots it renewed: the users its edits changed, or `None` for everyone (an
+    /// import, a row other tools wrote).
+    #[serde(skip)]
+    pub renewed: Option<Vec<String>>,
 }
 
 /// The organisation's database: a pool of connections, cheap to clone.
@@ -504,10 +508,51 @@ impl Store {
         Ok(number)
     }
 
+    /// Writes revision `base + 1`, made on revision `base` by the edits of a batch: only the
+    /// elements `changes` names, as `next` (the revision the edits made) holds them, and the
+    /// revision's row (`edits` as the caller gave them, whom it `renewed`), in one transaction
+    /// under the write lock, refused as [`StoreError::Stale`] unless `base` is still the
+    /// current revision. Nothing compares organisations: the batch knows what it changed. With
+    /// `remember`, the answer kept for `who`'s `Idempotency-Key` (see [`Store::commit_renewing`]).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one commit: what it is made on, what it writes, who and why"
+    )]
+    pub async fn commit_changes(
+        &self,
+        base: u64,
+        next: &tessera_core::Cutter,
+        changes: &tessera_core::Changes,
+        who: &str,
+        edits: &serde_json::Value,
+        renewed: &[String],
+        remember: Option<(&str, &Remembered)>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.backend.begin_write(&self.pool).await?;
+        if let Some((key, _)) = remember
+            && let Some(found) = content::remembered_in(&mut tx, self.backend, who, key).await?
+        {
+            return Err(StoreError::Replayed(found));
+        }
+        let current = current_revision(&mut tx).await?;
+        if current != base {
+            return Err(StoreError::Stale { expected: base, current });
+        }
+        let rows = write::write_changed(&mut tx, self.backend, next, changes).await?;
+        let number = next_number(current)?;
+        self.append(&mut tx, number, who, edits, Some(renewed)).await?;
+        if let Some((key, answer)) = remember {
+            content::remember_in(&mut tx, self.backend, who, key, answer).await?;
+        }
+        tx.commit().await?;
+        tracing::debug!(revision = number, rows, "committed a revision");
+        Ok(number)
+    }
+
     /// The revisions after `after`, oldest first, at most `limit` of them.
     pub async fn revisions(&self, after: u64, limit: u32) -> Result<Vec<RevisionRow>, StoreError> {
         let sql = format!(
-            "SELECT number, {}, who, CAST(edits AS TEXT) FROM revisions WHERE number > $1 ORDER BY number LIMIT $2",
+            "SELECT number, {}, who, CAST(edits AS TEXT), CAST(renewed AS TEXT) FROM revisions WHERE number > $1 ORDER BY number LIMIT $2",
             self.backend.time_column("at")
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -521,6 +566,16 @@ impl Store {
                 let at: i64 = row.try_get(1)?;
                 let who: String = row.try_get(2)?;
                 let edits: String = row.try_get(3)?;
+                // JSON `null`, as other tools may write, means everyone, as SQL NULL does.
+                let renewed = match row.try_get::<Option<String>, _>(4)?.filter(|text| text.trim() != "null")
+                {
+                    None => None,
+                    Some(users) => Some(serde_json::from_str::<Vec<String>>(&users).map_err(|e| {
+                        StoreError::Corrupt(format!(
+                            "whom revision {number} renewed is not a list of ids: {e}"
+                        ))
+                    })?),
+                };
                 Ok(RevisionRow {
                     number: u64::try_from(number)
                         .map_err(|_| StoreError::Corrupt(format!("revision number {number}")))?,
@@ -529,6 +584,7 @@ impl Store {
                     edits: serde_json::from_str(&edits).map_err(|e| {
                         StoreError::Corrupt(format!("the edits of revision {number} are not JSON: {e}"))
                     })?,
+                    renewed,
                 })
             })
             .collect()

@@ -373,7 +373,7 @@ async fn agree_on(org: Org, seed: u64) -> usize {
     let mut rng = Rng(seed);
     let content = content_of(&org);
     for round in 0..3 {
-        let org = harness.state.issuer().current().org().clone();
+        let org = harness.state.issuer().current().cutter().to_org();
         let active: Vec<String> = org.users.iter().filter(|u| u.active).map(|u| u.id.clone()).collect();
         for _ in 0..10 {
             let user = rng.pick(&active).clone();

@@ -36,14 +36,14 @@ async fn edits_survive_a_restart(db: &Database) {
     let (status, _, etag) = get(&first, "u-cleo", "/api/snapshot", None).await;
     assert_eq!(status, StatusCode::OK);
     let (_, _, ada_etag) = get(&first, "u-ada", "/api/snapshot", None).await;
-    let edited = first.issuer().current().org().clone();
+    let edited = first.issuer().current().cutter().to_org();
     let versions = first.issuer().current().versions().clone();
     first.close();
     drop(first);
 
     let second = replica(&db.url, Duration::from_secs(1)).await;
     assert_eq!(second.version(), imported + 1);
-    assert!(*second.issuer().current().org() == edited, "the edit is still there");
+    assert!(second.issuer().current().cutter().to_org() == edited, "the edit is still there");
     assert_eq!(*second.issuer().current().versions(), versions);
     // Same snapshot versions, same ETags: a client's copy is still current after the restart.
     let (status, _, _) = get(&second, "u-cleo", "/api/snapshot", etag.as_deref()).await;
@@ -147,7 +147,7 @@ async fn postgres_replicas_agree_and_catch_up_after_a_lost_notification() {
     let writer = tessera_server::store::Store::connect(&db.url).await.unwrap();
     let base = one.issuer().current();
     assert_eq!(writer.current_revision().await.unwrap(), base.number());
-    let mut next = base.org().clone();
+    let mut next = base.cutter().to_org();
     next.users.iter_mut().find(|user| user.id == "u-ada").unwrap().name = "Ada Missed".to_owned();
     let (server, name) = postgres_names(&db);
     let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
@@ -161,7 +161,10 @@ async fn postgres_replicas_agree_and_catch_up_after_a_lost_notification() {
         )))
         .await
         .unwrap();
-    let missed = writer.commit((base.number(), base.org()), &next, "elsewhere", &json!([])).await.unwrap();
+    let missed = writer
+        .commit((base.number(), &base.cutter().to_org()), &next, "elsewhere", &json!([]))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     admin
         .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")))
@@ -169,7 +172,7 @@ async fn postgres_replicas_agree_and_catch_up_after_a_lost_notification() {
         .unwrap();
     assert!(reaches(&one, missed, resync * 3).await, "caught up within the resync interval");
     assert!(reaches(&two, missed, resync * 3).await, "caught up within the resync interval");
-    assert!(*two.issuer().current().org() == *one.issuer().current().org());
+    assert!(two.issuer().current().cutter().to_org() == one.issuer().current().cutter().to_org());
     assert_eq!(*two.issuer().current().versions(), *one.issuer().current().versions());
     one.close();
     two.close();
@@ -257,7 +260,7 @@ async fn postgres_a_thousand_batches_through_two_replicas_land_once_in_one_order
     assert!(stored == replayed, "the stored organisation is the batches applied in revision order");
     for state in &replicas {
         assert!(reaches(state, last, Duration::from_secs(5)).await);
-        assert!(*state.issuer().current().org() == replayed);
+        assert!(state.issuer().current().cutter().to_org() == replayed);
         state.close();
     }
     db.drop().await;
@@ -315,13 +318,13 @@ async fn postgres_an_organisation_of_other_tables_behind_views_and_a_trigger() {
         .unwrap();
 
     let state = crate::support::replica_of(&in_schema("tessera"), Duration::from_secs(30), false).await;
-    assert!(*state.issuer().current().org() == org, "the views read back the organisation");
+    assert!(state.issuer().current().cutter().to_org() == org, "the views read back the organisation");
     let first = state.version();
     // A change made where the organisation lives reaches the server at once, and renews everyone.
     admin.execute("UPDATE hr.users SET name = 'Ada Renamed' WHERE id = 'u-ada'").await.unwrap();
     assert!(reaches(&state, first + 1, Duration::from_secs(2)).await, "heard of the change");
     let current = state.issuer().current();
-    assert_eq!(current.org().users.iter().find(|user| user.id == "u-ada").unwrap().name, "Ada Renamed");
+    assert_eq!(current.cutter().user("u-ada").unwrap().name, "Ada Renamed");
     assert_eq!(current.versions().base, first + 1);
     state.close();
     drop(hr);
@@ -374,4 +377,66 @@ async fn a_replica_behind_its_client_catches_up_before_it_answers() {
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     one.close();
     two.close();
+}
+
+/// Edits of every kind through one replica; another follows them edit by edit (building each
+/// revision from the last by the edits the log names), and a third, started afterwards, loads
+/// the last whole: all three hold the same organisation, the same snapshot versions, and so the
+/// same `ETag`s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_follows_edit_by_edit_agrees_with_one_that_loads_whole() {
+    let db = Database::sqlite("follow-edits");
+    db.store().await.import(&demo_org(), "test").await.unwrap();
+    let one = replica(&db.url, Duration::from_millis(200)).await;
+    let two = replica(&db.url, Duration::from_millis(200)).await;
+    let batches = [
+        json!([{ "edit": "override_on", "office": "o-lon", "profile": "client", "permission": "task.create" }]),
+        json!([{ "edit": "add_to_team", "user": "u-cleo", "project": "p-lon-website" }]),
+        json!([{ "edit": "set_access", "user": "u-hugo", "access": "invite_only" }]),
+        json!([{ "edit": "raise_role", "user": "u-cleo", "role": "manager" }]),
+        json!([{ "edit": "add_to_group", "user": "u-sam", "group": "g-lon-design" }]),
+        json!([{ "edit": "deactivate_user", "user": "u-maya" }]),
+    ];
+    for batch in batches {
+        let (status, body) = edit(&one, "u-ellen", batch).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // A user's own action too: a new Project.
+    let request = axum::http::Request::post("/api/projects")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, bearer(&one, "u-ada"))
+        .body(Body::from(json!({ "name": "Followed" }).to_string()))
+        .unwrap();
+    let (status, body, _) = crate::support::send(&one, request).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let last = one.version();
+    assert!(reaches(&two, last, Duration::from_secs(10)).await, "the follower caught up");
+    assert!(
+        two.issuer().current().is_edited(),
+        "the follower built it from the revision before, by its edits"
+    );
+    let three = replica(&db.url, Duration::from_secs(60)).await;
+    assert_eq!(three.version(), last);
+    let whole = three.issuer().current();
+    for state in [&one, &two] {
+        let revision = state.issuer().current();
+        assert!(revision.cutter().to_org() == whole.cutter().to_org(), "the same organisation");
+        assert_eq!(revision.versions(), whole.versions(), "the same snapshot versions");
+    }
+    for user in ["u-ada", "u-cleo", "u-hugo", "u-sam", "u-ellen", "u-zoe"] {
+        let tags: Vec<Option<String>> = futures_of(&[&one, &two, &three], user).await;
+        assert!(tags.iter().all(|tag| tag.is_some() && *tag == tags[0]), "{user}: {tags:?}");
+    }
+    one.close();
+    two.close();
+    three.close();
+}
+
+/// The `ETag` each server gives `user`'s snapshot.
+async fn futures_of(states: &[&AppState], user: &str) -> Vec<Option<String>> {
+    let mut tags = Vec::new();
+    for state in states {
+        tags.push(get(state, user, "/api/snapshot", None).await.2);
+    }
+    tags
 }

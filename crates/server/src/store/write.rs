@@ -1,5 +1,6 @@
-//! Writing the organisation: all of it ([`replace_all`]), or the rows that differ between two
-//! organisations ([`Changes`]).
+//! Writing the organisation: all of it ([`replace_all`]), the elements an edit changed, by id
+//! ([`write_changed`]), or the rows that differ between two organisations ([`Changes`], for
+//! tools that hold two whole organisations).
 //!
 //! Rows go in batches: a multi-row `INSERT … VALUES`, a `DELETE … WHERE … IN (…)`, an
 //! `UPDATE … FROM (VALUES …)`, each with as many rows as [`BATCH_PARAMETERS`] allows.
@@ -196,6 +197,102 @@ pub(crate) async fn replace_all(tx: &mut Tx, backend: Backend, org: &Org) -> Res
 
 fn numbered<E>(entities: &[E]) -> Vec<(i64, &E)> {
     (0_i64..).zip(entities).collect()
+}
+
+// ---- What an edit changed -------------------------------------------------------------------------
+
+/// Writes the elements `changes` names as `next` holds them: each one's rows replaced (its own
+/// row at the position it had, and its parts), one `next` lacks deleted, one the database lacks
+/// inserted after the last of its table. Answers the rows written.
+pub(crate) async fn write_changed(
+    tx: &mut Tx,
+    backend: Backend,
+    next: &tessera_core::Cutter,
+    changes: &tessera_core::Changes,
+) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    rows += replace(tx, backend, &changes.networks, |id| next.network(id).cloned()).await?;
+    rows += replace(tx, backend, &changes.offices, |id| next.office(id).cloned()).await?;
+    rows += replace(tx, backend, &changes.users, |id| next.user(id).cloned()).await?;
+    rows +=
+        replace(tx, backend, &changes.projects, |id| next.project(id).map(|row| row.to_project())).await?;
+    rows += replace(tx, backend, &changes.agreements, |id| next.agreement(id).cloned()).await?;
+    rows += replace(tx, backend, &changes.groups, |id| next.group(id).cloned()).await?;
+    rows += replace(tx, backend, &changes.direct_messages, |id| next.direct_message(id).cloned()).await?;
+    Ok(rows)
+}
+
+/// Replaces the rows of the elements `ids` of one kind by what `element` answers of each (none:
+/// deleted).
+async fn replace<E: Entity + Send>(
+    tx: &mut Tx,
+    backend: Backend,
+    ids: &[String],
+    element: impl Fn(&str) -> Option<E>,
+) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let stored = stored_positions::<E>(tx, backend, &ids).await?;
+    let mut rows = 0;
+    let present: Vec<&str> = ids.iter().copied().filter(|id| stored.contains_key(*id)).collect();
+    if !present.is_empty() {
+        for part in E::PARTS {
+            rows += delete(tx, backend, part.name, owner_column(part), &present).await?;
+        }
+        rows += delete(tx, backend, E::MAIN.name, "id", &present).await?;
+    }
+    let mut last: Option<i64> = None;
+    let mut written: Vec<(i64, E)> = Vec::new();
+    for id in ids {
+        let Some(entity) = element(id) else { continue };
+        let position = match stored.get(id) {
+            Some(position) => *position,
+            None => {
+                let next = match last {
+                    Some(last) => last.saturating_add(1),
+                    None => last_position(tx, E::MAIN.name).await?.saturating_add(1),
+                };
+                last = Some(next);
+                next
+            }
+        };
+        written.push((position, entity));
+    }
+    let written: Vec<(i64, &E)> = written.iter().map(|(position, entity)| (*position, entity)).collect();
+    if !written.is_empty() {
+        rows += insert_entities(tx, backend, &written).await?;
+    }
+    Ok(rows)
+}
+
+/// The largest `position` of `table`, -1 when it is empty.
+async fn last_position(tx: &mut Tx, table: &str) -> Result<i64, StoreError> {
+    let sql = format!("SELECT COALESCE(MAX(position), -1) FROM {table}");
+    Ok(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(&mut **tx).await?)
+}
+
+/// The stored positions of the elements `ids` of `E`'s table, by id.
+async fn stored_positions<E: Entity>(
+    tx: &mut Tx,
+    backend: Backend,
+    ids: &[&str],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut known = HashMap::new();
+    for chunk in ids.chunks(rows_per_statement(backend, 1)) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|k| backend.parameter(k)).collect();
+        let sql =
+            format!("SELECT id, position FROM {} WHERE id IN ({})", E::MAIN.name, placeholders.join(", "));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            known.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
+        }
+    }
+    Ok(known)
 }
 
 // ---- Changes ---------------------------------------------------------------------------------------
@@ -395,7 +492,7 @@ impl<'a, E: Entity> TableChanges<'a, E> {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let known = self.stored_positions(tx, backend, &neighbours).await?;
+        let known = stored_positions::<E>(tx, backend, &neighbours).await?;
         let at = |id: &str| {
             known.get(id).copied().ok_or_else(|| {
                 StoreError::Corrupt(format!(
@@ -425,31 +522,6 @@ impl<'a, E: Entity> TableChanges<'a, E> {
             }
         }
         Ok(Some(positions))
-    }
-
-    async fn stored_positions(
-        &self,
-        tx: &mut Tx,
-        backend: Backend,
-        ids: &[&str],
-    ) -> Result<HashMap<String, i64>, StoreError> {
-        let mut known = HashMap::new();
-        for chunk in ids.chunks(rows_per_statement(backend, 1)) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|k| backend.parameter(k)).collect();
-            let sql = format!(
-                "SELECT id, position FROM {} WHERE id IN ({})",
-                E::MAIN.name,
-                placeholders.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&mut **tx).await? {
-                known.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
-            }
-        }
-        Ok(known)
     }
 
     /// Gives every kept entity its index in `next` as its position.
