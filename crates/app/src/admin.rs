@@ -105,16 +105,25 @@ pub struct Denial {
 
 /// A refusal of the admin API: its code, its message, and for `forbidden` the evaluator's
 /// decision on the permission that was lacking.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Refused {
     /// The stable code (`forbidden`, `stale_revision`, `unknown_id`, …).
     pub code: String,
     /// The server's sentence.
     #[serde(default)]
     pub message: String,
-    /// The decision, for `forbidden`.
+    /// The decision, for `forbidden`, as the server wrote it: only its message is shown, so
+    /// it is not read as a [`Decision`] (whose reader, with its facts and suggested edits, is
+    /// for the admin page alone, and loads with it).
     #[serde(default)]
-    pub decision: Option<Decision>,
+    pub decision: Option<serde_json::Value>,
+}
+
+impl Refused {
+    /// The message of the decision a `forbidden` refusal carries.
+    pub fn decision_message(&self) -> Option<&str> {
+        self.decision.as_ref()?.get("message")?.as_str()
+    }
 }
 
 /// The refusal in `body`; the status stands in for a code when the body does not read.
@@ -239,7 +248,8 @@ mod tests {
                 "decision": {"allowed": false, "code": "not_network_admin", "message": "only …", "facts": []}}}"#,
         );
         assert_eq!(forbidden.code, "forbidden");
-        assert_eq!(forbidden.decision.unwrap().code.as_str(), "not_network_admin");
+        assert_eq!(forbidden.decision.as_ref().unwrap()["code"], "not_network_admin");
+        assert_eq!(forbidden.decision_message(), Some("only …"));
         assert_eq!(refused(500, "oops").code, "http_500");
     }
 }

@@ -9,14 +9,14 @@ use tessera_core::Grant;
 
 use crate::actions::Action;
 use crate::admin;
-use crate::state::AppState;
+use crate::state::SessionState;
 use crate::widgets::{grant_item, unique_id};
 use crate::wording::{self, Names, Subject};
 
 /// The panel of a denied `action`: a disabled button described by the reason. Called while a
-/// page renders from [`AppState::ready`]; without a snapshot it is the bare disabled button.
+/// page renders from [`SessionState::ready`]; without a snapshot it is the bare disabled button.
 pub fn denied_view(action: Action) -> AnyView {
-    let state = expect_context::<AppState>();
+    let state = expect_context::<SessionState>();
     let described = unique_id(&format!("why-{}", action.key));
     let explanation = match (state.ready(), action.why) {
         (Some((snapshot, user, now)), Some(why)) => {
