@@ -26,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+mod app_scale;
 mod bench;
 mod dist;
 mod fuzz;
@@ -47,6 +48,8 @@ tasks:
   demo    sign the demo organisation with a dev key and show what its users may do
   generate --scale small|medium|large [--seed N] --out FILE
           write a generated organisation (1k, 10k or 100k users) as JSON
+  app-bench [ci|large]
+          the app's large-organisation browser test at full size (default large; BENCHMARKS.md)
   bench [small,medium,large]
           benchmarks: criterion and the Node harness against other libraries (BENCHMARKS.md)
   loadtest [small|medium|large]
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Some("diff-time") => diff_time(env::args().skip(2).collect()),
         Some("store-time") => store_time(env::args().skip(2).collect()),
         Some("bench") => bench::bench(&env::args().skip(2).collect::<Vec<_>>()),
+        Some("app-bench") => app_scale::bench(&env::args().skip(2).collect::<Vec<_>>()),
         Some("loadtest") => loadtest::loadtest(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
@@ -188,11 +192,13 @@ fn test() -> Result<()> {
     bench::check()?;
     // The app end to end: built as `cargo xtask serve` builds it, served by the same binary.
     let site = site::site()?;
+    let large_org = app_scale::write_org("ci", &app_scale::ci_scale())?;
     println!("$ node --test tests/e2e/");
     let status = Command::new("node")
         .args(["--test", "tests/e2e/"])
         .env("TESSERA_BIN", &tessera)
         .env("TESSERA_SITE", &site)
+        .env("TESSERA_LARGE_ORG", &large_org)
         .current_dir(root())
         .status()
         .context("cannot run `node`")?;
