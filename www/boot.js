@@ -3,6 +3,21 @@
 // Until the module has mounted the app, the shell's #boot says it is loading; here it says
 // why the app cannot start, when it cannot.
 
+import { preload } from "/store.js";
+
+// The signed-in user's last good snapshot is read from IndexedDB while the module loads: on a
+// return visit the app starts from it at once (and verifies it again before using it).
+const user = (() => {
+  try {
+    const session = JSON.parse(sessionStorage.getItem("tessera.session") ?? "null");
+    if (session?.user) return session.user;
+    return navigator.onLine ? null : localStorage.getItem("tessera.user");
+  } catch {
+    return null;
+  }
+})();
+if (user) preload([`tessera.snapshot.${user}`, `tessera.snapshot-meta.${user}`]);
+
 function say(text) {
   const message = document.getElementById("boot-message");
   if (message) message.textContent = text;

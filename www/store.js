@@ -1,8 +1,10 @@
 // The app's storage on the device: one IndexedDB object store of text by key, for what is too
 // big for local storage (a network administrator's snapshot at 100,000 users is megabytes;
-// local storage holds about five). The app (crates/app/src/browser.rs) imports these three
+// local storage holds about five). The app (crates/app/src/browser.rs) imports these
 // functions; every failure (quota, a private window without IndexedDB) rejects with an Error
-// that the app shows on screen.
+// that the app shows on screen. The boot script starts reading the signed-in user's snapshot
+// (`preload`) while the app's WebAssembly is still loading; the app takes that read
+// (`storeTake`) instead of starting its own.
 
 const NAME = "tessera";
 const STORE = "kv";
@@ -55,4 +57,23 @@ export function storeSet(key, value) {
 /** Deletes `key`. */
 export function storeDelete(key) {
   return run("readwrite", (store) => store.delete(key)).then(() => undefined);
+}
+
+/** Reads started before the app ran, by key; each is taken once. */
+const early = new Map();
+
+/** Starts reading `keys` now, for the app to take later. */
+export function preload(keys) {
+  for (const key of keys) {
+    const read = storeGet(key);
+    read.catch(() => {}); // Said by the app when it takes it.
+    early.set(key, read);
+  }
+}
+
+/** The read `preload` started for `key` (taken once), or else a new one. */
+export function storeTake(key) {
+  const read = early.get(key);
+  early.delete(key);
+  return read ?? storeGet(key);
 }

@@ -63,7 +63,6 @@ pub enum Method {
     /// POST, with a JSON body.
     Post,
     /// PUT, with a JSON body.
-    #[expect(dead_code, reason = "for the app's actions (issue 22: `PUT /api/projects/{p}/wiki`)")]
     Put,
 }
 
@@ -149,6 +148,8 @@ pub fn store(key: &str, value: &str) -> bool {
 extern "C" {
     #[wasm_bindgen(js_name = storeGet)]
     fn store_get(key: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = storeTake)]
+    fn store_take(key: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = storeSet)]
     fn store_set(key: &str, value: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = storeDelete)]
@@ -159,6 +160,12 @@ extern "C" {
 /// is none.
 pub async fn db_get(key: &str) -> Result<Option<String>, BrowserError> {
     Ok(JsFuture::from(store_get(key)).await?.as_string())
+}
+
+/// As [`db_get`], taking the read the boot script started for `key` if it did (`www/boot.js`
+/// reads the signed-in user's snapshot while the module loads).
+pub async fn db_take(key: &str) -> Result<Option<String>, BrowserError> {
+    Ok(JsFuture::from(store_take(key)).await?.as_string())
 }
 
 /// Stores `value` under `key` in the device's IndexedDB; an error says why it could not

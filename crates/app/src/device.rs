@@ -120,7 +120,7 @@ impl Device for Stored {
 pub async fn preload(user: &str, problem: Problem) {
     MIRROR.with_borrow_mut(HashMap::clear);
     for key in [snapshot_key(user), meta_key(user)] {
-        let value = match browser::db_get(&key).await {
+        let value = match browser::db_take(&key).await {
             Ok(Some(value)) => Some(value),
             Ok(None) => browser::load(&key).inspect(|legacy| {
                 let (key, legacy) = (key.clone(), legacy.clone());

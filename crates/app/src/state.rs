@@ -453,6 +453,7 @@ impl SessionState {
             return;
         }
         device::preload(&user, self.storage).await;
+        browser::mark("tessera:stored-read");
         if self.user.get_untracked() != user {
             return; // Someone else signed in meanwhile.
         }
@@ -466,6 +467,7 @@ impl SessionState {
         if let Some(Some(refusal)) = self.drive(|keeper, device| keeper.load_stored(device, browser::now())) {
             self.refuse(refusal);
         }
+        browser::mark("tessera:stored-verified");
     }
 
     /// Fetches the public keys. New keys are stored, and a new machine verifies the stored

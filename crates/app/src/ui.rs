@@ -15,10 +15,8 @@ use crate::admin_state::AdminState;
 use crate::browser;
 use crate::live::Link;
 use crate::pages::admin::AdminPage;
-use crate::pages::messaging::Messaging;
-use crate::pages::project::ProjectPage;
 use crate::pages::projects::Projects;
-use crate::pages::search::SearchPage;
+use crate::pages::{messaging, project, search};
 use crate::search_state::SearchState;
 use crate::sign_in::{SignIn, SignOut};
 use crate::state::SessionState;
@@ -300,11 +298,23 @@ fn Nav() -> impl IntoView {
 #[component]
 fn Content() -> impl IntoView {
     let shell = expect_context::<Shell>();
+    // Every page but the Projects list is a module of its own (`#[lazy]`), fetched when it is
+    // first opened: the first paint loads only what it shows.
     move || match shell.page.get() {
         Page::Projects => view! { <Projects/> }.into_any(),
-        Page::Project(id) => view! { <ProjectPage id=id/> }.into_any(),
-        Page::Messaging => view! { <Messaging/> }.into_any(),
-        Page::Search => view! { <SearchPage/> }.into_any(),
+        Page::Project(id) => lazily(async move { project::page(id).await }),
+        Page::Messaging => lazily(messaging::page()),
+        Page::Search => lazily(search::page()),
         Page::Admin => view! { <AdminPage/> }.into_any(),
     }
+}
+
+/// A page whose module is fetched on first use: nothing until it is there.
+fn lazily(page: impl std::future::Future<Output = AnyView> + Send + 'static) -> AnyView {
+    view! {
+        <Suspense fallback=|| view! { <p class="meta" data-testid="page-loading">"Loading…"</p> }>
+            {Suspend::new(page)}
+        </Suspense>
+    }
+    .into_any()
 }

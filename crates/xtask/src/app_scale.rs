@@ -34,14 +34,28 @@ pub fn write_org(name: &str, scale: &Scale) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The size named in `args` (default `large`).
+fn size(args: &[String]) -> Result<(&'static str, Scale)> {
+    match args.first().map(String::as_str) {
+        None | Some("large") => Ok(("large", Scale::large())),
+        Some("ci") => Ok(("ci", ci_scale())),
+        Some(other) => bail!("`{other}` is not a size: use ci or large"),
+    }
+}
+
+/// `cargo xtask app-org [ci|large]`: writes the organisation of the large-organisation
+/// browser test and prints its path, for running `tests/e2e/large.test.mjs` by hand
+/// (`TESSERA_LARGE_ORG=…`).
+pub fn org(args: &[String]) -> Result<()> {
+    let (name, scale) = size(args)?;
+    println!("{}", write_org(name, &scale)?.display());
+    Ok(())
+}
+
 /// `cargo xtask app-bench [ci|large]`: the large-organisation browser test at that size
 /// (default `large`) against a release server, five reloads per figure; prints the figures.
 pub fn bench(args: &[String]) -> Result<()> {
-    let (name, scale) = match args.first().map(String::as_str) {
-        None | Some("large") => ("large", Scale::large()),
-        Some("ci") => ("ci", ci_scale()),
-        Some(other) => bail!("`{other}` is not a size: use ci or large"),
-    };
+    let (name, scale) = size(args)?;
     let site = site::site()?;
     run(&cargo(), ["build", "--release", "-p", "tessera-cli"])?;
     let tessera = root().join(target_dir()).join("release").join("tessera");

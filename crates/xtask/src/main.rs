@@ -50,6 +50,8 @@ tasks:
           write a generated organisation (1k, 10k or 100k users) as JSON
   app-bench [ci|large]
           the app's large-organisation browser test at full size (default large; BENCHMARKS.md)
+  app-org [ci|large]
+          write the organisation of that test and print its path
   bench [small,medium,large]
           benchmarks: criterion and the Node harness against other libraries (BENCHMARKS.md)
   loadtest [small|medium|large]
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Some("store-time") => store_time(env::args().skip(2).collect()),
         Some("bench") => bench::bench(&env::args().skip(2).collect::<Vec<_>>()),
         Some("app-bench") => app_scale::bench(&env::args().skip(2).collect::<Vec<_>>()),
+        Some("app-org") => app_scale::org(&env::args().skip(2).collect::<Vec<_>>()),
         Some("loadtest") => loadtest::loadtest(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");

@@ -13,6 +13,12 @@ use crate::state::SessionState;
 use crate::ui::Shell;
 use crate::widgets::action_view;
 
+/// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
+#[leptos::lazy]
+pub fn page() -> AnyView {
+    view! { <Messaging/> }.into_any()
+}
+
 /// The messaging page.
 #[component]
 pub fn Messaging() -> impl IntoView {

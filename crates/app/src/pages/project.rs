@@ -11,6 +11,12 @@ use crate::state::SessionState;
 use crate::ui::{Page, Shell};
 use crate::widgets::action_view;
 
+/// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
+#[leptos::lazy]
+pub fn page(id: String) -> AnyView {
+    view! { <ProjectPage id=id/> }.into_any()
+}
+
 /// The page of the Project `id`.
 #[component]
 pub fn ProjectPage(id: String) -> impl IntoView {

@@ -73,13 +73,13 @@ fn ProjectList(
                 .collect::<Vec<usize>>()
         })
     };
-    let scroll_top = RwSignal::new(0.0_f64);
+    let scroll_top = RwSignal::new(0_usize);
     let viewport = RwSignal::new(window::FIRST_VIEWPORT_PX);
     let list = NodeRef::<html::Div>::new();
     let measure = move || {
         if let Some(list) = list.get_untracked() {
-            scroll_top.set(f64::from(list.scroll_top()));
-            viewport.set(f64::from(list.client_height()));
+            scroll_top.set(usize::try_from(list.scroll_top()).unwrap_or(0));
+            viewport.set(usize::try_from(list.client_height()).unwrap_or(0));
         }
     };
     // A filtered list starts at its top.
@@ -88,7 +88,7 @@ fn ProjectList(
         if let Some(list) = list.get_untracked() {
             list.set_scroll_top(0);
         }
-        scroll_top.set(0.0);
+        scroll_top.set(0);
     });
     let range =
         Memo::new(move |_| shown.with(|shown| window::rows(shown.len(), scroll_top.get(), viewport.get())));
@@ -98,9 +98,12 @@ fn ProjectList(
         let Some(to) = window::moved(&ev.key(), index, count, viewport.get_untracked()) else { return };
         ev.prevent_default();
         if let Some(list) = list.get_untracked() {
-            let top =
-                window::scroll_to_show(to, f64::from(list.scroll_top()), f64::from(list.client_height()));
-            list.set_scroll_top(top as i32);
+            let top = window::scroll_to_show(
+                to,
+                usize::try_from(list.scroll_top()).unwrap_or(0),
+                usize::try_from(list.client_height()).unwrap_or(0),
+            );
+            list.set_scroll_top(i32::try_from(top).unwrap_or(i32::MAX));
         }
         measure();
         // The row is rendered by now (the window follows the scroll at once).

@@ -10,6 +10,12 @@ use crate::search_state::{Results, SearchState};
 use crate::state::SessionState;
 use crate::ui::{Page, Shell};
 
+/// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
+#[leptos::lazy]
+pub fn page() -> AnyView {
+    view! { <SearchPage/> }.into_any()
+}
+
 /// The search page.
 #[component]
 pub fn SearchPage() -> impl IntoView {
