@@ -46,7 +46,7 @@ pub fn managed_people<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) ->
     let offices = managed_offices(snapshot, user, now);
     let mut people: Vec<UserSummary<'a>> =
         snapshot.policy().users().filter(|person| offices.contains(&person.home_office)).collect();
-    people.sort_by(|a, b| a.name.cmp(b.name).then(a.id.cmp(b.id)));
+    people.sort_unstable_by(|a, b| a.name.cmp(b.name).then(a.id.cmp(b.id)));
     people
 }
 
@@ -105,25 +105,34 @@ pub struct Denial {
 
 /// A refusal of the admin API: its code, its message, and for `forbidden` the evaluator's
 /// decision on the permission that was lacking.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Refused {
     /// The stable code (`forbidden`, `stale_revision`, `unknown_id`, …).
     pub code: String,
     /// The server's sentence.
     #[serde(default)]
     pub message: String,
-    /// The decision, for `forbidden`, as the server wrote it: only its message is shown, so
-    /// it is not read as a [`Decision`] (whose reader, with its facts and suggested edits, is
-    /// for the admin page alone, and loads with it).
-    #[serde(default)]
-    pub decision: Option<serde_json::Value>,
+    /// The decision's message, for `forbidden`: only the message is shown, so the decision is
+    /// not read as a [`Decision`] (whose reader, with its facts and suggested edits, is for the
+    /// admin page alone, and loads with it).
+    #[serde(default, rename = "decision", deserialize_with = "message_of")]
+    pub decision_message: Option<String>,
 }
 
 impl Refused {
     /// The message of the decision a `forbidden` refusal carries.
     pub fn decision_message(&self) -> Option<&str> {
-        self.decision.as_ref()?.get("message")?.as_str()
+        self.decision_message.as_deref()
     }
+}
+
+/// A decision's `message`, the rest of it skipped.
+fn message_of<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Message {
+        message: String,
+    }
+    Ok(Option::<Message>::deserialize(deserializer)?.map(|decision| decision.message))
 }
 
 /// The refusal in `body`; the status stands in for a code when the body does not read.
@@ -135,7 +144,7 @@ pub fn refused(status: u16, body: &str) -> Refused {
     serde_json::from_str::<Body>(body).map(|body| body.error).unwrap_or_else(|_| Refused {
         code: format!("http_{status}"),
         message: format!("the server answered {status}"),
-        decision: None,
+        decision_message: None,
     })
 }
 
@@ -248,7 +257,6 @@ mod tests {
                 "decision": {"allowed": false, "code": "not_network_admin", "message": "only …", "facts": []}}}"#,
         );
         assert_eq!(forbidden.code, "forbidden");
-        assert_eq!(forbidden.decision.as_ref().unwrap()["code"], "not_network_admin");
         assert_eq!(forbidden.decision_message(), Some("only …"));
         assert_eq!(refused(500, "oops").code, "http_500");
     }

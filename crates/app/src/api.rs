@@ -162,7 +162,7 @@ pub fn unreachable(error: BrowserError) -> Refused {
     Refused {
         code: "network".into(),
         message: format!("The server could not be reached ({}).", error.0),
-        decision: None,
+        decision_message: None,
     }
 }
 
@@ -195,7 +195,7 @@ pub async fn find_users(text: &str, limit: usize) -> Result<Vec<DemoUser>, Brows
 
 /// `POST /api/demo/sign-in` for `user`.
 pub async fn sign_in(user: &str) -> Result<Answer, BrowserError> {
-    let body = serde_json::json!({ "user": user }).to_string();
+    let body = format!("{{\"user\":{}}}", serde_json::to_string(user).unwrap_or_default());
     browser::request(Method::Post, "/api/demo/sign-in", Some(&body), &[]).await.map(Answer::from)
 }
 

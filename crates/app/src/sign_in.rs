@@ -18,7 +18,6 @@ use crate::api;
 use crate::browser;
 use crate::device;
 use crate::session::{DemoUser, chosen, label, matches};
-use crate::state::SessionState;
 
 /// How many people the form offers.
 const OFFERED: usize = 20;
@@ -33,7 +32,7 @@ fn offline_offer(text: &str) -> Vec<DemoUser> {
 /// The sign-in form: a text field with suggestions, and a button.
 #[component]
 pub fn SignIn() -> impl IntoView {
-    let state = expect_context::<SessionState>();
+    let state = crate::ui::session();
     let text = RwSignal::new(state.user.get_untracked());
     let offered: RwSignal<Vec<DemoUser>> = RwSignal::new(Vec::new());
     let typed = StoredValue::new(0_u64);
@@ -115,7 +114,7 @@ pub fn SignIn() -> impl IntoView {
 /// Sign out: the session ends, and the device forgets the user's snapshot and search cache.
 #[component]
 pub fn SignOut() -> impl IntoView {
-    let state = expect_context::<SessionState>();
+    let state = crate::ui::session();
     move || {
         (!state.user.with(String::is_empty)).then(|| {
             view! {

@@ -402,7 +402,7 @@ impl SessionState {
             return Err(Refused {
                 code: "unauthenticated".into(),
                 message: "Sign in first.".into(),
-                decision: None,
+                decision_message: None,
             });
         };
         let (authorization, held) = (client.authorization.clone(), client.snapshot_version);
@@ -512,12 +512,12 @@ impl SessionState {
         if user.is_empty() {
             return;
         }
-        if self.keys.with_untracked(Option::is_none) {
-            self.refresh_keys().await;
-        }
         self.snapshot_request.update_value(|n| *n += 1);
         let request = self.snapshot_request.get_value();
         if self.client().is_none() {
+            if self.keys.with_untracked(Option::is_none) {
+                self.refresh_keys().await;
+            }
             // A tab started offline, now online: the server needs a sign-in.
             if browser::online() {
                 self.sign_out("Sign in to fetch your policy snapshot.");
@@ -527,7 +527,14 @@ impl SessionState {
         let etag = self
             .keeper
             .with_value(|keeper| keeper.as_ref().and_then(|keeper| keeper.etag().map(str::to_owned)));
-        let answer = self.call(|client| async move { client.snapshot(etag.as_deref()).await }).await;
+        let fetch = self.call(|client| async move { client.snapshot(etag.as_deref()).await });
+        // Without keys (a first visit), the keys and the snapshot are asked for at once; the
+        // snapshot is given to the machine once the keys have made one.
+        let answer = if self.keys.with_untracked(Option::is_none) {
+            futures::future::join(self.refresh_keys(), fetch).await.1
+        } else {
+            fetch.await
+        };
         if self.snapshot_request.get_value() != request || self.user.get_untracked() != user {
             return; // A later request, or someone else signed in meanwhile.
         }

@@ -1,8 +1,8 @@
 //! The app around its pages: the sign-in form and Sign out (`crate::sign_in`), the "Why can't
 //! I?" switch, the status bar, the refusal banner, the notice, the navigation, and the page
-//! shown (`crate::pages`). It makes the pieces of state and provides each on its own
-//! ([`SessionState`], [`SearchState`], [`AdminState`], [`Shell`]), so that a page names what it
-//! reads. Nothing of the organisation renders without [`SessionState::ready`].
+//! shown (`crate::pages`). It makes the pieces of state and gives each on its own
+//! ([`session`], [`search`], [`admin`], [`shell`]), so that a page names what it reads.
+//! Nothing of the organisation renders without [`SessionState::ready`].
 //!
 //! An action the user may not take is not rendered; with "Why can't I?" on it is rendered as a
 //! disabled button with the evaluator's explanation and the edits that would allow it
@@ -59,20 +59,63 @@ impl Shell {
     }
 }
 
+/// The app's pieces of state, made once for the page.
+#[derive(Debug, Clone, Copy)]
+struct Pieces {
+    session: SessionState,
+    search: SearchState,
+    admin: AdminState,
+    shell: Shell,
+}
+
+impl Pieces {
+    fn make() -> Pieces {
+        let shell = Shell {
+            page: RwSignal::new(Page::Projects),
+            explain: RwSignal::new(browser::load(EXPLAIN_KEY).as_deref() == Some("on")),
+            notice: RwSignal::new(None),
+        };
+        let session = SessionState::restore(shell.notice);
+        Pieces { session, search: SearchState::new(session), admin: AdminState::new(session), shell }
+    }
+}
+
+thread_local! {
+    // Not Leptos's context: code of the split modules that re-renders (a page open when the
+    // snapshot changes) runs under an owner whose chain no longer reaches the app's, and
+    // `expect_context` would panic there. One app per page, so one of each piece per thread.
+    static PIECES: std::cell::OnceCell<Pieces> = const { std::cell::OnceCell::new() };
+}
+
+fn pieces() -> Pieces {
+    PIECES.with(|pieces| *pieces.get_or_init(Pieces::make))
+}
+
+/// The signed-in session and its snapshot.
+pub fn session() -> SessionState {
+    pieces().session
+}
+
+/// Search and the signed-in user's cache.
+pub fn search() -> SearchState {
+    pieces().search
+}
+
+/// The admin API.
+pub fn admin() -> AdminState {
+    pieces().admin
+}
+
+/// The page shown, "Why can't I?", the notice.
+pub fn shell() -> Shell {
+    pieces().shell
+}
+
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
-    let shell = Shell {
-        page: RwSignal::new(Page::Projects),
-        explain: RwSignal::new(browser::load(EXPLAIN_KEY).as_deref() == Some("on")),
-        notice: RwSignal::new(None),
-    };
-    let session = SessionState::restore(shell.notice);
+    let Pieces { session, shell, .. } = pieces();
     session.start();
-    provide_context(session);
-    provide_context(SearchState::new(session));
-    provide_context(AdminState::new(session));
-    provide_context(shell);
     // The shell's loading message goes once the app is there.
     browser::remove_element("boot");
     // Another user (or none) starts on the Projects page.
@@ -138,7 +181,7 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn ExplainToggle() -> impl IntoView {
-    let shell = expect_context::<Shell>();
+    let shell = crate::ui::shell();
     view! {
         <label class="toggle">
             <input
@@ -157,7 +200,7 @@ fn ExplainToggle() -> impl IntoView {
 /// health, which a failing server could change often.
 #[component]
 fn StatusBar() -> impl IntoView {
-    let state = expect_context::<SessionState>();
+    let state = crate::ui::session();
     let version = Memo::new(move |_| {
         state.snapshot.with(|snapshot| {
             snapshot.as_ref().map(|snapshot| {
@@ -217,7 +260,7 @@ fn StatusBar() -> impl IntoView {
 
 #[component]
 fn Banner() -> impl IntoView {
-    let state = expect_context::<SessionState>();
+    let state = crate::ui::session();
     move || {
         state.refusal.get().map(|refusal| {
             let kept = state.snapshot.with(|snapshot| {
@@ -242,7 +285,7 @@ fn Banner() -> impl IntoView {
 
 #[component]
 fn Notice() -> impl IntoView {
-    let state = expect_context::<Shell>();
+    let state = crate::ui::shell();
     view! {
         <div class="notice" aria-live="polite">
             {move || {
@@ -263,8 +306,8 @@ fn Notice() -> impl IntoView {
 
 #[component]
 fn Nav() -> impl IntoView {
-    let state = expect_context::<SessionState>();
-    let shell = expect_context::<Shell>();
+    let state = crate::ui::session();
+    let shell = crate::ui::shell();
     let tab = move |page: Page, label: &'static str| {
         let target = page.clone();
         let current = move || {
@@ -297,7 +340,7 @@ fn Nav() -> impl IntoView {
 
 #[component]
 fn Content() -> impl IntoView {
-    let shell = expect_context::<Shell>();
+    let shell = crate::ui::shell();
     // Every page but the Projects list is a module of its own (`#[lazy]`), fetched when it is
     // first opened: the first paint loads only what it shows.
     move || match shell.page.get() {

@@ -10,10 +10,7 @@ use tessera_core::Edit;
 
 use crate::actions::Action;
 use crate::admin::Refused;
-use crate::admin_state::AdminState;
 use crate::pages::why;
-use crate::state::SessionState;
-use crate::ui::Shell;
 use crate::wording::{self, Names, PersonImpact};
 
 /// Numbers that keep element ids unique (explanations referred to by `aria-describedby`).
@@ -27,7 +24,7 @@ pub fn unique_id(prefix: &str) -> String {
 /// An action: a button when allowed; nothing when denied, or, with "Why can't I?" on, a
 /// disabled button with the reason. `context` names what it acts on, for the notice.
 pub fn action_view(action: Action, context: String) -> Option<AnyView> {
-    let shell = expect_context::<Shell>();
+    let shell = crate::ui::shell();
     if action.allowed {
         let label = action.label;
         let done = if context.is_empty() {
@@ -79,8 +76,8 @@ pub fn grant_item(
     if !can_apply {
         return view! { <li class="grant">{text}</li> }.into_any();
     }
-    let shell = expect_context::<Shell>();
-    let admin_api = expect_context::<AdminState>();
+    let shell = crate::ui::shell();
+    let admin_api = crate::ui::admin();
     let outcome: RwSignal<Option<Outcome>> = RwSignal::new(None);
     let busy = RwSignal::new(false);
     let for_preview = edits.clone();
@@ -157,7 +154,7 @@ fn outcome_view(outcome: Outcome) -> AnyView {
                 "stale_revision" => "The organisation changed since the preview: preview again.".to_owned(),
                 "forbidden" => {
                     let reason = refused.decision_message().map_or(refused.message.clone(), |message| {
-                        let state = expect_context::<SessionState>();
+                        let state = crate::ui::session();
                         state
                             .snapshot
                             .with_untracked(|snapshot| {

@@ -13,9 +13,7 @@ use leptos::task::spawn_local;
 use tessera_core::{Grant, Query};
 
 use crate::admin::{self, Denials, Refused};
-use crate::admin_state::AdminState;
 use crate::pages::why::explained;
-use crate::state::SessionState;
 use crate::wording::{self, Names, Subject};
 
 /// The admin page. Its code, and the reader of the admin API's JSON, is a module of its own,
@@ -40,8 +38,8 @@ fn administration() -> AnyView {
 /// The admin page, loaded.
 #[component]
 fn Administration() -> impl IntoView {
-    let state = expect_context::<SessionState>();
-    let admin_api = expect_context::<AdminState>();
+    let state = crate::ui::session();
+    let admin_api = crate::ui::admin();
     let chosen = RwSignal::new(String::new());
     let answer: RwSignal<Option<Result<Denials, Refused>>> = RwSignal::new(None);
     let loading = RwSignal::new(false);
@@ -110,7 +108,7 @@ fn Administration() -> impl IntoView {
 
 /// A person's denials, each with its reason and suggestions.
 fn denials_view(found: Denials, reload: Callback<()>) -> AnyView {
-    let state = expect_context::<SessionState>();
+    let state = crate::ui::session();
     let Some((snapshot, _, _)) = state.ready() else {
         return ().into_any();
     };

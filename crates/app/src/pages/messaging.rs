@@ -9,8 +9,6 @@ use leptos::prelude::*;
 use tessera_core::{Query, Snapshot, Target};
 
 use crate::actions;
-use crate::state::SessionState;
-use crate::ui::Shell;
 use crate::widgets::action_view;
 
 /// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
@@ -22,8 +20,8 @@ pub fn page() -> AnyView {
 /// The messaging page.
 #[component]
 pub fn Messaging() -> impl IntoView {
-    let state = expect_context::<SessionState>();
-    let shell = expect_context::<Shell>();
+    let state = crate::ui::session();
+    let shell = crate::ui::shell();
     let picking = RwSignal::new(false);
     move || {
         let (snapshot, user, now) = state.ready()?;
@@ -117,8 +115,8 @@ fn other_participant(snapshot: &Arc<Snapshot>, dm: &str, user: &str) -> String {
 }
 
 fn person_picker(people: Vec<(String, String)>) -> impl IntoView {
-    let state = expect_context::<SessionState>();
-    let shell = expect_context::<Shell>();
+    let state = crate::ui::session();
+    let shell = crate::ui::shell();
     let chosen = RwSignal::new(people.first().map(|(id, _)| id.clone()).unwrap_or_default());
     let names = people.clone();
     view! {

@@ -6,9 +6,7 @@ use tessera_core::Query;
 
 use crate::actions;
 use crate::search::{self, Item};
-use crate::search_state::SearchState;
-use crate::state::SessionState;
-use crate::ui::{Page, Shell};
+use crate::ui::Page;
 use crate::widgets::action_view;
 
 /// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
@@ -20,9 +18,9 @@ pub fn page(id: String) -> AnyView {
 /// The page of the Project `id`.
 #[component]
 pub fn ProjectPage(id: String) -> impl IntoView {
-    let state = expect_context::<SessionState>();
-    let search = expect_context::<SearchState>();
-    let shell = expect_context::<Shell>();
+    let state = crate::ui::session();
+    let search = crate::ui::search();
+    let shell = crate::ui::shell();
     move || {
         let (snapshot, user, now) = state.ready()?;
         let query = Query::view(tessera_core::ResourceKind::Project, id.clone());

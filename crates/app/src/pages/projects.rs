@@ -15,8 +15,7 @@ use tessera_core::{Snapshot, Timestamp};
 
 use crate::actions;
 use crate::browser;
-use crate::state::SessionState;
-use crate::ui::{Page, Shell};
+use crate::ui::Page;
 use crate::widgets::action_view;
 use crate::window;
 
@@ -26,7 +25,7 @@ type Row = (String, String, String);
 /// The Projects page.
 #[component]
 pub fn Projects() -> impl IntoView {
-    let state = expect_context::<SessionState>();
+    let state = crate::ui::session();
     move || {
         let (snapshot, user, now) = state.ready()?;
         Some(view! { <ProjectList snapshot=snapshot user=user now=now/> })
@@ -43,7 +42,7 @@ fn ProjectList(
     /// The time to decide at.
     now: Timestamp,
 ) -> impl IntoView {
-    let shell = expect_context::<Shell>();
+    let shell = crate::ui::shell();
     let rows: Arc<Vec<Row>> = Arc::new(
         actions::projects(&snapshot, &user, now)
             .into_iter()
@@ -199,7 +198,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

@@ -6,9 +6,8 @@ use leptos::prelude::*;
 use tessera_core::{Snapshot, Timestamp};
 
 use crate::search;
-use crate::search_state::{Results, SearchState};
-use crate::state::SessionState;
-use crate::ui::{Page, Shell};
+use crate::search_state::Results;
+use crate::ui::Page;
 
 /// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
 #[leptos::lazy]
@@ -19,8 +18,8 @@ pub fn page() -> AnyView {
 /// The search page.
 #[component]
 pub fn SearchPage() -> impl IntoView {
-    let state = expect_context::<SessionState>();
-    let search = expect_context::<SearchState>();
+    let state = crate::ui::session();
+    let search = crate::ui::search();
     let text = RwSignal::new(search.results.get_untracked().map(|results| results.query).unwrap_or_default());
     view! {
         <section aria-labelledby="search-title">
@@ -56,7 +55,7 @@ pub fn SearchPage() -> impl IntoView {
 
 fn results_view(snapshot: &Snapshot, user: &str, now: Timestamp, results: &Results) -> AnyView {
     let (items, from_cache) = (&results.items, results.from_cache);
-    let shell = expect_context::<Shell>();
+    let shell = crate::ui::shell();
     let shown = search::visible(snapshot, user, now, items);
     let count = shown.len();
     let source = if from_cache { "from this device's cache (offline)" } else { "from the server" };

@@ -9,7 +9,6 @@ use tessera_core::Grant;
 
 use crate::actions::Action;
 use crate::admin;
-use crate::state::SessionState;
 use crate::widgets::{grant_item, unique_id};
 use crate::wording::{self, Names, Subject};
 
@@ -25,7 +24,7 @@ pub fn denied_view(action: Action) -> AnyView {
 /// [`SessionState::ready`]; without a snapshot it is the bare disabled button.
 #[leptos::lazy]
 fn denied(action: Action) -> AnyView {
-    let state = expect_context::<SessionState>();
+    let state = crate::ui::session();
     let described = unique_id(&format!("why-{}", action.key));
     let explanation =
         state.ready().map(|(snapshot, user, now)| match action.explain(&snapshot, &user, now) {
