@@ -9,7 +9,10 @@
 //! The core's trust machine asks for storage synchronously ([`Device`]) and IndexedDB answers
 //! later, so the stored copy of a user's snapshot is read first ([`preload`]) into a mirror
 //! that the machine then reads; what it stores goes to the mirror at once and to IndexedDB
-//! behind it (one transaction per write, in order). Every failure to store is said on screen
+//! behind it (one transaction per write, in order). A snapshot small enough
+//! ([`LOCAL_COPY_MAX`], most people's) is also copied to local storage, which is read without
+//! waiting: IndexedDB is where snapshots are kept, the copy only spares a return visit its
+//! wait for IndexedDB (both are verified the same way when read). Every failure to store is said on screen
 //! ([`Problem`]): a device that cannot keep a snapshot is not offline-ready, and the person
 //! should know.
 
@@ -36,6 +39,11 @@ pub const LEGACY_SEARCH_CACHE: &str = "tessera-search-v1";
 pub fn search_key(user: &str) -> String {
     format!("tessera.search.{user}")
 }
+
+/// The largest snapshot (in characters) copied to local storage as well as IndexedDB: a general
+/// user's at the large organisation is under a million, an administrator's several million,
+/// and local storage holds about five for everything.
+pub const LOCAL_COPY_MAX: usize = 1_000_000;
 
 /// Whether `key` is kept in IndexedDB rather than local storage.
 fn in_db(key: &str) -> bool {
@@ -84,6 +92,10 @@ impl Device for Stored {
     fn store(&self, key: &str, value: &str) {
         if in_db(key) {
             MIRROR.with_borrow_mut(|mirror| mirror.insert(key.to_owned(), value.to_owned()));
+            // The quick copy: kept while small, and never left behind an older value.
+            if value.len() > LOCAL_COPY_MAX || !browser::store(key, value) {
+                browser::remove(key);
+            }
             let (key, value, problem) = (key.to_owned(), value.to_owned(), self.0);
             spawn_local(async move {
                 match browser::db_set(&key, &value).await {
@@ -104,6 +116,7 @@ impl Device for Stored {
     fn remove(&self, key: &str) {
         if in_db(key) {
             MIRROR.with_borrow_mut(|mirror| mirror.remove(key));
+            browser::remove(key);
             let key = key.to_owned();
             spawn_local(async move {
                 let _ = browser::db_delete(&key).await;
@@ -115,28 +128,31 @@ impl Device for Stored {
 }
 
 /// Reads `user`'s stored snapshot and its meta into the mirror (forgetting any other user's),
-/// so that the trust machine finds them. A copy an older build kept in local storage moves to
-/// IndexedDB. A read that fails is reported, and leaves nothing stored for the machine.
+/// so that the trust machine finds them: from the quick copy in local storage when there is
+/// one, else from IndexedDB. A read that fails is reported, and leaves nothing stored for the
+/// machine.
 pub async fn preload(user: &str, problem: Problem) {
     MIRROR.with_borrow_mut(HashMap::clear);
-    for key in [snapshot_key(user), meta_key(user)] {
-        let value = match browser::db_take(&key).await {
-            Ok(Some(value)) => Some(value),
-            Ok(None) => browser::load(&key).inspect(|legacy| {
-                let (key, legacy) = (key.clone(), legacy.clone());
-                spawn_local(async move {
-                    if browser::db_set(&key, &legacy).await.is_ok() {
-                        browser::remove(&key);
-                    }
-                });
-            }),
-            Err(error) => {
-                problem.report("your policy snapshot for offline use", &error);
-                browser::load(&key)
+    let keys = [snapshot_key(user), meta_key(user)];
+    if browser::load(&keys[0]).is_some() {
+        for key in keys {
+            if let Some(value) = browser::load(&key) {
+                MIRROR.with_borrow_mut(|mirror| mirror.insert(key.clone(), value));
             }
-        };
-        if let Some(value) = value {
-            MIRROR.with_borrow_mut(|mirror| mirror.insert(key, value));
+            // The boot script's read is taken all the same, so that it is not kept in memory.
+            spawn_local(async move {
+                let _ = browser::db_take(&key).await;
+            });
+        }
+        return;
+    }
+    for key in keys {
+        match browser::db_take(&key).await {
+            Ok(Some(value)) => {
+                MIRROR.with_borrow_mut(|mirror| mirror.insert(key, value));
+            }
+            Ok(None) => {}
+            Err(error) => problem.report("your policy snapshot for offline use", &error),
         }
     }
 }
