@@ -1,13 +1,15 @@
 // The Tessera demo's service worker: after one visit the app starts and works with the network
 // off.
 //
-// - The app shell (this build's HTML, script, WebAssembly, styles, manifest, icons) is cached at
-//   install, under a cache named after the build, and served cache-first.
-// - The public keys and the sign-in list go to the network first; each good answer is cached
-//   and served when the network is down.
+// - The app shell (this build's HTML, scripts, WebAssembly and the modules split off it, styles,
+//   manifest, icons) is cached at install, under a cache named after the build, and served
+//   cache-first.
+// - The public keys go to the network first; each good answer is cached and served when the
+//   network is down. The sign-in lookup (`/api/users?q=`) goes to the network only: offline,
+//   the app offers the users who signed in on the device.
 // - Snapshots go to the network only. `GET /api/snapshot` answers the user the bearer token
 //   names, so its URL is the same for everyone: a cache keyed by it would hand one user's
-//   snapshot to the next. The app keeps the last good snapshot per user itself (local storage,
+//   snapshot to the next. The app keeps the last good snapshot per user itself (IndexedDB,
 //   bytes it verified) and starts from it offline.
 // - Search and the admin API go to the network only: the app keeps its own cache of results
 //   and searches it offline, filtering every result through the evaluator. Nothing sent with
@@ -19,6 +21,8 @@ const API = "tessera-api-v1";
 const SHELL_FILES = [
   "/",
   "/index.html",
+  "/boot.js",
+  "/store.js",
   "/app.css",
   "/manifest.webmanifest",
   "/icons/icon.svg",
@@ -28,14 +32,18 @@ const SHELL_FILES = [
   "/pkg/tessera_app.js",
   "/pkg/tessera_app_bg.wasm",
 ];
-const CACHED_API = ["/api/public-keys", "/api/users"];
+// The modules split off the app (the admin page, the impact preview) and their loader: fetched
+// when first needed, cached here at install so that they open offline too. `cargo xtask site`
+// replaces the placeholder with their paths.
+const LAZY_FILES = ["__TESSERA_LAZY__"];
+const CACHED_API = ["/api/public-keys"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(SHELL)
       // Past the HTTP cache: this build's files, never an older copy.
-      .then((cache) => cache.addAll(SHELL_FILES.map((url) => new Request(url, { cache: "reload" }))))
+      .then((cache) => cache.addAll([...SHELL_FILES, ...LAZY_FILES].map((url) => new Request(url, { cache: "reload" }))))
       .then(() => self.skipWaiting()),
   );
 });

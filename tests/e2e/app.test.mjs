@@ -3,6 +3,7 @@
 // target/e2e/. Run through `cargo xtask test` (which builds the app and the server first).
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import {
@@ -11,13 +12,16 @@ import {
   listedProjects,
   openPage,
   record,
+  root,
   screenshot,
   search,
   signIn,
   spoil,
   startProxy,
   startServer,
+  stored,
   switchUser,
+  waitStored,
 } from "./support.mjs";
 
 let browser;
@@ -172,12 +176,9 @@ test("4. offline, the app starts and searches its cache, still filtered", async 
   await server.edits([FINANCE_FOR_LONDON_PMS]);
   await switchUser(page, "u-priya");
   await page.waitForSelector('[data-testid="projects"][data-user="u-priya"]');
-  // The service worker holds the shell, and the search cache is warm.
+  // The service worker holds the shell, and Priya's search cache is warm.
   await page.evaluate(() => navigator.serviceWorker.ready);
-  await page.waitForFunction(async () => {
-    const cache = await caches.open("tessera-search-v1");
-    return Boolean(await cache.match("/__tessera/search-index.json"));
-  });
+  await waitStored(page, "tessera.search.u-priya");
   await page.reload(); // Now controlled by the service worker.
   await page.waitForSelector('[data-testid="projects"]');
 
@@ -270,13 +271,13 @@ test("5b. with the service worker on, a refused snapshot never reaches the devic
   await page.reload();
   await page.waitForSelector('[data-testid="projects"][data-user="u-ada"]');
   assert.ok(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)));
-  const stored = () => page.evaluate(() => localStorage.getItem("tessera.snapshot.u-ada"));
+  const storedSnapshot = () => stored(page, "tessera.snapshot.u-ada");
   // The service worker keeps no snapshot: its URL no longer names the user.
   const inWorkerCache = () =>
     page.evaluate(async () =>
       (await (await caches.open("tessera-api-v1")).keys()).filter((request) => request.url.includes("/api/snapshot")).length,
     );
-  const good = await stored();
+  const good = await waitStored(page, "tessera.snapshot.u-ada");
   assert.ok(good, "the app stored the snapshot it accepted");
   assert.equal(await inWorkerCache(), 0);
 
@@ -287,7 +288,7 @@ test("5b. with the service worker on, a refused snapshot never reaches the devic
   const banner = page.getByTestId("refusal");
   await banner.waitFor();
   assert.equal(await banner.getAttribute("data-code"), "bad_signature");
-  assert.equal(await stored(), good, "the refused answer was not stored");
+  assert.equal(await storedSnapshot(), good, "the refused answer was not stored");
   assert.equal(await inWorkerCache(), 0);
   assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
   await screenshot(page, "5b-tampered-through-service-worker");
@@ -625,5 +626,187 @@ test("13. a hidden tab lets its stream go and does not poll; visible again, it l
   await page.waitForSelector(LIVE);
   await page.waitForSelector('[data-testid="project-actions"]:not(:has([data-action="create-task"]))');
   assert.deepEqual(await actions(page), ["upload-file", "edit-wiki"]);
+  assert.deepEqual(page.errors, []);
+});
+
+test("14. the app runs under its Content-Security-Policy without a violation; the shell says it is loading, or why it cannot run", async (t) => {
+  const { server, page } = await session(t);
+  const refused = [];
+  page.on("console", (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) refused.push(message.text());
+  });
+  await page.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (event) =>
+      window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`),
+    );
+  });
+  const response = await page.goto(server.url);
+  const csp = response.headers()["content-security-policy"];
+  for (const directive of ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "frame-ancestors 'none'"]) {
+    assert.ok(csp.split("; ").includes(directive), `${directive} in ${csp}`);
+  }
+  // Every page and panel, under the policy: an administrator's, with "Why can't I?" and a preview.
+  await switchUser(page, "u-ellen");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-ellen"]');
+  await page.getByLabel("Why can't I?").check();
+  await openProject(page, "Rebrand");
+  await page.getByRole("button", { name: "Messaging", exact: true }).click();
+  await page.getByTestId("messaging").waitFor();
+  await search(page, "budget");
+  await page.getByRole("button", { name: "Admin", exact: true }).click();
+  await page.selectOption("#admin-user", "u-cleo");
+  await page.getByRole("button", { name: "Show what they cannot do" }).click();
+  const preview = page.locator('[data-testid="denials"] [data-admin="preview"]').first();
+  await preview.click();
+  await page.getByTestId("impact").first().waitFor();
+  await screenshot(page, "14-under-csp");
+  assert.deepEqual(refused, []);
+  assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
+
+  // Before the module runs, the shell itself says the app is loading; it has no inline script.
+  const html = await (await fetch(server.url)).text();
+  assert.match(html, /Loading the app…/);
+  assert.match(html, /<noscript>/);
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "no inline script");
+  // A browser without WebAssembly is told so, not shown a blank page.
+  const { context: bare, page: noWasm } = await openPage(browser);
+  t.after(() => bare.close());
+  await noWasm.addInitScript(() => {
+    delete globalThis.WebAssembly;
+  });
+  await noWasm.goto(server.url);
+  await noWasm.getByText(/needs WebAssembly/).waitFor();
+  await screenshot(noWasm, "14-no-webassembly");
+  assert.deepEqual([...page.errors, ...noWasm.errors], []);
+});
+
+test("15. the sign-in form finds people as one types (GET /api/users?q=), never downloads the directory, and offline offers who signed in here", async (t) => {
+  const { server, context, page } = await session(t);
+  const lookups = [];
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.pathname === "/api/users") lookups.push(url.search);
+  });
+  await page.goto(server.url);
+  const field = page.locator("#user");
+  await field.waitFor();
+  await field.pressSequentially("cleo", { delay: 40 });
+  const offered = () => page.$$eval("#user-options option", (options) => options.map((option) => option.value));
+  await page.waitForFunction(() => [...document.querySelectorAll("#user-options option")].some((o) => o.value === "u-cleo"));
+  assert.ok(lookups.length >= 1 && lookups.length <= 4, `lookups: ${lookups}`);
+  for (const search of lookups) assert.match(search, /^\?q=[^&]+&limit=20$/);
+  // A name typed in full signs that person in.
+  await field.fill("Cleo Barnes");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForSelector('[data-testid="projects"][data-user="u-cleo"]');
+  await switchUser(page, "u-ada");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-ada"]');
+  assert.ok(lookups.every((search) => search.startsWith("?q=")), "the directory is never downloaded");
+
+  // Offline: the people who signed in on this device, and nobody else.
+  await context.setOffline(true);
+  await field.fill("");
+  await field.focus();
+  await page.waitForFunction(() => document.querySelectorAll("#user-options option").length === 2);
+  assert.deepEqual((await offered()).sort(), ["u-ada", "u-cleo"]);
+  await field.pressSequentially("cle");
+  await page.waitForFunction(() => document.querySelectorAll("#user-options option").length === 1);
+  assert.deepEqual(await offered(), ["u-cleo"]);
+  await screenshot(page, "15-offline-sign-in");
+  await context.setOffline(false);
+  assert.deepEqual(page.errors, []);
+});
+
+test("16. search caches are per user, filtered offline by the newest snapshot; Sign out forgets the user's cache, token and snapshot", async (t) => {
+  const { server, context, page } = await session(t);
+  const key = (item) => `${item.kind}\u001f${item.id}`;
+  await signIn(page, server.url, "u-priya");
+  const cached = JSON.parse(await waitStored(page, "tessera.search.u-priya"));
+  // Priya's cache holds what the server answered her, under her key.
+  const answered = await (await server.getAs("u-priya", "/api/search?q=&limit=10000")).json();
+  assert.deepEqual(Object.keys(cached.items).sort(), answered.results.map(key).sort());
+  const before = await search(page, "website");
+  assert.ok(before.some((result) => result.project === "p-lon-website"));
+
+  // Another user of the device starts from nothing of hers.
+  await switchUser(page, "u-dana");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-dana"]');
+  await waitStored(page, "tessera.search.u-dana");
+  for (const result of await search(page, "website")) assert.notEqual(result.project, "p-lon-website");
+
+  // Priya loses Website Relaunch after her cache was filled; offline, her cache shows none of it.
+  await switchUser(page, "u-priya");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-priya"]');
+  await server.edits([{ edit: "remove_from_team", project: "p-lon-website", user: "u-priya" }]);
+  await focus(page);
+  await page.waitForSelector('[data-testid="projects"][data-count="1"]');
+  await context.setOffline(true);
+  const after = await search(page, "website");
+  assert.equal(await page.getByTestId("search-summary").getAttribute("data-source"), "cache");
+  assert.ok(JSON.parse(await stored(page, "tessera.search.u-priya")).items[`project\u001fp-lon-website`], "still in her cache");
+  assert.deepEqual(after.filter((result) => result.project === "p-lon-website"), [], "but never shown");
+  await screenshot(page, "16-lost-access-offline");
+  await context.setOffline(false);
+
+  // Sign out: her token, snapshot and cache go; Dana's stay.
+  await page.getByTestId("sign-out").click();
+  await page.getByTestId("signed-out").waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("tessera.session")), null);
+  for (let wait = 0; (await stored(page, "tessera.search.u-priya")) !== undefined && wait < 50; wait += 1) {
+    await page.waitForTimeout(100);
+  }
+  assert.equal(await stored(page, "tessera.search.u-priya"), undefined);
+  assert.equal(await stored(page, "tessera.snapshot.u-priya"), undefined);
+  assert.ok(await stored(page, "tessera.snapshot.u-dana"));
+  assert.equal(await page.locator('[data-testid="projects"]').count(), 0);
+  assert.deepEqual(page.errors, []);
+});
+
+test("17. no serious or critical axe-core violation on the app's pages", async (t) => {
+  // axe is injected as a script, which the app's own policy would refuse.
+  const { server, page } = await session(t, { bypassCSP: true });
+  const axe = join(root, "node_modules/axe-core/axe.min.js");
+  const check = async (name) => {
+    await page.addScriptTag({ path: axe });
+    const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+    const bad = violations
+      .filter((violation) => ["serious", "critical"].includes(violation.impact))
+      .map((violation) => `${name}: ${violation.id} (${violation.impact}) ${violation.nodes.map((node) => node.target.join(" ")).join(", ")}`);
+    assert.deepEqual(bad, []);
+  };
+  await page.goto(server.url);
+  await page.locator("#user").waitFor();
+  await check("sign-in");
+  await switchUser(page, "u-ellen");
+  await page.waitForSelector('[data-testid="projects"][data-user="u-ellen"]');
+  await check("projects");
+  await page.getByLabel("Why can't I?").check();
+  await openProject(page, "Rebrand");
+  await check("project");
+  await page.getByRole("button", { name: "Messaging", exact: true }).click();
+  await page.getByTestId("messaging").waitFor();
+  await check("messaging");
+  await search(page, "budget");
+  await check("search");
+  await page.getByRole("button", { name: "Admin", exact: true }).click();
+  await page.selectOption("#admin-user", "u-cleo");
+  await page.getByRole("button", { name: "Show what they cannot do" }).click();
+  await page.getByTestId("denials").waitFor();
+  await check("admin");
+  assert.deepEqual(page.errors, []);
+});
+
+test("18. a device that cannot store (no IndexedDB, as in some private windows) says so on screen, and the app still runs online", async (t) => {
+  const { server, page } = await session(t);
+  await page.addInitScript(() => {
+    Object.defineProperty(globalThis, "indexedDB", { configurable: true, get: () => undefined });
+  });
+  await signIn(page, server.url, "u-ada");
+  const problem = page.getByTestId("storage-problem");
+  await problem.waitFor();
+  assert.match(await problem.innerText(), /could not keep/);
+  assert.ok((await listedProjects(page)).includes("p-rebrand"));
+  await screenshot(page, "18-storage-failure");
   assert.deepEqual(page.errors, []);
 });

@@ -18,24 +18,32 @@ function required(name) {
   return value;
 }
 
-/** Starts `tessera serve` on the demo organisation; resolves once it prints its address. */
-export async function startServer() {
+/**
+ * Starts `tessera serve` on the demo organisation (or, with `org`, on that organisation file,
+ * read-only); resolves once it prints its address.
+ */
+export async function startServer({ org } = {}) {
   const tessera = required("TESSERA_BIN");
   const site = required("TESSERA_SITE");
   const dir = mkdtempSync(join(tmpdir(), "tessera-e2e-"));
   const key = join(dir, "server.key");
   execFileSync(tessera, ["keygen", "--out", key], { stdio: "ignore" });
-  // The demo organisation in a database of the test's own, so that admin edits are kept.
-  const database = `sqlite:${join(dir, "tessera.db")}`;
-  execFileSync(tessera, ["db", "import", join(root, "tests/demo/org.json"), "--database", database], {
-    stdio: "ignore",
-  });
+  let source;
+  if (org) {
+    source = ["--org", org];
+  } else {
+    // The demo organisation in a database of the test's own, so that admin edits are kept.
+    const database = `sqlite:${join(dir, "tessera.db")}`;
+    execFileSync(tessera, ["db", "import", join(root, "tests/demo/org.json"), "--database", database], {
+      stdio: "ignore",
+    });
+    source = ["--database", database, "--content", join(root, "tests/demo/content.json")];
+  }
   const child = spawn(
     tessera,
     [
       "serve",
-      "--database", database,
-      "--content", join(root, "tests/demo/content.json"),
+      ...source,
       "--key", key,
       "--www", site,
       "--addr", "127.0.0.1:0",
@@ -119,10 +127,45 @@ export async function openPage(browser, options = {}) {
   return { context, page };
 }
 
-/** Signs in as `user` through the picker (`POST /api/demo/sign-in`), on the page as it is. */
+/** Signs in as `user` through the form (its id typed into `#user`; `POST /api/demo/sign-in`), on the page as it is. */
 export async function switchUser(page, user) {
-  await page.selectOption("#user", user);
+  await page.fill("#user", user);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+/** What the app keeps in the device's IndexedDB under `key` (`www/store.js`), or undefined. */
+export function stored(page, key) {
+  return page.evaluate(
+    (key) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open("tessera", 1);
+        open.onupgradeneeded = () => open.result.createObjectStore("kv");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const request = open.result.transaction("kv").objectStore("kv").get(key);
+          request.onsuccess = () => {
+            open.result.close();
+            resolve(request.result);
+          };
+          request.onerror = () => reject(request.error);
+        };
+      }),
+    key,
+  );
+}
+
+/** Waits until the device's IndexedDB holds something under `key`; returns it. */
+export async function waitStored(page, key, timeout = 10_000) {
+  for (const started = Date.now(); Date.now() - started < timeout; await page.waitForTimeout(50)) {
+    const value = await stored(page, key);
+    if (value !== undefined) return value;
+  }
+  throw new Error(`nothing was stored under ${key}`);
+}
+
+/** The ids of the Projects the page says the user sees (the whole list, not only the rows rendered). */
+export function projectCount(page) {
+  return page.getByTestId("projects").getAttribute("data-count").then(Number);
 }
 
 /** Loads the app and signs in as `user`; waits for the first filtered render. */

@@ -2,7 +2,8 @@
 //! snapshot says of them.
 //!
 //! Pure logic: which buttons a page has, whether each is allowed, and, for the "Why can't I?"
-//! view, the evaluator's explanation of each one that is not. The UI renders an allowed action
+//! view, the evaluator's explanation of each one that is not ([`Action::explain`], asked only
+//! by that view). The UI renders an allowed action
 //! as a button and a denied one not at all (or greyed out with its explanation when asked).
 
 use tessera_core::{
@@ -22,8 +23,18 @@ pub struct Action {
     pub query: Query,
     /// Whether the user may.
     pub allowed: bool,
-    /// The explanation, for a denied action (with the edits that would allow it).
-    pub why: Option<Decision>,
+    /// Whether there is a question to explain: not for "Start direct message" when there is
+    /// nobody the user may find.
+    pub explainable: bool,
+}
+
+impl Action {
+    /// The explanation of a denied action, with the edits that would allow it (`None` when
+    /// there is nothing to ask). Computed when asked for, since only "Why can't I?" shows it and
+    /// its code (the planner of suggestions) loads with that view.
+    pub fn explain(&self, snapshot: &Snapshot, user: &str, now: Timestamp) -> Option<Decision> {
+        self.explainable.then(|| snapshot.explain(user, &self.query, now))
+    }
 }
 
 fn action(
@@ -35,8 +46,7 @@ fn action(
 ) -> Action {
     let query = Query::can(permission, target);
     let allowed = snapshot.allows(user, &query, now);
-    let why = (!allowed).then(|| snapshot.explain(user, &query, now));
-    Action { key, label, permission, query, allowed, why }
+    Action { key, label, permission, query, allowed, explainable: true }
 }
 
 /// The actions of a Project page.
@@ -77,7 +87,7 @@ pub fn messaging_actions(snapshot: &Snapshot, user: &str, now: Timestamp) -> Vec
                 permission: dm.2,
                 query: Query::can(dm.2, Target::none()),
                 allowed: false,
-                why: None,
+                explainable: false,
             },
         },
     );
@@ -100,7 +110,8 @@ pub fn findable<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) -> Vec<U
         .filter(|person| person.id != user)
         .filter(|person| snapshot.allows(user, &Query::can(PEOPLE_SEARCH, Target::person(person.id)), now))
         .collect();
-    people.sort_by(|a, b| a.name.cmp(b.name).then(a.id.cmp(b.id)));
+    // Ids are unique, so no two compare equal: the unstable sort is exact, and smaller.
+    people.sort_unstable_by(|a, b| a.name.cmp(b.name).then(a.id.cmp(b.id)));
     people
 }
 
@@ -155,7 +166,8 @@ pub fn projects<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) -> Vec<(
             Some((id, name, office))
         })
         .collect();
-    rows.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+    // Ids are unique, so no two compare equal: the unstable sort is exact, and smaller.
+    rows.sort_unstable_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
     rows
 }
 
@@ -206,7 +218,12 @@ mod tests {
         let (cleo, now) = snapshot_of("u-cleo");
         let actions = project_actions(&cleo, "u-cleo", now, "p-rebrand");
         assert_eq!(allowed(&actions), ["upload-file"]);
-        let why = actions.iter().find(|action| action.key == "create-task").unwrap().why.as_ref().unwrap();
+        let why = actions
+            .iter()
+            .find(|action| action.key == "create-task")
+            .unwrap()
+            .explain(&cleo, "u-cleo", now)
+            .unwrap();
         assert_eq!(why.code.as_str(), "profile_lacks_permission");
         assert!(!why.grants.is_empty(), "the explanation says what would allow it");
     }

@@ -46,7 +46,7 @@ pub fn managed_people<'a>(snapshot: &'a Snapshot, user: &str, now: Timestamp) ->
     let offices = managed_offices(snapshot, user, now);
     let mut people: Vec<UserSummary<'a>> =
         snapshot.policy().users().filter(|person| offices.contains(&person.home_office)).collect();
-    people.sort_by(|a, b| a.name.cmp(b.name).then(a.id.cmp(b.id)));
+    people.sort_unstable_by(|a, b| a.name.cmp(b.name).then(a.id.cmp(b.id)));
     people
 }
 
@@ -112,9 +112,27 @@ pub struct Refused {
     /// The server's sentence.
     #[serde(default)]
     pub message: String,
-    /// The decision, for `forbidden`.
-    #[serde(default)]
-    pub decision: Option<Decision>,
+    /// The decision's message, for `forbidden`: only the message is shown, so the decision is
+    /// not read as a [`Decision`] (whose reader, with its facts and suggested edits, is for the
+    /// admin page alone, and loads with it).
+    #[serde(default, rename = "decision", deserialize_with = "message_of")]
+    pub decision_message: Option<String>,
+}
+
+impl Refused {
+    /// The message of the decision a `forbidden` refusal carries.
+    pub fn decision_message(&self) -> Option<&str> {
+        self.decision_message.as_deref()
+    }
+}
+
+/// A decision's `message`, the rest of it skipped.
+fn message_of<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Message {
+        message: String,
+    }
+    Ok(Option::<Message>::deserialize(deserializer)?.map(|decision| decision.message))
 }
 
 /// The refusal in `body`; the status stands in for a code when the body does not read.
@@ -126,7 +144,7 @@ pub fn refused(status: u16, body: &str) -> Refused {
     serde_json::from_str::<Body>(body).map(|body| body.error).unwrap_or_else(|_| Refused {
         code: format!("http_{status}"),
         message: format!("the server answered {status}"),
-        decision: None,
+        decision_message: None,
     })
 }
 
@@ -239,7 +257,7 @@ mod tests {
                 "decision": {"allowed": false, "code": "not_network_admin", "message": "only …", "facts": []}}}"#,
         );
         assert_eq!(forbidden.code, "forbidden");
-        assert_eq!(forbidden.decision.unwrap().code.as_str(), "not_network_admin");
+        assert_eq!(forbidden.decision_message(), Some("only …"));
         assert_eq!(refused(500, "oops").code, "http_500");
     }
 }

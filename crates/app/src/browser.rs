@@ -1,18 +1,14 @@
-//! What the app needs of the browser: fetch, the clock, local and session storage, Cache
-//! Storage, the online flag, whether the tab is hidden, and server-sent events. Every call that can fail returns a `Result` or an `Option`;
+//! What the app needs of the browser: fetch, the clock, local and session storage, IndexedDB
+//! (through `www/store.js`), the online flag, whether the tab is hidden, and server-sent events. Every call that can fail returns a `Result` or an `Option`;
 //! nothing here panics when an API is missing (a private window without storage still runs,
 //! with less memory).
 
 use tessera_core::Timestamp;
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Cache, Request, RequestCache, RequestInit, Response};
-
-/// The name of the Cache Storage cache holding search results.
-const SEARCH_CACHE: &str = "tessera-search-v1";
-/// The cache key of the search index.
-const SEARCH_KEY: &str = "/__tessera/search-index.json";
+use web_sys::{Request, RequestCache, RequestInit, Response};
 
 /// A failed browser call, as a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,57 +39,67 @@ pub fn online() -> bool {
     window().map_or(true, |window| window.navigator().on_line())
 }
 
-/// What a GET answered.
+/// What the server answered.
 pub struct Fetched {
     /// The HTTP status.
     pub status: u16,
     /// The `ETag` header, if any.
     pub etag: Option<String>,
+    /// The other headers the app reads (`Tessera-Revision`, `Tessera-Snapshot-Version`), as
+    /// (name, value).
+    pub headers: Vec<(String, String)>,
     /// The body.
     pub body: String,
 }
 
-/// GETs `url`, sending `If-None-Match` when `etag` is given and `Authorization` when
-/// `authorization` is. Bypasses the HTTP cache (the service worker still answers what it
-/// caches when the network is down).
-pub async fn get(
+/// The answer headers the app reads, besides `ETag`.
+const READ_HEADERS: [&str; 2] = ["Tessera-Revision", "Tessera-Snapshot-Version"];
+
+/// An HTTP method the app uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST, with a JSON body.
+    Post,
+    /// PUT, with a JSON body.
+    Put,
+}
+
+/// Sends a request to `url` with `headers` (and `body` as JSON, if any). Bypasses the HTTP
+/// cache (the service worker still answers what it caches when the network is down).
+pub async fn request(
+    method: Method,
     url: &str,
-    etag: Option<&str>,
-    authorization: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
 ) -> Result<Fetched, BrowserError> {
     let init = RequestInit::new();
-    init.set_method("GET");
+    init.set_method(match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+    });
     init.set_cache(RequestCache::NoStore);
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(body));
+    }
     let request = Request::new_with_str_and_init(url, &init)?;
-    if let Some(etag) = etag {
-        request.headers().set("If-None-Match", etag)?;
+    if body.is_some() {
+        request.headers().set("Content-Type", "application/json")?;
     }
-    if let Some(authorization) = authorization {
-        request.headers().set("Authorization", authorization)?;
+    for (name, value) in headers {
+        request.headers().set(name, value)?;
     }
-    send(&request).await
-}
-
-/// POSTs `body` as JSON to `url`, with `Authorization` when `authorization` is given.
-pub async fn post_json(url: &str, body: &str, authorization: Option<&str>) -> Result<Fetched, BrowserError> {
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_cache(RequestCache::NoStore);
-    init.set_body(&JsValue::from_str(body));
-    let request = Request::new_with_str_and_init(url, &init)?;
-    request.headers().set("Content-Type", "application/json")?;
-    if let Some(authorization) = authorization {
-        request.headers().set("Authorization", authorization)?;
-    }
-    send(&request).await
-}
-
-async fn send(request: &Request) -> Result<Fetched, BrowserError> {
-    let response: Response = JsFuture::from(window()?.fetch_with_request(request)).await?.dyn_into()?;
+    let response: Response = JsFuture::from(window()?.fetch_with_request(&request)).await?.dyn_into()?;
     let status = response.status();
     let etag = response.headers().get("ETag").ok().flatten();
+    let headers = READ_HEADERS
+        .iter()
+        .filter_map(|name| Some(((*name).to_owned(), response.headers().get(name).ok().flatten()?)))
+        .collect();
     let body = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
-    Ok(Fetched { status, etag, body })
+    Ok(Fetched { status, etag, headers, body })
 }
 
 fn session_storage() -> Option<web_sys::Storage> {
@@ -138,28 +144,57 @@ pub fn store(key: &str, value: &str) -> bool {
     local_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
 }
 
-async fn search_cache() -> Result<Cache, BrowserError> {
-    let caches = window()?.caches()?;
-    Ok(JsFuture::from(caches.open(SEARCH_CACHE)).await?.dyn_into()?)
+#[wasm_bindgen(raw_module = "/store.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = storeGet)]
+    fn store_get(key: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = storeTake)]
+    fn store_take(key: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = storeSet)]
+    fn store_set(key: &str, value: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = storeDelete)]
+    fn store_delete(key: &str) -> js_sys::Promise;
 }
 
-/// The device's search index, as stored by [`store_search_index`]; `None` when there is none.
-pub async fn load_search_index() -> Result<Option<String>, BrowserError> {
-    let cache = search_cache().await?;
-    let found = JsFuture::from(cache.match_with_str(SEARCH_KEY)).await?;
-    let Ok(response) = found.dyn_into::<Response>() else {
-        return Ok(None);
-    };
-    Ok(JsFuture::from(response.text()?).await?.as_string())
+/// The text stored under `key` in the device's IndexedDB (`www/store.js`); `None` when there
+/// is none.
+pub async fn db_get(key: &str) -> Result<Option<String>, BrowserError> {
+    Ok(JsFuture::from(store_get(key)).await?.as_string())
 }
 
-/// Stores the device's search index in Cache Storage.
-pub async fn store_search_index(json: &str) -> Result<(), BrowserError> {
-    let cache = search_cache().await?;
-    let response = Response::new_with_opt_str(Some(json))?;
-    response.headers().set("Content-Type", "application/json")?;
-    JsFuture::from(cache.put_with_str(SEARCH_KEY, &response)).await?;
+/// As [`db_get`], taking the read the boot script started for `key` if it did (`www/boot.js`
+/// reads the signed-in user's snapshot while the module loads).
+pub async fn db_take(key: &str) -> Result<Option<String>, BrowserError> {
+    Ok(JsFuture::from(store_take(key)).await?.as_string())
+}
+
+/// Stores `value` under `key` in the device's IndexedDB; an error says why it could not
+/// (the quota, a private window).
+pub async fn db_set(key: &str, value: &str) -> Result<(), BrowserError> {
+    JsFuture::from(store_set(key, value)).await?;
     Ok(())
+}
+
+/// Deletes `key` from the device's IndexedDB.
+pub async fn db_delete(key: &str) -> Result<(), BrowserError> {
+    JsFuture::from(store_delete(key)).await?;
+    Ok(())
+}
+
+/// Deletes the Cache Storage cache `name`, if there is one.
+pub async fn delete_cache(name: &str) -> Result<(), BrowserError> {
+    let caches = window()?.caches()?;
+    JsFuture::from(caches.delete(name)).await?;
+    Ok(())
+}
+
+/// Removes the element with `id`, if there is one.
+pub fn remove_element(id: &str) {
+    if let Some(element) =
+        window().ok().and_then(|window| window.document()).and_then(|document| document.get_element_by_id(id))
+    {
+        element.remove();
+    }
 }
 
 /// Moves the keyboard focus to the element with `id`.
@@ -171,6 +206,11 @@ pub fn focus(id: &str) {
     if let Some(element) = element.and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok()) {
         let _ = element.focus();
     }
+}
+
+/// The `data-position` of the element a keyboard event came from, if it has one.
+pub fn target_position(event: &web_sys::KeyboardEvent) -> Option<usize> {
+    event.target()?.dyn_into::<web_sys::Element>().ok()?.get_attribute("data-position")?.parse().ok()
 }
 
 /// Records a performance mark (seen by tests and the browser's profiler).

@@ -12,9 +12,14 @@
 //! - [`live`]: how the app learns of a change: the issuer's events, reconnecting with backoff,
 //!   polling as the fallback.
 //! - [`wording`]: decisions, suggested edits and impacts as sentences for people, with names.
-//! - `state`, `listen`, `ui`, `pages`, `widgets`, `browser` (wasm only): the signals; the event
-//!   stream and the poll driven by [`live`]; the app around its pages; the pages, one module
-//!   each; the widgets several pages share; the browser APIs.
+//! - [`window`]: which rows of a long list to render (windowed lists).
+//! - Browser only (wasm32): the state in pieces a page can take, each provided on its own:
+//!   `state` (the signed-in session and its verified snapshot), `search_state` (search and the
+//!   user's cache), `admin_state` (the admin API), and the shell's `ui::Shell` (page, "Why
+//!   can't I?", notice); `api` (every request the app makes, view-free); `device` (what the
+//!   device keeps: IndexedDB and local storage); `listen` (the event stream and the poll driven
+//!   by [`live`]); `ui`, `sign_in`, `pages`, `widgets` (the app around its pages, the sign-in
+//!   form, the pages one module each, what several pages share); `browser` (the browser APIs).
 //!
 //! The app shell (`index.html`, the service worker, the manifest, icons, styles) lives in
 //! `www/`; `cargo xtask serve` builds this crate with `wasm-bindgen` into `target/site/`.
@@ -25,14 +30,25 @@ pub mod live;
 pub mod search;
 pub mod session;
 pub mod trust;
+pub mod window;
 pub mod wording;
 
 #[cfg(target_arch = "wasm32")]
+mod admin_state;
+#[cfg(target_arch = "wasm32")]
+mod api;
+#[cfg(target_arch = "wasm32")]
 mod browser;
+#[cfg(target_arch = "wasm32")]
+mod device;
 #[cfg(target_arch = "wasm32")]
 mod listen;
 #[cfg(target_arch = "wasm32")]
 mod pages;
+#[cfg(target_arch = "wasm32")]
+mod search_state;
+#[cfg(target_arch = "wasm32")]
+mod sign_in;
 #[cfg(target_arch = "wasm32")]
 mod state;
 #[cfg(target_arch = "wasm32")]

@@ -2,7 +2,7 @@
 //! token, an `EventSource` on it, a fetch when an event says the snapshot moved, and a new
 //! ticket after a backoff when the stream fails. It listens only while someone is signed in
 //! with a live token, the browser is online, the tab is visible and the user has not been
-//! revoked; [`AppState::listen`] (called on each tick, and at once on sign-in, focus and
+//! revoked; [`SessionState::listen`] (called on each tick, and at once on sign-in, focus and
 //! coming online) opens or closes it to match.
 //!
 //! Every attempt has a number: an answer, an event or a timer of an older attempt (another
@@ -15,7 +15,7 @@ use leptos::task::spawn_local;
 
 use crate::browser::{self, EventStream};
 use crate::live::{self, Event, Link, Meaning, TicketAnswer};
-use crate::state::AppState;
+use crate::state::SessionState;
 
 /// The events this app reads.
 const EVENTS: [&str; 3] = ["snapshot", "revoked", "expired"];
@@ -46,11 +46,11 @@ fn current(attempt: u64) -> bool {
     LISTENER.with_borrow(|listener| listener.attempt == attempt)
 }
 
-impl AppState {
+impl SessionState {
     /// Whether the stream should be open now.
     fn should_listen(&self) -> bool {
         !self.user.with_untracked(String::is_empty)
-            && self.authorization().is_some()
+            && self.client().is_some()
             && browser::online()
             && !browser::hidden()
             && !LISTENER.with_borrow(|listener| listener.revoked)
@@ -93,8 +93,8 @@ impl AppState {
         LISTENER.with_borrow_mut(|listener| listener.stream = None);
         self.link.set(Link::Connecting);
         spawn_local(async move {
-            // A 401 signs out inside `api_post`; its error then reads `unauthenticated`.
-            let answer = self.api_post("/api/events/ticket", "{}").await;
+            // A 401 signs out inside `call`.
+            let answer = self.call(|client| async move { client.events_ticket().await }).await;
             if !current(attempt) {
                 return;
             }

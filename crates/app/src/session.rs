@@ -1,4 +1,5 @@
-//! Who is signed in on this tab: the user and the bearer token the server gave them.
+//! Who is signed in on this tab: the user and the bearer token the server gave them; and who
+//! the demo's sign-in form offers ([`DemoUser`], [`matches`], [`chosen`]).
 //!
 //! Pure, tested natively. The demo signs in through `POST /api/demo/sign-in` (the stand-in for
 //! an identity provider), which answers `{"token", "expires_at"}`; every API call but the
@@ -8,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_core::Timestamp;
+
+use crate::wording;
 
 /// A signed-in user and their token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +58,57 @@ impl Session {
     }
 }
 
+/// A demo user, as the sign-in lookup (`GET /api/users?q=`) answers and as the device
+/// remembers those who signed in on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoUser {
+    /// The user's id.
+    pub id: String,
+    /// Their name.
+    pub name: String,
+    /// Their Network's name.
+    #[serde(default)]
+    pub network: String,
+    /// Their home Office's name.
+    #[serde(default)]
+    pub office: String,
+    /// Their Permission Profile.
+    #[serde(default)]
+    pub profile: String,
+}
+
+/// Whether `user` matches `text` as the server's lookup does: every word in the name or id,
+/// ignoring case.
+pub fn matches(user: &DemoUser, text: &str) -> bool {
+    let (name, id) = (user.name.to_lowercase(), user.id.to_lowercase());
+    text.split_whitespace().map(str::to_lowercase).all(|term| name.contains(&term) || id.contains(&term))
+}
+
+/// The id that "Sign in" means for `text`, given what the form offered: an offered id, or the
+/// one person offered under that name (or label), or else the text as it is.
+pub fn chosen(text: &str, offered: &[DemoUser]) -> (String, Option<DemoUser>) {
+    let text = text.trim();
+    if let Some(user) = offered.iter().find(|user| user.id == text) {
+        return (user.id.clone(), Some(user.clone()));
+    }
+    let named: Vec<&DemoUser> = offered
+        .iter()
+        .filter(|user| user.name.eq_ignore_ascii_case(text) || label(user).eq_ignore_ascii_case(text))
+        .collect();
+    if let [user] = named.as_slice() {
+        return (user.id.clone(), Some((*user).clone()));
+    }
+    (text.to_owned(), None)
+}
+
+/// How a person is offered: name, profile, Office, Network.
+pub fn label(user: &DemoUser) -> String {
+    let mut parts = vec![wording::profile_title(&user.profile).to_owned()];
+    parts.extend([user.office.clone(), user.network.clone()].into_iter().filter(|part| !part.is_empty()));
+    parts.retain(|part| !part.is_empty());
+    if parts.is_empty() { user.name.clone() } else { format!("{} ({})", user.name, parts.join(", ")) }
+}
+
 /// The `{"error": {"code", "message"}}` of a refusal, as far as it reads; the HTTP status
 /// stands in for a code when the body is something else.
 pub fn error_code(status: u16, body: &str) -> (String, String) {
@@ -77,6 +131,32 @@ pub fn error_code(status: u16, body: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user(id: &str, name: &str) -> DemoUser {
+        DemoUser {
+            id: id.into(),
+            name: name.into(),
+            network: "EMEA".into(),
+            office: "London".into(),
+            profile: "client".into(),
+        }
+    }
+
+    #[test]
+    fn sign_in_takes_an_id_or_the_one_person_named() {
+        let offered =
+            [user("u-cleo", "Cleo Barnes"), user("u-cleo2", "Cleo Barnes"), user("u-ada", "Ada Lovelace")];
+        assert_eq!(chosen("u-cleo2", &offered).0, "u-cleo2");
+        assert_eq!(chosen(" ada lovelace ", &offered).0, "u-ada");
+        assert_eq!(
+            chosen("Cleo Barnes", &offered).0,
+            "Cleo Barnes",
+            "two people of that name: the text as it is"
+        );
+        assert_eq!(chosen("u-nobody", &[]).0, "u-nobody");
+        assert!(matches(&offered[2], "LOVE ada"));
+        assert!(!matches(&offered[2], "ada cleo"));
+    }
 
     #[test]
     fn a_sign_in_answer_makes_a_session_that_lasts_until_its_expiry() {

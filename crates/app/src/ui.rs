@@ -1,36 +1,135 @@
-//! The app around its pages: the sign-in picker, the "Why can't I?" switch, the status bar, the
-//! refusal banner, the notice, the navigation, and the page shown (`crate::pages`). Nothing of
-//! the organisation renders without [`AppState::ready`].
+//! The app around its pages: the sign-in form and Sign out (`crate::sign_in`), the "Why can't
+//! I?" switch, the status bar, the refusal banner, the notice, the navigation, and the page
+//! shown (`crate::pages`). It makes the pieces of state and gives each on its own
+//! ([`session`], [`search`], [`admin`], [`shell`]), so that a page names what it reads.
+//! Nothing of the organisation renders without [`SessionState::ready`].
 //!
 //! An action the user may not take is not rendered; with "Why can't I?" on it is rendered as a
 //! disabled button with the evaluator's explanation and the edits that would allow it
 //! (`crate::widgets::action_view`, `crate::pages::why`).
 
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use crate::admin;
+use crate::admin_state::AdminState;
 use crate::browser;
 use crate::live::Link;
 use crate::pages::admin::AdminPage;
-use crate::pages::messaging::Messaging;
-use crate::pages::project::ProjectPage;
 use crate::pages::projects::Projects;
-use crate::pages::search::SearchPage;
-use crate::state::{AppState, Page};
+use crate::pages::{messaging, project, search};
+use crate::search_state::SearchState;
+use crate::sign_in::{SignIn, SignOut};
+use crate::state::SessionState;
 use crate::trust::rough_duration;
-use crate::wording;
+
+const EXPLAIN_KEY: &str = "tessera.explain";
+
+/// The pages of the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// The Projects the user sees.
+    Projects,
+    /// One Project.
+    Project(String),
+    /// Groups, direct messages, announcements.
+    Messaging,
+    /// Global search.
+    Search,
+    /// Administration: a person's denials, and the edits that would allow them.
+    Admin,
+}
+
+/// What the shell shows around the pages: which page, the "Why can't I?" view, and the
+/// passing notice.
+#[derive(Debug, Clone, Copy)]
+pub struct Shell {
+    /// The page shown.
+    pub page: RwSignal<Page>,
+    /// The "Why can't I?" view, remembered per device.
+    pub explain: RwSignal<bool>,
+    /// A passing message ("Task created").
+    pub notice: RwSignal<Option<String>>,
+}
+
+impl Shell {
+    /// Turns the "Why can't I?" view on or off, remembered on the device.
+    pub fn set_explain(&self, on: bool) {
+        browser::store(EXPLAIN_KEY, if on { "on" } else { "off" });
+        self.explain.set(on);
+    }
+}
+
+/// The app's pieces of state, made once for the page.
+#[derive(Debug, Clone, Copy)]
+struct Pieces {
+    session: SessionState,
+    search: SearchState,
+    admin: AdminState,
+    shell: Shell,
+}
+
+impl Pieces {
+    fn make() -> Pieces {
+        let shell = Shell {
+            page: RwSignal::new(Page::Projects),
+            explain: RwSignal::new(browser::load(EXPLAIN_KEY).as_deref() == Some("on")),
+            notice: RwSignal::new(None),
+        };
+        let session = SessionState::restore(shell.notice);
+        Pieces { session, search: SearchState::new(session), admin: AdminState::new(session), shell }
+    }
+}
+
+thread_local! {
+    // Not Leptos's context: code of the split modules that re-renders (a page open when the
+    // snapshot changes) runs under an owner whose chain no longer reaches the app's, and
+    // `expect_context` would panic there. One app per page, so one of each piece per thread.
+    static PIECES: std::cell::OnceCell<Pieces> = const { std::cell::OnceCell::new() };
+}
+
+fn pieces() -> Pieces {
+    PIECES.with(|pieces| *pieces.get_or_init(Pieces::make))
+}
+
+/// The signed-in session and its snapshot.
+pub fn session() -> SessionState {
+    pieces().session
+}
+
+/// Search and the signed-in user's cache.
+pub fn search() -> SearchState {
+    pieces().search
+}
+
+/// The admin API.
+pub fn admin() -> AdminState {
+    pieces().admin
+}
+
+/// The page shown, "Why can't I?", the notice.
+pub fn shell() -> Shell {
+    pieces().shell
+}
 
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
-    let state = AppState::restore();
-    state.start();
-    provide_context(state);
+    let Pieces { session, shell, .. } = pieces();
+    session.start();
+    // The shell's loading message goes once the app is there.
+    browser::remove_element("boot");
+    // Another user (or none) starts on the Projects page.
+    Effect::new(move |previous: Option<String>| {
+        let user = session.user.get();
+        if previous.is_some_and(|previous| previous != user) {
+            shell.page.set(Page::Projects);
+        }
+        user
+    });
     // After a page change, focus moves to the new page, not to the body.
     let first_page = StoredValue::new(true);
     Effect::new(move |_| {
-        state.page.track();
+        shell.page.track();
         if first_page.get_value() {
             first_page.set_value(false);
         } else {
@@ -39,16 +138,19 @@ pub fn App() -> impl IntoView {
     });
     let first_render = StoredValue::new(false);
     Effect::new(move |_| {
-        if state.ready().is_some() && !first_render.get_value() {
+        if session.shown() && !first_render.get_value() {
             first_render.set_value(true);
             browser::mark("tessera:first-filtered-render");
         }
     });
+    // Effects run once the view is in the page: the sign-in form is there.
+    Effect::new(move |_| browser::mark("tessera:mounted"));
     view! {
         <a class="skip" href="#main">"Skip to content"</a>
         <header class="top">
             <h1 class="brand">"Tessera"<span class="sub">" demo workspace"</span></h1>
-            <UserPicker/>
+            <SignIn/>
+            <SignOut/>
             <ExplainToggle/>
         </header>
         <StatusBar/>
@@ -56,14 +158,14 @@ pub fn App() -> impl IntoView {
         <Notice/>
         <main id="main" tabindex="-1">
             {move || {
-                if state.user.with(String::is_empty) {
-                    let text = state
+                if session.user.with(String::is_empty) {
+                    let text = session
                         .signed_out
                         .get()
-                        .unwrap_or_else(|| "Pick a user above and sign in.".to_owned());
+                        .unwrap_or_else(|| "Type your name or id above and sign in.".to_owned());
                     view! { <p class="empty" data-testid="signed-out">{text}</p> }.into_any()
-                } else if !state.shown() {
-                    let text = if state.refusal.with(Option::is_some) {
+                } else if !session.shown() {
+                    let text = if session.refusal.with(Option::is_some) {
                         "Nothing is shown: there is no policy snapshot the app can trust."
                     } else {
                         "Loading the policy snapshot…"
@@ -77,66 +179,16 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The demo sign-in: a select and a button, so that moving through the list with the arrow
-/// keys does not sign in as each user in turn.
-#[component]
-fn UserPicker() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let chosen = RwSignal::new(state.user.get_untracked());
-    view! {
-        <form
-            class="picker"
-            on:submit=move |ev: SubmitEvent| {
-                ev.prevent_default();
-                let user = chosen.get_untracked();
-                // Again for the same user when the tab holds no token (started offline).
-                if !user.is_empty()
-                    && (user != state.user.get_untracked() || state.session.with_untracked(Option::is_none))
-                {
-                    state.sign_in(user);
-                }
-            }
-        >
-            <label for="user">"Signed in as"</label>
-            <select id="user" on:change=move |ev| chosen.set(event_target_value(&ev)) prop:value=move || chosen.get()>
-                <option value="" disabled=true selected=move || chosen.with(String::is_empty)>
-                    "Choose a demo user…"
-                </option>
-                {move || {
-                    let current = chosen.get_untracked();
-                    state
-                        .users
-                        .get()
-                        .into_iter()
-                        .map(|user| {
-                            let selected = user.id == current;
-                            let label = format!(
-                                "{} ({}, {}, {})",
-                                user.name,
-                                wording::profile_title(&user.profile),
-                                user.office,
-                                user.network
-                            );
-                            view! { <option value=user.id selected=selected>{label}</option> }
-                        })
-                        .collect_view()
-                }}
-            </select>
-            <button type="submit" class="signin">"Sign in"</button>
-        </form>
-    }
-}
-
 #[component]
 fn ExplainToggle() -> impl IntoView {
-    let state = expect_context::<AppState>();
+    let shell = crate::ui::shell();
     view! {
         <label class="toggle">
             <input
                 type="checkbox"
                 id="explain"
-                prop:checked=move || state.explain.get()
-                on:change=move |ev| state.set_explain(event_target_checked(&ev))
+                prop:checked=move || shell.explain.get()
+                on:change=move |ev| shell.set_explain(event_target_checked(&ev))
             />
             " Why can't I?"
         </label>
@@ -148,7 +200,7 @@ fn ExplainToggle() -> impl IntoView {
 /// health, which a failing server could change often.
 #[component]
 fn StatusBar() -> impl IntoView {
-    let state = expect_context::<AppState>();
+    let state = crate::ui::session();
     let version = Memo::new(move |_| {
         state.snapshot.with(|snapshot| {
             snapshot.as_ref().map(|snapshot| {
@@ -198,12 +250,17 @@ fn StatusBar() -> impl IntoView {
                 }}
             </span>
         </div>
+        {move || {
+            state.storage.0.get().map(|problem| {
+                view! { <p class="storage" role="alert" data-testid="storage-problem">{problem}</p> }
+            })
+        }}
     }
 }
 
 #[component]
 fn Banner() -> impl IntoView {
-    let state = expect_context::<AppState>();
+    let state = crate::ui::session();
     move || {
         state.refusal.get().map(|refusal| {
             let kept = state.snapshot.with(|snapshot| {
@@ -228,7 +285,7 @@ fn Banner() -> impl IntoView {
 
 #[component]
 fn Notice() -> impl IntoView {
-    let state = expect_context::<AppState>();
+    let state = crate::ui::shell();
     view! {
         <div class="notice" aria-live="polite">
             {move || {
@@ -249,11 +306,12 @@ fn Notice() -> impl IntoView {
 
 #[component]
 fn Nav() -> impl IntoView {
-    let state = expect_context::<AppState>();
+    let state = crate::ui::session();
+    let shell = crate::ui::shell();
     let tab = move |page: Page, label: &'static str| {
         let target = page.clone();
         let current = move || {
-            let shown = state.page.get();
+            let shown = shell.page.get();
             shown == page || (page == Page::Projects && matches!(shown, Page::Project(_)))
         };
         view! {
@@ -261,7 +319,7 @@ fn Nav() -> impl IntoView {
                 type="button"
                 class="tab"
                 aria-current=move || current().then_some("page")
-                on:click=move |_| state.page.set(target.clone())
+                on:click=move |_| shell.page.set(target.clone())
             >
                 {label}
             </button>
@@ -282,12 +340,24 @@ fn Nav() -> impl IntoView {
 
 #[component]
 fn Content() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    move || match state.page.get() {
+    let shell = crate::ui::shell();
+    // Every page but the Projects list is a module of its own (`#[lazy]`), fetched when it is
+    // first opened: the first paint loads only what it shows.
+    move || match shell.page.get() {
         Page::Projects => view! { <Projects/> }.into_any(),
-        Page::Project(id) => view! { <ProjectPage id=id/> }.into_any(),
-        Page::Messaging => view! { <Messaging/> }.into_any(),
-        Page::Search => view! { <SearchPage/> }.into_any(),
+        Page::Project(id) => lazily(async move { project::page(id).await }),
+        Page::Messaging => lazily(messaging::page()),
+        Page::Search => lazily(search::page()),
         Page::Admin => view! { <AdminPage/> }.into_any(),
     }
+}
+
+/// A page whose module is fetched on first use: nothing until it is there.
+fn lazily(page: impl std::future::Future<Output = AnyView> + Send + 'static) -> AnyView {
+    view! {
+        <Suspense fallback=|| view! { <p class="meta" data-testid="page-loading">"Loading…"</p> }>
+            {Suspend::new(page)}
+        </Suspense>
+    }
+    .into_any()
 }

@@ -11,7 +11,6 @@ use tessera_core::Edit;
 use crate::actions::Action;
 use crate::admin::Refused;
 use crate::pages::why;
-use crate::state::AppState;
 use crate::wording::{self, Names, PersonImpact};
 
 /// Numbers that keep element ids unique (explanations referred to by `aria-describedby`).
@@ -25,7 +24,7 @@ pub fn unique_id(prefix: &str) -> String {
 /// An action: a button when allowed; nothing when denied, or, with "Why can't I?" on, a
 /// disabled button with the reason. `context` names what it acts on, for the notice.
 pub fn action_view(action: Action, context: String) -> Option<AnyView> {
-    let state = expect_context::<AppState>();
+    let shell = crate::ui::shell();
     if action.allowed {
         let label = action.label;
         let done = if context.is_empty() {
@@ -39,7 +38,7 @@ pub fn action_view(action: Action, context: String) -> Option<AnyView> {
                     type="button"
                     class="action"
                     data-action=action.key
-                    on:click=move |_| state.notice.set(Some(done.clone()))
+                    on:click=move |_| shell.notice.set(Some(done.clone()))
                 >
                     {label}
                 </button>
@@ -47,7 +46,7 @@ pub fn action_view(action: Action, context: String) -> Option<AnyView> {
             .into_any(),
         );
     }
-    if !state.explain.get() {
+    if !shell.explain.get() {
         return None;
     }
     Some(why::denied_view(action))
@@ -77,7 +76,8 @@ pub fn grant_item(
     if !can_apply {
         return view! { <li class="grant">{text}</li> }.into_any();
     }
-    let state = expect_context::<AppState>();
+    let shell = crate::ui::shell();
+    let admin_api = crate::ui::admin();
     let outcome: RwSignal<Option<Outcome>> = RwSignal::new(None);
     let busy = RwSignal::new(false);
     let for_preview = edits.clone();
@@ -85,16 +85,8 @@ pub fn grant_item(
         let edits = for_preview.clone();
         busy.set(true);
         spawn_local(async move {
-            let answer = match state.preview(edits).await {
-                Ok(preview) => {
-                    let people = state.snapshot.with_untracked(|snapshot| {
-                        snapshot
-                            .as_ref()
-                            .map(|snapshot| wording::impact(&Names::new(snapshot.policy()), &preview.impact))
-                            .unwrap_or_default()
-                    });
-                    Outcome::Previewed(preview.revision, people)
-                }
+            let answer = match admin_api.preview(edits).await {
+                Ok((revision, people)) => Outcome::Previewed(revision, people),
                 Err(refused) => Outcome::Refused(refused),
             };
             outcome.try_set(Some(answer));
@@ -109,11 +101,11 @@ pub fn grant_item(
         });
         busy.set(true);
         spawn_local(async move {
-            let answer = match state.apply(edits, expect).await {
+            let answer = match admin_api.apply(edits, expect).await {
                 Ok(applied) => {
                     // Said at the page's level too: the suggestion itself may be gone once the
                     // snapshot or the list it came from is fetched again.
-                    state.notice.set(Some(if applied.changed {
+                    shell.notice.set(Some(if applied.changed {
                         format!("Applied: revision {} is now served.", applied.revision)
                     } else {
                         "Nothing to change: it was already so.".to_owned()
@@ -161,16 +153,16 @@ fn outcome_view(outcome: Outcome) -> AnyView {
             let text = match refused.code.as_str() {
                 "stale_revision" => "The organisation changed since the preview: preview again.".to_owned(),
                 "forbidden" => {
-                    let reason = refused.decision.as_ref().map_or(refused.message.clone(), |decision| {
-                        let state = expect_context::<AppState>();
+                    let reason = refused.decision_message().map_or(refused.message.clone(), |message| {
+                        let state = crate::ui::session();
                         state
                             .snapshot
                             .with_untracked(|snapshot| {
                                 snapshot.as_ref().map(|snapshot| {
-                                    wording::humanise(&Names::new(snapshot.policy()), &decision.message)
+                                    wording::humanise(&Names::new(snapshot.policy()), message)
                                 })
                             })
-                            .unwrap_or_else(|| decision.message.clone())
+                            .unwrap_or_else(|| message.to_owned())
                     });
                     format!("The server refused: {reason}")
                 }

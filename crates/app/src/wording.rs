@@ -851,9 +851,9 @@ mod tests {
             for project in org.projects.iter().map(|project| project.id.as_str()) {
                 denied.extend(actions::project_actions(&snapshot, user, now(), project));
             }
-            for action in denied {
-                let Some(why) = &action.why else { continue };
-                let text = reason(&names, Subject::You, &action.query, why);
+            for action in denied.into_iter().filter(|action| !action.allowed) {
+                let Some(why) = action.explain(&snapshot, user, now()) else { continue };
+                let text = reason(&names, Subject::You, &action.query, &why);
                 assert!(!text.contains('`'), "{user} {}: {text}", action.key);
                 assert!(text.ends_with('.'), "{text}");
                 for one in &why.grants {

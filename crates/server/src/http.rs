@@ -471,17 +471,116 @@ async fn public_keys(State(state): State<AppState>) -> Response {
     json_bytes(StatusCode::OK, state.0.public_keys.clone(), "no-cache")
 }
 
-/// The demo sign-in list: every active user with their Network, home Office and profile, made
-/// once per revision. It stands in for authentication; the snapshot a user then gets is what
-/// protects data.
-async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// How many people `GET /api/users?q=` answers when `limit` is not given.
+pub const DEFAULT_USER_LIMIT: usize = 20;
+/// The largest `limit` of `GET /api/users?q=`.
+pub const MAX_USER_LIMIT: usize = 50;
+/// The longest `q` of `GET /api/users?q=`: a name or an id, typed.
+pub const MAX_USER_QUERY_BYTES: usize = 128;
+
+/// The demo sign-in list. Without `q`: every active user with their Network, home Office and
+/// profile, made once per revision. With `q`: the active users whose name or id holds every
+/// word of it (ignoring case), an exact id first, then names that begin with it, then by name,
+/// at most `limit` (20 by default, 50 at most), so that a sign-in form at 100,000 users asks
+/// for what is typed instead of the whole directory. It stands in for authentication; the
+/// snapshot a user then gets is what protects data.
+async fn users(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
     demo_only(&state)?;
-    // Made the first time a revision is asked for it: on the blocking pool.
+    let params = parameters(query, &["q", "limit"])?;
+    let Some(text) = params.get("q") else {
+        // Made the first time a revision is asked for it: on the blocking pool.
+        let revision = state.0.issuer.current();
+        let directory = tokio::task::spawn_blocking(move || revision.directory().clone())
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        return Ok(json_bytes(StatusCode::OK, directory, "no-cache"));
+    };
+    if text.len() > MAX_USER_QUERY_BYTES {
+        return Err(ApiError::bad_parameter(format!("`q` is longer than {MAX_USER_QUERY_BYTES} bytes")));
+    }
+    let limit = match params.get("limit") {
+        None => DEFAULT_USER_LIMIT,
+        Some(value) => {
+            value.parse::<usize>().ok().filter(|limit| (1..=MAX_USER_LIMIT).contains(limit)).ok_or_else(
+                || {
+                    ApiError::bad_parameter(format!(
+                        "`limit` must be a whole number from 1 to {MAX_USER_LIMIT}, not `{}`",
+                        quoted(value)
+                    ))
+                },
+            )?
+        }
+    };
     let revision = state.0.issuer.current();
-    let directory = tokio::task::spawn_blocking(move || revision.directory().clone())
+    let text = text.to_lowercase();
+    // A pass over every user: on the blocking pool, as all CPU work is.
+    let bytes = tokio::task::spawn_blocking(move || find_users(revision.policy(), &text, limit))
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(json_bytes(StatusCode::OK, directory, "no-cache"))
+        .map_err(|e| ApiError::internal(format!("the user lookup failed: {e}")))?;
+    Ok(json_bytes(StatusCode::OK, bytes, "no-cache"))
+}
+
+/// `{"users": [{id, name, network, office, profile}], "truncated"}`: the active users matching
+/// `text` (already lowercase), best first, at most `limit`.
+fn find_users(policy: &tessera_core::Policy, text: &str, limit: usize) -> Bytes {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        id: &'a str,
+        name: &'a str,
+        network: &'a str,
+        office: &'a str,
+        profile: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Found<'a> {
+        users: Vec<Entry<'a>>,
+        truncated: bool,
+    }
+    let terms: Vec<&str> = text.split_whitespace().collect();
+    let whole = terms.join(" ");
+    let mut found: Vec<(u8, String, tessera_core::UserSummary<'_>)> = policy
+        .users()
+        .filter(|user| user.active)
+        .filter_map(|user| {
+            let name = user.name.to_lowercase();
+            let id = user.id.to_lowercase();
+            if !terms.iter().all(|term| name.contains(term) || id.contains(term)) {
+                return None;
+            }
+            let rank = if id == whole {
+                0
+            } else if name.starts_with(&whole) {
+                1
+            } else {
+                2
+            };
+            Some((rank, name, user))
+        })
+        .collect();
+    let truncated = found.len() > limit;
+    if truncated {
+        found.select_nth_unstable_by(limit, |a, b| (a.0, &a.1, a.2.id).cmp(&(b.0, &b.1, b.2.id)));
+        found.truncate(limit);
+    }
+    found.sort_unstable_by(|a, b| (a.0, &a.1, a.2.id).cmp(&(b.0, &b.1, b.2.id)));
+    let users = found
+        .into_iter()
+        .map(|(_, _, user)| Entry {
+            id: user.id,
+            name: user.name,
+            network: policy.network_name(user.network).unwrap_or(user.network),
+            office: policy.office_name(user.home_office).unwrap_or(user.home_office),
+            profile: user.profile,
+        })
+        .collect();
+    // Serialising plain strings cannot fail; an empty answer stands in if it somehow did.
+    Bytes::from(
+        serde_json::to_vec(&Found { users, truncated })
+            .unwrap_or_else(|_| b"{\"users\":[],\"truncated\":false}".to_vec()),
+    )
 }
 
 /// A 404 unless the server runs with `--auth demo`.
@@ -1512,11 +1611,22 @@ fn with_file_headers(name: &str, mut response: Response) -> Response {
         }
         _ => {}
     }
+    if extension.as_deref() == Some("html") {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(APP_CSP));
+    }
     // The app's files keep their names from one build to the next: every one is revalidated
     // (cheap, with `Last-Modified`), so a new build is never mixed with an old one.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
+
+/// The Content-Security-Policy of the app's HTML: its own scripts, styles, images, fetches and
+/// worker only, WebAssembly compiled from what it fetched (`'wasm-unsafe-eval'`, not `eval`),
+/// no inline script or style, no plugins, no `<base>`, forms only to itself, and never in a
+/// frame (clickjacking). The app's boot script is a file (`www/boot.js`) for this reason.
+pub const APP_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 #[cfg(test)]
 mod tests {

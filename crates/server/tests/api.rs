@@ -313,6 +313,58 @@ fn the_sign_in_directory_lists_active_users_only() {
     assert_eq!(ada["network"], "EMEA");
 }
 
+#[test]
+fn the_sign_in_lookup_finds_active_users_by_name_or_id_within_its_bounds() {
+    let server = Server::new();
+    let org = demo_org();
+    let ids = |path: &str| -> Vec<String> {
+        let reply = server.get_anonymously(path);
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        let body = reply.json();
+        body["users"].as_array().unwrap().iter().map(|user| user["id"].as_str().unwrap().to_owned()).collect()
+    };
+    // By name, any case, every word; the entry's shape is the directory's.
+    let reply = server.get_anonymously("/api/users?q=CLEO");
+    let body = reply.json();
+    assert_eq!(
+        body["users"][0],
+        json!({"id": "u-cleo", "name": "Cleo Barnes", "network": "EMEA", "office": "London", "profile": "client"})
+    );
+    assert_eq!(body["truncated"], false);
+    assert_eq!(ids("/api/users?q=cleo%20barnes"), ["u-cleo"]);
+    assert!(ids("/api/users?q=cleo%20smith").is_empty());
+    // By id, an exact id first.
+    assert_eq!(ids("/api/users?q=u-ada").first().map(String::as_str), Some("u-ada"));
+    // Inactive users are never offered.
+    let inactive = org.users.iter().find(|user| !user.active).unwrap();
+    assert!(ids(&format!("/api/users?q={}", inactive.id)).is_empty());
+    // Bounded: 20 by default, `limit` up to 50, and `truncated` says more matched.
+    let everyone = ids("/api/users?q=u-");
+    assert_eq!(everyone.len(), 20);
+    assert_eq!(server.get_anonymously("/api/users?q=u-").json()["truncated"], true);
+    let active = org.users.iter().filter(|user| user.active).count();
+    assert_eq!(ids("/api/users?q=u-&limit=50").len(), active.min(50));
+    assert_eq!(ids("/api/users?q=u-&limit=3"), {
+        let mut names: Vec<(&str, &str)> = org
+            .users
+            .iter()
+            .filter(|user| user.active)
+            .map(|user| (user.name.as_str(), user.id.as_str()))
+            .collect();
+        names.sort_by_key(|(name, id)| (name.to_lowercase(), *id));
+        names.into_iter().take(3).map(|(_, id)| id.to_owned()).collect::<Vec<_>>()
+    });
+    for bad in ["/api/users?q=a&limit=0", "/api/users?q=a&limit=51", "/api/users?q=a&limit=x"] {
+        server.get_anonymously(bad).assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    }
+    let long = "a".repeat(tessera_server::http::MAX_USER_QUERY_BYTES + 1);
+    server
+        .get_anonymously(&format!("/api/users?q={long}"))
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_parameter");
+    // Without `q`, the whole directory, as before.
+    assert_eq!(ids("/api/users").len(), active);
+}
+
 // ---- GET /api/search ----------------------------------------------------------------------------
 
 /// The Network of each Project of the demo organisation.
@@ -650,6 +702,14 @@ fn static_files_with_the_right_types_and_an_index_fallback() {
     assert_eq!(index.text(), "<!doctype html><title>Tessera</title>");
     assert!(index.header(header::CONTENT_TYPE).starts_with("text/html"));
     assert_eq!(index.header(header::CACHE_CONTROL), "no-cache");
+    // The app runs under a Content-Security-Policy: no inline script, no frames.
+    let csp = index.header(header::CONTENT_SECURITY_POLICY);
+    assert_eq!(csp, tessera_server::http::APP_CSP);
+    for directive in ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "frame-ancestors 'none'"]
+    {
+        assert!(csp.split("; ").any(|d| d == directive), "{directive} in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"), "{csp}");
 
     // Client-side routes reload: no file, no extension, not /api/.
     for route in ["/projects", "/projects/p-rebrand", "/search/budget"] {
@@ -657,6 +717,7 @@ fn static_files_with_the_right_types_and_an_index_fallback() {
         assert_eq!(reply.status, StatusCode::OK, "{route}");
         assert_eq!(reply.body, index.body, "{route}");
         assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache", "{route}");
+        assert_eq!(reply.header(header::CONTENT_SECURITY_POLICY), csp, "{route}");
     }
     // A missing file with an extension is missing; so is an unknown API.
     assert_eq!(server.get("/missing.js").status, StatusCode::NOT_FOUND);

@@ -26,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+mod app_scale;
 mod bench;
 mod dist;
 mod fuzz;
@@ -48,6 +49,10 @@ tasks:
   demo    sign the demo organisation with a dev key and show what its users may do
   generate --scale small|medium|large [--seed N] --out FILE
           write a generated organisation (1k, 10k or 100k users) as JSON
+  app-bench [ci|large]
+          the app's large-organisation browser test at full size (default large; BENCHMARKS.md)
+  app-org [ci|large]
+          write the organisation of that test and print its path
   bench [small,medium,large]
           benchmarks: criterion and the Node harness against other libraries (BENCHMARKS.md)
   loadtest [small|medium|large]
@@ -70,6 +75,8 @@ fn main() -> ExitCode {
         Some("diff-time") => diff_time(env::args().skip(2).collect()),
         Some("store-time") => store_time(env::args().skip(2).collect()),
         Some("bench") => bench::bench(&env::args().skip(2).collect::<Vec<_>>()),
+        Some("app-bench") => app_scale::bench(&env::args().skip(2).collect::<Vec<_>>()),
+        Some("app-org") => app_scale::org(&env::args().skip(2).collect::<Vec<_>>()),
         Some("loadtest") => loadtest::loadtest(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
@@ -216,11 +223,13 @@ fn test_phases(phases: &mut phases::Phases) -> Result<()> {
     // The app end to end: built as `cargo xtask serve` builds it, served by the same binary.
     let site = phases.run("site", site::site)?;
     phases.run("e2e", || {
+        let large_org = app_scale::write_org("ci", &app_scale::ci_scale())?;
         println!("$ node --test tests/e2e/");
         let status = Command::new("node")
             .args(["--test", "tests/e2e/"])
             .env("TESSERA_BIN", &tessera)
             .env("TESSERA_SITE", &site)
+            .env("TESSERA_LARGE_ORG", &large_org)
             .current_dir(root())
             .status()
             .context("cannot run `node`")?;
@@ -234,8 +243,8 @@ fn test_phases(phases: &mut phases::Phases) -> Result<()> {
 }
 
 /// The installs `cargo xtask test` runs in the background: the pinned JavaScript tools, Debian's
-/// Chromium and PostgreSQL, and the wasm-bindgen CLI, their output kept in a log that is shown
-/// if they fail.
+/// Chromium and PostgreSQL, the wasm-bindgen CLI and `wasm-split-cli`, their output kept in a
+/// log that is shown if they fail.
 struct Installs {
     handle: std::thread::JoinHandle<Result<()>>,
     log: PathBuf,
@@ -263,7 +272,8 @@ impl Installs {
             if !missing.is_empty() {
                 quiet.run(|| apt_install(&missing))?;
             }
-            quiet.run(dist::ensure_wasm_bindgen)
+            quiet.run(dist::ensure_wasm_bindgen)?;
+            quiet.run(site::ensure_wasm_split)
         });
         println!("xtask test: installing what is missing in the background (log: {})", log.display());
         Installs { handle, log }

@@ -14,13 +14,32 @@ use tessera_core::{Grant, Query};
 
 use crate::admin::{self, Denials, Refused};
 use crate::pages::why::explained;
-use crate::state::AppState;
 use crate::wording::{self, Names, Subject};
 
-/// The admin page.
+/// The admin page. Its code, and the reader of the admin API's JSON, is a module of its own,
+/// fetched the first time the page is opened (see [`administration`]).
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let state = expect_context::<AppState>();
+    view! {
+        <Suspense fallback=|| view! { <p class="meta" data-testid="admin-loading">"Loading the administration page…"</p> }>
+            {Suspend::new(async { administration().await })}
+        </Suspense>
+    }
+}
+
+/// The admin page's content: a split point (`#[lazy]`), so that what only administrators use
+/// (this page, the denials and their suggestions as JSON) is a second WebAssembly module that
+/// `cargo xtask site` splits off and the browser fetches when the page first opens.
+#[leptos::lazy]
+fn administration() -> AnyView {
+    view! { <Administration/> }.into_any()
+}
+
+/// The admin page, loaded.
+#[component]
+fn Administration() -> impl IntoView {
+    let state = crate::ui::session();
+    let admin_api = crate::ui::admin();
     let chosen = RwSignal::new(String::new());
     let answer: RwSignal<Option<Result<Denials, Refused>>> = RwSignal::new(None);
     let loading = RwSignal::new(false);
@@ -30,7 +49,7 @@ pub fn AdminPage() -> impl IntoView {
         }
         loading.set(true);
         spawn_local(async move {
-            let found = state.denials(user).await;
+            let found = admin_api.denials(user).await;
             answer.try_set(Some(found));
             loading.try_set(false);
         });
@@ -89,7 +108,7 @@ pub fn AdminPage() -> impl IntoView {
 
 /// A person's denials, each with its reason and suggestions.
 fn denials_view(found: Denials, reload: Callback<()>) -> AnyView {
-    let state = expect_context::<AppState>();
+    let state = crate::ui::session();
     let Some((snapshot, _, _)) = state.ready() else {
         return ().into_any();
     };

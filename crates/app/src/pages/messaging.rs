@@ -9,13 +9,19 @@ use leptos::prelude::*;
 use tessera_core::{Query, Snapshot, Target};
 
 use crate::actions;
-use crate::state::AppState;
 use crate::widgets::action_view;
+
+/// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
+#[leptos::lazy]
+pub fn page() -> AnyView {
+    view! { <Messaging/> }.into_any()
+}
 
 /// The messaging page.
 #[component]
 pub fn Messaging() -> impl IntoView {
-    let state = expect_context::<AppState>();
+    let state = crate::ui::session();
+    let shell = crate::ui::shell();
     let picking = RwSignal::new(false);
     move || {
         let (snapshot, user, now) = state.ready()?;
@@ -85,7 +91,7 @@ pub fn Messaging() -> impl IntoView {
                                         type="button"
                                         class="action"
                                         data-action="reply"
-                                        on:click=move |_| state.notice.set(Some(done.clone()))
+                                        on:click=move |_| shell.notice.set(Some(done.clone()))
                                     >
                                         "Reply"
                                     </button>
@@ -109,7 +115,8 @@ fn other_participant(snapshot: &Arc<Snapshot>, dm: &str, user: &str) -> String {
 }
 
 fn person_picker(people: Vec<(String, String)>) -> impl IntoView {
-    let state = expect_context::<AppState>();
+    let state = crate::ui::session();
+    let shell = crate::ui::shell();
     let chosen = RwSignal::new(people.first().map(|(id, _)| id.clone()).unwrap_or_default());
     let names = people.clone();
     view! {
@@ -127,7 +134,7 @@ fn person_picker(people: Vec<(String, String)>) -> impl IntoView {
                 } else {
                     format!("You may not start a direct message with {name}.")
                 };
-                state.notice.set(Some(text));
+                shell.notice.set(Some(text));
             }
         >
             <label for="dm-person">"Person"</label>

@@ -1,4 +1,4 @@
-//! The pages, one module each. Every page reads [`crate::state::AppState::ready`] and renders
+//! The pages, one module each. Every page reads [`crate::state::SessionState::ready`] and renders
 //! nothing of the organisation without it.
 //!
 //! - [`projects`]: the Projects the user sees.

@@ -6,13 +6,21 @@ use tessera_core::Query;
 
 use crate::actions;
 use crate::search::{self, Item};
-use crate::state::{AppState, Page};
+use crate::ui::Page;
 use crate::widgets::action_view;
+
+/// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
+#[leptos::lazy]
+pub fn page(id: String) -> AnyView {
+    view! { <ProjectPage id=id/> }.into_any()
+}
 
 /// The page of the Project `id`.
 #[component]
 pub fn ProjectPage(id: String) -> impl IntoView {
-    let state = expect_context::<AppState>();
+    let state = crate::ui::session();
+    let search = crate::ui::search();
+    let shell = crate::ui::shell();
     move || {
         let (snapshot, user, now) = state.ready()?;
         let query = Query::view(tessera_core::ResourceKind::Project, id.clone());
@@ -22,7 +30,7 @@ pub fn ProjectPage(id: String) -> impl IntoView {
         let policy = snapshot.policy();
         let name = policy.project_name(&id).unwrap_or_default().to_owned();
         let office = policy.project_office(&id).and_then(|office| policy.office_name(office)).unwrap_or("");
-        let items = state.cache.with(|cache| cache.in_project(&id));
+        let items = search.cache.with(|cache| cache.in_project(&id));
         let shown: Vec<Item> = search::visible(&snapshot, &user, now, &items).into_iter().cloned().collect();
         let section = |kind: &'static str, title: &'static str| {
             let rows: Vec<Item> = shown.iter().filter(|item| item.kind == kind).cloned().collect();
@@ -44,7 +52,7 @@ pub fn ProjectPage(id: String) -> impl IntoView {
         Some(
             view! {
                 <article class="project" data-testid="project-page" data-project=id.clone()>
-                    <button type="button" class="link back" on:click=move |_| state.page.set(Page::Projects)>
+                    <button type="button" class="link back" on:click=move |_| shell.page.set(Page::Projects)>
                         "← All projects"
                     </button>
                     <h2>{name.clone()}</h2>

@@ -6,13 +6,21 @@ use leptos::prelude::*;
 use tessera_core::{Snapshot, Timestamp};
 
 use crate::search;
-use crate::state::{AppState, Page, Results};
+use crate::search_state::Results;
+use crate::ui::Page;
+
+/// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
+#[leptos::lazy]
+pub fn page() -> AnyView {
+    view! { <SearchPage/> }.into_any()
+}
 
 /// The search page.
 #[component]
 pub fn SearchPage() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let text = RwSignal::new(state.results.get_untracked().map(|results| results.query).unwrap_or_default());
+    let state = crate::ui::session();
+    let search = crate::ui::search();
+    let text = RwSignal::new(search.results.get_untracked().map(|results| results.query).unwrap_or_default());
     view! {
         <section aria-labelledby="search-title">
             <h2 id="search-title">"Search"</h2>
@@ -21,7 +29,7 @@ pub fn SearchPage() -> impl IntoView {
                 role="search"
                 on:submit=move |ev: SubmitEvent| {
                     ev.prevent_default();
-                    state.search(text.get_untracked());
+                    search.search(text.get_untracked());
                 }
             >
                 <label for="q">"Search projects, tasks, documents, people, reports and finance"</label>
@@ -37,7 +45,7 @@ pub fn SearchPage() -> impl IntoView {
                 </div>
             </form>
             {move || {
-                let results = state.results.get()?;
+                let results = search.results.get()?;
                 let (snapshot, user, now) = state.ready()?;
                 Some(results_view(&snapshot, &user, now, &results))
             }}
@@ -47,7 +55,7 @@ pub fn SearchPage() -> impl IntoView {
 
 fn results_view(snapshot: &Snapshot, user: &str, now: Timestamp, results: &Results) -> AnyView {
     let (items, from_cache) = (&results.items, results.from_cache);
-    let state = expect_context::<AppState>();
+    let shell = crate::ui::shell();
     let shown = search::visible(snapshot, user, now, items);
     let count = shown.len();
     let source = if from_cache { "from this device's cache (offline)" } else { "from the server" };
@@ -66,7 +74,7 @@ fn results_view(snapshot: &Snapshot, user: &str, now: Timestamp, results: &Resul
                                 <button
                                     type="button"
                                     class="link"
-                                    on:click=move |_| state.page.set(Page::Project(id.clone()))
+                                    on:click=move |_| shell.page.set(Page::Project(id.clone()))
                                 >
                                     {item.title.clone()}
                                 </button>

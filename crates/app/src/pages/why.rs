@@ -9,33 +9,41 @@ use tessera_core::Grant;
 
 use crate::actions::Action;
 use crate::admin;
-use crate::state::AppState;
 use crate::widgets::{grant_item, unique_id};
 use crate::wording::{self, Names, Subject};
 
-/// The panel of a denied `action`: a disabled button described by the reason. Called while a
-/// page renders from [`AppState::ready`]; without a snapshot it is the bare disabled button.
+/// The panel of a denied `action`: a disabled button described by the reason. Its code (the
+/// evaluator's explanation and planner of suggestions, their wording) is a module of its own,
+/// fetched the first time "Why can't I?" shows a panel ([`denied`]); until then, nothing.
 pub fn denied_view(action: Action) -> AnyView {
-    let state = expect_context::<AppState>();
+    view! { <Suspense fallback=|| ()>{Suspend::new(async move { denied(action).await })}</Suspense> }
+        .into_any()
+}
+
+/// The panel: a split point (`#[lazy]`). Called while a page renders from
+/// [`SessionState::ready`]; without a snapshot it is the bare disabled button.
+#[leptos::lazy]
+fn denied(action: Action) -> AnyView {
+    let state = crate::ui::session();
     let described = unique_id(&format!("why-{}", action.key));
-    let explanation = match (state.ready(), action.why) {
-        (Some((snapshot, user, now)), Some(why)) => {
-            let names = Names::new(snapshot.policy());
-            let reason = wording::reason(&names, Subject::You, &action.query, &why);
-            let grants: Vec<(String, Grant, bool)> = why
-                .grants
-                .iter()
-                .map(|grant| {
-                    let can_apply = admin::may_apply(snapshot.policy(), &user, grant, now);
-                    (wording::grant(&names, grant), grant.clone(), can_apply)
-                })
-                .collect();
-            let technical: Vec<String> = why.grants.iter().map(ToString::to_string).collect();
-            Some(explained(reason, why.code.as_str(), why.message, grants, technical, None))
-        }
-        (_, None) => Some(view! { <p>"There is nobody you may find in person search."</p> }.into_any()),
-        (None, Some(_)) => None,
-    };
+    let explanation =
+        state.ready().map(|(snapshot, user, now)| match action.explain(&snapshot, &user, now) {
+            Some(why) => {
+                let names = Names::new(snapshot.policy());
+                let reason = wording::reason(&names, Subject::You, &action.query, &why);
+                let grants: Vec<(String, Grant, bool)> = why
+                    .grants
+                    .iter()
+                    .map(|grant| {
+                        let can_apply = admin::may_apply(snapshot.policy(), &user, grant, now);
+                        (wording::grant(&names, grant), grant.clone(), can_apply)
+                    })
+                    .collect();
+                let technical: Vec<String> = why.grants.iter().map(ToString::to_string).collect();
+                explained(reason, why.code.as_str(), why.message, grants, technical, None)
+            }
+            None => view! { <p>"There is nobody you may find in person search."</p> }.into_any(),
+        });
     view! {
         <div class="denied" data-denied=action.key>
             <button type="button" class="action" disabled=true aria-describedby=described.clone()>
