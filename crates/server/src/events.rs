@@ -9,6 +9,12 @@
 //! organisation no longer holds the caller active, with `event: expired` when the caller's token
 //! expires (reconnect with a fresh one), and when the server shuts down.
 //!
+//! Content written beside the organisation (a task, a file, a wiki text, a message, an
+//! announcement; `content.rs`) makes no revision: a stream tells its caller of it with
+//! `event: content` when they may see what it belongs to (`{"project": ID}`, `{"dm": ID}`,
+//! `{"group": ID}`, `{"announcements": "network"}` or `{"announcements": GROUP}`), so that an open
+//! page reads it again; `{"all": true}` when the stream fell behind and cannot say what.
+//!
 //! Who is asking: the bearer header, as for `/api/snapshot` (a `fetch`-based reader sends it),
 //! or, since a browser's `EventSource` cannot send a header, `?ticket=T`: a ticket from
 //! `POST /api/events/ticket` (bearer), random, single-use and valid [`TICKET_SECONDS`], so that
@@ -29,9 +35,10 @@ use futures_util::Stream;
 use tessera_core::Timestamp;
 use tokio::sync::watch;
 
+use crate::content::{Audience, Written};
 use crate::http::ApiError;
 use crate::identity::Caller;
-use crate::issuer::Revision;
+use crate::issuer::{Clock, Revision};
 
 /// How long a ticket may wait to be used.
 pub const TICKET_SECONDS: u64 = 30;
@@ -246,7 +253,9 @@ impl From<TooManyStreams> for ApiError {
 /// What a stream tracks between two events.
 struct Watch {
     caller: Caller,
+    clock: Clock,
     revisions: watch::Receiver<Arc<Revision>>,
+    written: tokio::sync::broadcast::Receiver<Written>,
     closing: watch::Receiver<bool>,
     /// The version last told; `None` before the first event.
     told: Option<u64>,
@@ -258,8 +267,39 @@ struct Watch {
 /// Why a waiting stream woke.
 enum Wake {
     Revision,
+    Written(Result<Written, tokio::sync::broadcast::error::RecvError>),
     Expired,
     End,
+}
+
+/// The `content` event that tells `user` of `written`, if they may see what it belongs to
+/// (decided on the revision served, which decides as their snapshot does).
+fn content_event(revision: &Revision, user: &str, written: &Written, now: Timestamp) -> Option<Event> {
+    use tessera_core::{Query, ResourceKind};
+    let policy = revision.policy();
+    let (seen, data) = match written {
+        Written::Project(project) => (
+            policy.allows(user, &Query::view(ResourceKind::Project, project.clone()), now),
+            serde_json::json!({ "project": project }),
+        ),
+        Written::Dm(dm) => (
+            policy.dm_participants(dm).is_some_and(|pair| pair.contains(&user)),
+            serde_json::json!({ "dm": dm }),
+        ),
+        Written::Group(group) => (
+            policy.allows(user, &Query::view(ResourceKind::Group, group.clone()), now),
+            serde_json::json!({ "group": group }),
+        ),
+        Written::Announcement(Audience::Group(group)) => (
+            policy.allows(user, &Query::view(ResourceKind::Group, group.clone()), now),
+            serde_json::json!({ "announcements": group }),
+        ),
+        Written::Announcement(Audience::Network(network)) => (
+            policy.user_summary(user).is_some_and(|summary| summary.network == network.as_str()),
+            serde_json::json!({ "announcements": "network" }),
+        ),
+    };
+    seen.then(|| Event::default().event("content").data(data.to_string()))
 }
 
 fn event(name: &str, version: Option<u64>) -> Event {
@@ -275,9 +315,11 @@ pub(crate) fn stream(
     caller: Caller,
     slot: Slot,
     revisions: watch::Receiver<Arc<Revision>>,
+    written: tokio::sync::broadcast::Receiver<Written>,
+    clock: Clock,
     closing: watch::Receiver<bool>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let start = Watch { caller, revisions, closing, told: None, done: false, _slot: slot };
+    let start = Watch { caller, clock, revisions, written, closing, told: None, done: false, _slot: slot };
     let events = futures_util::stream::unfold(start, |mut watch| async move {
         if watch.done {
             return None;
@@ -298,11 +340,24 @@ pub(crate) fn stream(
             let left = Duration::from_secs(watch.caller.expires.saturating_sub(now));
             let woke = tokio::select! {
                 changed = watch.revisions.changed() => if changed.is_ok() { Wake::Revision } else { Wake::End },
+                written = watch.written.recv() => Wake::Written(written),
                 _ = watch.closing.wait_for(|closing| *closing) => Wake::End,
                 () = tokio::time::sleep(left) => Wake::Expired,
             };
             match woke {
                 Wake::Revision => {}
+                Wake::Written(Ok(written)) => {
+                    let now = watch.clock.now();
+                    if let Some(event) = content_event(&revision, &watch.caller.user, &written, now) {
+                        return Some((Ok(event), watch));
+                    }
+                }
+                Wake::Written(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                    let event = Event::default().event("content").data("{\"all\":true}");
+                    return Some((Ok(event), watch));
+                }
+                // No more content will be told: the server is going away.
+                Wake::Written(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
                 Wake::End => return None,
                 Wake::Expired => {
                     watch.done = true;

@@ -1443,7 +1443,14 @@ async fn events(
     };
     member(&state.0.issuer.current(), &caller.user)?;
     let slot = state.0.streams.open(&caller.user)?;
-    let stream = crate::events::stream(caller, slot, state.0.issuer.subscribe(), state.0.closing.subscribe());
+    let stream = crate::events::stream(
+        caller,
+        slot,
+        state.0.issuer.subscribe(),
+        state.0.content.subscribe(),
+        state.0.issuer.clock().clone(),
+        state.0.closing.subscribe(),
+    );
     let mut response = stream.into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)

@@ -550,6 +550,11 @@ impl Issuer {
         self.clock.now()
     }
 
+    /// The issuer's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// The last build that failed since the last one that succeeded, if any.
     pub fn failure(&self) -> Option<BuildFailure> {
         self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone()

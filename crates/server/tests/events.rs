@@ -242,3 +242,25 @@ async fn a_ticket_is_worth_nothing_after_its_30_seconds() {
         assert_eq!(ticket(&state, "u-ada").await.0, StatusCode::OK);
     }
 }
+
+/// Content makes no revision: a stream tells its caller of a task written in a Project they may
+/// see (`event: content`), and nothing of one in a Project they may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_is_told_to_those_who_may_see_it_and_to_nobody_else() {
+    let state = state();
+    let mut ada = Events::open(&state, with_bearer(&state, "u-ada")).await.unwrap();
+    let mut zoe = Events::open(&state, with_bearer(&state, "u-zoe")).await.unwrap();
+    assert_eq!(ada.next(Duration::from_secs(2)).await.unwrap().0, "snapshot");
+    assert_eq!(zoe.next(Duration::from_secs(2)).await.unwrap().0, "snapshot");
+    let version = state.version();
+    let request = Request::post("/api/projects/p-rebrand/tasks")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, bearer(&state, "u-ada"))
+        .body(Body::from(r#"{"title":"Heard of"}"#))
+        .unwrap();
+    assert_eq!(router(state.clone()).oneshot(request).await.unwrap().status(), StatusCode::CREATED);
+    let (name, data) = ada.next(Duration::from_secs(2)).await.unwrap();
+    assert_eq!((name.as_str(), data.as_str()), ("content", r#"{"project":"p-rebrand"}"#));
+    assert!(zoe.next(Duration::from_millis(300)).await.is_none(), "Zoe may not see Rebrand");
+    assert_eq!(state.version(), version, "content makes no revision");
+}
