@@ -8,8 +8,9 @@
 //! `Tessera-Revision` and `Tessera-Snapshot-Version` the server answered with. A 401 is an
 //! ordinary answer here: ending the session is `state.rs`'s decision.
 //!
-//! The app's actions (`POST /api/projects`, `/api/projects/{p}/tasks`, …) belong here too, as
-//! functions over [`Client::post`] and [`Client::put`], once the server decides them.
+//! The app's actions (`POST /api/projects`, `/api/projects/{p}/tasks`, …) go through
+//! [`Client::act`], which sends an action's request (`crate::content::Act`) with its
+//! `Idempotency-Key`; the lists they are read back from, through [`Client::get`].
 
 use tessera_core::Edit;
 
@@ -17,6 +18,7 @@ use crate::admin::{self, EditBatch, Refused};
 #[cfg(doc)]
 use crate::admin::{Applied, Denials, Preview};
 use crate::browser::{self, BrowserError, Method};
+use crate::content::{Pending, Verb};
 use crate::search;
 use crate::session::DemoUser;
 
@@ -33,7 +35,10 @@ pub struct Answer {
     /// The `ETag`, if any.
     pub etag: Option<String>,
     /// `Tessera-Revision`: the revision that decided, if the answer depends on the policy.
-    #[expect(dead_code, reason = "read by the app's actions (issue 22), once the server decides them")]
+    #[expect(
+        dead_code,
+        reason = "the app follows snapshot versions; the revision is for people reading the network log"
+    )]
     pub revision: Option<u64>,
     /// `Tessera-Snapshot-Version`: the version of the snapshot the server issues the caller
     /// now. Newer than the one held: fetch the snapshot again.
@@ -71,21 +76,21 @@ pub struct Client {
 }
 
 impl Client {
+    /// Sends a request with the token, the held snapshot's version and `extra`, a header of
+    /// its own (`If-None-Match`, `Idempotency-Key`).
     async fn send(
         &self,
         method: Method,
         url: &str,
         body: Option<&str>,
-        etag: Option<&str>,
+        extra: Option<(&str, &str)>,
     ) -> Result<Answer, BrowserError> {
         let version = self.snapshot_version.map(|version| version.to_string());
         let mut headers: Vec<(&str, &str)> = vec![("Authorization", self.authorization.as_str())];
         if let Some(version) = &version {
             headers.push((SNAPSHOT_VERSION_HEADER, version.as_str()));
         }
-        if let Some(etag) = etag {
-            headers.push(("If-None-Match", etag));
-        }
+        headers.extend(extra);
         browser::request(method, url, body, &headers).await.map(Answer::from)
     }
 
@@ -99,15 +104,20 @@ impl Client {
         self.send(Method::Post, url, Some(body), None).await
     }
 
-    /// PUTs `body` as JSON to `url`.
-    #[expect(dead_code, reason = "for the app's actions (issue 22: `PUT /api/projects/{p}/wiki`)")]
-    pub async fn put(&self, url: &str, body: &str) -> Result<Answer, BrowserError> {
-        self.send(Method::Put, url, Some(body), None).await
+    /// Sends `pending`'s action: its request, with its `Idempotency-Key`.
+    pub async fn act(&self, pending: &Pending) -> Result<Answer, BrowserError> {
+        let method = match pending.act.verb() {
+            Verb::Post => Method::Post,
+            Verb::Put => Method::Put,
+        };
+        let body = pending.act.body();
+        self.send(method, &pending.act.path(), Some(&body), Some(("Idempotency-Key", pending.key.as_str())))
+            .await
     }
 
     /// `GET /api/snapshot`: the caller's snapshot, or a 304 for `etag`.
     pub async fn snapshot(&self, etag: Option<&str>) -> Result<Answer, BrowserError> {
-        self.send(Method::Get, "/api/snapshot", None, etag).await
+        self.send(Method::Get, "/api/snapshot", None, etag.map(|etag| ("If-None-Match", etag))).await
     }
 
     /// `GET /api/search?q=…&limit=…`.

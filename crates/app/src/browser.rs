@@ -230,6 +230,41 @@ pub fn random() -> f64 {
     js_sys::Math::random()
 }
 
+/// A new random `Idempotency-Key`: `crypto.randomUUID()` (a secure context's, as the app's
+/// origin or loopback is), else the clock and `Math.random` (unique enough for one person's
+/// actions, which is all a key is compared with).
+pub fn random_key() -> String {
+    window()
+        .ok()
+        .and_then(|window| window.crypto().ok())
+        .map(|crypto| crypto.random_uuid())
+        .unwrap_or_else(|| format!("k-{}-{}", js_sys::Date::now(), js_sys::Math::random()))
+}
+
+/// A file the person chose in an `<input type=file>`.
+pub struct ChosenFile {
+    /// Its name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: f64,
+    /// Its text (read as UTF-8), when it is at most the limit asked for.
+    pub text: Option<String>,
+}
+
+/// The first file chosen in `input`, its text read if it is at most `limit` bytes; `None` when
+/// none is chosen.
+pub async fn chosen_file(
+    input: &web_sys::HtmlInputElement,
+    limit: usize,
+) -> Result<Option<ChosenFile>, BrowserError> {
+    let Some(file) = input.files().and_then(|files| files.get(0)) else {
+        return Ok(None);
+    };
+    let size = file.size();
+    let text = if size <= limit as f64 { JsFuture::from(file.text()).await?.as_string() } else { None };
+    Ok(Some(ChosenFile { name: file.name(), size, text }))
+}
+
 /// An open `EventSource`, closed when dropped (and its handlers with it).
 pub struct EventStream {
     source: web_sys::EventSource,

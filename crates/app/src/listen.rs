@@ -18,7 +18,7 @@ use crate::live::{self, Event, Link, Meaning, TicketAnswer};
 use crate::state::SessionState;
 
 /// The events this app reads.
-const EVENTS: [&str; 3] = ["snapshot", "revoked", "expired"];
+const EVENTS: [&str; 4] = ["snapshot", "revoked", "expired", "content"];
 
 /// What is not a signal: the open stream, the attempt's number, failures in a row.
 #[derive(Default)]
@@ -114,7 +114,11 @@ impl SessionState {
                 &live::stream_url(&ticket),
                 &EVENTS,
                 move |name, data| {
-                    if let Some(event) = live::parse(name, data) {
+                    if name == "content" {
+                        if current(attempt) {
+                            self.told(data);
+                        }
+                    } else if let Some(event) = live::parse(name, data) {
                         spawn_local(async move { self.heard(attempt, event).await });
                     }
                 },
@@ -159,6 +163,15 @@ impl SessionState {
         spawn_local(async move { self.refresh_snapshot().await });
     }
 
+    /// Content was written (`event: content`): the open page reads again what `data`
+    /// concerns.
+    fn told(self, data: &str) {
+        self.content.update(|(seq, told)| {
+            *seq = seq.wrapping_add(1);
+            data.clone_into(told);
+        });
+    }
+
     /// An event of the stream of `attempt`.
     async fn heard(self, attempt: u64, event: Event) {
         if !current(attempt) {
@@ -176,6 +189,8 @@ impl SessionState {
                 LISTENER.with_borrow_mut(|listener| listener.failures = 0);
                 if self.link.get_untracked() != Link::Live {
                     self.link.set(Link::Live);
+                    // Content written while no stream was live was told to no one here.
+                    self.told(r#"{"all":true}"#);
                 }
                 if meaning == Meaning::Fetch {
                     self.refresh_snapshot().await;

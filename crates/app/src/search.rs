@@ -40,12 +40,19 @@ pub struct Response {
 /// The question that decides whether `user` may see `item`; `None` for an item the app cannot
 /// ask about (then it is not shown).
 pub fn query_for(item: &Item) -> Option<Query> {
-    let kind = ResourceKind::parse(&item.kind)?;
+    query_of(&item.kind, &item.id, item.project.as_deref())
+}
+
+/// The question that decides whether the user may see the result or item `id` of `kind`,
+/// hanging off `project`; `None` for one the app cannot ask about (a kind it does not know, a
+/// group, a project-bound one without its Project).
+pub fn query_of(kind: &str, id: &str, project: Option<&str>) -> Option<Query> {
+    let kind = ResourceKind::parse(kind)?;
     match kind {
-        ResourceKind::Person => Some(Query::can(PEOPLE_SEARCH, Target::person(item.id.clone()))),
-        ResourceKind::Project => Some(Query::view(kind, item.id.clone())),
+        ResourceKind::Person => Some(Query::can(PEOPLE_SEARCH, Target::person(id))),
+        ResourceKind::Project => Some(Query::view(kind, id)),
         ResourceKind::Task | ResourceKind::Document | ResourceKind::Report | ResourceKind::Finance => {
-            Some(Query::view_in(kind, item.id.clone(), item.project.clone()?))
+            Some(Query::view_in(kind, id, project?))
         }
         ResourceKind::Group => None,
     }

@@ -102,6 +102,15 @@ pub struct SessionState {
     pub online: RwSignal<bool>,
     /// The event stream's health.
     pub link: RwSignal<Link>,
+    /// The last `event: content` the stream told, numbered, as its data (`{"project": ID}`,
+    /// …; `{"all": true}` too when a stream becomes live, since one that was not may have
+    /// missed some): an open page that shows what it concerns reads it again
+    /// (`crate::content::Concerns`).
+    pub content: RwSignal<(u64, String)>,
+    /// The actions the server refused (403) since the snapshot last changed, each with the
+    /// reason: denied at once, whatever the snapshot held says, until another snapshot decides
+    /// (`crate::content_state::ContentState::hidden`).
+    pub refused: RwSignal<Vec<(tessera_core::Query, String)>>,
     /// A passing message for the person ("Signing in needs the network.").
     pub notice: RwSignal<Option<String>>,
     /// What the device could not store, said on screen.
@@ -155,6 +164,8 @@ impl SessionState {
             now,
             online: RwSignal::new(browser::online()),
             link: RwSignal::new(Link::Off),
+            content: RwSignal::new((0, String::new())),
+            refused: RwSignal::new(Vec::new()),
             notice,
             storage: Problem(RwSignal::new(None)),
             keeper: StoredValue::new(None),
@@ -269,6 +280,10 @@ impl SessionState {
         });
         if !same {
             self.snapshot.set(held);
+            // Another snapshot decides what the server refused on the last one.
+            if self.refused.with_untracked(|refused| !refused.is_empty()) {
+                self.refused.set(Vec::new());
+            }
         }
         if self.status.get_untracked() != status {
             self.status.set(status);
@@ -398,6 +413,21 @@ impl SessionState {
         F: FnOnce(Client) -> R,
         R: Future<Output = Result<Answer, BrowserError>>,
     {
+        let (answer, newer) = self.call_only(call).await?;
+        if newer {
+            spawn_local(async move { self.refresh_snapshot().await });
+        }
+        Ok(answer)
+    }
+
+    /// As [`SessionState::call`], but fetching a newer snapshot is left to the caller (who
+    /// awaits it before going on): the answer, and whether it names a snapshot version newer
+    /// than the one held.
+    pub(crate) async fn call_only<F, R>(self, call: F) -> Result<(Answer, bool), Refused>
+    where
+        F: FnOnce(Client) -> R,
+        R: Future<Output = Result<Answer, BrowserError>>,
+    {
         let Some(client) = self.client() else {
             return Err(Refused {
                 code: "unauthenticated".into(),
@@ -416,12 +446,8 @@ impl SessionState {
             }
             return Err(admin::refused(401, &answer.body));
         }
-        if let (Some(newer), Some(held)) = (answer.snapshot_version, held)
-            && newer > held
-        {
-            spawn_local(async move { self.refresh_snapshot().await });
-        }
-        Ok(answer)
+        let newer = matches!((answer.snapshot_version, held), (Some(newer), Some(held)) if newer > held);
+        Ok((answer, newer))
     }
 
     /// Shows `user`'s stored snapshot, then asks for a fresh one.

@@ -1,18 +1,21 @@
 //! The app around its pages: the sign-in form and Sign out (`crate::sign_in`), the "Why can't
 //! I?" switch, the status bar, the refusal banner, the notice, the navigation, and the page
 //! shown (`crate::pages`). It makes the pieces of state and gives each on its own
-//! ([`session`], [`search`], [`admin`], [`shell`]), so that a page names what it reads.
+//! ([`session`], [`search`], [`admin`], [`content`], [`shell`]), so that a page names what it
+//! reads.
 //! Nothing of the organisation renders without [`SessionState::ready`].
 //!
 //! An action the user may not take is not rendered; with "Why can't I?" on it is rendered as a
 //! disabled button with the evaluator's explanation and the edits that would allow it
-//! (`crate::widgets::action_view`, `crate::pages::why`).
+//! (`crate::widgets::action_view`, `crate::pages::why`). An action the user may take opens its
+//! form (`crate::forms`), which sends it to the server.
 
 use leptos::prelude::*;
 
 use crate::admin;
 use crate::admin_state::AdminState;
 use crate::browser;
+use crate::content_state::ContentState;
 use crate::live::Link;
 use crate::pages::admin::AdminPage;
 use crate::pages::projects::Projects;
@@ -104,6 +107,11 @@ pub fn search() -> SearchState {
 /// The admin API.
 pub fn admin() -> AdminState {
     pieces().admin
+}
+
+/// The actions and what they wrote: sending, reading back, the server's refusals.
+pub fn content() -> ContentState {
+    ContentState::new(pieces().session)
 }
 
 /// The page shown, "Why can't I?", the notice.
@@ -345,15 +353,20 @@ fn Content() -> impl IntoView {
     // first opened: the first paint loads only what it shows.
     move || match shell.page.get() {
         Page::Projects => view! { <Projects/> }.into_any(),
-        Page::Project(id) => lazily(async move { project::page(id).await }),
-        Page::Messaging => lazily(messaging::page()),
-        Page::Search => lazily(search::page()),
+        Page::Project(id) => lazily(Box::pin(async move { project::page(id).await })),
+        Page::Messaging => lazily(Box::pin(messaging::page())),
+        Page::Search => lazily(Box::pin(search::page())),
         Page::Admin => view! { <AdminPage/> }.into_any(),
     }
 }
 
-/// A page whose module is fetched on first use: nothing until it is there.
-fn lazily(page: impl std::future::Future<Output = AnyView> + Send + 'static) -> AnyView {
+/// What a module fetched on first use renders, once it is there.
+pub type Lazy = std::pin::Pin<Box<dyn std::future::Future<Output = AnyView> + Send>>;
+
+/// A page or form whose module is fetched on first use: "Loading…" until it is there. (One
+/// boxed future type for all of them: each future type would be a copy of this in the module
+/// every user loads.)
+pub fn lazily(page: Lazy) -> AnyView {
     view! {
         <Suspense fallback=|| view! { <p class="meta" data-testid="page-loading">"Loading…"</p> }>
             {Suspend::new(page)}

@@ -21,24 +21,29 @@ pub fn unique_id(prefix: &str) -> String {
     format!("{prefix}-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
-/// An action: a button when allowed; nothing when denied, or, with "Why can't I?" on, a
-/// disabled button with the reason. `context` names what it acts on, for the notice.
-pub fn action_view(action: Action, context: String) -> Option<AnyView> {
+/// An action: a button when allowed, which opens its form (sets `open` to `slot`, or back to
+/// nothing); nothing when denied, or, with "Why can't I?" on, a disabled button with the
+/// reason. An action the server refused since the snapshot last changed is denied too, with
+/// the server's reason (`crate::content_state::ContentState::hidden`).
+pub fn action_view(action: Action, open: RwSignal<Option<String>>, slot: String) -> Option<AnyView> {
     let shell = crate::ui::shell();
-    if action.allowed {
+    let refused = crate::ui::content().hidden(&action.query);
+    if action.allowed && refused.is_none() {
         let label = action.label;
-        let done = if context.is_empty() {
-            format!("{label}: done (demo: nothing is sent).")
-        } else {
-            format!("{label} in {context}: done (demo: nothing is sent).")
-        };
+        // Read in the caller's render: the button is drawn again when its form opens or closes.
+        let expanded = open.with(|open| open.as_deref() == Some(slot.as_str()));
         return Some(
             view! {
                 <button
                     type="button"
                     class="action"
                     data-action=action.key
-                    on:click=move |_| shell.notice.set(Some(done.clone()))
+                    aria-expanded=if expanded { "true" } else { "false" }
+                    on:click=move |_| {
+                        open.update(|open| {
+                            *open = if open.as_deref() == Some(slot.as_str()) { None } else { Some(slot.clone()) }
+                        })
+                    }
                 >
                     {label}
                 </button>
@@ -49,7 +54,16 @@ pub fn action_view(action: Action, context: String) -> Option<AnyView> {
     if !shell.explain.get() {
         return None;
     }
-    Some(why::denied_view(action))
+    Some(match refused {
+        Some(reason) => view! {
+            <div class="denied" data-denied=action.key>
+                <button type="button" class="action" disabled=true>{action.label}</button>
+                <div class="why"><p class="reason">{reason}</p></div>
+            </div>
+        }
+        .into_any(),
+        None => why::denied_view(action),
+    })
 }
 
 /// What a preview or an Apply came to, shown under its suggestion.

@@ -1,5 +1,6 @@
-//! The Projects the signed-in user sees, by name, with New project where allowed, a filter
-//! over all of them, and the count of the whole.
+//! The Projects the signed-in user sees, by name, with New project where allowed (its form a
+//! module of its own, `crate::forms::new_project`), a filter over all of them, and the count of
+//! the whole.
 //!
 //! The list is windowed (`crate::window`): however many Projects a user sees (a network
 //! administrator of the large organisation sees 30,000), only those on screen and a few either
@@ -15,6 +16,7 @@ use tessera_core::{Snapshot, Timestamp};
 
 use crate::actions;
 use crate::browser;
+use crate::forms;
 use crate::ui::Page;
 use crate::widgets::action_view;
 use crate::window;
@@ -51,6 +53,8 @@ fn ProjectList(
     );
     let total = rows.len();
     let new_project = actions::project_create(&snapshot, &user, now);
+    // Which action's form is open: New project's, or none.
+    let open: RwSignal<Option<String>> = RwSignal::new(None);
     let filter = RwSignal::new(String::new());
     // The rows that pass the filter, by their place in `rows`.
     let shown = {
@@ -169,7 +173,8 @@ fn ProjectList(
             <h2 id="projects-title">
                 "Projects " <span class="count" data-testid="project-count">{thousands(total)}</span>
             </h2>
-            <div class="actions">{action_view(new_project, String::new())}</div>
+            <div class="actions">{move || action_view(new_project.clone(), open, "new-project".to_owned())}</div>
+            {move || open.with(Option::is_some).then(|| crate::ui::lazily(Box::pin(forms::new_project(open))))}
             <div class="filter">
                 <label for="project-filter">"Filter projects"</label>
                 <input
