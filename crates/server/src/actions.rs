@@ -87,7 +87,7 @@ pub fn new_id(prefix: &str) -> Result<String, ApiError> {
 // ---- Changes of the organisation ---------------------------------------------------------------
 
 /// `POST /api/projects`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     /// Its name.
@@ -95,7 +95,7 @@ pub struct NewProject {
 }
 
 /// `POST /api/groups`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     /// Its name.
@@ -106,7 +106,7 @@ pub struct NewGroup {
 }
 
 /// `POST /api/dms`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDm {
     /// The other person.
@@ -238,7 +238,7 @@ pub async fn start_dm(
 // ---- Content ---------------------------------------------------------------------------------------
 
 /// `POST /api/projects/{p}/tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
     /// Its title.
@@ -246,7 +246,7 @@ pub struct NewTask {
 }
 
 /// `POST /api/projects/{p}/files`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFile {
     /// Its name.
@@ -256,7 +256,7 @@ pub struct NewFile {
 }
 
 /// `PUT /api/projects/{p}/wiki`, `POST /api/dms/{dm}/messages`, the announcements.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewText {
     /// The text.
