@@ -91,6 +91,7 @@ pub fn new_id(prefix: &str) -> Result<String, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     /// Its name.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
 }
 
@@ -99,9 +100,11 @@ pub struct NewProject {
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     /// Its name.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// The other members.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub members: Vec<String>,
 }
 
@@ -242,6 +245,7 @@ pub async fn start_dm(
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
     /// Its title.
+    #[schema(min_length = 1, max_length = 50)]
     pub title: String,
 }
 
@@ -250,8 +254,10 @@ pub struct NewTask {
 #[serde(deny_unknown_fields)]
 pub struct NewFile {
     /// Its name.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// Its text.
+    #[schema(min_length = 1, max_length = 8192)]
     pub text: String,
 }
 
@@ -260,6 +266,7 @@ pub struct NewFile {
 #[serde(deny_unknown_fields)]
 pub struct NewText {
     /// The text.
+    #[schema(min_length = 1, max_length = 1024)]
     pub text: String,
 }
 

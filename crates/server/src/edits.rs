@@ -67,7 +67,7 @@ pub const MAX_KEY_BYTES: usize = 255;
 pub struct EditBatch {
     /// The edits, applied in order, all or none: `{"edit": KIND, …}` (`docs/decisions.md`, "Who
     /// may make an edit").
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 100)]
     pub edits: Vec<Edit>,
     /// The revision the caller saw; a batch made on another is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]

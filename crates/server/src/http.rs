@@ -534,7 +534,7 @@ pub const MAX_USER_QUERY_BYTES: usize = 128;
     path = "/api/users",
     tag = "demo",
     summary = "The demo sign-in list, or the users matching q (demo only)",
-    params(("q" = Option<String>, Query, description = "A name or an id, typed"), ("limit" = Option<u32>, Query, description = "At most this many (1 to 50)")),
+    params(("q" = Option<String>, Query, description = "A name or an id, typed"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "At most this many (1 to 50)")),
     responses((status = 200, description = "Active users", body = Object, content_type = "application/json"), crate::openapi::Refusals)
 )]
 async fn users(
@@ -723,7 +723,7 @@ struct SearchResults<'a> {
     path = "/api/search",
     tag = "search",
     summary = "What the caller may see that matches every term",
-    params(("q" = Option<String>, Query, description = "Terms (at most 8, 256 bytes)"), ("limit" = Option<u32>, Query, description = "At most this many results (1 to 10,000)")),
+    params(("q" = Option<String>, Query, max_length = 64, description = "Terms (at most 8, 256 bytes)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "At most this many results (1 to 10,000)")),
     responses((status = 200, description = "Results, by kind then id", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -938,7 +938,7 @@ async fn apply_batch(
     path = "/api/admin/edits",
     tag = "administration",
     summary = "A batch of edits made as one revision",
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::edits::EditBatch, content_type = "application/json"),
     responses((status = 200, description = "The revision served after it, and whether anything changed", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1061,7 +1061,7 @@ struct OverrideRequest {
     path = "/api/admin/override",
     tag = "administration",
     summary = "One Office override switched (an alias of one edit)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = OverrideRequest, content_type = "application/json"),
     responses((status = 200, description = "The revision served after it", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1123,7 +1123,7 @@ fn database_unavailable(cause: String) -> ApiError {
     path = "/api/admin/revisions",
     tag = "administration",
     summary = "The log of revisions the caller may read",
-    params(("after" = Option<u64>, Query, description = "After this revision"), ("limit" = Option<u32>, Query, description = "At most this many (1 to 1,000)")),
+    params(("after" = Option<u64>, Query, description = "After this revision"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (1 to 1,000)")),
     responses((status = 200, description = "Revisions, oldest first", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1205,7 +1205,7 @@ struct CheckRequest {
     #[serde(default)]
     user: Option<String>,
     /// The npm package's queries: `{"can": KEY, "target": {…}}` or `{"view": KIND, "id", "project"?}`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, max_items = 1000)]
     checks: Vec<tessera_core::Query>,
 }
 
@@ -1341,7 +1341,7 @@ type Uri = axum::http::Uri;
     path = "/api/projects",
     tag = "actions",
     summary = "A new Project in the caller's home Office (project.create)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewProject, content_type = "application/json"),
     responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1362,7 +1362,7 @@ async fn create_project(
     path = "/api/groups",
     tag = "actions",
     summary = "A new group (group.create)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewGroup, content_type = "application/json"),
     responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1383,7 +1383,7 @@ async fn create_group(
     path = "/api/dms",
     tag = "actions",
     summary = "A direct message with a person (dm.start); one the two have already is answered as it is",
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewDm, content_type = "application/json"),
     responses((status = 201, description = "Made", body = Object, content_type = "application/json"), (status = 200, description = "The conversation the two have already", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1404,7 +1404,7 @@ async fn start_dm(
     path = "/api/projects/{project}/tasks",
     tag = "actions",
     summary = "A task of a Project (task.create)",
-    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewTask, content_type = "application/json"),
     responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1426,7 +1426,7 @@ async fn create_task(
     path = "/api/projects/{project}/files",
     tag = "actions",
     summary = "A small text file of a Project (file.upload)",
-    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewFile, content_type = "application/json"),
     responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1448,7 +1448,7 @@ async fn upload_file(
     path = "/api/projects/{project}/wiki",
     tag = "actions",
     summary = "A Project's wiki, written again (wiki.manage)",
-    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewText, content_type = "application/json"),
     responses((status = 200, description = "Written", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1470,7 +1470,7 @@ async fn edit_wiki(
     path = "/api/dms/{dm}/messages",
     tag = "actions",
     summary = "A message of a direct message (dm.reply)",
-    params(("dm" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("dm" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewText, content_type = "application/json"),
     responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1492,7 +1492,7 @@ async fn reply(
     path = "/api/announcements",
     tag = "actions",
     summary = "An announcement to the caller's Network (announcement.org)",
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewText, content_type = "application/json"),
     responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1513,7 +1513,7 @@ async fn announce(
     path = "/api/groups/{group}/announcements",
     tag = "actions",
     summary = "An announcement to a group (announcement.group)",
-    params(("group" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, description = "The same key and request within a day answer the first result")),
+    params(("group" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
     request_body(content = crate::actions::NewText, content_type = "application/json"),
     responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
@@ -1726,7 +1726,7 @@ async fn event_ticket(State(state): State<AppState>, headers: HeaderMap) -> Resu
     tag = "events",
     summary = "Server-sent events: the caller's snapshot version, content they may see",
     params(("ticket" = Option<String>, Query, description = "A ticket from /api/events/ticket, instead of the header")),
-    responses((status = 200, description = "An event stream", body = String, content_type = "text/event-stream"), crate::openapi::Refusals),
+    responses((status = 200, description = "An event stream", body = crate::openapi::ServerSentEvent, content_type = "text/event-stream"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 async fn events(

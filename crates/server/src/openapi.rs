@@ -20,7 +20,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         license(name = "MIT")
     ),
     modifiers(&Bearer),
-    components(schemas(ErrorBody, ErrorObject))
+    components(schemas(ErrorBody, ErrorObject, ServerSentEvent))
 )]
 pub(crate) struct ApiDoc;
 
@@ -56,6 +56,17 @@ pub(crate) struct ErrorObject {
     code: String,
     /// A sentence.
     message: String,
+}
+
+/// One event of `GET /api/events`: its name (`snapshot`, `content`, `revoked`, `expired`) and
+/// its JSON data.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "described, never built: `events.rs` writes this shape")]
+pub(crate) struct ServerSentEvent {
+    /// Its name.
+    event: String,
+    /// Its data: a JSON object, as text.
+    data: String,
 }
 
 /// What any route may answer when it refuses: the refusals are the server's, not a route's
