@@ -926,8 +926,13 @@ impl EditCycle {
                     format!(r#"{{"edits":[{{"edit":"lower_role","user":"{subject}","role":"user"}}]}}"#),
                     subject,
                 ),
-                8 => {
+                8 if (n / 10) % 2 == 0 => {
                     (&self.creator, "/api/projects", format!(r#"{{"name":"Load test {n}"}}"#), &self.creator)
+                }
+                8 => {
+                    let member = self.partners.get(n / 10).context("too few people")?;
+                    let body = format!(r#"{{"name":"Load test {n}","members":["{member}"]}}"#);
+                    (&self.creator, "/api/groups", body, &self.creator)
                 }
                 _ => {
                     let partner = self.partners.get(n / 10).context("too few people to talk to")?;
@@ -981,7 +986,7 @@ impl EditCycle {
         let _ = writeln!(report, "| what | measured | target |\n|---|---:|---|");
         let _ = writeln!(
             report,
-            "| an edit answered (admin override, team, access, role; a new Project, a new direct message) | median {answer_median:.1} ms, p95 {answer_p95:.1} ms | median ≤ 100 ms, p95 ≤ 250 ms |"
+            "| an edit answered (an override, a team, an access level, a role; a new Project, group or direct message) | median {answer_median:.1} ms, p95 {answer_p95:.1} ms | median ≤ 100 ms, p95 ≤ 250 ms |"
         );
         let _ = writeln!(
             report,
