@@ -87,26 +87,29 @@ pub fn new_id(prefix: &str) -> Result<String, ApiError> {
 // ---- Changes of the organisation ---------------------------------------------------------------
 
 /// `POST /api/projects`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     /// Its name.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
 }
 
 /// `POST /api/groups`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     /// Its name.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// The other members.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub members: Vec<String>,
 }
 
 /// `POST /api/dms`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDm {
     /// The other person.
@@ -238,28 +241,32 @@ pub async fn start_dm(
 // ---- Content ---------------------------------------------------------------------------------------
 
 /// `POST /api/projects/{p}/tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
     /// Its title.
+    #[schema(min_length = 1, max_length = 50)]
     pub title: String,
 }
 
 /// `POST /api/projects/{p}/files`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFile {
     /// Its name.
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
     /// Its text.
+    #[schema(min_length = 1, max_length = 8192)]
     pub text: String,
 }
 
 /// `PUT /api/projects/{p}/wiki`, `POST /api/dms/{dm}/messages`, the announcements.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewText {
     /// The text.
+    #[schema(min_length = 1, max_length = 1024)]
     pub text: String,
 }
 

@@ -62,10 +62,12 @@ pub const IDEMPOTENCY_SECONDS: i64 = 24 * 3600;
 pub const MAX_KEY_BYTES: usize = 255;
 
 /// The body of `POST /api/admin/edits` and `POST /api/admin/preview`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditBatch {
-    /// The edits, applied in order, all or none.
+    /// The edits, applied in order, all or none: `{"edit": KIND, …}` (`docs/decisions.md`, "Who
+    /// may make an edit").
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 100)]
     pub edits: Vec<Edit>,
     /// The revision the caller saw; a batch made on another is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -16,7 +16,6 @@ use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use tessera_core::{Decision, Edit};
@@ -50,32 +49,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// detailed readiness are the ops listener's: [`crate::ops::router`].)
 pub fn router(state: AppState) -> Router {
     let timeout = state.0.request_timeout;
-    let routes = Router::new()
-        .route("/api/snapshot", get(snapshot))
-        .route("/api/public-keys", get(public_keys))
-        .route("/api/users", get(users))
-        .route("/api/search", get(search))
-        .route("/api/admin/override", post(set_override))
-        .route("/api/admin/edits", post(edits))
-        .route("/api/admin/preview", post(preview))
-        .route("/api/admin/denials", get(denials))
-        .route("/api/admin/revisions", get(revisions))
-        .route("/api/check", post(check))
-        .route("/api/projects", post(create_project))
-        .route("/api/projects/{project}/items", get(project_items))
-        .route("/api/projects/{project}/tasks", get(project_tasks).post(create_task))
-        .route("/api/projects/{project}/files", get(project_files).post(upload_file))
-        .route("/api/projects/{project}/wiki", get(project_wiki).put(edit_wiki))
-        .route("/api/groups", get(list_groups).post(create_group))
-        .route("/api/groups/{group}/announcements", get(group_announcements).post(announce_to_group))
-        .route("/api/dms", post(start_dm))
-        .route("/api/dms/{dm}/messages", get(dm_messages).post(reply))
-        .route("/api/announcements", get(network_announcements).post(announce))
-        .route("/api/demo/sign-in", post(demo_sign_in))
-        .route("/api/events", get(events))
-        .route("/api/events/ticket", post(event_ticket))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    let (routes, _) = api().split_for_parts();
+    let routes = routes
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
@@ -85,6 +60,61 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(state)
+}
+
+/// Every route but the static files, each registered by its description (`#[utoipa::path]`):
+/// what `GET /api/openapi.json` serves is what the router serves.
+fn api() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa::OpenApi as _;
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(snapshot))
+        .routes(routes!(public_keys))
+        .routes(routes!(users))
+        .routes(routes!(search))
+        .routes(routes!(set_override))
+        .routes(routes!(edits))
+        .routes(routes!(preview))
+        .routes(routes!(denials))
+        .routes(routes!(revisions))
+        .routes(routes!(check))
+        .routes(routes!(create_project))
+        .routes(routes!(project_items))
+        .routes(routes!(project_tasks, create_task))
+        .routes(routes!(project_files, upload_file))
+        .routes(routes!(project_wiki, edit_wiki))
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(group_announcements, announce_to_group))
+        .routes(routes!(start_dm))
+        .routes(routes!(dm_messages, reply))
+        .routes(routes!(network_announcements, announce))
+        .routes(routes!(demo_sign_in))
+        .routes(routes!(events))
+        .routes(routes!(event_ticket))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi_json))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "operations",
+    summary = "This description of the API (OpenAPI 3.1)",
+    responses((status = 200, description = "The description", body = Object, content_type = "application/json"), crate::openapi::Refusals)
+)]
+async fn openapi_json() -> Response {
+    static DESCRIPTION: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+    let description = DESCRIPTION.get_or_init(|| {
+        // Serialising what the derives made cannot fail; an empty object stands in if it did.
+        Bytes::from(openapi().to_json().unwrap_or_else(|_| "{}".to_owned()))
+    });
+    json_bytes(StatusCode::OK, description.clone(), "no-cache")
+}
+
+/// The API's description, as `GET /api/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
 }
 
 // ---- Refusals --------------------------------------------------------------------------------------
@@ -257,6 +287,14 @@ fn parameters(
 
 // ---- GET /api/snapshot -------------------------------------------------------------------------
 
+#[utoipa::path(
+    get,
+    path = "/api/snapshot",
+    tag = "snapshots",
+    summary = "The caller's own signed snapshot",
+    responses((status = 200, description = "The snapshot, signed (a DSSE envelope)", body = Object, content_type = "application/json"), (status = 304, description = "The client holds it already (If-None-Match)"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn snapshot(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -467,6 +505,13 @@ pub(crate) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 
 // ---- GET /api/public-keys, /api/users ---------------------------------------------------------------
 
+#[utoipa::path(
+    get,
+    path = "/api/public-keys",
+    tag = "snapshots",
+    summary = "The keys snapshots are signed with",
+    responses((status = 200, description = "The keys", body = Object, content_type = "application/json"), crate::openapi::Refusals)
+)]
 async fn public_keys(State(state): State<AppState>) -> Response {
     json_bytes(StatusCode::OK, state.0.public_keys.clone(), "no-cache")
 }
@@ -484,6 +529,14 @@ pub const MAX_USER_QUERY_BYTES: usize = 128;
 /// at most `limit` (20 by default, 50 at most), so that a sign-in form at 100,000 users asks
 /// for what is typed instead of the whole directory. It stands in for authentication; the
 /// snapshot a user then gets is what protects data.
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    tag = "demo",
+    summary = "The demo sign-in list, or the users matching q (demo only)",
+    params(("q" = Option<String>, Query, description = "A name or an id, typed"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "At most this many (1 to 50)")),
+    responses((status = 200, description = "Active users", body = Object, content_type = "application/json"), crate::openapi::Refusals)
+)]
 async fn users(
     State(state): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -595,7 +648,7 @@ fn demo_only(state: &AppState) -> Result<(), ApiError> {
 // ---- POST /api/demo/sign-in ------------------------------------------------------------------------
 
 /// `{"user": ID}` or `{"service": NAME}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
     user: Option<String>,
@@ -607,6 +660,14 @@ const MAX_SERVICE_NAME_BYTES: usize = 256;
 
 /// A short-lived token for any active user, or for a service of any name: the demo's stand-in
 /// for an identity provider.
+#[utoipa::path(
+    post,
+    path = "/api/demo/sign-in",
+    tag = "demo",
+    summary = "A demo token for a user or a service (demo only)",
+    request_body(content = SignIn, content_type = "application/json"),
+    responses((status = 200, description = "A token and its expiry", body = Object, content_type = "application/json"), crate::openapi::Refusals)
+)]
 async fn demo_sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -657,6 +718,15 @@ struct SearchResults<'a> {
 
 /// `GET /api/search?q=TEXT[&limit=N]`: what the caller may see that matches every term
 /// (`search.rs`), decided on their own snapshot, on the blocking pool.
+#[utoipa::path(
+    get,
+    path = "/api/search",
+    tag = "search",
+    summary = "What the caller may see that matches every term",
+    params(("q" = Option<String>, Query, max_length = 64, description = "Terms (at most 8, 256 bytes)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "At most this many results (1 to 10,000)")),
+    responses((status = 200, description = "Results, by kind then id", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -863,6 +933,16 @@ async fn apply_batch(
 }
 
 /// `POST /api/admin/edits`.
+#[utoipa::path(
+    post,
+    path = "/api/admin/edits",
+    tag = "administration",
+    summary = "A batch of edits made as one revision",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::edits::EditBatch, content_type = "application/json"),
+    responses((status = 200, description = "The revision served after it, and whether anything changed", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn edits(
     State(state): State<AppState>,
     method: Method,
@@ -879,6 +959,15 @@ async fn edits(
 }
 
 /// `POST /api/admin/preview`: the impact of a batch, applying nothing.
+#[utoipa::path(
+    post,
+    path = "/api/admin/preview",
+    tag = "administration",
+    summary = "The impact of a batch of edits, applying nothing",
+    request_body(content = crate::edits::EditBatch, content_type = "application/json"),
+    responses((status = 200, description = "Who gains and loses what", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn preview(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -898,6 +987,15 @@ async fn preview(
 /// `GET /api/admin/denials?user=ID`: that user's denied actions, with suggestions and whether
 /// the caller may make them; for callers with `user.manage` on the user's home Office. A user
 /// the caller's own snapshot does not hold answers 404, as one that does not exist.
+#[utoipa::path(
+    get,
+    path = "/api/admin/denials",
+    tag = "administration",
+    summary = "A user's denied actions, with the edits that would allow them",
+    params(("user" = String, Query, description = "The user")),
+    responses((status = 200, description = "Denials", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn denials(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -945,18 +1043,29 @@ async fn denials(
 
 // ---- POST /api/admin/override ------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OverrideRequest {
     office: String,
     profile: String,
     permission: String,
     /// `true` or `false` to set the override, `null` to remove it; required.
+    #[schema(value_type = Option<bool>)]
     allowed: serde_json::Value,
 }
 
 /// The override switch of earlier versions, kept as a thin alias of one edit
 /// (`override_on`, `override_off` or `clear_override`) through `POST /api/admin/edits`.
+#[utoipa::path(
+    post,
+    path = "/api/admin/override",
+    tag = "administration",
+    summary = "One Office override switched (an alias of one edit)",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = OverrideRequest, content_type = "application/json"),
+    responses((status = 200, description = "The revision served after it", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn set_override(
     State(state): State<AppState>,
     method: Method,
@@ -1009,6 +1118,15 @@ fn database_unavailable(cause: String) -> ApiError {
 /// any other caller, those whose every edit they may make now (`Policy::authorize`): the
 /// revisions of the Offices and people they administer. Imports and changes written by other
 /// tools name no edits, and only the first see them. `next_after` pages on.
+#[utoipa::path(
+    get,
+    path = "/api/admin/revisions",
+    tag = "administration",
+    summary = "The log of revisions the caller may read",
+    params(("after" = Option<u64>, Query, description = "After this revision"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (1 to 1,000)")),
+    responses((status = 200, description = "Revisions, oldest first", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn revisions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -1080,18 +1198,29 @@ const MAX_REVISION_PAGES_READ: usize = 20;
 
 // ---- POST /api/check ----------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckRequest {
     /// Whom the checks are about; the caller when left out.
     #[serde(default)]
     user: Option<String>,
+    /// The npm package's queries: `{"can": KEY, "target": {…}}` or `{"view": KIND, "id", "project"?}`.
+    #[schema(value_type = Vec<Object>, max_items = 1000)]
     checks: Vec<tessera_core::Query>,
 }
 
 /// `POST /api/check` `{"user"?, "checks": [query, …]}`: each check decided on the user's own
 /// snapshot (`enforce.rs`), all on one revision. A user asks about themselves; asking about
 /// anyone else takes a service principal.
+#[utoipa::path(
+    post,
+    path = "/api/check",
+    tag = "enforcement",
+    summary = "Queries decided on a user's own snapshot, for any backend",
+    request_body(content = CheckRequest, content_type = "application/json"),
+    responses((status = 200, description = "One decision per query, on one revision", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -1207,6 +1336,16 @@ type JsonBody = Result<Bytes, BytesRejection>;
 type PathId = axum::extract::Path<String>;
 type Uri = axum::http::Uri;
 
+#[utoipa::path(
+    post,
+    path = "/api/projects",
+    tag = "actions",
+    summary = "A new Project in the caller's home Office (project.create)",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewProject, content_type = "application/json"),
+    responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn create_project(
     State(state): State<AppState>,
     method: Method,
@@ -1218,6 +1357,16 @@ async fn create_project(
     acted(&state, &enforcer, actions::create_project(&state, &enforcer, key.as_ref(), request).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/groups",
+    tag = "actions",
+    summary = "A new group (group.create)",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewGroup, content_type = "application/json"),
+    responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn create_group(
     State(state): State<AppState>,
     method: Method,
@@ -1229,6 +1378,16 @@ async fn create_group(
     acted(&state, &enforcer, actions::create_group(&state, &enforcer, key.as_ref(), request).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/dms",
+    tag = "actions",
+    summary = "A direct message with a person (dm.start); one the two have already is answered as it is",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewDm, content_type = "application/json"),
+    responses((status = 201, description = "Made", body = Object, content_type = "application/json"), (status = 200, description = "The conversation the two have already", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn start_dm(
     State(state): State<AppState>,
     method: Method,
@@ -1240,6 +1399,16 @@ async fn start_dm(
     acted(&state, &enforcer, actions::start_dm(&state, &enforcer, key.as_ref(), request).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects/{project}/tasks",
+    tag = "actions",
+    summary = "A task of a Project (task.create)",
+    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewTask, content_type = "application/json"),
+    responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn create_task(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
@@ -1252,6 +1421,16 @@ async fn create_task(
     acted(&state, &enforcer, actions::create_task(&state, &enforcer, key.as_ref(), &project, request).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects/{project}/files",
+    tag = "actions",
+    summary = "A small text file of a Project (file.upload)",
+    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewFile, content_type = "application/json"),
+    responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn upload_file(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
@@ -1264,6 +1443,16 @@ async fn upload_file(
     acted(&state, &enforcer, actions::upload_file(&state, &enforcer, key.as_ref(), &project, request).await)
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/projects/{project}/wiki",
+    tag = "actions",
+    summary = "A Project's wiki, written again (wiki.manage)",
+    params(("project" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewText, content_type = "application/json"),
+    responses((status = 200, description = "Written", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn edit_wiki(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
@@ -1276,6 +1465,16 @@ async fn edit_wiki(
     acted(&state, &enforcer, actions::edit_wiki(&state, &enforcer, key.as_ref(), &project, request).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/dms/{dm}/messages",
+    tag = "actions",
+    summary = "A message of a direct message (dm.reply)",
+    params(("dm" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewText, content_type = "application/json"),
+    responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn reply(
     State(state): State<AppState>,
     axum::extract::Path(dm): PathId,
@@ -1288,6 +1487,16 @@ async fn reply(
     acted(&state, &enforcer, actions::reply(&state, &enforcer, key.as_ref(), &dm, request).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/announcements",
+    tag = "actions",
+    summary = "An announcement to the caller's Network (announcement.org)",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewText, content_type = "application/json"),
+    responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn announce(
     State(state): State<AppState>,
     method: Method,
@@ -1299,6 +1508,16 @@ async fn announce(
     acted(&state, &enforcer, actions::announce(&state, &enforcer, key.as_ref(), None, request).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/groups/{group}/announcements",
+    tag = "actions",
+    summary = "An announcement to a group (announcement.group)",
+    params(("group" = String, Path, description = "Its id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and request within a day answer the first result")),
+    request_body(content = crate::actions::NewText, content_type = "application/json"),
+    responses((status = 201, description = "Made", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn announce_to_group(
     State(state): State<AppState>,
     axum::extract::Path(group): PathId,
@@ -1311,6 +1530,15 @@ async fn announce_to_group(
     acted(&state, &enforcer, actions::announce(&state, &enforcer, key.as_ref(), Some(&group), request).await)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/items",
+    tag = "actions",
+    summary = "Every task, document, report and finance row of a Project the caller may see",
+    params(("project" = String, Path, description = "Its id")),
+    responses((status = 200, description = "Items", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn project_items(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
@@ -1325,6 +1553,15 @@ async fn project_items(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/tasks",
+    tag = "actions",
+    summary = "A Project's tasks the caller may see",
+    params(("project" = String, Path, description = "Its id")),
+    responses((status = 200, description = "Tasks", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn project_tasks(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
@@ -1339,6 +1576,15 @@ async fn project_tasks(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/files",
+    tag = "actions",
+    summary = "A Project's files the caller may see",
+    params(("project" = String, Path, description = "Its id")),
+    responses((status = 200, description = "Files", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn project_files(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
@@ -1353,6 +1599,15 @@ async fn project_files(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/wiki",
+    tag = "actions",
+    summary = "A Project's wiki",
+    params(("project" = String, Path, description = "Its id")),
+    responses((status = 200, description = "The wiki, or a null text", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn project_wiki(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
@@ -1362,6 +1617,15 @@ async fn project_wiki(
     Ok(listed(&state, &enforcer, actions::wiki(&state, &enforcer, &project)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/dms/{dm}/messages",
+    tag = "actions",
+    summary = "A conversation's messages, oldest first",
+    params(("dm" = String, Path, description = "Its id")),
+    responses((status = 200, description = "Messages", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn dm_messages(
     State(state): State<AppState>,
     axum::extract::Path(dm): PathId,
@@ -1376,6 +1640,14 @@ async fn dm_messages(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/announcements",
+    tag = "actions",
+    summary = "The announcements of the caller's Network",
+    responses((status = 200, description = "Announcements", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn network_announcements(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -1389,6 +1661,15 @@ async fn network_announcements(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/groups/{group}/announcements",
+    tag = "actions",
+    summary = "A group's announcements",
+    params(("group" = String, Path, description = "Its id")),
+    responses((status = 200, description = "Announcements", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn group_announcements(
     State(state): State<AppState>,
     axum::extract::Path(group): PathId,
@@ -1401,6 +1682,14 @@ async fn group_announcements(
     Ok(listed(&state, &enforcer, listing))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/groups",
+    tag = "actions",
+    summary = "The groups the caller may see, with their names",
+    responses((status = 200, description = "Groups", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let enforcer = actor(&state, &headers).await?;
     let groups = actions::groups(&state, &enforcer);
@@ -1411,6 +1700,14 @@ async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> Resul
 
 /// A ticket for `GET /api/events?ticket=`, for a browser's `EventSource`, which cannot send
 /// the bearer header.
+#[utoipa::path(
+    post,
+    path = "/api/events/ticket",
+    tag = "events",
+    summary = "A single-use ticket for /api/events (an EventSource sends no header)",
+    responses((status = 200, description = "The ticket", body = Object, content_type = "application/json"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn event_ticket(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let caller = signed_in_user(&state, &headers).await?;
     let ticket = state.0.tickets.issue(caller, state.0.issuer.now())?;
@@ -1423,6 +1720,15 @@ async fn event_ticket(State(state): State<AppState>, headers: HeaderMap) -> Resu
 }
 
 /// Server-sent events when the caller's snapshot changes; see `events.rs`.
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "events",
+    summary = "Server-sent events: the caller's snapshot version, content they may see",
+    params(("ticket" = Option<String>, Query, description = "A ticket from /api/events/ticket, instead of the header")),
+    responses((status = 200, description = "An event stream", body = crate::openapi::ServerSentEvent, content_type = "text/event-stream"), crate::openapi::Refusals),
+    security(("bearer" = []))
+)]
 async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -1458,12 +1764,26 @@ async fn events(
 
 // ---- Health and metrics ------------------------------------------------------------------------
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Alive",
+    responses((status = 200, description = "Alive", body = Object, content_type = "application/json"), crate::openapi::Refusals)
+)]
 async fn healthz() -> Response {
     json_bytes(StatusCode::OK, Bytes::from_static(b"{\"alive\":true}"), "no-store")
 }
 
 /// Ready or not, and nothing else: `{"ready": true}` (200) or `{"ready": false}` (503). Why,
 /// and what is served, is for the ops listener ([`crate::ops`]).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Ready (a database reachable)",
+    responses((status = 200, description = "Ready", body = Object, content_type = "application/json"), crate::openapi::Refusals)
+)]
 async fn readyz(State(state): State<AppState>) -> Response {
     let ready = crate::ops::ready(&state);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -79,6 +79,7 @@ pub mod issuer;
 pub mod limits;
 pub mod listener;
 mod metrics;
+mod openapi;
 pub mod ops;
 pub mod replica;
 pub mod search;

@@ -17,6 +17,7 @@ mod events;
 mod guards;
 mod identity;
 mod issuer;
+mod openapi;
 mod replicas;
 mod store;
 mod support;

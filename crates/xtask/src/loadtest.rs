@@ -18,6 +18,12 @@
 //!    8 connections send worst-case searches (network administrators, who see the most, asking
 //!    for everything, `limit=10000`).
 //! 7. `POST /api/check`: batches of 100 checks, each user asking about themselves.
+//! 8. An edit costs what it changes (issue 25): 100 edits of ten kinds, one at a time (an
+//!    Office's override switched and cleared, a team joined and left, an access level and a
+//!    role changed and changed back, a new Project, group and direct message), each time with
+//!    the user it is about listening on `/api/events` on this server and on a second one over
+//!    the same database; how long each took to answer and to reach both, and resident memory
+//!    before, halfway and after.
 //!
 //! Startup (spawn to listening, and the build's own time) and resident memory are read from
 //! the server's output and `/proc`; the cache's size and the renewed users from its ops listener
@@ -35,6 +41,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::net::{bearer, header, http, sign_in};
 use crate::{cargo, root, run, target_dir, utf8};
 
 /// Seconds each throughput scenario runs.
@@ -100,6 +107,7 @@ pub fn loadtest(args: &[String]) -> Result<()> {
         .map(|user| user.id.clone())
         .collect();
     let enforcement = Enforcement::of(&org);
+    let edits = EditCycle::of(&org)?;
     drop(org);
     let key = dir.join("loadtest.key");
     if !key.exists() {
@@ -197,6 +205,12 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     let enforced = enforcement.measure(&dir, &addr)?;
 
     let edit = admin_edit(&addr, &server.ops, &admin, &colleagues)?;
+    let cycle = {
+        let mut replica = Server::start(&tessera, &database, &key, &www, &[])?;
+        let figures = edits.run(&addr, &replica.address, &server)?;
+        replica.stop();
+        figures
+    };
 
     let metrics = http(&server.ops, "GET", "/metrics", &[], "")?.2;
     let metrics = String::from_utf8_lossy(&metrics).into_owned();
@@ -262,6 +276,7 @@ pub fn loadtest(args: &[String]) -> Result<()> {
         QUIET_SECONDS,
     );
     report.push_str(&enforced);
+    report.push_str(&cycle);
     print!("\n{report}");
     let out = dir.join(format!("{scale_name}.md"));
     fs::write(&out, &report).with_context(|| format!("cannot write `{}`", out.display()))?;
@@ -454,65 +469,6 @@ fn wrk_for(
     let value: Value = serde_json::from_str(line).context("cannot read wrk's result")?;
     println!("  {line}");
     Ok(value)
-}
-
-/// An HTTP answer: status, headers (lower-cased names) and body.
-type Reply = (u16, Vec<(String, String)>, Vec<u8>);
-
-/// One HTTP/1.1 request, with a JSON body if `body` is not empty.
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Result<Reply> {
-    let mut stream = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).context("cannot set a timeout")?;
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        let _ = write!(request, "{name}: {value}\r\n");
-    }
-    if !body.is_empty() {
-        let _ = write!(request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).context("cannot send")?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).context("cannot read the answer")?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").context("no end of headers")?;
-    let head = String::from_utf8_lossy(response.get(..split).unwrap_or_default()).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .context("no status")?;
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    Ok((status, headers, response.get(split + 4..).unwrap_or_default().to_vec()))
-}
-
-/// Each user and a demo token of theirs (`POST /api/demo/sign-in`).
-fn sign_in(addr: &str, users: &[String]) -> Result<Vec<(String, String)>> {
-    users
-        .iter()
-        .map(|user| {
-            let body = serde_json::json!({ "user": user }).to_string();
-            let (status, _, answer) = http(addr, "POST", "/api/demo/sign-in", &[], &body)?;
-            if status != 200 {
-                bail!("signing in as {user} answered {status}");
-            }
-            let answer: Value = serde_json::from_slice(&answer).context("the sign-in answer is not JSON")?;
-            let token = answer.get("token").and_then(Value::as_str).context("no token")?;
-            Ok((user.clone(), token.to_owned()))
-        })
-        .collect()
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-fn header(headers: &[(String, String)], name: &str) -> Option<String> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, value)| value.clone())
 }
 
 /// How long an unaffected user's stream is watched for an event that must not come.
@@ -823,4 +779,281 @@ function request() i = i + 1; return requests[(i % #requests) + 1] end
 {DONE}"#,
         requests.join(",\n")
     )
+}
+
+/// Scenario 8's cast, from the organisation: a network administrator, an Office of theirs, its
+/// people and Projects.
+struct EditCycle {
+    admin: String,
+    office: String,
+    /// An active person of the Office, the one the user edits are about.
+    subject: String,
+    /// A Project of the Office the subject is not on.
+    project: String,
+    /// The profile whose override is switched, and a person of the Office with it.
+    profile: (String, String),
+    /// People of the Office who create: a Project (their profile may), a group, conversations.
+    creator: String,
+    /// People of the creator's Network to start conversations with, one each.
+    partners: Vec<String>,
+}
+
+impl EditCycle {
+    fn of(org: &tessera_core::Org) -> Result<EditCycle> {
+        let access = |user: &tessera_core::User| serde_json::to_value(user.access).ok();
+        let admin = org
+            .users
+            .iter()
+            .find(|u| u.active && access(u) == Some(Value::from("network_admin")))
+            .context("no network admin")?;
+        let office = admin.home_office.clone();
+        let people: Vec<&tessera_core::User> =
+            org.users.iter().filter(|u| u.active && u.home_office == office && u.id != admin.id).collect();
+        let subject = people
+            .iter()
+            .find(|u| access(u) == Some(Value::from("all_in_office")))
+            .context("no one of all_in_office in the Office")?;
+        let project = org
+            .projects
+            .iter()
+            .find(|p| p.office == office && !p.team.contains(&subject.id))
+            .context("no Project of the Office")?;
+        let with_profile = people
+            .iter()
+            .find(|u| u.profile == "general_user" && u.id != subject.id)
+            .context("no general user")?;
+        let creator = people
+            .iter()
+            .find(|u| u.profile == "project_manager" && u.id != subject.id)
+            .context("no project manager in the Office")?;
+        let partners = people
+            .iter()
+            .filter(|u| u.id != creator.id && u.id != subject.id)
+            .take(20)
+            .map(|u| u.id.clone())
+            .collect();
+        Ok(EditCycle {
+            admin: admin.id.clone(),
+            office,
+            subject: subject.id.clone(),
+            project: project.id.clone(),
+            profile: ("general_user".to_owned(), with_profile.id.clone()),
+            creator: creator.id.clone(),
+            partners,
+        })
+    }
+
+    /// Runs the 100 edits against `addr`, listening there and on `replica`; the report's rows.
+    fn run(&self, addr: &str, replica: &str, server: &Server) -> Result<String> {
+        let everyone: Vec<String> =
+            [&self.admin, &self.subject, &self.profile.1, &self.creator].into_iter().cloned().collect();
+        let tokens: std::collections::HashMap<String, String> =
+            sign_in(addr, &everyone)?.into_iter().collect();
+        let token = |user: &str| tokens.get(user).cloned().context("no token");
+        let mut listeners = std::collections::HashMap::new();
+        for user in [&self.subject, &self.profile.1, &self.creator] {
+            listeners.insert((user.clone(), 1), Listener::open(addr, &token(user)?)?);
+            listeners.insert((user.clone(), 2), Listener::open(replica, &token(user)?)?);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let rss_before = server.rss_mb()?;
+        let mut rss_half = 0;
+        let (office, subject, project) = (&self.office, &self.subject, &self.project);
+        let profile = &self.profile.0;
+        let mut answered = Vec::new();
+        let mut heard = Vec::new();
+        let mut heard_replica = Vec::new();
+        let mut unheard = 0;
+        for n in 0..100 {
+            let (as_user, path, body, about) = match n % 10 {
+                0 => (
+                    &self.admin,
+                    "/api/admin/edits",
+                    format!(
+                        r#"{{"edits":[{{"edit":"override_off","office":"{office}","profile":"{profile}","permission":"task.create"}}]}}"#
+                    ),
+                    &self.profile.1,
+                ),
+                1 => (
+                    &self.admin,
+                    "/api/admin/edits",
+                    format!(
+                        r#"{{"edits":[{{"edit":"clear_override","office":"{office}","profile":"{profile}","permission":"task.create"}}]}}"#
+                    ),
+                    &self.profile.1,
+                ),
+                2 => (
+                    &self.admin,
+                    "/api/admin/edits",
+                    format!(
+                        r#"{{"edits":[{{"edit":"set_access","user":"{subject}","access":"invite_only"}}]}}"#
+                    ),
+                    subject,
+                ),
+                3 => (
+                    &self.admin,
+                    "/api/admin/edits",
+                    format!(
+                        r#"{{"edits":[{{"edit":"add_to_team","user":"{subject}","project":"{project}"}}]}}"#
+                    ),
+                    subject,
+                ),
+                4 => (
+                    &self.admin,
+                    "/api/admin/edits",
+                    format!(
+                        r#"{{"edits":[{{"edit":"remove_from_team","user":"{subject}","project":"{project}"}}]}}"#
+                    ),
+                    subject,
+                ),
+                5 => (
+                    &self.admin,
+                    "/api/admin/edits",
+                    format!(
+                        r#"{{"edits":[{{"edit":"set_access","user":"{subject}","access":"all_in_office"}}]}}"#
+                    ),
+                    subject,
+                ),
+                6 => (
+                    &self.admin,
+                    "/api/admin/edits",
+                    format!(r#"{{"edits":[{{"edit":"raise_role","user":"{subject}","role":"manager"}}]}}"#),
+                    subject,
+                ),
+                7 => (
+                    &self.admin,
+                    "/api/admin/edits",
+                    format!(r#"{{"edits":[{{"edit":"lower_role","user":"{subject}","role":"user"}}]}}"#),
+                    subject,
+                ),
+                8 if (n / 10) % 2 == 0 => {
+                    (&self.creator, "/api/projects", format!(r#"{{"name":"Load test {n}"}}"#), &self.creator)
+                }
+                8 => {
+                    let member = self.partners.get(n / 10).context("too few people")?;
+                    let body = format!(r#"{{"name":"Load test {n}","members":["{member}"]}}"#);
+                    (&self.creator, "/api/groups", body, &self.creator)
+                }
+                _ => {
+                    let partner = self.partners.get(n / 10).context("too few people to talk to")?;
+                    (&self.creator, "/api/dms", format!(r#"{{"with":"{partner}"}}"#), &self.creator)
+                }
+            };
+            let authorization = bearer(&token(as_user)?);
+            let started = Instant::now();
+            let (status, _, answer) = http(addr, "POST", path, &[("Authorization", &authorization)], &body)?;
+            answered.push(started.elapsed());
+            if !(200..300).contains(&status) {
+                bail!("edit {n} ({path} {body}) answered {status}: {}", String::from_utf8_lossy(&answer));
+            }
+            let revision = serde_json::from_slice::<Value>(&answer)
+                .ok()
+                .and_then(|v| v.get("revision").and_then(Value::as_u64))
+                .unwrap_or(0);
+            let here = listeners.get(&(about.clone(), 1)).context("no listener")?;
+            let there = listeners.get(&(about.clone(), 2)).context("no listener")?;
+            match here.heard(revision, started, Duration::from_secs(3)) {
+                Some(after) => {
+                    heard.push(after);
+                    if let Some(after) = there.heard(revision, started, Duration::from_secs(15)) {
+                        heard_replica.push(after);
+                    }
+                }
+                None => unheard += 1,
+            }
+            if n == 49 {
+                rss_half = server.rss_mb()?;
+            }
+        }
+        let rss_after = server.rss_mb()?;
+        let median = |times: &mut Vec<Duration>| -> (f64, f64) {
+            times.sort();
+            let at = |q: f64| {
+                times
+                    .get(((times.len() as f64 - 1.0) * q).round() as usize)
+                    .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+            };
+            (at(0.5), at(0.95))
+        };
+        let (answer_median, answer_p95) = median(&mut answered);
+        let (event_median, event_p95) = median(&mut heard);
+        let (replica_median, replica_p95) = median(&mut heard_replica);
+        let mut report = String::new();
+        let _ = writeln!(
+            report,
+            "\nAn edit costs what it changes (issue 25): 100 edits of ten kinds, one at a time, the user each is about listening:\n"
+        );
+        let _ = writeln!(report, "| what | measured | target |\n|---|---:|---|");
+        let _ = writeln!(
+            report,
+            "| an edit answered (an override, a team, an access level, a role; a new Project, group or direct message) | median {answer_median:.1} ms, p95 {answer_p95:.1} ms | median ≤ 100 ms, p95 ≤ 250 ms |"
+        );
+        let _ = writeln!(
+            report,
+            "| the affected user's event, same server ({} of 100 edits renewed them) | median {event_median:.1} ms, p95 {event_p95:.1} ms | median ≤ 150 ms |",
+            heard.len()
+        );
+        let _ = writeln!(
+            report,
+            "| the same user's event on a second server over the same database ({} heard) | median {replica_median:.1} ms, p95 {replica_p95:.1} ms | ≤ 1 s on PostgreSQL |",
+            heard_replica.len()
+        );
+        let _ = writeln!(
+            report,
+            "| resident memory: before, after 50, after 100 | {rss_before} MB, {rss_half} MB, {rss_after} MB | ≤ 1 GB, steady |"
+        );
+        let _ = writeln!(
+            report,
+            "\nEdits whose user heard nothing within 3 s (the edit left their decisions alone): {unheard}."
+        );
+        Ok(report)
+    }
+}
+
+/// An open `/api/events` stream, read on a thread of its own: when each snapshot version came.
+struct Listener {
+    versions: std::sync::Arc<std::sync::Mutex<Vec<(Instant, u64)>>>,
+}
+
+impl Listener {
+    fn open(addr: &str, token: &str) -> Result<Listener> {
+        let mut stream = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
+        write!(stream, "GET /api/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n")
+            .context("cannot ask for events")?;
+        let versions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&versions);
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 {
+                    return;
+                }
+                text.push_str(&String::from_utf8_lossy(buffer.get(..n).unwrap_or_default()));
+                const MARK: &str = "data: {\"version\":";
+                while let Some((_, rest)) = text.split_once(MARK) {
+                    let Some((version, after)) = rest.split_once('}') else { break };
+                    if let (Ok(version), Ok(mut seen)) = (version.parse::<u64>(), seen.lock()) {
+                        seen.push((Instant::now(), version));
+                    }
+                    text = after.to_owned();
+                }
+            }
+        });
+        Ok(Listener { versions })
+    }
+
+    /// How long after `sent` version `revision` (or a later one) came, waiting at most `wait`.
+    fn heard(&self, revision: u64, sent: Instant, wait: Duration) -> Option<Duration> {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Some(at) =
+                self.versions.lock().ok()?.iter().find(|(_, v)| *v >= revision).map(|(at, _)| *at)
+            {
+                return Some(at.saturating_duration_since(sent));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        None
+    }
 }

@@ -26,11 +26,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+mod api_fuzz;
 mod app_scale;
 mod bench;
 mod dist;
 mod fuzz;
 mod loadtest;
+mod net;
 mod phases;
 mod postgres;
 mod site;
@@ -55,6 +57,8 @@ tasks:
           write the organisation of that test and print its path
   bench [small,medium,large]
           benchmarks: criterion and the Node harness against other libraries (BENCHMARKS.md)
+  api-fuzz
+          the API's description validated, and Schemathesis against a debug tessera serve
   loadtest [small|medium|large]
           the issuer under load with wrk, release build (default large; BENCHMARKS.md)
   diff-time [small|medium|large] [SEED]
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Some("app-bench") => app_scale::bench(&env::args().skip(2).collect::<Vec<_>>()),
         Some("app-org") => app_scale::org(&env::args().skip(2).collect::<Vec<_>>()),
         Some("loadtest") => loadtest::loadtest(&env::args().skip(2).collect::<Vec<_>>()),
+        Some("api-fuzz") => api_fuzz_now(),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -238,13 +243,16 @@ fn test_phases(phases: &mut phases::Phases) -> Result<()> {
         }
         Ok(())
     })?;
+    // The API's description validated, and attacked through it by Schemathesis.
+    phases.run("api fuzz", || api_fuzz::check(&tessera))?;
     println!("xtask test: all checks passed");
     Ok(())
 }
 
 /// The installs `cargo xtask test` runs in the background: the pinned JavaScript tools, Debian's
-/// Chromium and PostgreSQL, the wasm-bindgen CLI and `wasm-split-cli`, their output kept in a
-/// log that is shown if they fail.
+/// Chromium and PostgreSQL, the wasm-bindgen CLI, `wasm-split-cli`, and Schemathesis with
+/// `openapi-spec-validator` (PyPI, in `target/venv`), their output kept in a log that is shown if
+/// they fail.
 struct Installs {
     handle: std::thread::JoinHandle<Result<()>>,
     log: PathBuf,
@@ -273,7 +281,8 @@ impl Installs {
                 quiet.run(|| apt_install(&missing))?;
             }
             quiet.run(dist::ensure_wasm_bindgen)?;
-            quiet.run(site::ensure_wasm_split)
+            quiet.run(site::ensure_wasm_split)?;
+            quiet.run(api_fuzz::ensure_tools)
         });
         println!("xtask test: installing what is missing in the background (log: {})", log.display());
         Installs { handle, log }
@@ -315,6 +324,12 @@ fn with_output(command: &mut Command) {
             command.stdout(out).stderr(err);
         }
     });
+}
+
+/// `cargo xtask api-fuzz`: the last phase of `cargo xtask test` on its own.
+fn api_fuzz_now() -> Result<()> {
+    run(&cargo(), ["build", "--quiet", "-p", "tessera-cli"])?;
+    api_fuzz::check(&root().join(target_dir()).join("debug").join("tessera"))
 }
 
 /// The wasm build's tests, through the JavaScript-facing API: in Node, then in headless
