@@ -327,7 +327,7 @@ test("23. refusals in words: a Project no longer seen (404), a file the server w
 
   await server.edits([{ edit: "remove_from_team", project: "p-lon-website", user: "u-priya" }]);
   await act(page, "create-task", { line: "Notes" });
-  assert.match(await notice(page, "not made"), /“Create task” was not made: No project .*It may be gone, or no longer yours to see\./);
+  assert.match(await notice(page, "“Create task” was not made"), /“Create task” was not made: No project .*It may be gone, or no longer yours to see\./);
   // The answer named her new snapshot: the page now says the Project is not hers to see.
   await page.getByText("This project is not available to you.").waitFor();
   await screenshot(page, "23-not-found");

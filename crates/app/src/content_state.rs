@@ -35,9 +35,7 @@ impl ContentState {
 
     /// The server's reason, if it refused `query` since the snapshot last changed (reactive).
     pub fn hidden(&self, query: &Query) -> Option<String> {
-        self.session.refused.with(|refused| {
-            refused.iter().find(|(refused, _)| refused == query).map(|(_, reason)| reason.clone())
-        })
+        self.session.refused_reason(query)
     }
 
     /// Sends `pending` (an action and its key); `context` names what it is about, for the
@@ -57,7 +55,7 @@ impl ContentState {
         let said = content::said(&act, &context, answer.status, &answer.body, reason);
         if let Said::Refused { sentence, then: Then::Hide, .. } = &said {
             // After the snapshot the answer named is in: a change of snapshot clears these.
-            self.session.refused.update(|refused| refused.push((act.query(), sentence.clone())));
+            self.session.refuse_action(act.query(), sentence.clone());
         }
         said
     }

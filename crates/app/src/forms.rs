@@ -7,6 +7,8 @@
 //! modules, and the Projects page fetches New project's form ([`new_project`]) when it is first
 //! opened.
 
+use std::sync::Arc;
+
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
@@ -25,6 +27,14 @@ struct Status {
     retry: bool,
 }
 
+/// What the form's owner does once the server made the action, with the new thing's id. A
+/// plain closure, not a `Callback`: the answer may come after the form is gone (the snapshot
+/// the answer named re-renders the page), and what follows must still happen (New project
+/// opens the Project).
+pub type OnMade = Arc<dyn Fn(Option<String>) + Send + Sync>;
+/// What the form's owner does when the form closes (Cancel, or a refusal that hides it).
+pub type OnClose = Arc<dyn Fn() + Send + Sync>;
+
 /// The form of an action. `context` names what it is about, for the sentences ("Rebrand"; for
 /// Start direct message, the person chosen);
 /// `people` are whom Create group and Start direct message offer (id, name); `start` is the
@@ -36,8 +46,8 @@ pub fn act_form(
     context: String,
     people: Vec<(String, String)>,
     start: String,
-    on_made: Callback<Option<String>>,
-    on_close: Callback<()>,
+    on_made: OnMade,
+    on_close: OnClose,
 ) -> AnyView {
     let shell = crate::ui::shell();
     let content = crate::ui::content();
@@ -58,6 +68,7 @@ pub fn act_form(
     let fields = fields(&form, draft, status, people);
     let submit = {
         let form = form.clone();
+        let on_close = on_close.clone();
         move |ev: SubmitEvent| {
             ev.prevent_default();
             if busy.get_untracked() {
@@ -78,21 +89,23 @@ pub fn act_form(
                 .iter()
                 .find(|(person, _)| *person == draft.person)
                 .map_or_else(|| context.clone(), |(_, name)| name.clone());
+            let (on_made, on_close) = (on_made.clone(), on_close.clone());
             spawn_local(async move {
                 let said = content.send(pending, context).await;
-                busy.try_set(false);
+                // The form may be gone by now (the snapshot the answer named re-renders the
+                // page), or go with what follows: nothing here reads its signals, and a form
+                // that closes is not told it is no longer busy (its effects would run after it).
                 match said {
                     Said::Made { sentence, id } => {
-                        unanswered.try_set_value(None);
                         shell.notice.set(Some(sentence));
-                        on_made.run(id);
+                        on_made(id);
                     }
                     Said::Refused { sentence, then: Then::Hide, .. } => {
-                        unanswered.try_set_value(None);
                         shell.notice.set(Some(sentence));
-                        on_close.run(());
+                        on_close();
                     }
                     Said::Refused { sentence, code, then } => {
+                        busy.try_set(false);
                         let retry = then == Then::Retry;
                         if !retry {
                             unanswered.try_set_value(None);
@@ -110,20 +123,20 @@ pub fn act_form(
         <form class="act-form" data-form=key on:submit=submit>
             {fields}
             <div class="row">
-                <button type="submit" class="action" disabled=move || busy.get()>
+                <button type="submit" class="action" disabled=move || busy.try_get().unwrap_or(true)>
                     {move || {
-                        if status.with(|status| status.as_ref().is_some_and(|status| status.retry)) {
+                        if status.try_with(|status| status.as_ref().is_some_and(|status| status.retry)) == Some(true) {
                             "Try again"
                         } else {
                             submit_label
                         }
                     }}
                 </button>
-                <button type="button" class="link" on:click=move |_| on_close.run(())>"Cancel"</button>
-                {move || busy.get().then(|| view! { <span class="meta" role="status">"Sending…"</span> })}
+                <button type="button" class="link" on:click=move |_| on_close()>"Cancel"</button>
+                {move || busy.try_get().unwrap_or(false).then(|| view! { <span class="meta" role="status">"Sending…"</span> })}
             </div>
             {move || {
-                status.get().map(|status| {
+                status.try_get().flatten().map(|status| {
                     view! {
                         <p class="outcome refused" role="alert" data-code=status.code.clone()>
                             {status.sentence} " " <code>{status.code.clone()}</code>
@@ -152,7 +165,7 @@ fn fields(
                 type="text"
                 autocomplete="off"
                 data-field="line"
-                prop:value=move || draft.with(|draft| draft.line.clone())
+                prop:value=move || draft.try_with(|draft| draft.line.clone()).unwrap_or_default()
                 on:input=move |ev| draft.update(|draft| draft.line = event_target_value(&ev))
             />
         }
@@ -165,7 +178,7 @@ fn fields(
                 id=id
                 rows="5"
                 data-field="text"
-                prop:value=move || draft.with(|draft| draft.text.clone())
+                prop:value=move || draft.try_with(|draft| draft.text.clone()).unwrap_or_default()
                 on:input=move |ev| draft.update(|draft| draft.text = event_target_value(&ev))
             ></textarea>
         }
@@ -275,13 +288,13 @@ fn person_field(draft: RwSignal<Draft>, people: Vec<(String, String)>) -> impl I
 #[leptos::lazy]
 pub fn new_project(open: RwSignal<Option<String>>) -> AnyView {
     let shell = crate::ui::shell();
-    let on_made = Callback::new(move |id: Option<String>| {
+    let on_made: OnMade = Arc::new(move |id: Option<String>| {
         open.try_set(None);
         if let Some(id) = id {
             shell.page.set(Page::Project(id));
         }
     });
-    let on_close = Callback::new(move |()| {
+    let on_close: OnClose = Arc::new(move || {
         open.try_set(None);
     });
     act_form(Form::NewProject, String::new(), Vec::new(), String::new(), on_made, on_close)

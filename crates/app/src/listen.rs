@@ -116,7 +116,7 @@ impl SessionState {
                 move |name, data| {
                     if name == "content" {
                         if current(attempt) {
-                            self.told(data);
+                            self.tell(data);
                         }
                     } else if let Some(event) = live::parse(name, data) {
                         spawn_local(async move { self.heard(attempt, event).await });
@@ -163,15 +163,6 @@ impl SessionState {
         spawn_local(async move { self.refresh_snapshot().await });
     }
 
-    /// Content was written (`event: content`): the open page reads again what `data`
-    /// concerns.
-    fn told(self, data: &str) {
-        self.content.update(|(seq, told)| {
-            *seq = seq.wrapping_add(1);
-            data.clone_into(told);
-        });
-    }
-
     /// An event of the stream of `attempt`.
     async fn heard(self, attempt: u64, event: Event) {
         if !current(attempt) {
@@ -190,7 +181,7 @@ impl SessionState {
                 if self.link.get_untracked() != Link::Live {
                     self.link.set(Link::Live);
                     // Content written while no stream was live was told to no one here.
-                    self.told(r#"{"all":true}"#);
+                    self.tell(r#"{"all":true}"#);
                 }
                 if meaning == Meaning::Fetch {
                     self.refresh_snapshot().await;

@@ -36,13 +36,14 @@
 //! Answers can arrive out of order (a focus and a poll at once, a user switched mid-request):
 //! each snapshot request is numbered, and only the latest one's answer is used.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use tessera_core::{Snapshot, Status, Timestamp, TrustedKeys};
+use tessera_core::{Query, Snapshot, Status, Timestamp, TrustedKeys};
 
 use crate::admin::{self, Refused};
 use crate::api::{self, Answer, Client};
@@ -102,15 +103,11 @@ pub struct SessionState {
     pub online: RwSignal<bool>,
     /// The event stream's health.
     pub link: RwSignal<Link>,
-    /// The last `event: content` the stream told, numbered, as its data (`{"project": ID}`,
-    /// …; `{"all": true}` too when a stream becomes live, since one that was not may have
-    /// missed some): an open page that shows what it concerns reads it again
-    /// (`crate::content::Concerns`).
-    pub content: RwSignal<(u64, String)>,
-    /// The actions the server refused (403) since the snapshot last changed, each with the
-    /// reason: denied at once, whatever the snapshot held says, until another snapshot decides
-    /// (`crate::content_state::ContentState::hidden`).
-    pub refused: RwSignal<Vec<(tessera_core::Query, String)>>,
+    /// Notified when the stream tells of content (`event: content`; [`SessionState::told`]).
+    pub content: Trigger,
+    /// Notified when the server refuses an action or the snapshot changes
+    /// ([`SessionState::refused_reason`]).
+    pub refused: Trigger,
     /// A passing message for the person ("Signing in needs the network.").
     pub notice: RwSignal<Option<String>>,
     /// What the device could not store, said on screen.
@@ -121,11 +118,56 @@ pub struct SessionState {
     fetched_at: StoredValue<f64>,
     /// What the pages render from (see [`Ready`]).
     ready: Memo<Option<Ready>>,
+    /// Whether `ready` holds anything: what the shell decides between "Loading" and the pages
+    /// by, so that a new snapshot re-renders what reads it, not the page around it.
+    shown: Memo<bool>,
     /// The number of the latest snapshot request; older answers are dropped.
     snapshot_request: StoredValue<u64>,
 }
 
+thread_local! {
+    /// The last `event: content` the stream told, numbered, as its data (`{"project": ID}`,
+    /// …; `{"all": true}` too when a stream becomes live, since one that was not may have
+    /// missed some): an open page that shows what it concerns reads it again
+    /// (`crate::content::Concerns`). Kept out of a signal of its own type, as is [`REFUSED`]:
+    /// each signal type is a copy of the reactive code in the module every user loads.
+    static TOLD: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+    /// The actions the server refused (403) since the snapshot last changed, each with the
+    /// reason: denied at once, whatever the snapshot held says, until another snapshot decides.
+    static REFUSED: RefCell<Vec<(Query, String)>> = const { RefCell::new(Vec::new()) };
+}
+
 impl SessionState {
+    /// The last `event: content` told and its number (tracked: a page re-runs when another is
+    /// told).
+    pub fn told(&self) -> (u64, String) {
+        self.content.track();
+        TOLD.with_borrow(Clone::clone)
+    }
+
+    /// The stream told of content: `data` is the event's.
+    pub fn tell(&self, data: &str) {
+        TOLD.with_borrow_mut(|(seq, told)| {
+            *seq = seq.wrapping_add(1);
+            data.clone_into(told);
+        });
+        self.content.notify();
+    }
+
+    /// The server's reason, if it refused `query` since the snapshot last changed (tracked).
+    pub fn refused_reason(&self, query: &Query) -> Option<String> {
+        self.refused.track();
+        REFUSED.with_borrow(|refused| {
+            refused.iter().find(|(refused, _)| refused == query).map(|(_, reason)| reason.clone())
+        })
+    }
+
+    /// The server refused `query` for `reason`: denied at once, until the snapshot changes.
+    pub fn refuse_action(&self, query: Query, reason: String) {
+        REFUSED.with_borrow_mut(|refused| refused.push((query, reason)));
+        self.refused.notify();
+    }
+
     /// The state as this tab knows it before any storage or network is read: the session of
     /// this tab, or (offline) the device's last user.
     pub fn restore(notice: RwSignal<Option<String>>) -> SessionState {
@@ -164,13 +206,14 @@ impl SessionState {
             now,
             online: RwSignal::new(browser::online()),
             link: RwSignal::new(Link::Off),
-            content: RwSignal::new((0, String::new())),
-            refused: RwSignal::new(Vec::new()),
+            content: Trigger::new(),
+            refused: Trigger::new(),
             notice,
             storage: Problem(RwSignal::new(None)),
             keeper: StoredValue::new(None),
             fetched_at: StoredValue::new(js_sys::Date::now()),
             ready,
+            shown: Memo::new(move |_| ready.with(Option::is_some)),
             snapshot_request: StoredValue::new(0),
         }
     }
@@ -183,7 +226,7 @@ impl SessionState {
 
     /// Whether there is anything to render. Reactive, and changes only when that does.
     pub fn shown(&self) -> bool {
-        self.ready.with(Option::is_some)
+        self.shown.get()
     }
 
     /// Starts the background work: the stored snapshot read and verified, the first fetch, the
@@ -281,8 +324,8 @@ impl SessionState {
         if !same {
             self.snapshot.set(held);
             // Another snapshot decides what the server refused on the last one.
-            if self.refused.with_untracked(|refused| !refused.is_empty()) {
-                self.refused.set(Vec::new());
+            if !REFUSED.with_borrow_mut(std::mem::take).is_empty() {
+                self.refused.notify();
             }
         }
         if self.status.get_untracked() != status {
@@ -413,11 +456,8 @@ impl SessionState {
         F: FnOnce(Client) -> R,
         R: Future<Output = Result<Answer, BrowserError>>,
     {
-        let (answer, newer) = self.call_only(call).await?;
-        if newer {
-            spawn_local(async move { self.refresh_snapshot().await });
-        }
-        Ok(answer)
+        let (client, authorization, held) = self.caller()?;
+        self.answered(&authorization, held, call(client).await, true).map(|(answer, _)| answer)
     }
 
     /// As [`SessionState::call`], but fetching a newer snapshot is left to the caller (who
@@ -428,6 +468,14 @@ impl SessionState {
         F: FnOnce(Client) -> R,
         R: Future<Output = Result<Answer, BrowserError>>,
     {
+        let (client, authorization, held) = self.caller()?;
+        self.answered(&authorization, held, call(client).await, false)
+    }
+
+    /// The client of a call, its authorization and the snapshot version it sends. (What
+    /// [`SessionState::call`] does apart from the call is here and in
+    /// [`SessionState::answered`], not in each of its copies.)
+    fn caller(self) -> Result<(Client, String, Option<u64>), Refused> {
         let Some(client) = self.client() else {
             return Err(Refused {
                 code: "unauthenticated".into(),
@@ -436,7 +484,20 @@ impl SessionState {
             });
         };
         let (authorization, held) = (client.authorization.clone(), client.snapshot_version);
-        let answer = call(client).await.map_err(api::unreachable)?;
+        Ok((client, authorization, held))
+    }
+
+    /// What a call with `authorization`, sent with the snapshot version `held`, was answered:
+    /// a 401 ends the session; the answer, and whether it names a newer snapshot (fetched now
+    /// if `follow`).
+    fn answered(
+        self,
+        authorization: &str,
+        held: Option<u64>,
+        answer: Result<Answer, BrowserError>,
+        follow: bool,
+    ) -> Result<(Answer, bool), Refused> {
+        let answer = answer.map_err(api::unreachable)?;
         if answer.status == 401 {
             if self.client().is_some_and(|now| now.authorization == authorization) {
                 let (code, _) = session::error_code(401, &answer.body);
@@ -447,6 +508,9 @@ impl SessionState {
             return Err(admin::refused(401, &answer.body));
         }
         let newer = matches!((answer.snapshot_version, held), (Some(newer), Some(held)) if newer > held);
+        if newer && follow {
+            spawn_local(async move { self.refresh_snapshot().await });
+        }
         Ok((answer, newer))
     }
 

@@ -23,15 +23,15 @@ pub fn unique_id(prefix: &str) -> String {
 
 /// An action: a button when allowed, which opens its form (sets `open` to `slot`, or back to
 /// nothing); nothing when denied, or, with "Why can't I?" on, a disabled button with the
-/// reason. An action the server refused since the snapshot last changed is denied too, with
-/// the server's reason (`crate::content_state::ContentState::hidden`).
+/// reason. An action the server refused since the snapshot last changed is not rendered
+/// either (`crate::content_state::ContentState::hidden`).
 pub fn action_view(action: Action, open: RwSignal<Option<String>>, slot: String) -> Option<AnyView> {
     let shell = crate::ui::shell();
     let refused = crate::ui::content().hidden(&action.query);
     if action.allowed && refused.is_none() {
         let label = action.label;
         // Read in the caller's render: the button is drawn again when its form opens or closes.
-        let expanded = open.with(|open| open.as_deref() == Some(slot.as_str()));
+        let expanded = open.try_with(|open| open.as_deref() == Some(slot.as_str())) == Some(true);
         return Some(
             view! {
                 <button
@@ -54,16 +54,12 @@ pub fn action_view(action: Action, open: RwSignal<Option<String>>, slot: String)
     if !shell.explain.get() {
         return None;
     }
-    Some(match refused {
-        Some(reason) => view! {
-            <div class="denied" data-denied=action.key>
-                <button type="button" class="action" disabled=true>{action.label}</button>
-                <div class="why"><p class="reason">{reason}</p></div>
-            </div>
-        }
-        .into_any(),
-        None => why::denied_view(action),
-    })
+    // Refused by the server: its reason is said in the notice and under the form; "Why can't
+    // I?" explains what the snapshot denies, once the one the answer named is in.
+    if refused.is_some() {
+        return None;
+    }
+    Some(why::denied_view(action))
 }
 
 /// What a preview or an Apply came to, shown under its suggestion.

@@ -14,7 +14,7 @@ use tessera_core::{Policy, Query, ResourceKind, Snapshot, Target};
 
 use crate::actions;
 use crate::content::{self, Concerns, Form, Groups, Message, Messages};
-use crate::forms::act_form;
+use crate::forms::{OnClose, OnMade, act_form};
 use crate::widgets::action_view;
 
 /// The page, as a split point (`#[lazy]`): its module is fetched when it is first opened.
@@ -79,7 +79,8 @@ pub fn Messaging() -> impl IntoView {
     // The page's lists: read when it opens, when the snapshot changes, and when the event
     // stream tells of them.
     Effect::new(move |previous: Option<(u64, Option<u64>)>| {
-        let (told, concerns) = state.content.with(|(seq, data)| (*seq, Concerns::parse(data)));
+        let (told, data) = state.told();
+        let concerns = Concerns::parse(&data);
         let version =
             state.snapshot.with(|snapshot| snapshot.as_ref().map(|snapshot| snapshot.header().version));
         match previous {
@@ -105,13 +106,10 @@ pub fn Messaging() -> impl IntoView {
     });
     // The open panel: read when opened, and when the event stream tells of it.
     Effect::new(move |previous: Option<(u64, Option<String>)>| {
-        let slot = open.get();
-        let (told, touches) = state.content.with(|(seq, data)| {
-            (
-                *seq,
-                slot.as_deref().and_then(panel_of).is_some_and(|concerns| Concerns::touches(data, &concerns)),
-            )
-        });
+        let slot = open.try_get().flatten();
+        let (told, data) = state.told();
+        let touches =
+            slot.as_deref().and_then(panel_of).is_some_and(|concerns| Concerns::touches(&data, &concerns));
         let due = match &previous {
             None => true,
             Some((seen, was)) => *was != slot || (*seen != told && touches),
@@ -142,7 +140,7 @@ pub fn Messaging() -> impl IntoView {
             .collect();
         let offered = top.clone();
         let top_form = move || {
-            let slot = open.get()?;
+            let slot = open.try_get().flatten()?;
             // Only the form of an action the page offers.
             let action = offered.iter().find(|action| action.key == slot && action.allowed)?;
             if content.hidden(&action.query).is_some() {
@@ -155,7 +153,7 @@ pub fn Messaging() -> impl IntoView {
                 _ => return None,
             };
             let reads_network = matches!(form, Form::Announce { .. });
-            let on_made = Callback::new(move |id: Option<String>| {
+            let on_made: OnMade = Arc::new(move |id: Option<String>| {
                 let next = match (slot.as_str(), id) {
                     ("create-group", Some(id)) => Some(format!("group:{id}")),
                     ("start-dm", Some(id)) => Some(format!("dm:{id}")),
@@ -166,7 +164,7 @@ pub fn Messaging() -> impl IntoView {
                 }
                 open.try_set(next);
             });
-            let on_close = Callback::new(move |()| {
+            let on_close: OnClose = Arc::new(move || {
                 open.try_set(None);
             });
             Some(act_form(form, String::new(), people, String::new(), on_made, on_close))
@@ -184,7 +182,7 @@ pub fn Messaging() -> impl IntoView {
                         <button
                             type="button"
                             class="link name"
-                            aria-expanded=move || open.with(|open| open.as_deref() == Some(expanded.as_str())).to_string()
+                            aria-expanded=move || (open.try_with(|open| open.as_deref() == Some(expanded.as_str())) == Some(true)).to_string()
                             on:click=move |_| toggle_slot(open, &toggle)
                         >
                             {name}
@@ -198,7 +196,7 @@ pub fn Messaging() -> impl IntoView {
             let snapshot = Arc::clone(&snapshot);
             let user = user.clone();
             move || {
-                let slot = open.get()?;
+                let slot = open.try_get().flatten()?;
                 let group = slot.strip_prefix("group:")?.to_owned();
                 let row = groups.iter().find(|row| row.id == group)?.clone();
                 // Only a group the user's snapshot lets them see.
@@ -228,7 +226,7 @@ pub fn Messaging() -> impl IntoView {
                             type="button"
                             class="action"
                             data-action="reply"
-                            aria-expanded=move || open.with(|open| open.as_deref() == Some(slot.as_str())).to_string()
+                            aria-expanded=move || (open.try_with(|open| open.as_deref() == Some(slot.as_str())) == Some(true)).to_string()
                             on:click=move |_| toggle_slot(open, &toggle)
                         >
                             "Reply"
@@ -241,7 +239,7 @@ pub fn Messaging() -> impl IntoView {
             let snapshot = Arc::clone(&snapshot);
             let user = user.clone();
             move || {
-                let slot = open.get()?;
+                let slot = open.try_get().flatten()?;
                 let dm = slot.strip_prefix("dm:")?.to_owned();
                 let (_, other) = conversations.iter().find(|(id, _)| *id == dm)?.clone();
                 // Only a conversation the user's snapshot says they are in.
@@ -260,7 +258,7 @@ pub fn Messaging() -> impl IntoView {
         let network_list = {
             let snapshot = Arc::clone(&snapshot);
             move || {
-                network.with(|read| match read {
+                network.try_with(|read| match read {
                     None => view! { <p class="meta">"Loading…"</p> }.into_any(),
                     Some(messages) if messages.is_empty() => {
                         view! { <p class="meta" data-testid="announcements">"No announcements yet."</p> }.into_any()
@@ -306,7 +304,8 @@ fn toggle_slot(open: RwSignal<Option<String>>, slot: &str) {
 /// A group's name as `GET /api/groups` gave it, or its id.
 fn group_name(names: &RwSignal<Vec<content::Group>>, id: &str) -> String {
     names
-        .with(|names| names.iter().find(|group| group.id == id).and_then(|group| group.name.clone()))
+        .try_with(|names| names.iter().find(|group| group.id == id).and_then(|group| group.name.clone()))
+        .flatten()
         .unwrap_or_else(|| id.to_owned())
 }
 
@@ -322,11 +321,11 @@ fn sending_form(
     move || {
         sent.track();
         let (slot, read_panel) = (slot.clone(), read_panel.clone());
-        let on_made = Callback::new(move |_: Option<String>| {
+        let on_made: OnMade = Arc::new(move |_: Option<String>| {
             read_panel(Some(slot.clone()));
             sent.try_update(|n| *n = n.wrapping_add(1));
         });
-        let on_close = Callback::new(move |()| {
+        let on_close: OnClose = Arc::new(move || {
             sent.try_update(|n| *n = n.wrapping_add(1));
         });
         act_form(form.clone(), context.clone(), Vec::new(), String::new(), on_made, on_close)
@@ -340,7 +339,7 @@ fn messages_view(
     slot: String,
 ) -> impl IntoView {
     move || {
-        panel.with(|panel| match panel {
+        panel.try_with(|panel| match panel {
             Some((read, messages)) if *read == slot => {
                 if messages.is_empty() {
                     view! { <p class="meta" data-testid="messages">"Nothing yet."</p> }.into_any()

@@ -14,7 +14,7 @@ use tessera_core::{Query, ResourceKind, Snapshot, Timestamp};
 
 use crate::actions;
 use crate::content::{self, Concerns, Form, Item, Items, Wiki};
-use crate::forms::act_form;
+use crate::forms::{OnClose, OnMade, act_form};
 use crate::ui::Page;
 use crate::widgets::action_view;
 
@@ -87,8 +87,8 @@ pub fn ProjectPage(id: String) -> impl IntoView {
         let read = read.clone();
         let concerns = Concerns::Project(id.clone());
         Effect::new(move |previous: Option<(u64, Option<u64>)>| {
-            let (told, touches) =
-                state.content.with(|(seq, data)| (*seq, Concerns::touches(data, &concerns)));
+            let (told, data) = state.told();
+            let touches = Concerns::touches(&data, &concerns);
             let version =
                 state.snapshot.with(|snapshot| snapshot.as_ref().map(|snapshot| snapshot.header().version));
             let due = match previous {
@@ -115,7 +115,7 @@ pub fn ProjectPage(id: String) -> impl IntoView {
             let (id, name, read) = (id.clone(), name.clone(), read.clone());
             let offered = project_actions.clone();
             move || {
-                let key = open.get()?;
+                let key = open.try_get().flatten()?;
                 // Only the form of an action the page offers.
                 let action = offered.iter().find(|action| action.key == key && action.allowed)?;
                 if content.hidden(&action.query).is_some() {
@@ -134,11 +134,11 @@ pub fn ProjectPage(id: String) -> impl IntoView {
                     String::new()
                 };
                 let read = read.clone();
-                let on_made = Callback::new(move |_: Option<String>| {
+                let on_made: OnMade = Arc::new(move |_: Option<String>| {
                     open.try_set(None);
                     read();
                 });
-                let on_close = Callback::new(move |()| {
+                let on_close: OnClose = Arc::new(move || {
                     open.try_set(None);
                 });
                 Some(act_form(form, name.clone(), Vec::new(), start, on_made, on_close))
@@ -146,7 +146,7 @@ pub fn ProjectPage(id: String) -> impl IntoView {
         };
         let lists = {
             let (snapshot, id) = (Arc::clone(&snapshot), id.clone());
-            move || held.with(|held| lists_view(&snapshot, &user, now, &id, held))
+            move || held.try_with(|held| lists_view(&snapshot, &user, now, &id, held))
         };
         Some(
             view! {

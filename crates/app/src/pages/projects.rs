@@ -173,8 +173,13 @@ fn ProjectList(
             <h2 id="projects-title">
                 "Projects " <span class="count" data-testid="project-count">{thousands(total)}</span>
             </h2>
-            <div class="actions">{move || action_view(new_project.clone(), open, "new-project".to_owned())}</div>
-            {move || open.with(Option::is_some).then(|| crate::ui::lazily(Box::pin(forms::new_project(open))))}
+            {move || {
+                let form = open.with(Option::is_some).then(|| crate::ui::lazily(Box::pin(forms::new_project(open))));
+                view! {
+                    <div class="actions">{action_view(new_project.clone(), open, "new-project".to_owned())}</div>
+                    {form}
+                }
+            }}
             <div class="filter">
                 <label for="project-filter">"Filter projects"</label>
                 <input
