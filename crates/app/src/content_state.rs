@@ -33,9 +33,9 @@ impl ContentState {
         ContentState { session }
     }
 
-    /// The server's reason, if it refused `query` since the snapshot last changed (reactive).
-    pub fn hidden(&self, query: &Query) -> Option<String> {
-        self.session.refused_reason(query)
+    /// Whether the server refused `query` since the snapshot last changed (reactive).
+    pub fn hidden(&self, query: &Query) -> bool {
+        self.session.was_refused(query)
     }
 
     /// Sends `pending` (an action and its key); `context` names what it is about, for the
@@ -53,9 +53,9 @@ impl ContentState {
         }
         let reason = (answer.status == 403).then(|| self.reason(&act.query(), &answer.body)).flatten();
         let said = content::said(&act, &context, answer.status, &answer.body, reason);
-        if let Said::Refused { sentence, then: Then::Hide, .. } = &said {
+        if let Said::Refused { then: Then::Hide, .. } = &said {
             // After the snapshot the answer named is in: a change of snapshot clears these.
-            self.session.refuse_action(act.query(), sentence.clone());
+            self.session.refuse_action(act.query());
         }
         said
     }

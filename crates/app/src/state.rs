@@ -132,9 +132,9 @@ thread_local! {
     /// (`crate::content::Concerns`). Kept out of a signal of its own type, as is [`REFUSED`]:
     /// each signal type is a copy of the reactive code in the module every user loads.
     static TOLD: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
-    /// The actions the server refused (403) since the snapshot last changed, each with the
-    /// reason: denied at once, whatever the snapshot held says, until another snapshot decides.
-    static REFUSED: RefCell<Vec<(Query, String)>> = const { RefCell::new(Vec::new()) };
+    /// The actions the server refused (403) since the snapshot last changed: denied at once,
+    /// whatever the snapshot held says, until another snapshot decides.
+    static REFUSED: RefCell<Vec<Query>> = const { RefCell::new(Vec::new()) };
 }
 
 impl SessionState {
@@ -154,17 +154,16 @@ impl SessionState {
         self.content.notify();
     }
 
-    /// The server's reason, if it refused `query` since the snapshot last changed (tracked).
-    pub fn refused_reason(&self, query: &Query) -> Option<String> {
+    /// Whether the server refused `query` since the snapshot last changed (tracked).
+    pub fn was_refused(&self, query: &Query) -> bool {
         self.refused.track();
-        REFUSED.with_borrow(|refused| {
-            refused.iter().find(|(refused, _)| refused == query).map(|(_, reason)| reason.clone())
-        })
+        REFUSED.with_borrow(|refused| refused.iter().any(|refused| refused == query))
     }
 
-    /// The server refused `query` for `reason`: denied at once, until the snapshot changes.
-    pub fn refuse_action(&self, query: Query, reason: String) {
-        REFUSED.with_borrow_mut(|refused| refused.push((query, reason)));
+    /// The server refused `query`: denied at once, until the snapshot changes (its reason is
+    /// said where the action was).
+    pub fn refuse_action(&self, query: Query) {
+        REFUSED.with_borrow_mut(|refused| refused.push(query));
         self.refused.notify();
     }
 

@@ -28,7 +28,7 @@ pub fn unique_id(prefix: &str) -> String {
 pub fn action_view(action: Action, open: RwSignal<Option<String>>, slot: String) -> Option<AnyView> {
     let shell = crate::ui::shell();
     let refused = crate::ui::content().hidden(&action.query);
-    if action.allowed && refused.is_none() {
+    if action.allowed && !refused {
         let label = action.label;
         // Read in the caller's render: the button is drawn again when its form opens or closes.
         let expanded = open.try_with(|open| open.as_deref() == Some(slot.as_str())) == Some(true);
@@ -56,7 +56,7 @@ pub fn action_view(action: Action, open: RwSignal<Option<String>>, slot: String)
     }
     // Refused by the server: its reason is said in the notice and under the form; "Why can't
     // I?" explains what the snapshot denies, once the one the answer named is in.
-    if refused.is_some() {
+    if refused {
         return None;
     }
     Some(why::denied_view(action))

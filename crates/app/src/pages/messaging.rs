@@ -143,7 +143,7 @@ pub fn Messaging() -> impl IntoView {
             let slot = open.try_get().flatten()?;
             // Only the form of an action the page offers.
             let action = offered.iter().find(|action| action.key == slot && action.allowed)?;
-            if content.hidden(&action.query).is_some() {
+            if content.hidden(&action.query) {
                 return None;
             }
             let (form, people) = match slot.as_str() {
@@ -203,7 +203,7 @@ pub fn Messaging() -> impl IntoView {
                 if !snapshot.allows(&user, &Query::view(ResourceKind::Group, group.clone()), now) {
                     return None;
                 }
-                let may_announce = row.announce.allowed && content.hidden(&row.announce.query).is_none();
+                let may_announce = row.announce.allowed && !content.hidden(&row.announce.query);
                 let title = group_name(&names, &group);
                 Some(view! {
                     <section class="panel" data-testid="group-panel" data-group=group.clone()>

@@ -118,7 +118,7 @@ pub fn ProjectPage(id: String) -> impl IntoView {
                 let key = open.try_get().flatten()?;
                 // Only the form of an action the page offers.
                 let action = offered.iter().find(|action| action.key == key && action.allowed)?;
-                if content.hidden(&action.query).is_some() {
+                if content.hidden(&action.query) {
                     return None;
                 }
                 let form = match key.as_str() {

@@ -179,6 +179,7 @@ fn ProjectList(
                     <div class="actions">{action_view(new_project.clone(), open, "new-project".to_owned())}</div>
                     {form}
                 }
+                .into_any()
             }}
             <div class="filter">
                 <label for="project-filter">"Filter projects"</label>
