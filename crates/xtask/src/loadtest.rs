@@ -850,10 +850,14 @@ impl EditCycle {
         let tokens: std::collections::HashMap<String, String> =
             sign_in(addr, &everyone)?.into_iter().collect();
         let token = |user: &str| tokens.get(user).cloned().context("no token");
+        // The demo's tokens are each server's own: the second server signs in its listeners.
+        let replica_tokens: std::collections::HashMap<String, String> =
+            sign_in(replica, &everyone)?.into_iter().collect();
         let mut listeners = std::collections::HashMap::new();
         for user in [&self.subject, &self.profile.1, &self.creator] {
+            let replica_token = replica_tokens.get(user.as_str()).context("no token")?;
             listeners.insert((user.clone(), 1), Listener::open(addr, &token(user)?)?);
-            listeners.insert((user.clone(), 2), Listener::open(replica, &token(user)?)?);
+            listeners.insert((user.clone(), 2), Listener::open(replica, replica_token)?);
         }
         std::thread::sleep(Duration::from_millis(500));
         let rss_before = server.rss_mb()?;
@@ -863,6 +867,7 @@ impl EditCycle {
         let mut answered = Vec::new();
         let mut heard = Vec::new();
         let mut heard_replica = Vec::new();
+        let mut replica_pending = Vec::new();
         let mut unheard = 0;
         for n in 0..100 {
             let (as_user, path, body, about) = match n % 10 {
@@ -951,13 +956,12 @@ impl EditCycle {
                 .and_then(|v| v.get("revision").and_then(Value::as_u64))
                 .unwrap_or(0);
             let here = listeners.get(&(about.clone(), 1)).context("no listener")?;
-            let there = listeners.get(&(about.clone(), 2)).context("no listener")?;
             match here.heard(revision, started, Duration::from_secs(3)) {
                 Some(after) => {
                     heard.push(after);
-                    if let Some(after) = there.heard(revision, started, Duration::from_secs(15)) {
-                        heard_replica.push(after);
-                    }
+                    // The second server is not waited for here: it may poll (SQLite, every
+                    // 10 s), and the next edit need not wait for it. Its stream is read after.
+                    replica_pending.push((about.clone(), revision, started));
                 }
                 None => unheard += 1,
             }
@@ -966,6 +970,15 @@ impl EditCycle {
             }
         }
         let rss_after = server.rss_mb()?;
+        // What the second server's streams heard, within 15 s of the last edit.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for (about, revision, started) in replica_pending {
+            let there = listeners.get(&(about, 2)).context("no listener")?;
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if let Some(after) = there.heard(revision, started, wait) {
+                heard_replica.push(after);
+            }
+        }
         let median = |times: &mut Vec<Duration>| -> (f64, f64) {
             times.sort();
             let at = |q: f64| {
@@ -995,8 +1008,9 @@ impl EditCycle {
         );
         let _ = writeln!(
             report,
-            "| the same user's event on a second server over the same database ({} heard) | median {replica_median:.1} ms, p95 {replica_p95:.1} ms | ≤ 1 s on PostgreSQL |",
-            heard_replica.len()
+            "| the same user's event on a second server over the same database ({} of {} heard within 15 s of the last edit; SQLite's follow by polling, every 10 s by default) | median {replica_median:.1} ms, p95 {replica_p95:.1} ms | ≤ 1 s on PostgreSQL |",
+            heard_replica.len(),
+            heard.len()
         );
         let _ = writeln!(
             report,
@@ -1046,14 +1060,16 @@ impl Listener {
     /// How long after `sent` version `revision` (or a later one) came, waiting at most `wait`.
     fn heard(&self, revision: u64, sent: Instant, wait: Duration) -> Option<Duration> {
         let deadline = Instant::now() + wait;
-        while Instant::now() < deadline {
+        loop {
             if let Some(at) =
                 self.versions.lock().ok()?.iter().find(|(_, v)| *v >= revision).map(|(at, _)| *at)
             {
                 return Some(at.saturating_duration_since(sent));
             }
+            if Instant::now() >= deadline {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(2));
         }
-        None
     }
 }

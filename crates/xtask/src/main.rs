@@ -35,6 +35,7 @@ mod loadtest;
 mod net;
 mod phases;
 mod postgres;
+mod rust_tests;
 mod site;
 mod tidy;
 
@@ -189,17 +190,19 @@ fn test_phases(phases: &mut phases::Phases) -> Result<()> {
         )
     })?;
     phases.run("install", || installs.wait())?;
-    phases.run("rust tests", || {
+    let binaries = phases.run("rust build", || rust_tests::build(&cargo))?;
+    let ran = phases.run("rust tests", || {
         // The store's PostgreSQL tests run against a cluster of their own, gone when they end.
         let cluster = postgres::start_cluster()?;
         let url = cluster.url();
         let ctl = cluster.ctl().display().to_string();
-        run_with_env(
+        rust_tests::run(
             &cargo,
-            ["test", "--workspace"],
+            binaries,
             &[("TESSERA_TEST_DATABASE_URL", &url), ("TESSERA_TEST_POSTGRES_CTL", &ctl)],
         )
     })?;
+    println!("{}", ran.report(15));
     // The core must compile for the browser as it is (no I/O, no clock, no JS): the wasm tests'
     // full build compiles it for wasm32 with its default features, so it needs no build of its own.
     phases.run("wasm tests", wasm_tests)?;
