@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use tessera_cli::{Cli, EXIT_ERROR, is_broken_pipe, render_error, run};
 
+/// mimalloc returns what it frees to the system (glibc's per-thread arenas kept it: a server
+/// that built a revision or sent a large answer stayed at its peak).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
