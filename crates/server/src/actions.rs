@@ -73,15 +73,7 @@ pub fn text(field: &str, text: &str, limit: usize) -> Result<String, ApiError> {
 
 /// A new random id: `prefix` and 16 hexadecimal digits.
 pub fn new_id(prefix: &str) -> Result<String, ApiError> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("no randomness for an id: {e}")))?;
-    let mut id = String::with_capacity(prefix.len() + 16);
-    id.push_str(prefix);
-    for byte in bytes {
-        use std::fmt::Write as _;
-        let _ = write!(id, "{byte:02x}");
-    }
-    Ok(id)
+    edits::new_id(prefix).map_err(ApiError::from)
 }
 
 // ---- Changes of the organisation ---------------------------------------------------------------
@@ -136,7 +128,8 @@ async fn change(
         return Err(edits::EditError::ReadOnly.into());
     }
     let reply = move |changed: Changed| made(201, body.clone(), changed);
-    let request = Request { caller: enforcer.user(), idempotency: key, reply: &reply };
+    let request =
+        Request { caller: enforcer.user(), idempotency: key, reply: &reply, origin: edits::Origin::Action };
     let batch = EditBatch { edits: vec![edit], expect_revision: None };
     edits::commit(state.issuer(), state.edits(), &request, batch).await.map_err(|error| match error {
         // What the action names was checked seen; an id unknown now was removed meanwhile.
@@ -197,10 +190,15 @@ pub async fn create_group(
     });
     let edit = Edit::CreateGroup { group: id.clone(), owner: enforcer.user().to_owned(), members };
     let reply = change(state, enforcer, key, edit, body).await?;
-    if reply.status == 201 {
-        // The name: content, written once the group exists.
-        let row = content_row(ContentKind::Group, id.clone(), id, enforcer.user(), name, String::new());
-        let _named = write(state, &row, None).await?;
+    // The name: content, written once the group exists, and only when it was made now (a
+    // replayed key answers the group made the first time, named then).
+    if reply.status == 201 && reply.body.get("id").and_then(serde_json::Value::as_str) == Some(id.as_str()) {
+        let row =
+            content_row(ContentKind::Group, id.clone(), id.clone(), enforcer.user(), name, String::new());
+        if let Err(error) = write(state, &row, None).await {
+            // The group was made: answer so, and say in the log why it has no name.
+            tracing::warn!(group = %id, status = %error.status(), "a new group's name was not written");
+        }
     }
     Ok(reply)
 }

@@ -845,12 +845,12 @@ impl From<EditError> for ApiError {
             )
             .with("edit", index)
             .with("decision", &*decision),
-            EditError::Invalid(errors) => ApiError::new(
+            EditError::Invalid(problems) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_org",
-                format!("the edits would make the organisation invalid: {errors}"),
+                format!("the edits would make the organisation invalid: {}", problems.join("; ")),
             )
-            .with("problems", errors.errors().iter().map(ToString::to_string).collect::<Vec<_>>()),
+            .with("problems", problems),
             EditError::ReadOnly => ApiError::new(
                 StatusCode::CONFLICT,
                 "read_only_source",
@@ -925,7 +925,12 @@ async fn apply_batch(
         status: 200,
         body: serde_json::json!({ "revision": changed.revision, "changed": changed.changed }),
     };
-    let request = edits::Request { caller: &caller.user, idempotency: key.as_ref(), reply: &reply };
+    let request = edits::Request {
+        caller: &caller.user,
+        idempotency: key.as_ref(),
+        reply: &reply,
+        origin: edits::Origin::Admin,
+    };
     let reply = edits::commit(&state.0.issuer, &state.0.edits, &request, batch).await?;
     let mut response = replied(state, &caller.user, reply);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -1257,7 +1262,7 @@ async fn check(
     // evaluator's own denial, as the client's would be: there is no snapshot to ask.
     let now = state.0.issuer.now();
     let checked = match state.0.issuer.sight(&user).await {
-        Ok(sight) => enforce::check(sight, &state.0.content, request.checks, now).await?,
+        Ok(sight) => enforce::check(sight, state.content_handle(), request.checks, now).await?,
         Err(IssueError::UnknownUser) => {
             let revision = state.0.issuer.current();
             let decisions = request
