@@ -1304,7 +1304,10 @@ async fn action_request<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(Enforcer, Option<Idempotency>, T), ApiError> {
-    let enforcer = actor(state, headers).await?;
+    let caller = signed_in_user(state, headers).await?;
+    state.limits().check(&caller, Costly::Action)?;
+    let sight = sight_of(state, &caller.user).await?;
+    let enforcer = Enforcer::new(sight, state.0.issuer.now());
     let body = json_bytes_body(headers, body)?;
     let key = idempotency(headers, method, uri, &body)?;
     let request = parse_json(&body)?;

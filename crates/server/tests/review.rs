@@ -3,6 +3,7 @@
 //! kept and written). All in process, on the demo organisation, in memory unless the finding is
 //! about a database.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -65,6 +66,10 @@ fn server_with(quotas: Quotas) -> AppState {
 
 fn server() -> AppState {
     server_with(unlimited())
+}
+
+fn per_second(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap()
 }
 
 /// H1: a user's own actions are made only through their routes, which pick the id: on the
@@ -177,6 +182,27 @@ async fn an_invalid_batch_names_no_conversation_of_others() {
         assert!(!refused.body["error"]["problems"].as_array().unwrap().is_empty());
     }
     assert_eq!(state.version(), revision);
+    state.close();
+}
+
+/// M1: the app's actions count against a bucket of their own per user: 429 with
+/// `Retry-After` past it, and nothing written; another user is not held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_are_rate_limited_per_user() {
+    let state = server_with(Quotas { action_per_second: per_second(2), ..unlimited() });
+    let task = || json!({ "title": "A task" });
+    let uri = "/api/projects/p-lon-website/tasks";
+    for _ in 0..2 {
+        assert_eq!(post(&state, "u-ada", uri, task()).await.status, StatusCode::CREATED);
+    }
+    let seq = state.content().seq();
+    let limited = post(&state, "u-ada", uri, task()).await;
+    assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert!(limited.headers.get(header::RETRY_AFTER).is_some());
+    let project = post(&state, "u-ada", "/api/projects", json!({ "name": "More" })).await;
+    assert_eq!(project.status, StatusCode::TOO_MANY_REQUESTS, "one bucket for every action");
+    assert_eq!(state.content().seq(), seq, "nothing written");
+    assert_ne!(post(&state, "u-cleo", uri, task()).await.status, StatusCode::TOO_MANY_REQUESTS);
     state.close();
 }
 
