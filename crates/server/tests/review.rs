@@ -58,6 +58,10 @@ async fn post(state: &AppState, user: &str, uri: &str, body: Value) -> Answer {
     call(state, "POST", user, uri, Some(body), None).await
 }
 
+async fn get(state: &AppState, user: &str, uri: &str) -> Answer {
+    call(state, "GET", user, uri, None, None).await
+}
+
 /// The demo organisation and content, in memory (writable), with `quotas`.
 fn server_with(quotas: Quotas) -> AppState {
     let content = parse_content(&std::fs::read(DEMO_CONTENT).unwrap()).unwrap();
@@ -218,6 +222,18 @@ async fn a_caller_without_rights_never_waits_on_the_change_lock() {
             .expect("answered while the lock is held");
     assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "forbidden"));
     drop(held);
+    state.close();
+}
+
+/// M4: the log of revisions is under the administrators' rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_of_revisions_is_rate_limited() {
+    let state = server_with(Quotas { admin_per_second: per_second(2), ..unlimited() });
+    for _ in 0..2 {
+        assert_ne!(get(&state, "u-cleo", "/api/admin/revisions").await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let limited = get(&state, "u-cleo", "/api/admin/revisions").await;
+    assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
     state.close();
 }
 
