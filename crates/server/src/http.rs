@@ -1561,7 +1561,7 @@ async fn announce_to_group(
     path = "/api/projects/{project}/items",
     tag = "actions",
     summary = "Every task, document, report and finance row of a Project the caller may see",
-    params(("project" = String, Path, description = "Its id")),
+    params(("project" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Items", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1569,13 +1569,17 @@ async fn project_items(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, None);
+    let items = actions::items(&state, &enforcer, &project, None, limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        items.map(|items| serde_json::json!({ "project": project, "items": items })),
+        items.map(|items| {
+            serde_json::json!({ "project": project, "items": items.entries, "truncated": items.truncated })
+        }),
     ))
 }
 
@@ -1584,7 +1588,7 @@ async fn project_items(
     path = "/api/projects/{project}/tasks",
     tag = "actions",
     summary = "A Project's tasks the caller may see",
-    params(("project" = String, Path, description = "Its id")),
+    params(("project" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Tasks", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1592,13 +1596,18 @@ async fn project_tasks(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Task));
+    let items =
+        actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Task), limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        items.map(|items| serde_json::json!({ "project": project, "tasks": items })),
+        items.map(|items| {
+            serde_json::json!({ "project": project, "tasks": items.entries, "truncated": items.truncated })
+        }),
     ))
 }
 
@@ -1607,7 +1616,7 @@ async fn project_tasks(
     path = "/api/projects/{project}/files",
     tag = "actions",
     summary = "A Project's files the caller may see",
-    params(("project" = String, Path, description = "Its id")),
+    params(("project" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Files", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1615,13 +1624,18 @@ async fn project_files(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Document));
+    let items =
+        actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Document), limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        items.map(|items| serde_json::json!({ "project": project, "files": items })),
+        items.map(|items| {
+            serde_json::json!({ "project": project, "files": items.entries, "truncated": items.truncated })
+        }),
     ))
 }
 
@@ -1648,7 +1662,7 @@ async fn project_wiki(
     path = "/api/dms/{dm}/messages",
     tag = "actions",
     summary = "A conversation's messages, oldest first",
-    params(("dm" = String, Path, description = "Its id")),
+    params(("dm" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Messages", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1656,13 +1670,17 @@ async fn dm_messages(
     State(state): State<AppState>,
     axum::extract::Path(dm): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let messages = actions::messages(&state, &enforcer, &dm);
+    let messages = actions::messages(&state, &enforcer, &dm, limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        messages.map(|messages| serde_json::json!({ "dm": dm, "messages": messages })),
+        messages.map(|messages| {
+            serde_json::json!({ "dm": dm, "messages": messages.entries, "truncated": messages.truncated })
+        }),
     ))
 }
 
@@ -1671,19 +1689,24 @@ async fn dm_messages(
     path = "/api/announcements",
     tag = "actions",
     summary = "The announcements of the caller's Network",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Announcements", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 async fn network_announcements(
     State(state): State<AppState>,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let announcements = actions::announcements(&state, &enforcer, None);
+    let announcements = actions::announcements(&state, &enforcer, None, limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        announcements.map(|announcements| serde_json::json!({ "announcements": announcements })),
+        announcements.map(|announcements| {
+            serde_json::json!({ "announcements": announcements.entries, "truncated": announcements.truncated })
+        }),
     ))
 }
 
@@ -1692,7 +1715,7 @@ async fn network_announcements(
     path = "/api/groups/{group}/announcements",
     tag = "actions",
     summary = "A group's announcements",
-    params(("group" = String, Path, description = "Its id")),
+    params(("group" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Announcements", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1700,11 +1723,14 @@ async fn group_announcements(
     State(state): State<AppState>,
     axum::extract::Path(group): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let announcements = actions::announcements(&state, &enforcer, Some(&group));
-    let listing = announcements
-        .map(|announcements| serde_json::json!({ "group": group, "announcements": announcements }));
+    let announcements = actions::announcements(&state, &enforcer, Some(&group), limit).await;
+    let listing = announcements.map(|announcements| {
+        serde_json::json!({ "group": group, "announcements": announcements.entries, "truncated": announcements.truncated })
+    });
     Ok(listed(&state, &enforcer, listing))
 }
 
@@ -1713,13 +1739,39 @@ async fn group_announcements(
     path = "/api/groups",
     tag = "actions",
     summary = "The groups the caller may see, with their names",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Groups", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
-async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn list_groups(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let groups = actions::groups(&state, &enforcer);
-    Ok(listed(&state, &enforcer, Ok::<_, ApiError>(serde_json::json!({ "groups": groups }))))
+    let groups = actions::groups(&state, &enforcer, limit).await;
+    Ok(listed(
+        &state,
+        &enforcer,
+        groups.map(|groups| serde_json::json!({ "groups": groups.entries, "truncated": groups.truncated })),
+    ))
+}
+
+/// A listing's query string (`limit`).
+type ListQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// A listing's `limit`: [`actions::DEFAULT_LISTING`] unless given, at most
+/// [`actions::MAX_LISTING`] (a larger one is taken as the maximum), at least 1.
+fn listing_limit(query: ListQuery) -> Result<usize, ApiError> {
+    let params = parameters(query, &["limit"])?;
+    match params.get("limit") {
+        None => Ok(actions::DEFAULT_LISTING),
+        Some(value) => value
+            .parse::<u64>()
+            .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX).clamp(1, actions::MAX_LISTING))
+            .map_err(|_| ApiError::bad_parameter("`limit` is not a whole number")),
+    }
 }
 
 // ---- GET /api/events ----------------------------------------------------------------------------

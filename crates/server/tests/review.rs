@@ -237,6 +237,45 @@ async fn the_log_of_revisions_is_rate_limited() {
     state.close();
 }
 
+/// M5: a listing answers the newest `limit` entries (200 unless given, at most 1,000), in the
+/// order written, and says when it left some out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_are_bounded_and_say_so() {
+    let state = server();
+    let dm = post(&state, "u-ada", "/api/dms", json!({ "with": "u-cleo" })).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for text in ["one", "two", "three"] {
+        let sent = post(&state, "u-ada", &format!("/api/dms/{dm}/messages"), json!({ "text": text })).await;
+        assert_eq!(sent.status, StatusCode::CREATED);
+    }
+    let two = get(&state, "u-cleo", &format!("/api/dms/{dm}/messages?limit=2")).await;
+    let texts: Vec<&str> =
+        two.body["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["two", "three"]);
+    assert_eq!(two.body["truncated"], true);
+    let all = get(&state, "u-cleo", &format!("/api/dms/{dm}/messages")).await;
+    assert_eq!(all.body["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(all.body["truncated"], false);
+    let items = get(&state, "u-ada", "/api/projects/p-lon-website/items?limit=1").await;
+    assert_eq!(items.body["items"].as_array().unwrap().len(), 1, "{}", items.body);
+    assert_eq!(items.body["truncated"], true);
+    for uri in [
+        "/api/groups",
+        "/api/announcements",
+        "/api/projects/p-lon-website/tasks",
+        "/api/projects/p-lon-website/files",
+    ] {
+        let listed = get(&state, "u-ada", uri).await;
+        assert_eq!(listed.status, StatusCode::OK, "{uri}");
+        assert!(listed.body["truncated"].is_boolean(), "{uri}: {}", listed.body);
+    }
+    let bad = get(&state, "u-ada", "/api/groups?limit=many").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    state.close();
+}
+
 /// L1: a replayed `Idempotency-Key` on `POST /api/groups` answers the group made the first
 /// time and writes nothing (no name for a group that does not exist).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
