@@ -326,6 +326,10 @@ pub struct ServeArgs {
     /// Requests per service per second on the routes above (and bursts of as many)
     #[arg(long, value_name = "N", default_value_t = tessera_server::limits::DEFAULT_SERVICE_PER_SECOND.get())]
     pub service_rate: u32,
+    /// The app's actions (new Projects, groups, conversations, tasks, files, wiki texts,
+    /// messages, announcements) per user per second, all together (and bursts of as many)
+    #[arg(long, value_name = "N", default_value_t = tessera_server::limits::DEFAULT_ACTION_PER_SECOND.get())]
+    pub action_rate: u32,
 }
 
 /// A duration in whole seconds, for a default.

@@ -237,6 +237,7 @@ fn quotas(args: &ServeArgs) -> anyhow::Result<Quotas> {
         check_per_second: rate("--check-rate", args.check_rate)?,
         admin_per_second: rate("--admin-rate", args.admin_rate)?,
         service_per_second: rate("--service-rate", args.service_rate)?,
+        action_per_second: rate("--action-rate", args.action_rate)?,
     })
 }
 

@@ -939,6 +939,19 @@ impl Policy {
         self.permissions.names.iter().map(String::as_str)
     }
 
+    /// Whether this policy holds an entity of any kind (Network, Office, user, Project, group,
+    /// direct message, Agreement) with this id: for a snapshot's, whether its user may know of
+    /// it at all.
+    pub fn knows_id(&self, id: &str) -> bool {
+        self.ids.users.contains_key(id)
+            || self.ids.offices.contains_key(id)
+            || self.ids.networks.contains_key(id)
+            || self.ids.projects.contains_key(id)
+            || self.ids.groups.contains_key(id)
+            || self.ids.dms.contains_key(id)
+            || self.agreements.iter().any(|agreement| agreement.id == id)
+    }
+
     /// User ids, in source order.
     pub fn user_ids(&self) -> impl Iterator<Item = &str> {
         self.users.iter().map(|user| user.id.as_str())

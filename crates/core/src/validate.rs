@@ -201,4 +201,39 @@ impl fmt::Display for ValidationError {
     }
 }
 
+impl ValidationError {
+    /// Every id the problem names (the entity's, and those of what it refers to), so that one
+    /// who may not know of all of them can be told less.
+    pub fn named_ids(&self) -> Vec<&str> {
+        let mut ids = vec![self.id.as_str()];
+        match &self.kind {
+            ValidationErrorKind::Dangling { id, .. } | ValidationErrorKind::Repeated { id } => ids.push(id),
+            ValidationErrorKind::WrongNetwork { id, actual, expected } => {
+                ids.extend([id.as_str(), actual.as_str(), expected.as_str()]);
+            }
+            ValidationErrorKind::SameNetwork { network }
+            | ValidationErrorKind::UnknownProfile { network, .. } => {
+                ids.push(network);
+            }
+            ValidationErrorKind::CreatorNotOnTeam { user }
+            | ValidationErrorKind::OwnerNotMember { user }
+            | ValidationErrorKind::StarterNotParticipant { user } => ids.push(user),
+            ValidationErrorKind::NotOfGuestOffice { user, home_office } => {
+                ids.extend([user.as_str(), home_office.as_str()]);
+            }
+            ValidationErrorKind::AcrossTheFirewall { first, second } => {
+                ids.extend([first.as_str(), second.as_str()])
+            }
+            ValidationErrorKind::EmptyId
+            | ValidationErrorKind::DuplicateId
+            | ValidationErrorKind::Participants { .. }
+            | ValidationErrorKind::UnknownMessagingKey { .. }
+            | ValidationErrorKind::ThresholdAboveAdmin { .. }
+            | ValidationErrorKind::BadPermissionKey { .. } => {}
+        }
+        ids.retain(|id| !id.is_empty());
+        ids
+    }
+}
+
 impl std::error::Error for ValidationError {}

@@ -73,15 +73,7 @@ pub fn text(field: &str, text: &str, limit: usize) -> Result<String, ApiError> {
 
 /// A new random id: `prefix` and 16 hexadecimal digits.
 pub fn new_id(prefix: &str) -> Result<String, ApiError> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("no randomness for an id: {e}")))?;
-    let mut id = String::with_capacity(prefix.len() + 16);
-    id.push_str(prefix);
-    for byte in bytes {
-        use std::fmt::Write as _;
-        let _ = write!(id, "{byte:02x}");
-    }
-    Ok(id)
+    edits::new_id(prefix).map_err(ApiError::from)
 }
 
 // ---- Changes of the organisation ---------------------------------------------------------------
@@ -136,7 +128,8 @@ async fn change(
         return Err(edits::EditError::ReadOnly.into());
     }
     let reply = move |changed: Changed| made(201, body.clone(), changed);
-    let request = Request { caller: enforcer.user(), idempotency: key, reply: &reply };
+    let request =
+        Request { caller: enforcer.user(), idempotency: key, reply: &reply, origin: edits::Origin::Action };
     let batch = EditBatch { edits: vec![edit], expect_revision: None };
     edits::commit(state.issuer(), state.edits(), &request, batch).await.map_err(|error| match error {
         // What the action names was checked seen; an id unknown now was removed meanwhile.
@@ -197,10 +190,15 @@ pub async fn create_group(
     });
     let edit = Edit::CreateGroup { group: id.clone(), owner: enforcer.user().to_owned(), members };
     let reply = change(state, enforcer, key, edit, body).await?;
-    if reply.status == 201 {
-        // The name: content, written once the group exists.
-        let row = content_row(ContentKind::Group, id.clone(), id, enforcer.user(), name, String::new());
-        let _named = write(state, &row, None).await?;
+    // The name: content, written once the group exists, and only when it was made now (a
+    // replayed key answers the group made the first time, named then).
+    if reply.status == 201 && reply.body.get("id").and_then(serde_json::Value::as_str) == Some(id.as_str()) {
+        let row =
+            content_row(ContentKind::Group, id.clone(), id.clone(), enforcer.user(), name, String::new());
+        if let Err(error) = write(state, &row, None).await {
+            // The group was made: answer so, and say in the log why it has no name.
+            tracing::warn!(group = %id, status = %error.status(), "a new group's name was not written");
+        }
     }
     Ok(reply)
 }
@@ -520,21 +518,62 @@ fn item_query(item: &Item) -> Query {
     Query::view_in(item.kind, item.id.clone(), item.project.clone())
 }
 
-/// `GET /api/projects/{p}/items` (every kind) and `…/tasks`, `…/files` (one kind): the items of
-/// a Project the caller may see that they may see, in the order written.
-pub fn items(
+/// How many entries a listing answers unless its `limit` says otherwise.
+pub const DEFAULT_LISTING: usize = 200;
+/// The most entries a listing answers, whatever its `limit`.
+pub const MAX_LISTING: usize = 1000;
+
+/// What a listing answers: the newest `limit` entries the caller may see, in the order written
+/// (oldest first), and whether entries they may see were left out.
+#[derive(Debug)]
+pub struct Listed<T> {
+    /// The entries.
+    pub entries: Vec<T>,
+    /// Whether entries the caller may see were left out.
+    pub truncated: bool,
+}
+
+/// The newest `limit` entries of `all` that `keep` keeps, in the order of `all`.
+fn newest<T: Clone>(all: &[T], limit: usize, mut keep: impl FnMut(&T) -> bool) -> Listed<T> {
+    let mut entries = Vec::new();
+    let mut truncated = false;
+    for entry in all.iter().rev() {
+        if keep(entry) {
+            if entries.len() >= limit {
+                truncated = true;
+                break;
+            }
+            entries.push(entry.clone());
+        }
+    }
+    entries.reverse();
+    Listed { entries, truncated }
+}
+
+/// `work` on the blocking pool: a listing's decisions and copies never run on the runtime's
+/// threads.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// `GET /api/projects/{p}/items` (every kind) and `…/tasks`, `…/files` (one kind): the newest
+/// `limit` items of a Project the caller may see that they may see, in the order written.
+pub async fn items(
     state: &AppState,
     enforcer: &Enforcer,
     project: &str,
     kind: Option<ResourceKind>,
-) -> Result<Vec<Item>, ApiError> {
+    limit: usize,
+) -> Result<Listed<Item>, ApiError> {
     enforcer.see(Seen::Project, project)?;
-    Ok(state
-        .content()
-        .items(project)
-        .into_iter()
-        .filter(|item| kind.is_none_or(|kind| item.kind == kind) && enforcer.allows(&item_query(item)))
-        .collect())
+    let all = state.content().items(project);
+    let enforcer = enforcer.clone();
+    off_runtime(move || {
+        newest(&all, limit, |item| {
+            kind.is_none_or(|kind| item.kind == kind) && enforcer.allows(&item_query(item))
+        })
+    })
+    .await
 }
 
 /// `GET /api/projects/{p}/wiki`: the text, or `null` before one is written.
@@ -548,19 +587,27 @@ pub fn wiki(state: &AppState, enforcer: &Enforcer, project: &str) -> Result<serd
     })
 }
 
-/// `GET /api/dms/{dm}/messages`: a conversation of the caller's, oldest first.
-pub fn messages(state: &AppState, enforcer: &Enforcer, dm: &str) -> Result<Vec<Message>, ApiError> {
+/// `GET /api/dms/{dm}/messages`: the newest `limit` messages of a conversation of the
+/// caller's, oldest first.
+pub async fn messages(
+    state: &AppState,
+    enforcer: &Enforcer,
+    dm: &str,
+    limit: usize,
+) -> Result<Listed<Message>, ApiError> {
     enforcer.see(Seen::Dm, dm)?;
-    Ok(state.content().messages(dm))
+    let all = state.content().messages(dm);
+    off_runtime(move || newest(&all, limit, |_| true)).await
 }
 
 /// `GET /api/announcements` (the caller's Network's) and `GET /api/groups/{g}/announcements`
-/// (a group the caller may see).
-pub fn announcements(
+/// (a group the caller may see): the newest `limit`, oldest first.
+pub async fn announcements(
     state: &AppState,
     enforcer: &Enforcer,
     group: Option<&str>,
-) -> Result<Vec<Message>, ApiError> {
+    limit: usize,
+) -> Result<Listed<Message>, ApiError> {
     let audience = match group {
         Some(group) => {
             enforcer.see(Seen::Group, group)?;
@@ -568,11 +615,12 @@ pub fn announcements(
         }
         None => Audience::Network(network_of(enforcer)),
     };
-    Ok(state.content().announcements(&audience))
+    let all = state.content().announcements(&audience);
+    off_runtime(move || newest(&all, limit, |_| true)).await
 }
 
 /// A group as `GET /api/groups` lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GroupEntry {
     /// Its id.
     pub id: String,
@@ -580,13 +628,31 @@ pub struct GroupEntry {
     pub name: Option<String>,
 }
 
-/// `GET /api/groups`: the groups the caller may see, with their names.
-pub fn groups(state: &AppState, enforcer: &Enforcer) -> Vec<GroupEntry> {
-    enforcer
-        .sight()
-        .policy()
-        .group_ids()
-        .filter(|group| enforcer.allows(&Query::view(ResourceKind::Group, *group)))
-        .map(|group| GroupEntry { id: group.to_owned(), name: state.content().group_name(group) })
-        .collect()
+/// `GET /api/groups`: the groups the caller may see, with their names: the newest `limit` (the
+/// last made), in the organisation's order.
+pub async fn groups(
+    state: &AppState,
+    enforcer: &Enforcer,
+    limit: usize,
+) -> Result<Listed<GroupEntry>, ApiError> {
+    let enforcer = enforcer.clone();
+    let content = state.content_handle();
+    off_runtime(move || {
+        let seen: Vec<&str> = enforcer
+            .sight()
+            .policy()
+            .group_ids()
+            .filter(|group| enforcer.allows(&Query::view(ResourceKind::Group, *group)))
+            .collect();
+        let kept = newest(&seen, limit, |_| true);
+        Listed {
+            entries: kept
+                .entries
+                .into_iter()
+                .map(|group| GroupEntry { id: group.to_owned(), name: content.group_name(group) })
+                .collect(),
+            truncated: kept.truncated,
+        }
+    })
+    .await
 }

@@ -10,7 +10,7 @@
 //! same. Without one (a file or memory), what is written lasts until the process ends.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Serialize;
 use tessera_core::{ResourceKind, Timestamp};
@@ -111,11 +111,13 @@ pub enum Written {
 struct Held {
     /// The last row of the database's log applied (0 without a database).
     seq: u64,
-    /// Per Project, its items, in the order written (the content file's first).
-    items: HashMap<String, Vec<Item>>,
+    /// Per Project, its items, in the order written (the content file's first). Each list is
+    /// shared (`Arc`) so that a reader takes it and lets the lock go before reading it; a write
+    /// copies a list only while a reader still holds it.
+    items: HashMap<String, Arc<Vec<Item>>>,
     wikis: HashMap<String, Wiki>,
-    messages: HashMap<String, Vec<Message>>,
-    announcements: HashMap<Audience, Vec<Message>>,
+    messages: HashMap<String, Arc<Vec<Message>>>,
+    announcements: HashMap<Audience, Arc<Vec<Message>>>,
     group_names: HashMap<String, String>,
     /// Every item's Project, per kind and id.
     ids: HashMap<ResourceKind, HashMap<String, String>>,
@@ -184,20 +186,25 @@ impl Content {
         self.read().ids.get(&kind).and_then(|ids| ids.get(id)).cloned()
     }
 
-    /// The items of `project`, in the order written.
-    pub fn items(&self, project: &str) -> Vec<Item> {
+    /// The items of `project`, in the order written (shared: no copy is made).
+    pub fn items(&self, project: &str) -> Arc<Vec<Item>> {
         self.read().items.get(project).cloned().unwrap_or_default()
     }
 
-    /// Calls `each` with every item of each of `projects`, until it answers false.
+    /// Calls `each` with every item of each of `projects`, until it answers false. The lock is
+    /// held only to take the lists, never while `each` runs: a long scan keeps no writer (and
+    /// so no reader queued behind one) waiting.
     pub fn each_item<'a>(
         &self,
         projects: impl IntoIterator<Item = &'a str>,
         mut each: impl FnMut(&Item) -> bool,
     ) {
-        let held = self.read();
-        for project in projects {
-            for item in held.items.get(project).into_iter().flatten() {
+        let lists: Vec<Arc<Vec<Item>>> = {
+            let held = self.read();
+            projects.into_iter().filter_map(|project| held.items.get(project).cloned()).collect()
+        };
+        for list in lists {
+            for item in list.iter() {
                 if !each(item) {
                     return;
                 }
@@ -210,13 +217,13 @@ impl Content {
         self.read().wikis.get(project).cloned()
     }
 
-    /// The messages of a conversation, oldest first.
-    pub fn messages(&self, dm: &str) -> Vec<Message> {
+    /// The messages of a conversation, oldest first (shared: no copy is made).
+    pub fn messages(&self, dm: &str) -> Arc<Vec<Message>> {
         self.read().messages.get(dm).cloned().unwrap_or_default()
     }
 
-    /// The announcements to an audience, oldest first.
-    pub fn announcements(&self, audience: &Audience) -> Vec<Message> {
+    /// The announcements to an audience, oldest first (shared: no copy is made).
+    pub fn announcements(&self, audience: &Audience) -> Arc<Vec<Message>> {
         self.read().announcements.get(audience).cloned().unwrap_or_default()
     }
 
@@ -233,7 +240,7 @@ impl Content {
 impl Held {
     fn add_item(&mut self, item: Item) {
         self.ids.entry(item.kind).or_default().insert(item.id.clone(), item.project.clone());
-        self.items.entry(item.project.clone()).or_default().push(item);
+        Arc::make_mut(self.items.entry(item.project.clone()).or_default()).push(item);
     }
 
     fn apply(&mut self, row: &ContentRow) -> Option<Written> {
@@ -268,12 +275,12 @@ impl Held {
                 Some(Written::Project(row.container.clone()))
             }
             ContentKind::Message => {
-                self.messages.entry(row.container.clone()).or_default().push(message());
+                Arc::make_mut(self.messages.entry(row.container.clone()).or_default()).push(message());
                 Some(Written::Dm(row.container.clone()))
             }
             ContentKind::Announcement => {
                 let audience = Audience::parse(&row.container)?;
-                self.announcements.entry(audience.clone()).or_default().push(message());
+                Arc::make_mut(self.announcements.entry(audience.clone()).or_default()).push(message());
                 Some(Written::Announcement(audience))
             }
             ContentKind::Group => {

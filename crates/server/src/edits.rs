@@ -18,6 +18,8 @@
 //! 4. **The revision expected.** Only then `expect_revision`, if given, is compared with the
 //!    revision served ([`EditError::Stale`]): a caller who may not make the batch causes no
 //!    catch-up and learns nothing of the log.
+//!    Steps 1 to 3 run before the global change lock is taken (a caller who may not make the
+//!    batch never queues on it), and again under it; step 4 and the key only under it.
 //! 5. **Once only.** With an `Idempotency-Key`, the same key and request from the same caller
 //!    within a day answer the first result and apply nothing; the same key with another request
 //!    is refused ([`EditError::KeyReused`]). The key is kept with the commit, in the same
@@ -103,8 +105,9 @@ pub enum EditError {
         /// What is served.
         current: u64,
     },
-    /// The edited organisation does not validate.
-    Invalid(ValidationErrors),
+    /// The edited organisation does not validate: its problems, in words, each naming only
+    /// what the caller's own snapshot holds ([`problems`]).
+    Invalid(Vec<String>),
     /// The organisation comes from a file the server does not write.
     ReadOnly,
     /// The `Idempotency-Key` was used by this caller for another request within a day.
@@ -118,7 +121,7 @@ pub enum EditError {
 impl From<BuildError> for EditError {
     fn from(error: BuildError) -> EditError {
         match error {
-            BuildError::Invalid(errors) => EditError::Invalid(errors),
+            BuildError::Invalid(errors) => EditError::Invalid(problems(&errors, None, &[])),
             BuildError::Internal(message) => EditError::Internal(message),
         }
     }
@@ -151,6 +154,32 @@ impl Reply {
     }
 }
 
+/// What a caller is told of what is wrong with the organisation their batch would make: each
+/// problem in words when every id it names is held by their own snapshot (`sight`) or made by
+/// their batch (`batch`: a new Agreement's id), and, for all
+/// the others, one sentence that names nothing and counts nothing (a conversation of others that
+/// an ended Agreement carried, say, is not theirs to learn of).
+pub fn problems(errors: &ValidationErrors, sight: Option<&Sight>, batch: &[Edit]) -> Vec<String> {
+    let made = |id: &str| {
+        batch.iter().any(|edit| matches!(edit, Edit::ShareWithOffice { agreement, .. } if agreement == id))
+    };
+    let mut told: Vec<String> = Vec::new();
+    let mut hidden = false;
+    for error in errors.errors() {
+        let known = sight
+            .is_some_and(|sight| error.named_ids().iter().all(|id| sight.policy().knows_id(id) || made(id)));
+        if known {
+            told.push(error.to_string());
+        } else {
+            hidden = true;
+        }
+    }
+    if hidden {
+        told.push("the organisation would hold a problem with what you cannot see".to_owned());
+    }
+    told
+}
+
 /// A change made: the revision now served, and whether anything changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Changed {
@@ -160,9 +189,89 @@ pub struct Changed {
     pub changed: bool,
 }
 
+/// Where a batch comes from: an administrator's route (`POST /api/admin/edits`,
+/// `POST /api/admin/preview`), or one of the app's actions (`actions.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An administrator's route: it may not hold a user's own actions, and the server names
+    /// every new Agreement.
+    Admin,
+    /// An action route, which picked the ids of what it makes.
+    Action,
+}
+
+/// The route a user's own action is made through, for the edits that are one
+/// ([`Edit::actor`]).
+fn action_route(edit: &Edit) -> Option<&'static str> {
+    match edit {
+        Edit::CreateProject { .. } => Some("POST /api/projects"),
+        Edit::CreateGroup { .. } => Some("POST /api/groups"),
+        Edit::StartDm { .. } => Some("POST /api/dms"),
+        _ => None,
+    }
+}
+
+/// What the server decides of a batch from an administrator's route before anything is looked
+/// up (step 1 of the module docs, continued): a user's own action (`create_project`,
+/// `create_group`, `start_dm`) is refused, whoever sends it and whatever it names, as an edit the
+/// caller may not make (403 `out_of_scope`): only its action route makes it, with an id of the
+/// server's choosing, so that a chosen id is no way to learn whether one exists. And every new
+/// Agreement (`share_with_office`) gets an id of the server's choosing: the one sent is not
+/// kept, so that a taken id (renamed `-2` by `Edit::apply`) tells nothing either.
+pub fn from_admin(batch: &mut EditBatch) -> Result<(), EditError> {
+    for (index, edit) in batch.edits.iter_mut().enumerate() {
+        if let Some(route) = action_route(edit) {
+            return Err(EditError::Forbidden {
+                index,
+                decision: Box::new(Decision {
+                    allowed: false,
+                    code: tessera_core::Code::OutOfScope,
+                    message: format!("a user's own action, made only through `{route}`, which picks its id"),
+                    facts: Vec::new(),
+                    grants: Vec::new(),
+                }),
+            });
+        }
+        if let Edit::ShareWithOffice { agreement, .. } = edit {
+            *agreement = new_id("a-")?;
+        }
+    }
+    Ok(())
+}
+
+/// A new random id: `prefix` and 16 hexadecimal digits.
+pub fn new_id(prefix: &str) -> Result<String, EditError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| EditError::Internal(format!("no randomness for an id: {e}")))?;
+    let mut id = String::with_capacity(prefix.len() + 16);
+    id.push_str(prefix);
+    for byte in bytes {
+        use std::fmt::Write as _;
+        let _ = write!(id, "{byte:02x}");
+    }
+    Ok(id)
+}
+
 /// Steps 1 to 4 of the module docs for the caller `sight` names, on `revision` (the revision
 /// `sight` was issued from).
 pub fn authorise(
+    revision: &Revision,
+    sight: &Sight,
+    batch: &EditBatch,
+    now: Timestamp,
+) -> Result<(), EditError> {
+    permitted(revision, sight, batch, now)?;
+    if let Some(expected) = batch.expect_revision
+        && expected != revision.number()
+    {
+        return Err(EditError::Stale { expected, current: revision.number() });
+    }
+    Ok(())
+}
+
+/// Steps 1 to 3 of the module docs: whether the caller may make the batch at all, whatever
+/// revision it expects.
+pub fn permitted(
     revision: &Revision,
     sight: &Sight,
     batch: &EditBatch,
@@ -196,12 +305,16 @@ pub fn authorise(
             )));
         }
     }
-    if let Some(expected) = batch.expect_revision
-        && expected != revision.number()
-    {
-        return Err(EditError::Stale { expected, current: revision.number() });
-    }
     Ok(())
+}
+
+/// Steps 1 to 3 for the caller on the revision served now: before the global change lock
+/// (so that a caller who may not make the batch never waits on it, nor makes others wait), and
+/// again under it (the caller's snapshot is cached: cheap).
+async fn may_make(issuer: &Issuer, caller: &str, batch: &EditBatch) -> Result<(), EditError> {
+    let revision = issuer.current();
+    let sight = sight(issuer, caller).await?;
+    permitted(&revision, &sight, batch, issuer.now())
 }
 
 /// A revision built and not yet installed.
@@ -241,12 +354,14 @@ async fn prepare(
     base: Arc<Revision>,
     number: u64,
     batch: Arc<EditBatch>,
+    sight: &Sight,
 ) -> Result<Option<Prepared>, EditError> {
     let now = issuer.now();
-    tokio::task::spawn_blocking(move || prepare_now(&base, number, &batch.edits, now))
+    let edits = Arc::clone(&batch);
+    tokio::task::spawn_blocking(move || prepare_now(&base, number, &edits.edits, now))
         .await
         .map_err(|e| EditError::Internal(e.to_string()))?
-        .map_err(EditError::Invalid)
+        .map_err(|errors| EditError::Invalid(problems(&errors, Some(sight), &batch.edits)))
 }
 
 /// Who asks for a change, and how the answer is written: what [`commit`] needs besides the
@@ -258,6 +373,8 @@ pub struct Request<'a> {
     pub idempotency: Option<&'a Idempotency>,
     /// The answer of a change made, from the revision served after it: kept with the key.
     pub reply: &'a (dyn Fn(Changed) -> Reply + Send + Sync),
+    /// Where the batch comes from.
+    pub origin: Origin,
 }
 
 /// Makes `batch` for the caller as one new revision, by the steps of the module docs; answers
@@ -266,13 +383,18 @@ pub(crate) async fn commit(
     issuer: &Issuer,
     target: &Edits,
     request: &Request<'_>,
-    batch: EditBatch,
+    mut batch: EditBatch,
 ) -> Result<Reply, EditError> {
+    if request.origin == Origin::Admin {
+        from_admin(&mut batch)?;
+    }
     let batch = Arc::new(batch);
     match target {
         Edits::ReadOnly(_) => Err(EditError::ReadOnly),
         Edits::Memory(remembered) => {
+            may_make(issuer, request.caller, &batch).await?;
             let _writer = issuer.lock_changes().await;
+            may_make(issuer, request.caller, &batch).await?;
             if let Some(reply) = recall_memory(remembered, request.caller, request.idempotency)? {
                 return Ok(reply);
             }
@@ -280,7 +402,7 @@ pub(crate) async fn commit(
             let sight = sight(issuer, request.caller).await?;
             authorise(&base, &sight, &batch, issuer.now())?;
             let number = crate::issuer::next_version(base.number(), issuer.now());
-            let changed = match prepare(issuer, Arc::clone(&base), number, batch).await? {
+            let changed = match prepare(issuer, Arc::clone(&base), number, batch, &sight).await? {
                 Some(prepared) => Changed { revision: issuer.install(prepared.revision), changed: true },
                 None => Changed { revision: base.number(), changed: false },
             };
@@ -302,12 +424,14 @@ async fn commit_to_database(
     batch: Arc<EditBatch>,
 ) -> Result<Reply, EditError> {
     let edits = serde_json::to_value(&batch.edits).map_err(|e| EditError::Internal(e.to_string()))?;
+    may_make(issuer, request.caller, &batch).await?;
+    let _writer = issuer.lock_changes().await;
+    may_make(issuer, request.caller, &batch).await?;
     if let Some(key) = request.idempotency
         && let Some(reply) = recall(database, request.caller, key).await?
     {
         return Ok(reply);
     }
-    let _writer = issuer.lock_changes().await;
     let deadline = tokio::time::Instant::now() + RETRY_FOR;
     while tokio::time::Instant::now() < deadline {
         let base = issuer.current();
@@ -326,8 +450,21 @@ async fn commit_to_database(
             Err(error) => return Err(error),
         }
         let number = base.number().saturating_add(1);
-        let Some(prepared) = prepare(issuer, Arc::clone(&base), number, Arc::clone(&batch)).await? else {
-            return Ok((request.reply)(Changed { revision: base.number(), changed: false }));
+        let Some(prepared) = prepare(issuer, Arc::clone(&base), number, Arc::clone(&batch), &sight).await?
+        else {
+            // Nothing to commit; the key is kept all the same, so that it cannot be used again
+            // with another request.
+            let reply = (request.reply)(Changed { revision: base.number(), changed: false });
+            if let Some(key) = request.idempotency {
+                let kept = database.store().remember(request.caller, &key.key, &reply.remembered(key)).await;
+                database.note(&kept, now);
+                match kept {
+                    Ok(()) => {}
+                    Err(StoreError::Replayed(remembered)) => return replay(remembered, Some(key)),
+                    Err(error) => return Err(unavailable(error)),
+                }
+            }
+            return Ok(reply);
         };
         let reply = (request.reply)(Changed { revision: number, changed: true });
         let remember = request.idempotency.map(|key| (key, reply.remembered(key)));
@@ -443,8 +580,9 @@ pub(crate) async fn preview(
     issuer: &Issuer,
     previews: &tokio::sync::Semaphore,
     caller: &str,
-    batch: EditBatch,
+    mut batch: EditBatch,
 ) -> Result<(u64, Impact), EditError> {
+    from_admin(&mut batch)?;
     let revision = issuer.current();
     let now = issuer.now();
     let sight = sight(issuer, caller).await?;
@@ -452,7 +590,10 @@ pub(crate) async fn preview(
     let _permit = previews.acquire().await.map_err(|e| EditError::Internal(e.to_string()))?;
     let number = revision.number();
     tokio::task::spawn_blocking(move || {
-        let next = revision.cutter().edit(&batch.edits, now).map_err(EditError::Invalid)?;
+        let next = revision
+            .cutter()
+            .edit(&batch.edits, now)
+            .map_err(|errors| EditError::Invalid(problems(&errors, Some(sight.as_ref()), &batch.edits)))?;
         Ok((number, tessera_core::diff(revision.policy(), next.cutter().policy(), now, None)))
     })
     .await

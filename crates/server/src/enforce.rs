@@ -53,22 +53,26 @@ pub struct Checked {
 
 /// `queries` decided for the user of `sight` on their own snapshot at `now`, on the blocking
 /// pool. A view of a task, document, report or finance row that names no Project is given the
-/// Project of the item the server holds with that id, if any (the client, which knows the item,
-/// names it).
+/// Project of the item the server holds with that id, if the caller's own snapshot may view that
+/// Project (the client, which knows the item, names it); otherwise it is left unnamed, and the
+/// check answers exactly as for an id the server does not hold: the Project of an item behind
+/// the firewall is never named.
 pub async fn check(
     sight: Arc<Sight>,
-    content: &crate::content::Content,
+    content: Arc<crate::content::Content>,
     mut queries: Vec<Query>,
     now: Timestamp,
 ) -> Result<Checked, ApiError> {
-    for query in &mut queries {
-        if let Query::View { kind, id, project: project @ None } = query
-            && kind.in_project()
-        {
-            *project = content.project_of(*kind, id);
-        }
-    }
     tokio::task::spawn_blocking(move || {
+        for query in &mut queries {
+            if let Query::View { kind, id, project: project @ None } = query
+                && kind.in_project()
+            {
+                *project = content
+                    .project_of(*kind, id)
+                    .filter(|p| sight.allows(&Query::view(ResourceKind::Project, p.as_str()), now));
+            }
+        }
         let decisions = queries
             .iter()
             .map(|query| {

@@ -845,12 +845,12 @@ impl From<EditError> for ApiError {
             )
             .with("edit", index)
             .with("decision", &*decision),
-            EditError::Invalid(errors) => ApiError::new(
+            EditError::Invalid(problems) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_org",
-                format!("the edits would make the organisation invalid: {errors}"),
+                format!("the edits would make the organisation invalid: {}", problems.join("; ")),
             )
-            .with("problems", errors.errors().iter().map(ToString::to_string).collect::<Vec<_>>()),
+            .with("problems", problems),
             EditError::ReadOnly => ApiError::new(
                 StatusCode::CONFLICT,
                 "read_only_source",
@@ -925,7 +925,12 @@ async fn apply_batch(
         status: 200,
         body: serde_json::json!({ "revision": changed.revision, "changed": changed.changed }),
     };
-    let request = edits::Request { caller: &caller.user, idempotency: key.as_ref(), reply: &reply };
+    let request = edits::Request {
+        caller: &caller.user,
+        idempotency: key.as_ref(),
+        reply: &reply,
+        origin: edits::Origin::Admin,
+    };
     let reply = edits::commit(&state.0.issuer, &state.0.edits, &request, batch).await?;
     let mut response = replied(state, &caller.user, reply);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -1133,6 +1138,7 @@ async fn revisions(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let caller = signed_in_user(&state, &headers).await?;
+    state.limits().check(&caller, Costly::Revisions)?;
     let params = parameters(query, &["after", "limit"])?;
     let number = |name: &str, default: u64| -> Result<u64, ApiError> {
         params.get(name).map_or(Ok(default), |value| {
@@ -1154,19 +1160,9 @@ async fn revisions(
     let now = state.0.issuer.now();
     let everything =
         sight.allows(&tessera_core::Query::can("network.manage", tessera_core::Target::none()), now);
-    let readable = |row: &crate::store::RevisionRow| {
-        everything
-            || serde_json::from_value::<Vec<Edit>>(row.edits.clone()).is_ok_and(|edits| {
-                !edits.is_empty()
-                    && edits.iter().all(|edit| {
-                        [sight.policy(), revision.policy()].iter().all(|policy| {
-                            policy.authorize(&caller.user, edit, now).is_ok_and(|decision| decision.allowed)
-                        })
-                    })
-            })
-    };
     // Rows the caller may not read are skipped, and never counted: `next_after` is the last row
-    // answered, so the paging tells nothing of what others did, nor when.
+    // answered, so the paging tells nothing of what others did, nor when. Each page is read from
+    // the database here and filtered on the blocking pool (JSON read and two decisions per edit).
     let mut visible = Vec::new();
     let mut cursor = after;
     for _ in 0..MAX_REVISION_PAGES_READ {
@@ -1176,7 +1172,15 @@ async fn revisions(
         })?;
         let read = rows.len();
         cursor = rows.last().map_or(cursor, |row| row.number);
-        visible.extend(rows.into_iter().filter(|row| readable(row)));
+        let (sight, revision, user) = (Arc::clone(&sight), Arc::clone(&revision), caller.user.clone());
+        let kept = tokio::task::spawn_blocking(move || {
+            rows.into_iter()
+                .filter(|row| everything || readable(&sight, &revision, &user, row, now))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        visible.extend(kept);
         if visible.len() >= limit || read < MAX_REVISIONS_PAGE as usize {
             break;
         }
@@ -1190,6 +1194,25 @@ async fn revisions(
     let mut response = decided(response, &state, &caller.user, revision.number());
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Whether `user` may read a row of the log: it names edits, and they may make every one of
+/// them now, on their own snapshot and on the whole organisation.
+fn readable(
+    sight: &Sight,
+    revision: &Revision,
+    user: &str,
+    row: &crate::store::RevisionRow,
+    now: tessera_core::Timestamp,
+) -> bool {
+    serde_json::from_value::<Vec<Edit>>(row.edits.clone()).is_ok_and(|edits| {
+        !edits.is_empty()
+            && edits.iter().all(|edit| {
+                [sight.policy(), revision.policy()]
+                    .iter()
+                    .all(|policy| policy.authorize(user, edit, now).is_ok_and(|decision| decision.allowed))
+            })
+    })
 }
 
 /// How many pages of [`MAX_REVISIONS_PAGE`] rows one request of the log reads at most, looking
@@ -1257,7 +1280,7 @@ async fn check(
     // evaluator's own denial, as the client's would be: there is no snapshot to ask.
     let now = state.0.issuer.now();
     let checked = match state.0.issuer.sight(&user).await {
-        Ok(sight) => enforce::check(sight, &state.0.content, request.checks, now).await?,
+        Ok(sight) => enforce::check(sight, state.content_handle(), request.checks, now).await?,
         Err(IssueError::UnknownUser) => {
             let revision = state.0.issuer.current();
             let decisions = request
@@ -1299,7 +1322,10 @@ async fn action_request<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(Enforcer, Option<Idempotency>, T), ApiError> {
-    let enforcer = actor(state, headers).await?;
+    let caller = signed_in_user(state, headers).await?;
+    state.limits().check(&caller, Costly::Action)?;
+    let sight = sight_of(state, &caller.user).await?;
+    let enforcer = Enforcer::new(sight, state.0.issuer.now());
     let body = json_bytes_body(headers, body)?;
     let key = idempotency(headers, method, uri, &body)?;
     let request = parse_json(&body)?;
@@ -1535,7 +1561,7 @@ async fn announce_to_group(
     path = "/api/projects/{project}/items",
     tag = "actions",
     summary = "Every task, document, report and finance row of a Project the caller may see",
-    params(("project" = String, Path, description = "Its id")),
+    params(("project" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Items", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1543,13 +1569,17 @@ async fn project_items(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, None);
+    let items = actions::items(&state, &enforcer, &project, None, limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        items.map(|items| serde_json::json!({ "project": project, "items": items })),
+        items.map(|items| {
+            serde_json::json!({ "project": project, "items": items.entries, "truncated": items.truncated })
+        }),
     ))
 }
 
@@ -1558,7 +1588,7 @@ async fn project_items(
     path = "/api/projects/{project}/tasks",
     tag = "actions",
     summary = "A Project's tasks the caller may see",
-    params(("project" = String, Path, description = "Its id")),
+    params(("project" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Tasks", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1566,13 +1596,18 @@ async fn project_tasks(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Task));
+    let items =
+        actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Task), limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        items.map(|items| serde_json::json!({ "project": project, "tasks": items })),
+        items.map(|items| {
+            serde_json::json!({ "project": project, "tasks": items.entries, "truncated": items.truncated })
+        }),
     ))
 }
 
@@ -1581,7 +1616,7 @@ async fn project_tasks(
     path = "/api/projects/{project}/files",
     tag = "actions",
     summary = "A Project's files the caller may see",
-    params(("project" = String, Path, description = "Its id")),
+    params(("project" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Files", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1589,13 +1624,18 @@ async fn project_files(
     State(state): State<AppState>,
     axum::extract::Path(project): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let items = actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Document));
+    let items =
+        actions::items(&state, &enforcer, &project, Some(tessera_core::ResourceKind::Document), limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        items.map(|items| serde_json::json!({ "project": project, "files": items })),
+        items.map(|items| {
+            serde_json::json!({ "project": project, "files": items.entries, "truncated": items.truncated })
+        }),
     ))
 }
 
@@ -1622,7 +1662,7 @@ async fn project_wiki(
     path = "/api/dms/{dm}/messages",
     tag = "actions",
     summary = "A conversation's messages, oldest first",
-    params(("dm" = String, Path, description = "Its id")),
+    params(("dm" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Messages", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1630,13 +1670,17 @@ async fn dm_messages(
     State(state): State<AppState>,
     axum::extract::Path(dm): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let messages = actions::messages(&state, &enforcer, &dm);
+    let messages = actions::messages(&state, &enforcer, &dm, limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        messages.map(|messages| serde_json::json!({ "dm": dm, "messages": messages })),
+        messages.map(|messages| {
+            serde_json::json!({ "dm": dm, "messages": messages.entries, "truncated": messages.truncated })
+        }),
     ))
 }
 
@@ -1645,19 +1689,24 @@ async fn dm_messages(
     path = "/api/announcements",
     tag = "actions",
     summary = "The announcements of the caller's Network",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Announcements", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
 async fn network_announcements(
     State(state): State<AppState>,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let announcements = actions::announcements(&state, &enforcer, None);
+    let announcements = actions::announcements(&state, &enforcer, None, limit).await;
     Ok(listed(
         &state,
         &enforcer,
-        announcements.map(|announcements| serde_json::json!({ "announcements": announcements })),
+        announcements.map(|announcements| {
+            serde_json::json!({ "announcements": announcements.entries, "truncated": announcements.truncated })
+        }),
     ))
 }
 
@@ -1666,7 +1715,7 @@ async fn network_announcements(
     path = "/api/groups/{group}/announcements",
     tag = "actions",
     summary = "A group's announcements",
-    params(("group" = String, Path, description = "Its id")),
+    params(("group" = String, Path, description = "Its id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Announcements", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
@@ -1674,11 +1723,14 @@ async fn group_announcements(
     State(state): State<AppState>,
     axum::extract::Path(group): PathId,
     headers: HeaderMap,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let announcements = actions::announcements(&state, &enforcer, Some(&group));
-    let listing = announcements
-        .map(|announcements| serde_json::json!({ "group": group, "announcements": announcements }));
+    let announcements = actions::announcements(&state, &enforcer, Some(&group), limit).await;
+    let listing = announcements.map(|announcements| {
+        serde_json::json!({ "group": group, "announcements": announcements.entries, "truncated": announcements.truncated })
+    });
     Ok(listed(&state, &enforcer, listing))
 }
 
@@ -1687,13 +1739,39 @@ async fn group_announcements(
     path = "/api/groups",
     tag = "actions",
     summary = "The groups the caller may see, with their names",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many, the newest (default 200, at most 1,000)")),
     responses((status = 200, description = "Groups", body = Object, content_type = "application/json"), crate::openapi::Refusals),
     security(("bearer" = []))
 )]
-async fn list_groups(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn list_groups(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let limit = listing_limit(query)?;
     let enforcer = actor(&state, &headers).await?;
-    let groups = actions::groups(&state, &enforcer);
-    Ok(listed(&state, &enforcer, Ok::<_, ApiError>(serde_json::json!({ "groups": groups }))))
+    let groups = actions::groups(&state, &enforcer, limit).await;
+    Ok(listed(
+        &state,
+        &enforcer,
+        groups.map(|groups| serde_json::json!({ "groups": groups.entries, "truncated": groups.truncated })),
+    ))
+}
+
+/// A listing's query string (`limit`).
+type ListQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// A listing's `limit`: [`actions::DEFAULT_LISTING`] unless given, at most
+/// [`actions::MAX_LISTING`] (a larger one is taken as the maximum), at least 1.
+fn listing_limit(query: ListQuery) -> Result<usize, ApiError> {
+    let params = parameters(query, &["limit"])?;
+    match params.get("limit") {
+        None => Ok(actions::DEFAULT_LISTING),
+        Some(value) => value
+            .parse::<u64>()
+            .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX).clamp(1, actions::MAX_LISTING))
+            .map_err(|_| ApiError::bad_parameter("`limit` is not a whole number")),
+    }
 }
 
 // ---- GET /api/events ----------------------------------------------------------------------------

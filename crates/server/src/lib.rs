@@ -185,7 +185,7 @@ struct Shared {
     request_timeout: Duration,
     edits: Edits,
     /// Tasks, files, wiki texts, messages, announcements and group names.
-    content: content::Content,
+    content: Arc<content::Content>,
     /// At most [`edits::MAX_PREVIEWS`] previews at once.
     previews: tokio::sync::Semaphore,
     /// Searches run on the blocking pool, at most one per core at once.
@@ -230,7 +230,7 @@ impl AppState {
         });
         let public_keys =
             Bytes::from(serde_json::to_vec(&public_keys).context("cannot write the public keys")?);
-        let content = content::Content::new(&content);
+        let content = Arc::new(content::Content::new(&content));
         if let Edits::Database(database) = &edits {
             content.apply(&database.opening_content());
         }
@@ -301,6 +301,11 @@ impl AppState {
     /// What people wrote beside the organisation (and the content file's items).
     pub fn content(&self) -> &content::Content {
         &self.0.content
+    }
+
+    /// [`AppState::content`], to hold beyond a borrow (on the blocking pool).
+    pub fn content_handle(&self) -> Arc<content::Content> {
+        Arc::clone(&self.0.content)
     }
 }
 

@@ -28,6 +28,10 @@ pub const DEFAULT_SEARCH_PER_SECOND: NonZeroU32 = per_second(20);
 pub const DEFAULT_CHECK_PER_SECOND: NonZeroU32 = per_second(50);
 /// The default of [`Quotas::admin_per_second`].
 pub const DEFAULT_ADMIN_PER_SECOND: NonZeroU32 = per_second(5);
+/// The default of [`Quotas::action_per_second`]: well above what a person clicks, types or
+/// uploads in a second (a few), with room for several tabs and the app's retries; far below
+/// what a script needs to fill the log with revisions and content.
+pub const DEFAULT_ACTION_PER_SECOND: NonZeroU32 = per_second(20);
 /// The default of [`Quotas::service_per_second`].
 pub const DEFAULT_SERVICE_PER_SECOND: NonZeroU32 = per_second(2000);
 /// `n`, or 1 for 0: for the constants above.
@@ -56,6 +60,9 @@ pub struct Quotas {
     pub admin_per_second: NonZeroU32,
     /// Requests per service per second, on whatever costly route it calls.
     pub service_per_second: NonZeroU32,
+    /// The app's actions per user per second (`POST /api/projects`, …: every route of
+    /// `actions.rs` that writes), all in one bucket (and bursts of as many).
+    pub action_per_second: NonZeroU32,
 }
 
 impl Default for Quotas {
@@ -67,6 +74,7 @@ impl Default for Quotas {
             check_per_second: DEFAULT_CHECK_PER_SECOND,
             admin_per_second: DEFAULT_ADMIN_PER_SECOND,
             service_per_second: DEFAULT_SERVICE_PER_SECOND,
+            action_per_second: DEFAULT_ACTION_PER_SECOND,
         }
     }
 }
@@ -84,6 +92,11 @@ pub enum Costly {
     Preview,
     /// `GET /api/admin/denials`.
     Denials,
+    /// `GET /api/admin/revisions`.
+    Revisions,
+    /// One of the app's actions that writes (a Project, group, conversation, task, file, wiki
+    /// text, message or announcement).
+    Action,
 }
 
 impl Costly {
@@ -95,6 +108,8 @@ impl Costly {
             Costly::Edits => "edits",
             Costly::Preview => "preview",
             Costly::Denials => "denials",
+            Costly::Revisions => "revisions",
+            Costly::Action => "action",
         }
     }
 }
@@ -106,6 +121,8 @@ pub struct Limits {
     edits: DefaultKeyedRateLimiter<String>,
     preview: DefaultKeyedRateLimiter<String>,
     denials: DefaultKeyedRateLimiter<String>,
+    revisions: DefaultKeyedRateLimiter<String>,
+    actions: DefaultKeyedRateLimiter<String>,
     services: DefaultKeyedRateLimiter<String>,
     checks: AtomicU32,
 }
@@ -135,6 +152,8 @@ impl Limits {
             edits: keyed(quotas.admin_per_second),
             preview: keyed(quotas.admin_per_second),
             denials: keyed(quotas.admin_per_second),
+            revisions: keyed(quotas.admin_per_second),
+            actions: keyed(quotas.action_per_second),
             services: keyed(quotas.service_per_second),
             checks: AtomicU32::new(0),
         }
@@ -151,6 +170,8 @@ impl Limits {
                 Costly::Edits => &self.edits,
                 Costly::Preview => &self.preview,
                 Costly::Denials => &self.denials,
+                Costly::Revisions => &self.revisions,
+                Costly::Action => &self.actions,
             }
         };
         if self.checks.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == 0 {
@@ -168,8 +189,16 @@ impl Limits {
     /// asked, so memory grows with the principals active within a second or so, not with every
     /// one ever seen.
     fn purge(&self) {
-        for limiter in [&self.search, &self.check, &self.edits, &self.preview, &self.denials, &self.services]
-        {
+        for limiter in [
+            &self.search,
+            &self.check,
+            &self.edits,
+            &self.preview,
+            &self.denials,
+            &self.revisions,
+            &self.actions,
+            &self.services,
+        ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

@@ -61,6 +61,7 @@ pub fn unlimited() -> Quotas {
         check_per_second: lifted,
         admin_per_second: lifted,
         service_per_second: lifted,
+        action_per_second: lifted,
         ..Quotas::default()
     }
 }

@@ -19,5 +19,6 @@ mod identity;
 mod issuer;
 mod openapi;
 mod replicas;
+mod review;
 mod store;
 mod support;

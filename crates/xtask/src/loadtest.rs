@@ -61,6 +61,8 @@ const SERVER_FLAGS: &[&str] = &[
     "1000000",
     "--service-rate",
     "1000000",
+    "--action-rate",
+    "1000000",
 ];
 
 /// `cargo xtask loadtest [SCALE] [--database URL]`.

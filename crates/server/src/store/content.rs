@@ -108,6 +108,19 @@ impl Store {
         remembered(&mut conn, self.backend, caller, key).await
     }
 
+    /// Keeps `answer` for `caller`'s `key` alone (a batch that changed nothing, and so committed
+    /// nothing, keeps its key all the same). A key remembered already answers
+    /// [`StoreError::Replayed`], and nothing is written.
+    pub async fn remember(&self, caller: &str, key: &str, answer: &Remembered) -> Result<(), StoreError> {
+        let mut tx = self.backend.begin_write(&self.pool).await?;
+        if let Some(found) = remembered(&mut tx, self.backend, caller, key).await? {
+            return Err(StoreError::Replayed(found));
+        }
+        remember_in(&mut tx, self.backend, caller, key, answer).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Appends `row` to the content log (its `seq` given by the database, `at` as given), with the
     /// answer to remember for `caller`'s key, if any, in the same transaction; answers the row as
     /// written. A key remembered already answers [`StoreError::Replayed`], and nothing is
