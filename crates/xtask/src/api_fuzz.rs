@@ -80,7 +80,16 @@ fn serve(tessera: &Path) -> Result<Served> {
         .args(["serve", "--auth", "demo", "--addr", "127.0.0.1:0", "--database", &database])
         .args(["--content", "tests/demo/content.json", "--key"])
         .arg(&key)
-        .args(["--search-rate", "100000", "--check-rate", "100000", "--admin-rate", "100000"])
+        .args([
+            "--search-rate",
+            "100000",
+            "--check-rate",
+            "100000",
+            "--admin-rate",
+            "100000",
+            "--action-rate",
+            "100000",
+        ])
         .current_dir(root())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
