@@ -18,7 +18,7 @@ use crate::root;
 
 /// One test binary, as cargo built it.
 pub struct Binary {
-    /// What `cargo test` prints for it: `tests/edits.rs (target/debug/deps/edits-…)`.
+    /// Its source and file: `crates/core/tests/edits.rs (edits-…)`.
     name: String,
     executable: PathBuf,
     package_dir: PathBuf,
@@ -101,7 +101,7 @@ pub fn build(cargo: &str) -> Result<Vec<Binary>> {
         let package_dir = PathBuf::from(manifest).parent().map(PathBuf::from).unwrap_or_else(root);
         let source = field("/target/src_path").and_then(Value::as_str).unwrap_or_default();
         let source = PathBuf::from(source);
-        let source = source.strip_prefix(&package_dir).unwrap_or(&source).display().to_string();
+        let source = source.strip_prefix(root()).unwrap_or(&source).display().to_string();
         let file = executable.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         found.push(Binary { name: format!("{source} ({file})"), executable, package_dir });
     }
