@@ -8,6 +8,14 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
+/// How long a served snapshot is valid when `--ttl-hours` is not given: a week, so that an
+/// installed web app keeps working offline over a weekend and a holiday.
+pub const DEFAULT_TTL_HOURS: u32 = 7 * 24;
+/// The longest `--ttl-hours`: ten years.
+pub const MAX_TTL_HOURS: u32 = 10 * 366 * 24;
+/// The snapshot cache's bound when `--cache-mib` is not given.
+pub const DEFAULT_CACHE_MIB: u64 = 256;
+
 /// Keys, signing, verification and decisions for Tessera policy snapshots.
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about, long_about = None)]
@@ -255,7 +263,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "CONTENT.json")]
     pub content: Option<PathBuf>,
     /// How long a served snapshot is valid, in hours (default a week, for offline use)
-    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_TTL_HOURS)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TTL_HOURS)]
     pub ttl_hours: u32,
     /// Who signs the snapshots (their `issuer`)
     #[arg(long, value_name = "NAME", default_value = "tessera")]
@@ -277,7 +285,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME", default_value = "sub")]
     pub user_claim: String,
     /// The bound on signed snapshots kept in memory, in MiB (0 keeps none)
-    #[arg(long, value_name = "MIB", default_value_t = crate::serve::DEFAULT_CACHE_MIB)]
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_CACHE_MIB)]
     pub cache_mib: u64,
     /// The bound on verified snapshots kept to decide with (search, actions, checks), in MiB
     /// (0 keeps none: each is verified again when asked)

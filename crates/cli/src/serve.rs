@@ -21,13 +21,7 @@ use crate::keys::read_secret_key;
 use crate::sign::InvalidOrg;
 use crate::{Status, read_file};
 
-/// How long a served snapshot is valid when `--ttl-hours` is not given: a week, so that an
-/// installed web app keeps working offline over a weekend and a holiday.
-pub const DEFAULT_TTL_HOURS: u32 = 7 * 24;
-/// The longest `--ttl-hours`: ten years.
-pub const MAX_TTL_HOURS: u32 = 10 * 366 * 24;
-/// The snapshot cache's bound when `--cache-mib` is not given.
-pub const DEFAULT_CACHE_MIB: u64 = 256;
+pub use crate::args::{DEFAULT_CACHE_MIB, DEFAULT_TTL_HOURS, MAX_TTL_HOURS};
 
 /// `tessera serve`: reads everything, builds the first revision, then serves until Ctrl-C (or
 /// SIGTERM), finishing the requests in flight.

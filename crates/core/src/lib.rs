@@ -52,6 +52,7 @@ mod diff;
 mod edit;
 mod eval;
 mod grant;
+mod ids;
 mod incremental;
 mod limits;
 mod load;

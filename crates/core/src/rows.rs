@@ -13,7 +13,7 @@ use std::fmt;
 #[cfg(not(target_family = "wasm"))]
 use std::sync::Arc;
 
-use crate::policy::Idx;
+use crate::ids::Idx;
 
 /// Elements per chunk: a chunk of users or Projects is a few kilobytes to copy.
 #[cfg(not(target_family = "wasm"))]

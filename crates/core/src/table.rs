@@ -5,7 +5,7 @@
 
 use std::hash::Hasher;
 
-use crate::policy::{IdHasher, Idx};
+use crate::ids::{IdHasher, Idx};
 
 /// Strings laid end to end in one buffer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

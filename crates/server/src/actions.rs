@@ -29,7 +29,7 @@ use tessera_core::{Edit, Query, ResourceKind, Target, Timestamp};
 use crate::content::{Audience, Item, Message};
 use crate::edits::{self, Changed, EditBatch, Idempotency, Reply, Request};
 use crate::enforce::{Enforcer, Seen};
-use crate::http::ApiError;
+use crate::refusal::ApiError;
 use crate::store::{ContentKind, ContentRow, StoreError};
 use crate::{AppState, Edits};
 

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tessera_core::{Code, Query, ResourceKind, Timestamp};
 
 use crate::AppState;
-use crate::http::ApiError;
 use crate::issuer::Sight;
+use crate::refusal::ApiError;
 
 /// The most checks one `POST /api/check` may hold.
 pub const MAX_CHECKS: usize = 1000;
@@ -100,8 +100,8 @@ impl FromRequestParts<AppState> for Enforcer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Enforcer, ApiError> {
-        let caller = crate::http::signed_in_user(state, &parts.headers).await?;
-        let sight = crate::http::sight_of(state, &caller.user).await?;
+        let caller = crate::caller::signed_in_user(state, &parts.headers).await?;
+        let sight = crate::caller::sight_of(state, &caller.user).await?;
         Ok(Enforcer { sight, now: state.issuer().now() })
     }
 }

@@ -36,9 +36,9 @@ use tessera_core::Timestamp;
 use tokio::sync::watch;
 
 use crate::content::{Audience, Written};
-use crate::http::ApiError;
 use crate::identity::Caller;
 use crate::issuer::{Clock, Revision};
+use crate::refusal::ApiError;
 
 /// How long a ticket may wait to be used.
 pub const TICKET_SECONDS: u64 = 30;

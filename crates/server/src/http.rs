@@ -18,7 +18,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
-use tessera_core::{Decision, Edit};
+use tessera_core::Edit;
 use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
@@ -28,11 +28,18 @@ use std::sync::Arc;
 use crate::AppState;
 use crate::actions;
 use crate::admin;
+pub use crate::caller::{REVISION_HEADER, SNAPSHOT_VERSION_HEADER};
+use crate::caller::{
+    authenticate, authenticate_any, caught_up_with, member, sight_of, signed_in_user, unknown_user,
+};
 use crate::edits::{self, EditBatch, EditError, Idempotency, MAX_EDITS, Reply};
 use crate::enforce::{self, Enforcer, MAX_CHECKS};
-use crate::identity::{AuthError, Caller};
+use crate::host::LoopbackOnly;
+use crate::identity::Caller;
 use crate::issuer::{Answer, IssueError, Revision, Sight};
 use crate::limits::Costly;
+pub use crate::refusal::ApiError;
+use crate::refusal::{json_bytes, json_response};
 use crate::source::quoted;
 
 /// The largest request body accepted (an override's JSON is a few dozen bytes).
@@ -119,138 +126,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 // ---- Refusals --------------------------------------------------------------------------------------
 
-/// A refusal: its status, a stable code and a sentence, sent as
-/// `{"error": {"code": ..., "message": ...}}`. A backend built on this crate answers its own
-/// refusals with it too ([`Enforcer`]).
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    /// More members of the error object (the evaluator's decision, validation problems).
-    details: serde_json::Map<String, serde_json::Value>,
-    /// `WWW-Authenticate`, for a 401.
-    challenge: Option<&'static str>,
-    /// `Retry-After`, in seconds, for a 429 or a 503.
-    retry_after: Option<u32>,
-}
-
-impl ApiError {
-    /// A refusal with `status`, `code` and `message`.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: serde_json::Map::new(),
-            challenge: None,
-            retry_after: None,
-        }
-    }
-
-    /// With `name: value` in the error object.
-    fn with(mut self, name: &str, value: impl Serialize) -> ApiError {
-        if let Ok(value) = serde_json::to_value(value) {
-            self.details.insert(name.to_owned(), value);
-        }
-        self
-    }
-
-    /// A 429: one of the caller's limits is reached; `Retry-After` says when to ask again.
-    pub(crate) fn too_many(code: &'static str, message: impl Into<String>, retry_after: u32) -> ApiError {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message).with_retry_after(retry_after)
-    }
-
-    /// With `Retry-After: seconds`.
-    pub(crate) fn with_retry_after(mut self, seconds: u32) -> ApiError {
-        self.retry_after = Some(seconds);
-        self
-    }
-
-    fn bad_parameter(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
-    }
-
-    /// A 500 that says nothing of its cause but a request id; the log carries the cause with
-    /// the same id.
-    pub fn internal(cause: impl Into<String>) -> ApiError {
-        let cause = cause.into();
-        let id = request_id();
-        tracing::error!(request_id = %id, %cause, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("internal error (request {id})"))
-            .with("request_id", &id)
-    }
-
-    /// A 404 for `kind` `id`, exactly as for an id that does not exist: what the caller may not
-    /// see answers so too, and names nothing more.
-    pub fn not_found(kind: &str, id: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {kind} `{}`", quoted(id)))
-    }
-
-    /// A 403 with the caller's own snapshot's decision (its code, sentence and facts).
-    pub fn forbidden(decision: &Decision) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("not allowed: {}", decision.message))
-            .with("decision", decision)
-    }
-
-    /// A 422 for a body that reads but says something not to be done.
-    pub fn invalid_body(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
-    }
-
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-}
-
-/// A random id for a request whose cause only the log may tell.
-fn request_id() -> String {
-    let mut bytes = [0u8; 8];
-    // No randomness: the time stands in, an id being only for finding the log line.
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        bytes = (nanos as u64).to_be_bytes();
-    }
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut error = self.details;
-        error.insert("code".to_owned(), self.code.into());
-        error.insert("message".to_owned(), self.message.into());
-        let mut response = json_response(self.status, &serde_json::json!({ "error": error }));
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(challenge) = self.challenge {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-        }
-        if let Some(seconds) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
-    }
-}
-
-/// `value` as a JSON response.
-fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => json_bytes(status, bytes.into(), "no-cache"),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write JSON: {e}")).into_response(),
-    }
-}
-
-/// JSON bytes as a response, with a `Cache-Control`.
-fn json_bytes(status: StatusCode, bytes: Bytes, cache_control: &'static str) -> Response {
-    let mut response = (status, bytes).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
-    response
-}
-
 async fn no_sniff(mut response: Response) -> Response {
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
@@ -332,54 +207,6 @@ async fn snapshot(
 
 // ---- Who is asking ---------------------------------------------------------------------------
 
-/// The user the bearer token names, or a 401 that says how to authenticate; a service is
-/// refused (403): it may call `/api/check` only, which takes [`authenticate_any`].
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = authenticate_any(state, headers).await?;
-    if caller.service {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "a service may call /api/check only: this route is for users",
-        ));
-    }
-    Ok(caller)
-}
-
-/// The user or the service the bearer token names, or a 401 that says how to authenticate: for
-/// `/api/check`, the one route a service may call.
-async fn authenticate_any(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    state.0.identity.caller(headers).await.map_err(|error| {
-        let (code, message, challenge) = match error {
-            AuthError::Missing => {
-                ("unauthenticated", "send `Authorization: Bearer <token>`".to_owned(), "Bearer")
-            }
-            AuthError::Invalid(why) => ("invalid_token", why, "Bearer error=\"invalid_token\""),
-        };
-        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, code, message);
-        error.challenge = Some(challenge);
-        error
-    })
-}
-
-/// The signed-in user the bearer token names, an active member of the organisation: a 401
-/// without a valid token, a 403 for anyone else.
-pub(crate) async fn signed_in_user(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let caller = authenticate(state, headers).await?;
-    member(&state.0.issuer.current(), &caller.user)?;
-    caught_up_with(state, headers).await?;
-    Ok(caller)
-}
-
-/// `user`'s own snapshot of the revision served ([`Sight`]): what the server decides for them
-/// with.
-pub(crate) async fn sight_of(state: &AppState, user: &str) -> Result<Arc<Sight>, ApiError> {
-    state.0.issuer.sight(user).await.map_err(|error| match error {
-        IssueError::UnknownUser => unknown_user(user),
-        IssueError::Internal(message) => ApiError::internal(message),
-    })
-}
-
 /// The headers of an answer that depends on the policy: the revision that decided
 /// (`Tessera-Revision`), and the version of the snapshot the server issues the caller now
 /// (`Tessera-Snapshot-Version`; a client that holds an older one fetches it again). Per-user:
@@ -394,102 +221,6 @@ fn decided(mut response: Response, state: &AppState, user: &str, revision: u64) 
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     }
     response
-}
-
-/// The revision that decided an answer.
-pub const REVISION_HEADER: &str = "tessera-revision";
-/// The version of a user's snapshot: in an answer, the one the server issues them now; in a
-/// request, the one the client holds.
-pub const SNAPSHOT_VERSION_HEADER: &str = "tessera-snapshot-version";
-
-/// A 403 unless `user` is an active user of `revision`'s organisation.
-fn member(revision: &Revision, user: &str) -> Result<(), ApiError> {
-    match revision.policy().user_summary(user) {
-        None => Err(unknown_user(user)),
-        Some(summary) if !summary.active => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "inactive_user",
-            format!("user `{}` is not active", quoted(user)),
-        )),
-        Some(_) => Ok(()),
-    }
-}
-
-fn unknown_user(user: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "unknown_user",
-        format!("the organisation holds no user `{}`", quoted(user)),
-    )
-}
-
-/// The highest snapshot version the client says it holds: the `<version>-` that starts the
-/// `ETag`s of its `If-None-Match`.
-fn held_version(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|tag| {
-            let tag = tag.trim();
-            let opaque = tag.strip_prefix("W/").unwrap_or(tag).strip_prefix('"')?;
-            opaque.split('-').next()?.parse::<u64>().ok()
-        })
-        .max()
-}
-
-/// How long a replica that is behind the client waits to catch up before it answers 503.
-const CATCH_UP_WAIT: Duration = Duration::from_secs(3);
-
-/// The snapshot version the client says it holds: the `<version>-` that starts the `ETag`s of
-/// its `If-None-Match`, or its `Tessera-Snapshot-Version`, whichever is higher.
-fn client_version(headers: &HeaderMap) -> Option<u64> {
-    let stated = headers
-        .get(SNAPSHOT_VERSION_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok());
-    held_version(headers).max(stated)
-}
-
-/// Over a database, a client may hold a snapshot of a revision this replica has not built yet
-/// (another replica made it, and the client's event came from there): answering from the older
-/// revision would hand it an older version, which it must refuse as a rollback. So the replica
-/// catches up first (waking its follower), and answers 503 with `Retry-After` if it cannot in
-/// time: the client keeps what it holds and asks again. A version beyond anything the
-/// database's log has (no replica made it: a client that made it up) is answered at once, from
-/// the revision served, without waiting or waking anything.
-async fn caught_up_with(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let (Some(database), Some(held)) = (state.database(), client_version(headers)) else { return Ok(()) };
-    let mut installed = state.0.issuer.subscribe();
-    if installed.borrow().number() >= held {
-        return Ok(());
-    }
-    match database.store().current_revision().await {
-        Ok(logged) if logged < held => return Ok(()),
-        Ok(_) => {}
-        Err(error) => {
-            database.note(&Err::<(), _>(error), state.0.issuer.now());
-        }
-    }
-    database.wake();
-    let caught_up =
-        tokio::time::timeout(CATCH_UP_WAIT, installed.wait_for(|revision| revision.number() >= held))
-            .await
-            .is_ok_and(|waited| waited.is_ok());
-    if caught_up {
-        return Ok(());
-    }
-    let mut error = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "behind",
-        format!(
-            "this server has not caught up with revision {held} yet (it serves {}): ask again",
-            state.0.issuer.current().number()
-        ),
-    );
-    error.retry_after = Some(1);
-    Err(error)
 }
 
 /// Whether an `If-None-Match` header matches `etag`, by the weak comparison (RFC 9110 §13.1.2).
@@ -1106,16 +837,15 @@ pub const MAX_REVISIONS_PAGE: u32 = 1000;
 
 /// A 503 for a database that cannot be reached, with a hint of when to try again.
 fn database_unavailable(cause: String) -> ApiError {
-    let id = request_id();
+    let id = crate::refusal::request_id();
     tracing::warn!(request_id = %id, %cause, "the database cannot be reached");
-    let mut error = ApiError::new(
+    ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "database_unavailable",
         format!("the database cannot be reached, so nothing can be changed now (request {id})"),
     )
-    .with("request_id", &id);
-    error.retry_after = Some(5);
-    error
+    .with("request_id", &id)
+    .with_retry_after(5)
 }
 
 /// `GET /api/admin/revisions?after=N[&limit=M]`: the log of revisions after `N`, oldest first,
@@ -1815,13 +1545,12 @@ async fn events(
     let params = parameters(query, &["ticket"])?;
     let caller = match params.get("ticket") {
         Some(ticket) => state.0.tickets.redeem(ticket, state.0.issuer.now()).ok_or_else(|| {
-            let mut error = ApiError::new(
+            ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_ticket",
                 "the ticket is unknown, spent or expired",
-            );
-            error.challenge = Some("Bearer");
-            error
+            )
+            .with_challenge("Bearer")
         })?,
         None => authenticate(&state, &headers).await?,
     };
@@ -1871,78 +1600,6 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 // ---- The demo's Host -----------------------------------------------------------------------------
-
-/// For `--auth demo` (the layer is there only then): only requests for a loopback name or
-/// address (`localhost`, 127.0.0.0/8, `[::1]`, any port) are answered, before any handler runs
-/// (421 otherwise): a web page of another site whose name an attacker points at 127.0.0.1 (DNS
-/// rebinding) would otherwise be answered as if it were the app, and sign in as anyone. A
-/// request that names no host at all (HTTP/1.0, or a test driving the router in-process)
-/// passes: no browser sends one. A layer of its own rather than `from_fn`, which boxes a future
-/// and clones the rest of the stack for every request.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LoopbackOnly;
-
-impl<S> tower::Layer<S> for LoopbackOnly {
-    type Service = LoopbackHost<S>;
-
-    fn layer(&self, inner: S) -> LoopbackHost<S> {
-        LoopbackHost(inner)
-    }
-}
-
-/// The service of [`LoopbackOnly`].
-#[derive(Clone, Debug)]
-pub(crate) struct LoopbackHost<S>(S);
-
-impl<S> tower::Service<Request> for LoopbackHost<S>
-where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
-{
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = futures_util::future::Either<
-        std::future::Ready<Result<Response, std::convert::Infallible>>,
-        S::Future,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), std::convert::Infallible>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let named = match request.headers().get(header::HOST) {
-            Some(host) => Some(host.to_str().ok().map(host_of)),
-            None => request.uri().host().map(Some),
-        };
-        match named {
-            None => futures_util::future::Either::Right(self.0.call(request)),
-            Some(Some(host)) if crate::loopback_host(host) => {
-                futures_util::future::Either::Right(self.0.call(request))
-            }
-            Some(_) => futures_util::future::Either::Left(std::future::ready(Ok(ApiError::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                "misdirected_request",
-                "this demo server answers only requests for localhost, 127.0.0.1 or [::1]",
-            )
-            .into_response()))),
-        }
-    }
-}
-
-/// The host of a `Host` header, without its port: `[::1]` of `[::1]:8080`, `localhost` of
-/// `localhost:8080`.
-fn host_of(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority.split_inclusive(']').next().unwrap_or(authority);
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => host,
-        _ => authority,
-    }
-}
 
 // ---- Static files --------------------------------------------------------------------------------
 
@@ -2036,16 +1693,7 @@ pub const APP_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-ev
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_host_is_read_without_its_port() {
-        assert_eq!(host_of("localhost:8080"), "localhost");
-        assert_eq!(host_of("127.0.0.1"), "127.0.0.1");
-        assert_eq!(host_of("[::1]:8080"), "[::1]");
-        assert_eq!(host_of("[::1]"), "[::1]");
-        assert_eq!(host_of("localhost:http"), "localhost:http");
-        assert_eq!(host_of("rebind.attacker.example:443"), "rebind.attacker.example");
-    }
+    use crate::caller::held_version;
 
     #[test]
     fn the_held_version_is_read_from_the_etags() {

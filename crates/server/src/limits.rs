@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::http::ApiError;
 use crate::identity::Caller;
+use crate::refusal::ApiError;
 
 /// The default of [`Quotas::streams_per_user`]: a person with 16 tabs open.
 pub const DEFAULT_STREAMS_PER_USER: u32 = 16;

@@ -31,7 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz));
-    let routes = if state.identity().is_demo() { routes.layer(crate::http::LoopbackOnly) } else { routes };
+    let routes = if state.identity().is_demo() { routes.layer(crate::host::LoopbackOnly) } else { routes };
     routes.layer(axum::middleware::from_fn(crate::metrics::track)).with_state(state)
 }
 
