@@ -485,7 +485,7 @@ impl Issuer {
             }
         };
         let first = Arc::new(first.map_err(InvalidOrganisation)?);
-        crate::metrics::revision_built(&first);
+        crate::metrics::revision_built(first.number(), first.build_time(), first.renewed());
         let public_key = key.public_key();
         let key_id = public_key.key_id();
         let cache = (tuning.cache_bytes > 0).then(|| {
@@ -724,7 +724,7 @@ impl Issuer {
     pub fn install(&self, revision: Revision) -> u64 {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         if revision.number > current.number {
-            crate::metrics::revision_built(&revision);
+            crate::metrics::revision_built(revision.number(), revision.build_time(), revision.renewed());
             tracing::info!(
                 revision = revision.number,
                 build_ms = revision.build_time.as_millis() as u64,

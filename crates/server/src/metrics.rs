@@ -29,8 +29,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::issuer::Revision;
-
 /// Latency buckets, in seconds: from 100 µs to 10 s.
 const BUCKETS: &[f64] =
     &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -88,10 +86,11 @@ pub(crate) fn cut_and_signed(cut: Duration, sign: Duration) {
     metrics::histogram!("tessera_snapshot_sign_seconds").record(sign.as_secs_f64());
 }
 
-pub(crate) fn revision_built(revision: &Revision) {
-    metrics::gauge!("tessera_revision").set(revision.number() as f64);
-    metrics::gauge!("tessera_revision_build_seconds").set(revision.build_time().as_secs_f64());
-    metrics::gauge!("tessera_revision_renewed_users").set(revision.renewed() as f64);
+/// A revision now served: its number, how long its build took, how many users it renewed.
+pub(crate) fn revision_built(number: u64, build_time: Duration, renewed: usize) {
+    metrics::gauge!("tessera_revision").set(number as f64);
+    metrics::gauge!("tessera_revision_build_seconds").set(build_time.as_secs_f64());
+    metrics::gauge!("tessera_revision_renewed_users").set(renewed as f64);
 }
 
 pub(crate) fn build_failed() {
