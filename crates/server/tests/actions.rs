@@ -7,67 +7,18 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use tessera_core::{Query, Target, TrustedKeys};
 use tessera_server::identity::AuthConfig;
 use tessera_server::{AppState, Config, OrgFile, Source, router};
 use tower::ServiceExt as _;
 
-use crate::support::{DEMO_ORG, Database, T0, bearer, config, demo_org, replica};
+use crate::support::{
+    DEMO_ORG, Database, T0, call, config, demo_org, get_as as get, post_as as post, replica,
+};
 
 /// What a request got: its status, headers and JSON body.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
-    }
-}
-
-async fn call(
-    state: &AppState,
-    method: &str,
-    user: &str,
-    uri: &str,
-    body: Option<Value>,
-    key: Option<&str>,
-) -> Answer {
-    let mut request =
-        Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, bearer(state, user));
-    if let Some(key) = key {
-        request = request.header("idempotency-key", key);
-    }
-    let request = match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        None => request.body(Body::empty()).unwrap(),
-    };
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
-}
-
-async fn post(state: &AppState, user: &str, uri: &str, body: Value) -> Answer {
-    call(state, "POST", user, uri, Some(body), None).await
-}
-
-async fn get(state: &AppState, user: &str, uri: &str) -> Answer {
-    call(state, "GET", user, uri, None, None).await
-}
-
 /// The decision `user`'s own snapshot makes, as the client's `explain` makes it.
 async fn clients_decision(state: &AppState, user: &str, query: &Query) -> Value {
     let answer = get(state, user, "/api/snapshot").await;

@@ -6,61 +6,14 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use serde_json::{Value, json};
+use axum::http::{StatusCode, header};
+use serde_json::json;
 use tessera_server::identity::AuthConfig;
-use tessera_server::{AppState, Config, Quotas, parse_content, router};
-use tower::ServiceExt as _;
+use tessera_server::{AppState, Config, Quotas, parse_content};
 
-use crate::support::{DEMO_CONTENT, Database, bearer, config, demo_org, replica, unlimited};
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
-    }
-}
-
-async fn call(
-    state: &AppState,
-    method: &str,
-    user: &str,
-    uri: &str,
-    body: Option<Value>,
-    key: Option<&str>,
-) -> Answer {
-    let mut request =
-        Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, bearer(state, user));
-    if let Some(key) = key {
-        request = request.header("idempotency-key", key);
-    }
-    let request = match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        None => request.body(Body::empty()).unwrap(),
-    };
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
-}
-
-async fn post(state: &AppState, user: &str, uri: &str, body: Value) -> Answer {
-    call(state, "POST", user, uri, Some(body), None).await
-}
-
-async fn get(state: &AppState, user: &str, uri: &str) -> Answer {
-    call(state, "GET", user, uri, None, None).await
-}
+use crate::support::{
+    DEMO_CONTENT, Database, call, config, demo_org, get_as as get, post_as as post, replica, unlimited,
+};
 
 /// The demo organisation and content, in memory (writable), with `quotas`.
 fn server_with(quotas: Quotas) -> AppState {

@@ -216,3 +216,58 @@ pub async fn reaches(state: &AppState, number: u64, wait: Duration) -> bool {
     }
     true
 }
+
+/// An answer of the router: its status, headers and JSON body (`null` if it has none).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// `method uri` as `user` (a demo token), with a JSON `body` and an `Idempotency-Key` if given.
+pub async fn call(
+    state: &AppState,
+    method: &str,
+    user: &str,
+    uri: &str,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> Answer {
+    let mut request =
+        Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, bearer(state, user));
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let request = match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => request.body(Body::empty()).unwrap(),
+    };
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+}
+
+/// `POST uri` as `user` with a JSON body.
+pub async fn post_as(state: &AppState, user: &str, uri: &str, body: Value) -> Answer {
+    call(state, "POST", user, uri, Some(body), None).await
+}
+
+/// `GET uri` as `user`.
+pub async fn get_as(state: &AppState, user: &str, uri: &str) -> Answer {
+    call(state, "GET", user, uri, None, None).await
+}
