@@ -93,6 +93,7 @@ pub use http::router;
 pub use issuer::{Clock, Issuer, Tuning};
 pub use limits::Quotas;
 pub use listener::Connections;
+pub use metrics::{Heap, set_heap_probe};
 pub use source::{ContentItem, OrgFile, parse_content, validate_content};
 
 /// Everything a server is made of.

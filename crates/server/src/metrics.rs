@@ -12,6 +12,8 @@
 //! | `tessera_revision_renewed_users` | gauge | whose snapshots the revision renewed |
 //! | `tessera_revision_build_failures_total` | counter | |
 //! | `tessera_snapshot_cache_bytes` | gauge | read when `/metrics` is asked |
+//! | `tessera_sight_cache_entries`, `tessera_sight_cache_bytes` | gauge | the verified snapshots kept to decide with, as weighed; read when asked |
+//! | `tessera_heap_allocated_bytes`, `tessera_heap_resident_bytes` | gauge | what the allocator has handed out and holds resident, when the program gave a probe ([`set_heap_probe`]) |
 //! | `tessera_database_reachable` | gauge | 1, or 0 during an outage (`--database` only) |
 //! | `tessera_connections_open` | gauge | |
 //! | `tessera_connections_closed_total` | counter | `reason`: `header_timeout`, `idle` |
@@ -50,10 +52,33 @@ pub(crate) fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// What the process's allocator holds, as a program that chose it can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heap {
+    /// Bytes handed out and not yet freed.
+    pub allocated: u64,
+    /// Bytes of memory the allocator holds resident (its own bookkeeping included).
+    pub resident: u64,
+}
+
+static HEAP: OnceLock<fn() -> Option<Heap>> = OnceLock::new();
+
+/// Tells `/metrics` how to read the allocator's figures: the program that sets the global
+/// allocator knows it; the library does not. The first probe set stays.
+pub fn set_heap_probe(probe: fn() -> Option<Heap>) {
+    let _ = HEAP.set(probe);
+}
+
 /// The text `/metrics` answers.
-pub(crate) fn render(cache_bytes: u64) -> String {
+pub(crate) fn render(cache_bytes: u64, sights: (u64, u64)) -> String {
     let handle = handle();
     metrics::gauge!("tessera_snapshot_cache_bytes").set(cache_bytes as f64);
+    metrics::gauge!("tessera_sight_cache_entries").set(sights.0 as f64);
+    metrics::gauge!("tessera_sight_cache_bytes").set(sights.1 as f64);
+    if let Some(heap) = HEAP.get().and_then(|probe| probe()) {
+        metrics::gauge!("tessera_heap_allocated_bytes").set(heap.allocated as f64);
+        metrics::gauge!("tessera_heap_resident_bytes").set(heap.resident as f64);
+    }
     handle.run_upkeep();
     handle.render()
 }

@@ -94,7 +94,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = crate::metrics::render(state.issuer().cached_bytes().await);
+    let issuer = state.issuer();
+    let text = crate::metrics::render(issuer.cached_bytes().await, issuer.sights_held().await);
     with_headers((StatusCode::OK, text).into_response(), "text/plain; version=0.0.4; charset=utf-8")
 }
 

@@ -243,6 +243,11 @@ fn health_readiness_and_metrics_answer() {
         assert_eq!(ready["users"], demo_org().users.len());
         assert_eq!(ready["renewed"], demo_org().users.len(), "the first revision renews everyone");
 
+        // The program that chose the allocator tells its figures (the binary: jemalloc's).
+        fn heap() -> Option<tessera_server::Heap> {
+            Some(tessera_server::Heap { allocated: 1_234_567, resident: 2_345_678 })
+        }
+        tessera_server::set_heap_probe(heap);
         let etag = get(&state, "/api/snapshot?as=u-ada", None).await.etag.unwrap();
         get(&state, "/api/snapshot?as=u-ada", None).await;
         get(&state, "/api/snapshot?as=u-ada", Some(&etag)).await;
@@ -261,6 +266,10 @@ fn health_readiness_and_metrics_answer() {
             "tessera_revision ",
             "tessera_revision_build_seconds ",
             "tessera_snapshot_cache_bytes ",
+            "tessera_sight_cache_entries ",
+            "tessera_sight_cache_bytes ",
+            "tessera_heap_allocated_bytes 1234567",
+            "tessera_heap_resident_bytes 2345678",
         ] {
             assert!(text.contains(expected), "no `{expected}` in\n{text}");
         }

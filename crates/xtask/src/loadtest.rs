@@ -65,16 +65,21 @@ const SERVER_FLAGS: &[&str] = &[
     "1000000",
 ];
 
-/// `cargo xtask loadtest [SCALE] [--database URL]`.
+/// `cargo xtask loadtest [SCALE] [--database URL] [-- SERVE FLAGS…]`: flags after `--` are
+/// given to the servers of scenarios 3 to 8 (to measure with another `--sight-mib`, say).
 pub fn loadtest(args: &[String]) -> Result<()> {
     let mut scale_name = "large".to_owned();
     let mut database = None;
+    let mut serve_flags: Vec<&str> = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "small" | "medium" | "large" => scale_name.clone_from(arg),
             "--database" => database = Some(args.next().context("--database needs a URL")?.clone()),
-            other => bail!("unknown argument `{other}`: use small, medium or large, and --database URL"),
+            "--" => serve_flags.extend(args.by_ref().map(String::as_str)),
+            other => bail!(
+                "unknown argument `{other}`: use small, medium or large, --database URL, and -- before flags for the servers"
+            ),
         }
     }
     ensure_wrk()?;
@@ -175,7 +180,7 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     let (probe, busy) = probe;
     server.stop();
 
-    let mut server = Server::start(&tessera, &database, &key, &www, &[])?;
+    let mut server = Server::start(&tessera, &database, &key, &www, &serve_flags)?;
     let addr = server.address.clone();
     let first_users = sign_in(&addr, &first_users.iter().map(|(user, _)| user.clone()).collect::<Vec<_>>())?;
 
@@ -193,6 +198,7 @@ pub fn loadtest(args: &[String]) -> Result<()> {
             Ok((token.clone(), etag))
         })
         .collect::<Result<_>>()?;
+    let mut memory = vec![("after start", server.memory()?)];
     let revalidations = wrk(&dir, &addr, 2, 16, &etag_script(&held), "304")?;
     let keys = wrk(&dir, &addr, 2, 16, &path_script("/api/public-keys", &[], None), "keys")?;
 
@@ -204,15 +210,19 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     let cached = wrk(&dir, &addr, 2, 16, &path_script("/api/snapshot", &as_user, None), "cached")?;
     let file = wrk(&dir, &addr, 2, 16, &path_script("/snapshot.json", &[], None), "static")?;
 
+    memory.push(("after the 304s and cached snapshots", server.memory()?));
     let enforced = enforcement.measure(&dir, &addr)?;
+    memory.push(("after search and checks", server.memory()?));
 
     let edit = admin_edit(&addr, &server.ops, &admin, &colleagues)?;
+    memory.push(("after the admin edit", server.memory()?));
     let cycle = {
-        let mut replica = Server::start(&tessera, &database, &key, &www, &[])?;
+        let mut replica = Server::start(&tessera, &database, &key, &www, &serve_flags)?;
         let figures = edits.run(&addr, &replica.address, &server)?;
         replica.stop();
         figures
     };
+    memory.push(("after the 100 edits", server.memory()?));
 
     let metrics = http(&server.ops, "GET", "/metrics", &[], "")?.2;
     let metrics = String::from_utf8_lossy(&metrics).into_owned();
@@ -279,6 +289,10 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     );
     report.push_str(&enforced);
     report.push_str(&cycle);
+    let _ = writeln!(report, "\nResident memory of the server of scenarios 3 to 8:\n");
+    for (when, figures) in &memory {
+        let _ = writeln!(report, "- {when}: {figures}");
+    }
     print!("\n{report}");
     let out = dir.join(format!("{scale_name}.md"));
     fs::write(&out, &report).with_context(|| format!("cannot write `{}`", out.display()))?;
@@ -343,6 +357,28 @@ impl Server {
                 return Ok(Server { child, address: address.to_owned(), ops, startup, build_ms });
             }
         }
+    }
+
+    /// Resident memory and what the two caches hold by their weighers, in one phrase.
+    fn memory(&self) -> Result<String> {
+        let metrics = http(&self.ops, "GET", "/metrics", &[], "")?.2;
+        let metrics = String::from_utf8_lossy(&metrics).into_owned();
+        let gauge = |name: &str| {
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|value| value.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Ok(format!(
+            "{} MB; the allocator: {:.0} MB in use, {:.0} MB resident; snapshot cache {:.0} MB; {:.0} verified snapshots weighed {:.0} MB",
+            self.rss_mb()?,
+            gauge("tessera_heap_allocated_bytes") / 1e6,
+            gauge("tessera_heap_resident_bytes") / 1e6,
+            gauge("tessera_snapshot_cache_bytes") / 1e6,
+            gauge("tessera_sight_cache_entries"),
+            gauge("tessera_sight_cache_bytes") / 1e6
+        ))
     }
 
     /// Resident memory, in MB.
