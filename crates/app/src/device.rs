@@ -50,6 +50,12 @@ fn in_db(key: &str) -> bool {
     key.starts_with("tessera.snapshot.") || key.starts_with("tessera.snapshot-meta.")
 }
 
+/// In local storage: that IndexedDB holds `key` (written when it answered the write), so that
+/// a first visit, which holds nothing, need not wait for IndexedDB to say so before it fetches.
+fn kept_key(key: &str) -> String {
+    format!("tessera.kept.{key}")
+}
+
 thread_local! {
     /// What IndexedDB holds for the current user's snapshot, as read by [`preload`] and
     /// written since.
@@ -99,7 +105,10 @@ impl Device for Stored {
             let (key, value, problem) = (key.to_owned(), value.to_owned(), self.0);
             spawn_local(async move {
                 match browser::db_set(&key, &value).await {
-                    Ok(()) => problem.cleared(),
+                    Ok(()) => {
+                        browser::store(&kept_key(&key), "1");
+                        problem.cleared();
+                    }
                     Err(error) => problem.report("your policy snapshot for offline use", &error),
                 }
             });
@@ -117,6 +126,7 @@ impl Device for Stored {
         if in_db(key) {
             MIRROR.with_borrow_mut(|mirror| mirror.remove(key));
             browser::remove(key);
+            browser::remove(&kept_key(key));
             let key = key.to_owned();
             spawn_local(async move {
                 let _ = browser::db_delete(&key).await;
@@ -129,11 +139,26 @@ impl Device for Stored {
 
 /// Reads `user`'s stored snapshot and its meta into the mirror (forgetting any other user's),
 /// so that the trust machine finds them: from the quick copy in local storage when there is
-/// one, else from IndexedDB. A read that fails is reported, and leaves nothing stored for the
-/// machine.
+/// one, else from IndexedDB. Online, a user this device never kept a snapshot of (a first
+/// visit) is not waited for: IndexedDB's answer, nothing, would only delay the first fetch.
+/// Offline, IndexedDB is always asked. A read that fails is reported, and leaves nothing stored
+/// for the machine.
 pub async fn preload(user: &str, problem: Problem) {
     MIRROR.with_borrow_mut(HashMap::clear);
     let keys = [snapshot_key(user), meta_key(user)];
+    let never_kept = browser::load(&kept_key(&keys[0])).is_none() && browser::load(&keys[0]).is_none();
+    if never_kept && browser::online() {
+        for key in keys {
+            // The boot script's read is taken all the same, so that it is not kept in memory;
+            // a snapshot stored before these marks were written gets its mark for next time.
+            spawn_local(async move {
+                if let Ok(Some(_)) = browser::db_take(&key).await {
+                    browser::store(&kept_key(&key), "1");
+                }
+            });
+        }
+        return;
+    }
     if browser::load(&keys[0]).is_some() {
         for key in keys {
             if let Some(value) = browser::load(&key) {
@@ -170,6 +195,7 @@ pub async fn forget(user: &str) {
     MIRROR.with_borrow_mut(HashMap::clear);
     for key in [snapshot_key(user), meta_key(user)] {
         browser::remove(&key);
+        browser::remove(&kept_key(&key));
         let _ = browser::db_delete(&key).await;
     }
     let _ = browser::db_delete(&search_key(user)).await;

@@ -69,5 +69,6 @@ mod widgets;
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
+    browser::mark("tessera:started");
     leptos::mount::mount_to_body(ui::App);
 }

@@ -76,7 +76,7 @@ pub fn bench(args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("the large-organisation browser test failed ({status})");
     }
-    for figures in ["large-admin", "large-return-visit"] {
+    for figures in ["large-admin", "large-return-visit", "first-visit"] {
         let path = root().join(target_dir()).join("e2e").join(format!("{figures}.json"));
         let text = fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
         println!("{figures}: {text}");
