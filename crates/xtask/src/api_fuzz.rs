@@ -163,7 +163,8 @@ pub fn check(tessera: &Path) -> Result<()> {
                 .arg(&report)
                 .stdout(output.try_clone().context("the log")?)
                 .stderr(output)
-                .current_dir(root())
+                // Its cache (`.schemathesis/`) in the run's own directory, not the checkout.
+                .current_dir(&served.dir)
                 .spawn()
                 .context("cannot run schemathesis")?;
             Ok((user.clone(), log, child))
