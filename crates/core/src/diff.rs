@@ -23,9 +23,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::ids::Idx;
 use crate::model::{AccessLevel, PROJECT_PERMISSIONS};
 use crate::permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
-use crate::policy::{Idx, Policy};
+use crate::policy::Policy;
 use crate::query::{Query, ResourceKind, Target};
 use crate::rows::Lists;
 use crate::scope::{Index, network_wide};

@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::decision::Decision;
+use crate::ids::Idx;
 use crate::model::{AccessLevel, Agreement, Org, Role};
 use crate::permission::AdminPermission;
-use crate::policy::{GroupEntry, Idx, OfficeEntry, Policy, UserEntry};
+use crate::policy::{GroupEntry, OfficeEntry, Policy, UserEntry};
 use crate::query::{Query, Target};
 
 /// One concrete edit of an organisation.

@@ -7,9 +7,10 @@
 
 use crate::clock::Timestamp;
 use crate::decision::{Code, Decision, Fact};
+use crate::ids::Idx;
 use crate::model::{AccessLevel, PROJECT_PERMISSIONS, Role};
 use crate::permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
-use crate::policy::{Idx, Policy, UserEntry};
+use crate::policy::{Policy, UserEntry};
 use crate::query::{Query, ResourceKind, Target, TargetKind};
 
 impl Policy {

@@ -23,9 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::edit::Edit;
+use crate::ids::Idx;
 use crate::model::{AccessLevel, Org, PROJECT_PERMISSIONS, Role};
 use crate::permission::{AdminPermission, DM_REPLY, PEOPLE_SEARCH, RolePermission};
-use crate::policy::{Idx, Policy, UserEntry};
+use crate::policy::{Policy, UserEntry};
 use crate::query::{Query, ResourceKind, Target, TargetKind};
 
 /// The most suggestions [`Policy::grants`] makes.

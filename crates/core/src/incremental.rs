@@ -30,10 +30,11 @@ use serde::Serialize;
 use crate::clock::Timestamp;
 use crate::diff::{Touched, changed_between};
 use crate::edit::Edit;
+use crate::ids::{IdMap, Idx};
 use crate::model::{
     Agreement, DirectMessage, Group, KNOWN_PROFILE_PERMISSIONS, Network, Office, Org, Project, User,
 };
-use crate::policy::{DmEntry, GroupEntry, IdMap, Idx, Policy, next_stamp};
+use crate::policy::{DmEntry, GroupEntry, Policy, next_stamp};
 use crate::rows::make_mut;
 use crate::scope::{Cutter, Written, network_wide};
 use crate::validate::ValidationErrors;

@@ -5,7 +5,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::Timestamp;
-pub(crate) use crate::ids::{IdHasher, IdMap, Idx};
+use crate::ids::{IdHasher, IdMap, Idx};
 use crate::model::{AccessLevel, DEFAULT_PROFILES, KNOWN_PROFILE_PERMISSIONS, Org, Role};
 use crate::permission::{self, RolePermission};
 use crate::rows::{Rows, Shared, share};

@@ -26,10 +26,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::clock::Timestamp;
+use crate::ids::Idx;
 use crate::model::{
     AccessLevel, Agreement, DirectMessage, Features, Group, Network, Office, Org, Project, Role, User,
 };
-use crate::policy::{BitSet, Idx, Policy};
+use crate::policy::{BitSet, Policy};
 use crate::rows::{Lists, Rows};
 use crate::snapshot::Scope;
 use crate::validate::ValidationErrors;

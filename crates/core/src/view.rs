@@ -13,8 +13,9 @@
 //! asks the general rules, and for another policy it denies.
 
 use crate::clock::Timestamp;
+use crate::ids::Idx;
 use crate::model::{AccessLevel, PROJECT_PERMISSIONS};
-use crate::policy::{BitSet, Idx, Policy};
+use crate::policy::{BitSet, Policy};
 use crate::query::ResourceKind;
 use crate::snapshot::{Scope, Snapshot};
 

@@ -9,8 +9,9 @@ use ed25519_dalek::StreamVerifier;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::ids::Idx;
 use crate::model::{AccessLevel, Agreement, DirectMessage, Group, Network, Office, Org, Role, User};
-use crate::policy::{Idx, Policy, ReadProjects};
+use crate::policy::{Policy, ReadProjects};
 use crate::snapshot::{
     EnvelopeSignature, Header, KeyId, MAX_SIGNATURES, PAYLOAD_TYPE, SCHEMA_VERSION, SchemaProbe, Snapshot,
     TrustedKeys, VerifyOptions, check_header,
