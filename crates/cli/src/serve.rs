@@ -21,7 +21,7 @@ use crate::keys::read_secret_key;
 use crate::sign::InvalidOrg;
 use crate::{Status, read_file};
 
-pub use crate::args::{DEFAULT_CACHE_MIB, DEFAULT_TTL_HOURS, MAX_TTL_HOURS};
+use crate::args::MAX_TTL_HOURS;
 
 /// `tessera serve`: reads everything, builds the first revision, then serves until Ctrl-C (or
 /// SIGTERM), finishing the requests in flight.
