@@ -6,16 +6,14 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tessera_core::{Query, Target, TrustedKeys};
 use tessera_server::identity::AuthConfig;
-use tessera_server::{AppState, Config, OrgFile, Source, router};
-use tower::ServiceExt as _;
+use tessera_server::{AppState, Config, OrgFile, Source};
 
 use crate::support::{
-    DEMO_ORG, Database, T0, call, config, demo_org, get_as as get, post_as as post, replica,
+    DEMO_ORG, Database, T0, call, call_with, config, demo_org, get_as as get, post_as as post, replica,
 };
 
 /// What a request got: its status, headers and JSON body.
@@ -398,21 +396,11 @@ async fn a_batch_is_authorised_before_any_work_and_names_nothing_behind_the_fire
 async fn a_service_asks_about_anyone_and_may_call_nothing_else() {
     let state = AppState::new(config(AuthConfig::Demo)).unwrap();
     let token = format!("Bearer {}", state.identity().demo_service_token("billing").unwrap().0);
-    let send = |method: &str, uri: &str, body: Option<Value>| {
-        let request = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, token.clone());
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap(),
-            None => request.body(Body::empty()).unwrap(),
-        };
-        let router = router(state.clone());
+    let send = |method: &'static str, uri: &'static str, body: Option<Value>| {
+        let (state, token) = (state.clone(), token.clone());
         async move {
-            let response = router.oneshot(request).await.unwrap();
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+            let answer = call_with(&state, method, &token, uri, body, None).await;
+            (answer.status, answer.body)
         }
     };
     let checks = json!([{ "can": "task.create", "target": { "project": "p-rebrand" } }, { "view": "project", "id": "p-rebrand" }]);

@@ -243,8 +243,19 @@ pub async fn call(
     body: Option<Value>,
     key: Option<&str>,
 ) -> Answer {
-    let mut request =
-        Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, bearer(state, user));
+    call_with(state, method, &bearer(state, user), uri, body, key).await
+}
+
+/// [`call`] with this `Authorization` header (a service's token, say).
+pub async fn call_with(
+    state: &AppState,
+    method: &str,
+    authorization: &str,
+    uri: &str,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, authorization);
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
