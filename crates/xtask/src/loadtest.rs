@@ -224,13 +224,7 @@ pub fn loadtest(args: &[String]) -> Result<()> {
     };
     memory.push(("after the 100 edits", server.memory()?));
 
-    let metrics = http(&server.ops, "GET", "/metrics", &[], "")?.2;
-    let metrics = String::from_utf8_lossy(&metrics).into_owned();
-    let cache_bytes = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("tessera_snapshot_cache_bytes "))
-        .and_then(|value| value.trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let cache_bytes = server.metrics()?.gauge("tessera_snapshot_cache_bytes");
     let rss = server.rss_mb()?;
     server.stop();
 
@@ -361,24 +355,22 @@ impl Server {
 
     /// Resident memory and what the two caches hold by their weighers, in one phrase.
     fn memory(&self) -> Result<String> {
-        let metrics = http(&self.ops, "GET", "/metrics", &[], "")?.2;
-        let metrics = String::from_utf8_lossy(&metrics).into_owned();
-        let gauge = |name: &str| {
-            metrics
-                .lines()
-                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-                .and_then(|value| value.trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
+        let metrics = self.metrics()?;
         Ok(format!(
             "{} MB; the allocator: {:.0} MB in use, {:.0} MB resident; snapshot cache {:.0} MB; {:.0} verified snapshots weighed {:.0} MB",
             self.rss_mb()?,
-            gauge("tessera_heap_allocated_bytes") / 1e6,
-            gauge("tessera_heap_resident_bytes") / 1e6,
-            gauge("tessera_snapshot_cache_bytes") / 1e6,
-            gauge("tessera_sight_cache_entries"),
-            gauge("tessera_sight_cache_bytes") / 1e6
+            metrics.gauge("tessera_heap_allocated_bytes") / 1e6,
+            metrics.gauge("tessera_heap_resident_bytes") / 1e6,
+            metrics.gauge("tessera_snapshot_cache_bytes") / 1e6,
+            metrics.gauge("tessera_sight_cache_entries"),
+            metrics.gauge("tessera_sight_cache_bytes") / 1e6
         ))
+    }
+
+    /// What the ops listener's `/metrics` says now.
+    fn metrics(&self) -> Result<Metrics> {
+        let text = http(&self.ops, "GET", "/metrics", &[], "")?.2;
+        Ok(Metrics(String::from_utf8_lossy(&text).into_owned()))
     }
 
     /// Resident memory, in MB.
@@ -403,6 +395,20 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The text of a `/metrics` answer.
+struct Metrics(String);
+
+impl Metrics {
+    /// The value of the gauge `name` (one without labels), or 0 when there is none.
+    fn gauge(&self, name: &str) -> f64 {
+        self.0
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
     }
 }
 
