@@ -104,6 +104,12 @@ fn each_failure_has_its_own_kind() {
     let good = signed(3, &k);
     let org = small_org();
     let base_header = serde_json::to_value(header(3)).unwrap();
+    let expired = serde_json::to_value(Header {
+        issued_at: now().plus_seconds(-7200),
+        expires_at: now().plus_seconds(-3600),
+        ..header(3)
+    })
+    .unwrap();
 
     let cases: Vec<(&str, Vec<u8>, LoadErrorKind)> = vec![
         ("empty", Vec::new(), LoadErrorKind::MalformedEnvelope),
@@ -137,8 +143,44 @@ fn each_failure_has_its_own_kind() {
             LoadErrorKind::UnsupportedSchema,
         ),
         (
+            // The organisation is read in one pass with the payload where it can be; when it
+            // cannot, the schema is still what is refused first.
+            "schema from the future, with an organisation this version cannot read",
+            envelope(
+                &serde_json::to_vec(&json!({ "header": {"schema": 2}, "org": {"networks": "many"} }))
+                    .unwrap(),
+                TYPE,
+                TYPE,
+                &k,
+                None,
+            ),
+            LoadErrorKind::UnsupportedSchema,
+        ),
+        (
+            "an expired header before an organisation that cannot be read",
+            envelope(
+                &serde_json::to_vec(&json!({ "header": expired, "org": {"networks": "many"} })).unwrap(),
+                TYPE,
+                TYPE,
+                &k,
+                None,
+            ),
+            LoadErrorKind::Expired,
+        ),
+        (
             "payload not a snapshot",
             envelope(b"[1, 2, 3]", TYPE, TYPE, &k, None),
+            LoadErrorKind::InvalidContent,
+        ),
+        (
+            "a payload with a member besides the header and the organisation",
+            envelope(
+                &serde_json::to_vec(&json!({ "header": base_header, "org": &org, "more": 1 })).unwrap(),
+                TYPE,
+                TYPE,
+                &k,
+                None,
+            ),
             LoadErrorKind::InvalidContent,
         ),
         (
