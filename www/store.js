@@ -1,4 +1,6 @@
-// The app's storage on the device: one IndexedDB object store of text by key, for what is too
+// The app's storage on the device: one IndexedDB object store of text by key (kept as its UTF-8
+// bytes: the app hands its own bytes over and takes them back with a copy, where text would be
+// converted both ways, some 20 ms each for an administrator's 7 MB snapshot), for what is too
 // big for local storage (a network administrator's snapshot at 100,000 users is megabytes;
 // local storage holds about five). The app (crates/app/src/browser.rs) imports these
 // functions; every failure (quota, a private window without IndexedDB) rejects with an Error
@@ -44,13 +46,22 @@ function run(mode, act) {
   );
 }
 
-/** The text stored under `key`, or undefined. */
+/**
+ * The text stored under `key` as its UTF-8 bytes (a `Uint8Array`), or undefined. What an older
+ * version of the app stored as a string is given as it is (the app reads both).
+ */
 export function storeGet(key) {
-  return run("readonly", (store) => store.get(key)).then((value) => (typeof value === "string" ? value : undefined));
+  return run("readonly", (store) => store.get(key)).then((value) =>
+    value instanceof Uint8Array || typeof value === "string" ? value : undefined,
+  );
 }
 
-/** Stores `value` (text) under `key`. */
-export function storeSet(key, value) {
+/**
+ * Stores `bytes` (a `Uint8Array`: text as UTF-8) under `key`. They are copied at once: the app
+ * passes a view of its own memory, which is not its to keep.
+ */
+export function storeSet(key, bytes) {
+  const value = bytes.slice();
   return run("readwrite", (store) => store.put(value, key)).then(() => undefined);
 }
 
@@ -66,7 +77,8 @@ const early = new Map();
 export function preload(keys) {
   for (const key of keys) {
     const read = storeGet(key);
-    read.catch(() => {}); // Said by the app when it takes it.
+    // A failure is said by the app when it takes the read.
+    read.then(() => performance.mark(`tessera:preloaded:${key.split(".")[1]}`)).catch(() => {});
     early.set(key, read);
   }
 }

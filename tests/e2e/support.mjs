@@ -133,7 +133,10 @@ export async function switchUser(page, user) {
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
-/** What the app keeps in the device's IndexedDB under `key` (`www/store.js`), or undefined. */
+/**
+ * What the app keeps in the device's IndexedDB under `key` (`www/store.js`: text as its UTF-8
+ * bytes), as text, or undefined.
+ */
 export function stored(page, key) {
   return page.evaluate(
     (key) =>
@@ -145,7 +148,8 @@ export function stored(page, key) {
           const request = open.result.transaction("kv").objectStore("kv").get(key);
           request.onsuccess = () => {
             open.result.close();
-            resolve(request.result);
+            const value = request.result;
+            resolve(value instanceof Uint8Array ? new TextDecoder().decode(value) : value);
           };
           request.onerror = () => reject(request.error);
         };

@@ -151,7 +151,7 @@ extern "C" {
     #[wasm_bindgen(js_name = storeTake)]
     fn store_take(key: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = storeSet)]
-    fn store_set(key: &str, value: &str) -> js_sys::Promise;
+    fn store_set(key: &str, value: &[u8]) -> js_sys::Promise;
     #[wasm_bindgen(js_name = storeDelete)]
     fn store_delete(key: &str) -> js_sys::Promise;
 }
@@ -159,19 +159,34 @@ extern "C" {
 /// The text stored under `key` in the device's IndexedDB (`www/store.js`); `None` when there
 /// is none.
 pub async fn db_get(key: &str) -> Result<Option<String>, BrowserError> {
-    Ok(JsFuture::from(store_get(key)).await?.as_string())
+    Ok(stored_text(&JsFuture::from(store_get(key)).await?))
 }
 
 /// As [`db_get`], taking the read the boot script started for `key` if it did (`www/boot.js`
 /// reads the signed-in user's snapshot while the module loads).
 pub async fn db_take(key: &str) -> Result<Option<String>, BrowserError> {
-    Ok(JsFuture::from(store_take(key)).await?.as_string())
+    Ok(stored_text(&JsFuture::from(store_take(key)).await?))
 }
 
-/// Stores `value` under `key` in the device's IndexedDB; an error says why it could not
-/// (the quota, a private window).
+/// The text of a value read from IndexedDB: its UTF-8 bytes as [`db_set`] keeps them (copied
+/// in, not converted), or a string as an older version of the app kept it. Bytes that are not
+/// UTF-8 were not written by the app: they are given with the damage marked, so that what reads
+/// them (the trust machine verifies every stored snapshot) refuses them as it would any text
+/// tampered with.
+fn stored_text(value: &JsValue) -> Option<String> {
+    match value.dyn_ref::<js_sys::Uint8Array>() {
+        Some(bytes) => Some(
+            String::from_utf8(bytes.to_vec())
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()),
+        ),
+        None => value.as_string(),
+    }
+}
+
+/// Stores `value` under `key` in the device's IndexedDB, as its UTF-8 bytes; an error says why
+/// it could not (the quota, a private window).
 pub async fn db_set(key: &str, value: &str) -> Result<(), BrowserError> {
-    JsFuture::from(store_set(key, value)).await?;
+    JsFuture::from(store_set(key, value.as_bytes())).await?;
     Ok(())
 }
 
