@@ -87,48 +87,12 @@ impl SessionState {
         });
     }
 
-    /// Asks for a ticket and opens the stream with it.
+    /// Asks for a ticket and opens the stream with it ([`open`], a module of its own).
     fn connect(self) {
         let attempt = next_attempt();
         LISTENER.with_borrow_mut(|listener| listener.stream = None);
         self.link.set(Link::Connecting);
-        spawn_local(async move {
-            // A 401 signs out inside `call`.
-            let answer = self.call(|client| async move { client.events_ticket().await }).await;
-            if !current(attempt) {
-                return;
-            }
-            let answer = match answer {
-                Ok(fetched) => live::ticket_answer(fetched.status, &fetched.body),
-                Err(refused) if refused.code == "network" => TicketAnswer::Retry,
-                Err(_) => TicketAnswer::SignedOut,
-            };
-            let ticket = match answer {
-                TicketAnswer::Open(ticket) => ticket,
-                TicketAnswer::Retry => return self.failed(attempt),
-                // The user is unknown or inactive: the snapshot's own 403 says so.
-                TicketAnswer::Revoked => return self.revoked(),
-                TicketAnswer::SignedOut => return self.stop_listening(),
-            };
-            let opened = browser::open_events(
-                &live::stream_url(&ticket),
-                &EVENTS,
-                move |name, data| {
-                    if name == "content" {
-                        if current(attempt) {
-                            self.tell(data);
-                        }
-                    } else if let Some(event) = live::parse(name, data) {
-                        spawn_local(async move { self.heard(attempt, event).await });
-                    }
-                },
-                move || spawn_local(async move { self.failed(attempt) }),
-            );
-            match opened {
-                Ok(stream) => LISTENER.with_borrow_mut(|listener| listener.stream = Some(stream)),
-                Err(_) => self.failed(attempt),
-            }
-        });
+        spawn_local(async move { open(self, attempt).await });
     }
 
     /// The stream of `attempt` failed, ended, or could not be opened: polls meanwhile, and
@@ -194,4 +158,48 @@ impl SessionState {
             }
         }
     }
+}
+
+/// Asks for a ticket and opens the stream of `attempt` with it: a split point (`#[lazy]`), so
+/// that reading the stream (the ticket, the events and what each means, the backoff) loads
+/// after the first screen, not before it; offline it never loads.
+#[leptos::lazy]
+fn open(state: SessionState, attempt: u64) {
+    spawn_local(async move {
+        // A 401 signs out inside `call`.
+        let answer = state.call(|client| async move { client.events_ticket().await }).await;
+        if !current(attempt) {
+            return;
+        }
+        let answer = match answer {
+            Ok(fetched) => live::ticket_answer(fetched.status, &fetched.body),
+            Err(refused) if refused.code == "network" => TicketAnswer::Retry,
+            Err(_) => TicketAnswer::SignedOut,
+        };
+        let ticket = match answer {
+            TicketAnswer::Open(ticket) => ticket,
+            TicketAnswer::Retry => return state.failed(attempt),
+            // The user is unknown or inactive: the snapshot's own 403 says so.
+            TicketAnswer::Revoked => return state.revoked(),
+            TicketAnswer::SignedOut => return state.stop_listening(),
+        };
+        let opened = browser::open_events(
+            &live::stream_url(&ticket),
+            &EVENTS,
+            move |name, data| {
+                if name == "content" {
+                    if current(attempt) {
+                        state.tell(data);
+                    }
+                } else if let Some(event) = live::parse(name, data) {
+                    spawn_local(async move { state.heard(attempt, event).await });
+                }
+            },
+            move || spawn_local(async move { state.failed(attempt) }),
+        );
+        match opened {
+            Ok(stream) => LISTENER.with_borrow_mut(|listener| listener.stream = Some(stream)),
+            Err(_) => state.failed(attempt),
+        }
+    });
 }
