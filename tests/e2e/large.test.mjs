@@ -155,6 +155,10 @@ test("a return visit renders from the stored snapshot with /api/snapshot held ba
     const list = `[data-testid="projects"][data-user="${user.id}"]`;
     await page.waitForSelector(list);
     await waitStored(page, `tessera.snapshot.${user.id}`, 30_000);
+    // A return visit comes after a visit that finished: the service worker is installed (on a
+    // first visit it is registered only once the list is shown, and installing copies the
+    // whole shell, which would compete with the first reloads timed here).
+    await page.evaluate(() => navigator.serviceWorker.ready);
     // The network holds the snapshot back: the list comes from the device.
     await context.route("**/api/snapshot", () => {});
     figures[user.id] = {
