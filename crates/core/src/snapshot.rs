@@ -303,42 +303,6 @@ struct PayloadIn<'a> {
     org: &'a RawValue,
 }
 
-/// [`PayloadIn`] with the organisation read in the same pass: what a snapshot of the supported
-/// schema is. Anything it cannot read is read again as [`PayloadIn`], whose errors are the ones
-/// said.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PayloadWhole<'a> {
-    #[serde(borrow)]
-    header: &'a RawValue,
-    org: Org,
-}
-
-/// The organisation of a payload: read already, or its text.
-enum OrgIn<'a> {
-    Read(Org),
-    Text(&'a RawValue),
-}
-
-impl<'a> OrgIn<'a> {
-    /// Reads `payload` in one pass where it can ([`PayloadWhole`]), else as [`PayloadIn`]:
-    /// the header's text, and the organisation.
-    fn split(payload: &'a str) -> Result<(&'a RawValue, OrgIn<'a>), serde_json::Error> {
-        match serde_json::from_str::<PayloadWhole<'a>>(payload) {
-            Ok(whole) => Ok((whole.header, OrgIn::Read(whole.org))),
-            Err(_) => serde_json::from_str::<PayloadIn<'a>>(payload)
-                .map(|parts| (parts.header, OrgIn::Text(parts.org))),
-        }
-    }
-
-    fn read(self) -> Result<Org, serde_json::Error> {
-        match self {
-            OrgIn::Read(org) => Ok(org),
-            OrgIn::Text(text) => serde_json::from_str(text.get()),
-        }
-    }
-}
-
 /// Only the header's schema: read before anything else in it, since the schema says how to
 /// read the rest.
 #[derive(Deserialize)]
@@ -593,16 +557,12 @@ impl Snapshot {
         // was faster still (a large first load 2.7 s against 3.1 s) but left memory 17% larger.
         load::reserve(payload.len());
 
-        // The organisation is read with the rest of the payload in one pass (reading the text
-        // of each part first took a pass of its own: 14 of 128 ms of a network administrator's
-        // 7 MB snapshot in the app). A payload that pass cannot read is read part by part, so
-        // the errors, and the order they are found in, are those of reading it part by part.
-        let (header_text, org) = json_text(&payload).and_then(OrgIn::split).map_err(|e| {
+        let parsed: PayloadIn<'_> = json_text(&payload).and_then(serde_json::from_str).map_err(|e| {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the payload is not a snapshot: {e}"))
         })?;
-        // The schema decides how to read the rest, so it is checked before anything is used.
+        // The schema decides how to read the rest, so it is read on its own first.
         let schema =
-            serde_json::from_str::<SchemaProbe>(header_text.get()).ok().and_then(|probe| probe.schema);
+            serde_json::from_str::<SchemaProbe>(parsed.header.get()).ok().and_then(|probe| probe.schema);
         if schema != Some(u64::from(SCHEMA_VERSION)) {
             let shown = schema.map_or_else(|| "missing".to_owned(), |s| s.to_string());
             return Err(LoadError::new(
@@ -610,11 +570,11 @@ impl Snapshot {
                 format!("schema {shown} is not the supported schema {SCHEMA_VERSION}"),
             ));
         }
-        let header: Header = serde_json::from_str(header_text.get()).map_err(|e| {
+        let header: Header = serde_json::from_str(parsed.header.get()).map_err(|e| {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the header is not valid: {e}"))
         })?;
         check_header(&header, options)?;
-        let org = org.read().map_err(|e| {
+        let org: Org = serde_json::from_str(parsed.org.get()).map_err(|e| {
             LoadError::new(LoadErrorKind::InvalidContent, format!("the organisation is not valid: {e}"))
         })?;
         // The organisation is read: its text need not stay while it is indexed (in WebAssembly,

@@ -143,8 +143,7 @@ fn each_failure_has_its_own_kind() {
             LoadErrorKind::UnsupportedSchema,
         ),
         (
-            // The organisation is read in one pass with the payload where it can be; when it
-            // cannot, the schema is still what is refused first.
+            // The schema is what is refused first, whatever follows it.
             "schema from the future, with an organisation this version cannot read",
             envelope(
                 &serde_json::to_vec(&json!({ "header": {"schema": 2}, "org": {"networks": "many"} }))
