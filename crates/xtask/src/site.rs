@@ -1,7 +1,7 @@
 //! `cargo xtask site` and `cargo xtask serve`: the web app, built into `target/site/`, and the
 //! reference server serving it with the demo organisation.
 //!
-//! The app (`crates/app`) is built for `wasm32-unknown-unknown` in the `wasm-release` profile,
+//! The app (`crates/app`) is built for `wasm32-unknown-unknown` in the `wasm-app` profile,
 //! linked with its relocations (`--emit-relocs`), split by `wasm-split-cli` at its `#[lazy]`
 //! functions (Leptos 0.8's code splitting: what only the admin page and the impact preview use
 //! becomes a second module, fetched when first needed), bound by `wasm-bindgen --target web`,
@@ -75,7 +75,7 @@ pub fn site() -> Result<PathBuf> {
             "--target",
             "wasm32-unknown-unknown",
             "--profile",
-            "wasm-release",
+            "wasm-app",
             "--",
             "-C",
             "link-args=--emit-relocs",
@@ -86,7 +86,7 @@ pub fn site() -> Result<PathBuf> {
         fs::remove_dir_all(&dir).with_context(|| format!("cannot clear `{}`", dir.display()))?;
     }
     let pkg = dir.join("pkg");
-    let wasm = root().join(target_dir()).join("wasm32-unknown-unknown/wasm-release/tessera_app.wasm");
+    let wasm = root().join(target_dir()).join("wasm32-unknown-unknown/wasm-app/tessera_app.wasm");
     let split = root().join(target_dir()).join("wasm-split");
     if split.exists() {
         fs::remove_dir_all(&split).with_context(|| format!("cannot clear `{}`", split.display()))?;
