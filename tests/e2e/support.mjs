@@ -135,11 +135,12 @@ export async function switchUser(page, user) {
 
 /**
  * What the app keeps in the device's IndexedDB under `key` (`www/store.js`: text as its UTF-8
- * bytes), as text, or undefined.
+ * bytes), as text, or undefined. With `{ raw: true }`, only what kind of value IndexedDB holds
+ * there: "bytes", "string" or undefined.
  */
-export function stored(page, key) {
+export function stored(page, key, { raw = false } = {}) {
   return page.evaluate(
-    (key) =>
+    ([key, raw]) =>
       new Promise((resolve, reject) => {
         const open = indexedDB.open("tessera", 1);
         open.onupgradeneeded = () => open.result.createObjectStore("kv");
@@ -149,12 +150,36 @@ export function stored(page, key) {
           request.onsuccess = () => {
             open.result.close();
             const value = request.result;
-            resolve(value instanceof Uint8Array ? new TextDecoder().decode(value) : value);
+            const bytes = value instanceof Uint8Array;
+            if (raw) resolve(value === undefined ? undefined : bytes ? "bytes" : typeof value);
+            else resolve(bytes ? new TextDecoder().decode(value) : value);
           };
           request.onerror = () => reject(request.error);
         };
       }),
-    key,
+    [key, raw],
+  );
+}
+
+/** Keeps `text` under `key` in the app's IndexedDB as a string, as builds before issue 24's last round did. */
+export function storeAsString(page, key, text) {
+  return page.evaluate(
+    ([key, text]) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open("tessera", 1);
+        open.onupgradeneeded = () => open.result.createObjectStore("kv");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const transaction = open.result.transaction("kv", "readwrite");
+          transaction.objectStore("kv").put(text, key);
+          transaction.oncomplete = () => {
+            open.result.close();
+            resolve();
+          };
+          transaction.onerror = () => reject(transaction.error);
+        };
+      }),
+    [key, text],
   );
 }
 
