@@ -134,35 +134,11 @@ export async function switchUser(page, user) {
 }
 
 /**
- * What the app keeps in the device's IndexedDB under `key` (`www/store.js`: text as its UTF-8
- * bytes), as text, or undefined. With `{ raw: true }`, only what kind of value IndexedDB holds
- * there: "bytes", "string" or undefined.
+ * In the page, the app's IndexedDB store (`www/store.js`): reads `key`, or, given `text`, keeps
+ * it there as a string (as builds before issue 24's last round kept text). A read answers
+ * `{ kind: "bytes" | "string", text }`, or undefined.
  */
-export function stored(page, key, { raw = false } = {}) {
-  return page.evaluate(
-    ([key, raw]) =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open("tessera", 1);
-        open.onupgradeneeded = () => open.result.createObjectStore("kv");
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const request = open.result.transaction("kv").objectStore("kv").get(key);
-          request.onsuccess = () => {
-            open.result.close();
-            const value = request.result;
-            const bytes = value instanceof Uint8Array;
-            if (raw) resolve(value === undefined ? undefined : bytes ? "bytes" : typeof value);
-            else resolve(bytes ? new TextDecoder().decode(value) : value);
-          };
-          request.onerror = () => reject(request.error);
-        };
-      }),
-    [key, raw],
-  );
-}
-
-/** Keeps `text` under `key` in the app's IndexedDB as a string, as builds before issue 24's last round did. */
-export function storeAsString(page, key, text) {
+function appStore(page, key, text) {
   return page.evaluate(
     ([key, text]) =>
       new Promise((resolve, reject) => {
@@ -170,17 +146,35 @@ export function storeAsString(page, key, text) {
         open.onupgradeneeded = () => open.result.createObjectStore("kv");
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
-          const transaction = open.result.transaction("kv", "readwrite");
-          transaction.objectStore("kv").put(text, key);
+          const transaction = open.result.transaction("kv", text === undefined ? "readonly" : "readwrite");
+          const store = transaction.objectStore("kv");
+          const request = text === undefined ? store.get(key) : store.put(text, key);
           transaction.oncomplete = () => {
             open.result.close();
-            resolve();
+            const value = text === undefined ? request.result : undefined;
+            if (value instanceof Uint8Array) resolve({ kind: "bytes", text: new TextDecoder().decode(value) });
+            else resolve(value === undefined ? undefined : { kind: typeof value, text: value });
           };
           transaction.onerror = () => reject(transaction.error);
         };
       }),
     [key, text],
   );
+}
+
+/**
+ * What the app keeps in the device's IndexedDB under `key` (text as its UTF-8 bytes), as text,
+ * or undefined. With `{ raw: true }`, only what kind of value IndexedDB holds there: "bytes",
+ * "string" or undefined.
+ */
+export async function stored(page, key, { raw = false } = {}) {
+  const value = await appStore(page, key);
+  return raw ? value?.kind : value?.text;
+}
+
+/** Keeps `text` under `key` in the app's IndexedDB as a string, as builds before issue 24's last round did. */
+export async function storeAsString(page, key, text) {
+  await appStore(page, key, text);
 }
 
 /** Waits until the device's IndexedDB holds something under `key`; returns it. */
